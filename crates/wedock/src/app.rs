@@ -1,0 +1,31 @@
+//! The services every part of wedock shares, built once at start-up from the config.
+
+use crate::config::Config;
+use crate::identity::Policy;
+use crate::knowledge::Knowledge;
+use crate::store::Store;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub struct App {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub policy: Policy,
+    pub knowledge: Arc<Knowledge>,
+    pub started_at: Instant,
+    /// Channels and workers report here; `/readyz` reads it.
+    pub health: crate::health::Health,
+}
+
+impl App {
+    pub fn new(config: Config, store: Arc<dyn Store>, knowledge: Arc<Knowledge>) -> Self {
+        Self {
+            policy: Policy::new(config.identity.clone()),
+            config,
+            store,
+            knowledge,
+            started_at: Instant::now(),
+            health: crate::health::Health::default(),
+        }
+    }
+}

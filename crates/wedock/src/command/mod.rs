@@ -1,0 +1,258 @@
+//! Chat commands: one clap definition gives parsing, help and error messages, in the style
+//! people know from `docker` and `kubectl`. Each area keeps its handlers in its own file.
+
+pub mod admin;
+pub mod docker;
+
+use crate::app::App;
+use crate::i18n::{Lang, Text};
+use crate::identity::Role;
+use crate::message::Reply;
+use crate::store::AuditEntry;
+use clap::{CommandFactory, Parser, Subcommand};
+use serde::{Deserialize, Serialize};
+
+/// The whole chat command language.
+#[derive(Debug, Parser)]
+#[command(
+    name = "/",
+    no_binary_name = true,
+    disable_version_flag = true,
+    disable_help_subcommand = true,
+    color = clap::ColorChoice::Never,
+    term_width = 60,
+    help_template = "{subcommands}"
+)]
+pub struct ChatCli {
+    #[command(subcommand)]
+    pub command: ChatCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChatCommand {
+    /// Show commands, or the help of one command / 显示命令帮助
+    Help {
+        /// A command, e.g. `docker`
+        topic: Vec<String>,
+    },
+    /// Check that wedock is alive / 检查机器人是否在线
+    Ping,
+    /// Show your identity and role / 查看你的身份和角色
+    Whoami,
+    /// Confirm a destructive command with its code / 确认危险操作
+    Confirm {
+        /// The code from the confirmation request
+        code: String,
+    },
+    /// Latest audit log entries (admin) / 最近的审计日志
+    Audit {
+        /// How many entries
+        #[arg(default_value_t = 10)]
+        n: usize,
+    },
+    /// Pending and dead-lettered outgoing messages (admin) / 待发送和失败的消息
+    Outbox {
+        /// Only dead-lettered messages
+        #[arg(long)]
+        dead: bool,
+        /// How many entries
+        #[arg(default_value_t = 10)]
+        n: usize,
+    },
+    /// Docker: ps, logs, inspect, restart, … / Docker 容器查看与操作
+    #[command(subcommand)]
+    Docker(docker::DockerCommand),
+    /// Alias of `docker ps`
+    Ps(docker::PsArgs),
+    /// Alias of `docker logs`
+    Logs(docker::LogsArgs),
+    /// Alias of `docker restart`
+    Restart(docker::TargetsArgs),
+}
+
+impl ChatCommand {
+    /// The lowest role that may run this command.
+    pub fn required_role(&self) -> Role {
+        match self {
+            ChatCommand::Help { .. }
+            | ChatCommand::Ping
+            | ChatCommand::Whoami
+            | ChatCommand::Confirm { .. } => Role::Viewer,
+            ChatCommand::Audit { .. } | ChatCommand::Outbox { .. } => Role::Admin,
+            ChatCommand::Docker(d) => d.required_role(),
+            ChatCommand::Ps(_) | ChatCommand::Logs(_) => Role::Viewer,
+            ChatCommand::Restart(_) => Role::Operator,
+        }
+    }
+}
+
+/// Who runs a command, where, and in which language.
+pub struct Ctx<'a> {
+    pub app: &'a App,
+    /// `channel:userid`.
+    pub identity: String,
+    pub channel: String,
+    pub chat: Option<String>,
+    pub role: Role,
+    pub lang: Lang,
+    /// The command words as typed (after the slash), for audit and confirmation.
+    pub words: Vec<String>,
+    /// Set when re-run after `/confirm`.
+    pub confirmed: bool,
+}
+
+impl Ctx<'_> {
+    /// An audit entry for this command with the given target and result.
+    pub fn audit(&self, host: Option<&str>, target: Option<&str>, result: &str) -> AuditEntry {
+        AuditEntry {
+            at: crate::store::now_ms(),
+            user: self.identity.clone(),
+            channel: self.channel.clone(),
+            role: self.role.to_string(),
+            command: self.words.join(" "),
+            host: host.map(str::to_string),
+            target: target.map(str::to_string),
+            result: result.to_string(),
+        }
+    }
+}
+
+/// What a handler produced.
+pub enum Outcome {
+    Reply(Reply),
+    /// A reply plus the audit entry to append (writes and destructive commands).
+    Audited(Reply, AuditEntry),
+    /// The command is destructive: ask the user to confirm `summary` first.
+    NeedsConfirmation {
+        summary: String,
+    },
+}
+
+/// A destructive command waiting for `/confirm CODE` from the same user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PendingConfirmation {
+    pub code: String,
+    pub words: Vec<String>,
+    pub chat: Option<String>,
+    pub expires_at: i64,
+}
+
+/// Splits command text into words like a shell would for quoting, without ever running one.
+/// A leading `/` or full-width `／` is removed, and `@host` as the first word is kept as is.
+pub fn split_words(text: &str) -> Result<Vec<String>, String> {
+    let t = text.trim_start();
+    let t = t
+        .strip_prefix('/')
+        .or_else(|| t.strip_prefix('／'))
+        .unwrap_or(t);
+    // Full-width spaces from Chinese input methods separate words too.
+    let t = t.replace('\u{3000}', " ");
+    shlex::split(&t).ok_or_else(|| "unbalanced quotes".to_string())
+}
+
+/// Parses command words. `Err` carries clap's message (usage, suggestions).
+pub fn parse(words: &[String]) -> Result<ChatCommand, clap::Error> {
+    ChatCli::try_parse_from(words).map(|c| c.command)
+}
+
+/// The `/help` text: every command with one line each, or one command's full help.
+pub fn help_text(topic: &[String], lang: Lang) -> String {
+    let mut cmd = ChatCli::command();
+    if !topic.is_empty() {
+        let mut sub = Some(&mut cmd);
+        for word in topic {
+            let name = word.trim_start_matches(['/', '／']);
+            sub = sub.and_then(|c| c.find_subcommand_mut(name));
+        }
+        if let Some(c) = sub {
+            let c = c.clone().bin_name(format!("/{}", topic.join(" ")));
+            return c
+                .clone()
+                .render_long_help()
+                .to_string()
+                .trim_end()
+                .to_string();
+        }
+        return Text::UnknownCommand.fill(lang, &[("cmd", &topic.join(" "))]);
+    }
+    let mut out = String::from(lang.pick("可用命令：", "Commands:"));
+    for sub in cmd.get_subcommands() {
+        if sub.get_name() == "help" {
+            continue;
+        }
+        let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+        let about = match about.split_once(" / ") {
+            Some((en, zh)) => lang.pick(zh, en).to_string(),
+            None => about,
+        };
+        out.push_str(&format!("\n/{} — {}", sub.get_name(), about));
+    }
+    out.push_str(lang.pick(
+        "\n\n直接提问即可获得 Docker / Kubernetes 知识解答。/help 命令名 查看详细用法。",
+        "\n\nAsk a question in plain words for a Docker / Kubernetes answer. /help COMMAND for details.",
+    ));
+    out
+}
+
+/// Runs a parsed command whose role has been checked.
+pub async fn run(cmd: ChatCommand, ctx: &Ctx<'_>) -> Outcome {
+    match cmd {
+        ChatCommand::Help { topic } => {
+            Outcome::Reply(Reply::command(help_text(&topic, ctx.lang), ctx.lang))
+        }
+        ChatCommand::Ping => Outcome::Reply(Reply::command(Text::Pong.get(ctx.lang), ctx.lang)),
+        ChatCommand::Whoami => admin::whoami(ctx),
+        ChatCommand::Confirm { .. } => {
+            // Handled by the pipeline, which owns pending confirmations.
+            Outcome::Reply(Reply::error(
+                ctx.lang
+                    .pick("没有待确认的操作。", "Nothing is waiting for confirmation."),
+                ctx.lang,
+            ))
+        }
+        ChatCommand::Audit { n } => admin::audit(ctx, n).await,
+        ChatCommand::Outbox { dead, n } => admin::outbox(ctx, dead, n).await,
+        ChatCommand::Docker(d) => docker::run(d, ctx).await,
+        ChatCommand::Ps(a) => docker::run(docker::DockerCommand::Ps(a), ctx).await,
+        ChatCommand::Logs(a) => docker::run(docker::DockerCommand::Logs(a), ctx).await,
+        ChatCommand::Restart(a) => docker::run(docker::DockerCommand::Restart(a), ctx).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_definition_is_consistent() {
+        ChatCli::command().debug_assert();
+    }
+
+    #[test]
+    fn split_handles_fullwidth_slash_and_quotes() {
+        assert_eq!(split_words("／ping").unwrap(), vec!["ping"]);
+        assert_eq!(
+            split_words("/logs api --tail 5").unwrap(),
+            vec!["logs", "api", "--tail", "5"]
+        );
+        assert_eq!(split_words("/x 'a b'").unwrap(), vec!["x", "a b"]);
+        assert!(split_words("/x 'a b").is_err());
+    }
+
+    #[test]
+    fn parses_and_reports_unknown_commands() {
+        assert!(matches!(parse(&["ping".into()]), Ok(ChatCommand::Ping)));
+        let e = parse(&["pnig".into()]).unwrap_err();
+        assert!(e.to_string().contains("ping"), "{e}");
+    }
+
+    #[test]
+    fn help_lists_commands_in_both_languages() {
+        let zh = help_text(&[], Lang::Zh);
+        assert!(zh.contains("/ping") && zh.contains("检查机器人是否在线"));
+        let en = help_text(&[], Lang::En);
+        assert!(en.contains("Check that wedock is alive"));
+        let d = help_text(&["docker".into()], Lang::En);
+        assert!(d.contains("ps"), "{d}");
+    }
+}

@@ -1,0 +1,760 @@
+//! Typed configuration: a TOML file (optional — wedock runs with none) plus environment
+//! overrides `WEDOCK_SECTION__KEY=value`. Every error names the offending key and says why.
+//!
+//! Each section is a struct with `deny_unknown_fields`, so a typo is an error, not a silently
+//! ignored setting. `config.example.toml` at the repository root documents every key.
+
+use crate::identity::{Role, UnknownUsers};
+use crate::secret::ConfigSecret;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Prefix of environment overrides; `__` separates path segments.
+pub const ENV_PREFIX: &str = "WEDOCK_";
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub store: StoreConfig,
+    pub identity: IdentityConfig,
+    pub knowledge: KnowledgeConfig,
+    pub llm: Option<LlmConfig>,
+    pub docker: DockerConfig,
+    pub wecom: WecomConfig,
+    pub wechat: WechatConfig,
+    pub gateway: GatewayConfig,
+    pub api: ApiConfig,
+    pub outbox: OutboxConfig,
+    pub alerts: AlertsConfig,
+    pub weixin: WeixinConfig,
+    pub kubernetes: KubernetesConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Largest accepted request body in bytes; larger requests get 413.
+    pub body_limit_bytes: usize,
+    /// Requests that take longer are answered 408/504 and dropped.
+    pub request_timeout_ms: u64,
+    /// How long shutdown waits for in-flight requests.
+    pub shutdown_grace_ms: u64,
+    /// Serve the web console at `/`.
+    pub console: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            body_limit_bytes: 512 * 1024,
+            request_timeout_ms: 30_000,
+            shutdown_grace_ms: 10_000,
+            console: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    #[default]
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    pub backend: StoreBackend,
+    /// Directory for the SQLite database and other state.
+    pub data_dir: PathBuf,
+    /// PostgreSQL connection string (backend = "postgres").
+    pub postgres_url: Option<ConfigSecret>,
+    /// How long a platform message id is remembered for dedup.
+    pub dedup_ttl_secs: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            backend: StoreBackend::Sqlite,
+            data_dir: PathBuf::from("./wedock-data"),
+            postgres_url: None,
+            dedup_ttl_secs: 24 * 3600,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdentityConfig {
+    /// What happens to users not listed below: treated as `viewer`, or ignored.
+    pub unknown_users: UnknownUsers,
+    /// Identity the web console and `wedock ask`/`chat` act as.
+    pub local_user: String,
+    /// Role of the local user. Only granted to loopback clients of the console.
+    pub local_role: Role,
+    /// Roles by identity `channel:userid`, e.g. `"wecom:zhangsan" = "admin"`.
+    pub users: BTreeMap<String, Role>,
+    /// Roles by group chat `channel:chatid`; a member gets the higher of user and group role.
+    pub groups: BTreeMap<String, Role>,
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        Self {
+            unknown_users: UnknownUsers::Viewer,
+            local_user: "local:admin".to_string(),
+            local_role: Role::Admin,
+            users: BTreeMap::new(),
+            groups: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KnowledgeConfig {
+    /// Extra directories of Markdown runbooks, searched beside the built-in base.
+    pub dirs: Vec<PathBuf>,
+    /// Include the built-in Docker/Kubernetes knowledge base.
+    pub builtin: bool,
+    /// Minimum relevance (0..1) for an answer; below it wedock says it does not know.
+    pub min_confidence: f32,
+}
+
+impl Default for KnowledgeConfig {
+    fn default() -> Self {
+        Self {
+            dirs: Vec::new(),
+            builtin: true,
+            min_confidence: 0.35,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LlmConfig {
+    /// OpenAI-compatible base URL, e.g. `https://api.example.com/v1`.
+    pub base_url: url::Url,
+    pub model: String,
+    pub api_key: Option<ConfigSecret>,
+    /// Hard timeout; on expiry the plain knowledge answer is used.
+    #[serde(default = "default_llm_timeout")]
+    pub timeout_ms: u64,
+    #[serde(default = "default_llm_max_tokens")]
+    pub max_tokens: u32,
+}
+
+fn default_llm_timeout() -> u64 {
+    8000
+}
+fn default_llm_max_tokens() -> u32 {
+    800
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DockerConfig {
+    /// Detect and use the local engine when no hosts are listed.
+    pub enabled: bool,
+    /// Disable every write command (start/stop/restart/rm/prune/...).
+    pub read_only: bool,
+    /// Engines; when empty, the local one (`DOCKER_HOST` or the default socket).
+    pub hosts: Vec<DockerHostConfig>,
+    /// `exec` is off unless enabled, and then only runs allowlisted commands.
+    pub exec_enabled: bool,
+    pub exec_allowlist: Vec<String>,
+    /// Default `--tail` for `logs`.
+    pub logs_tail: usize,
+    /// Confirmation codes expire after this many seconds.
+    pub confirm_timeout_secs: u64,
+}
+
+impl Default for DockerConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            read_only: false,
+            hosts: Vec::new(),
+            exec_enabled: false,
+            exec_allowlist: Vec::new(),
+            logs_tail: 50,
+            confirm_timeout_secs: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DockerHostConfig {
+    pub name: String,
+    /// `unix:///var/run/docker.sock`, `tcp://host:2376`, or `env` for `DOCKER_HOST`.
+    pub endpoint: String,
+    pub tls_ca: Option<PathBuf>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WecomConfig {
+    pub app: Option<WecomAppConfig>,
+    pub aibot: Option<AibotConfig>,
+    pub robots: Vec<RobotConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WecomAppConfig {
+    pub corp_id: String,
+    pub agent_id: i64,
+    pub secret: ConfigSecret,
+    pub token: ConfigSecret,
+    pub encoding_aes_key: ConfigSecret,
+    /// Passive-reply window: answers ready sooner go in the HTTP response.
+    #[serde(default = "default_passive_ms")]
+    pub passive_reply_ms: u64,
+}
+
+fn default_passive_ms() -> u64 {
+    3000
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AibotMode {
+    #[default]
+    Websocket,
+    Callback,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AibotConfig {
+    #[serde(default)]
+    pub mode: AibotMode,
+    /// Long-connection mode: bot id and secret.
+    pub bot_id: Option<String>,
+    pub secret: Option<ConfigSecret>,
+    /// Callback mode: token and EncodingAESKey.
+    pub token: Option<ConfigSecret>,
+    pub encoding_aes_key: Option<ConfigSecret>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RobotConfig {
+    pub name: String,
+    /// The robot key, or the full webhook URL in `url`.
+    pub key: Option<ConfigSecret>,
+    pub url: Option<ConfigSecret>,
+    /// `text`, `markdown` or `markdown_v2`.
+    #[serde(default = "default_robot_format")]
+    pub format: String,
+    /// Messages per minute (WeCom allows 20).
+    #[serde(default = "default_robot_rate")]
+    pub per_minute: u32,
+}
+
+fn default_robot_format() -> String {
+    "markdown".to_string()
+}
+fn default_robot_rate() -> u32 {
+    20
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WechatConfig {
+    pub mp: Option<WechatMpConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WechatMpConfig {
+    pub app_id: String,
+    pub app_secret: ConfigSecret,
+    pub token: ConfigSecret,
+    /// Absent: plain mode. Present: compatible/safe mode.
+    pub encoding_aes_key: Option<ConfigSecret>,
+    #[serde(default = "default_mp_passive_ms")]
+    pub passive_reply_ms: u64,
+}
+
+fn default_mp_passive_ms() -> u64 {
+    4000
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewayConfig {
+    pub wechatbot: Option<WechatbotGatewayConfig>,
+}
+
+/// The `wechatbot-webhook` personal-WeChat gateway (at the user's own risk).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WechatbotGatewayConfig {
+    /// Base URL of the gateway, e.g. `http://wxbot:3001`.
+    pub base_url: url::Url,
+    /// The gateway's token for `/webhook/msg/v2?token=`.
+    pub token: ConfigSecret,
+    /// Shared secret expected as `?token=` on our callback (optional).
+    pub callback_token: Option<ConfigSecret>,
+}
+
+/// Base URLs of every Tencent API, so tests and private gateways can point elsewhere.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    pub wecom_base: url::Url,
+    pub wechat_base: url::Url,
+    pub robot_base: url::Url,
+    pub aibot_ws_url: url::Url,
+    pub ilink_base: url::Url,
+    /// Accepted clock skew for callback timestamps; 0 disables the check.
+    pub timestamp_window_secs: u64,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        let u = |s: &str| url::Url::parse(s).unwrap_or_else(|_| unreachable!("static URL"));
+        Self {
+            wecom_base: u("https://qyapi.weixin.qq.com"),
+            wechat_base: u("https://api.weixin.qq.com"),
+            robot_base: u("https://qyapi.weixin.qq.com"),
+            aibot_ws_url: u("wss://openws.work.weixin.qq.com"),
+            ilink_base: u("https://ilinkai.weixin.qq.com"),
+            timestamp_window_secs: 600,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxConfig {
+    /// Attempts before a message is dead-lettered.
+    pub max_attempts: u32,
+    /// First retry delay; doubles each attempt up to `max_backoff_ms`.
+    pub initial_backoff_ms: u64,
+    pub max_backoff_ms: u64,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: 8,
+            initial_backoff_ms: 500,
+            max_backoff_ms: 60_000,
+        }
+    }
+}
+
+/// Alert sources, routes and noise control. Filled in by the alerts module.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    pub enabled: Option<bool>,
+    pub alertmanager_token: Option<ConfigSecret>,
+    pub alertmanager_basic_user: Option<String>,
+    pub alertmanager_basic_password: Option<ConfigSecret>,
+    pub hooks: BTreeMap<String, HookConfig>,
+    pub log_lines: Option<usize>,
+    pub group_window_ms: Option<u64>,
+    pub dedup_window_secs: Option<u64>,
+    pub routes: Vec<toml::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HookConfig {
+    pub token: ConfigSecret,
+    /// Route name or target list; empty = default targets.
+    #[serde(default)]
+    pub targets: Vec<String>,
+}
+
+/// Personal WeChat via Tencent's official bot API.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WeixinConfig {
+    pub enabled: bool,
+    pub accounts: Vec<toml::Value>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KubernetesConfig {
+    pub enabled: bool,
+    pub contexts: Vec<String>,
+}
+
+/// A configuration error: the dotted key and why it is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub key: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "config: {}", self.reason)
+        } else {
+            write!(f, "config key `{}`: {}", self.key, self.reason)
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn err(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        key: key.into(),
+        reason: reason.into(),
+    }
+}
+
+impl Config {
+    /// Loads the file (when given) and applies `WEDOCK_*` overrides from `env`.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut root = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| {
+                    err("", format!("cannot read config file {}: {e}", p.display()))
+                })?;
+                text.parse::<toml::Table>().map_err(|e| {
+                    let msg = e.message().to_string();
+                    let line = e
+                        .span()
+                        .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+                    match line {
+                        Some(l) => err("", format!("{} line {l}: {msg}", p.display())),
+                        None => err("", format!("{}: {msg}", p.display())),
+                    }
+                })?
+            }
+            None => toml::Table::new(),
+        };
+        apply_env_overrides(&mut root, env)?;
+        let cfg: Config = serde_path_to_error::deserialize(toml::Value::Table(root)).map_err(
+            |e: serde_path_to_error::Error<toml::de::Error>| {
+                let key = e.path().to_string();
+                let key = if key == "." { String::new() } else { key };
+                err(key, e.inner().message().to_string())
+            },
+        )?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks that need more than types: key formats, URLs, cross-field rules.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.server.body_limit_bytes < 1024 {
+            return Err(err("server.body_limit_bytes", "must be at least 1024"));
+        }
+        if let Some(app) = &self.wecom.app {
+            check_aes_key("wecom.app.encoding_aes_key", app.encoding_aes_key.expose())?;
+            check_token("wecom.app.token", app.token.expose())?;
+            if app.corp_id.trim().is_empty() {
+                return Err(err("wecom.app.corp_id", "must not be empty"));
+            }
+        }
+        if let Some(bot) = &self.wecom.aibot {
+            match bot.mode {
+                AibotMode::Websocket => {
+                    if bot.bot_id.as_deref().is_none_or(|s| s.trim().is_empty()) {
+                        return Err(err("wecom.aibot.bot_id", "required in websocket mode"));
+                    }
+                    if bot.secret.is_none() {
+                        return Err(err("wecom.aibot.secret", "required in websocket mode"));
+                    }
+                }
+                AibotMode::Callback => {
+                    let Some(token) = &bot.token else {
+                        return Err(err("wecom.aibot.token", "required in callback mode"));
+                    };
+                    check_token("wecom.aibot.token", token.expose())?;
+                    let Some(key) = &bot.encoding_aes_key else {
+                        return Err(err(
+                            "wecom.aibot.encoding_aes_key",
+                            "required in callback mode",
+                        ));
+                    };
+                    check_aes_key("wecom.aibot.encoding_aes_key", key.expose())?;
+                }
+            }
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (i, r) in self.wecom.robots.iter().enumerate() {
+            let key = format!("wecom.robots[{i}]");
+            if r.name.trim().is_empty() {
+                return Err(err(format!("{key}.name"), "must not be empty"));
+            }
+            if !names.insert(r.name.clone()) {
+                return Err(err(
+                    format!("{key}.name"),
+                    format!("duplicate robot name {:?}", r.name),
+                ));
+            }
+            match (&r.key, &r.url) {
+                (None, None) => return Err(err(format!("{key}.key"), "set `key` or `url`")),
+                (Some(_), Some(_)) => {
+                    return Err(err(format!("{key}.url"), "set only one of `key` and `url`"));
+                }
+                (None, Some(u)) => {
+                    url::Url::parse(u.expose())
+                        .map_err(|e| err(format!("{key}.url"), format!("not a valid URL: {e}")))?;
+                }
+                (Some(_), None) => {}
+            }
+            if !["text", "markdown", "markdown_v2"].contains(&r.format.as_str()) {
+                return Err(err(
+                    format!("{key}.format"),
+                    "must be one of text, markdown, markdown_v2",
+                ));
+            }
+            if r.per_minute == 0 {
+                return Err(err(format!("{key}.per_minute"), "must be at least 1"));
+            }
+        }
+        if let Some(mp) = &self.wechat.mp {
+            check_token("wechat.mp.token", mp.token.expose())?;
+            if let Some(k) = &mp.encoding_aes_key {
+                check_aes_key("wechat.mp.encoding_aes_key", k.expose())?;
+            }
+        }
+        let mut host_names = std::collections::BTreeSet::new();
+        for (i, h) in self.docker.hosts.iter().enumerate() {
+            let key = format!("docker.hosts[{i}]");
+            if h.name.trim().is_empty() || h.name.contains(char::is_whitespace) {
+                return Err(err(format!("{key}.name"), "must be a non-empty word"));
+            }
+            if !host_names.insert(h.name.clone()) {
+                return Err(err(
+                    format!("{key}.name"),
+                    format!("duplicate host {:?}", h.name),
+                ));
+            }
+            let ep = h.endpoint.as_str();
+            if !(ep == "env"
+                || ep.starts_with("unix://")
+                || ep.starts_with("tcp://")
+                || ep.starts_with("http://")
+                || ep.starts_with("https://"))
+            {
+                return Err(err(
+                    format!("{key}.endpoint"),
+                    "must start with unix://, tcp://, http://, https:// or be \"env\"",
+                ));
+            }
+            let tls = [&h.tls_ca, &h.tls_cert, &h.tls_key];
+            let set = tls.iter().filter(|t| t.is_some()).count();
+            if set != 0 && set != 3 {
+                return Err(err(
+                    format!("{key}.tls_cert"),
+                    "tls_ca, tls_cert and tls_key go together",
+                ));
+            }
+        }
+        if let Some(llm) = &self.llm {
+            if !matches!(llm.base_url.scheme(), "http" | "https") {
+                return Err(err("llm.base_url", "must be an http(s) URL"));
+            }
+            if llm.model.trim().is_empty() {
+                return Err(err("llm.model", "must not be empty"));
+            }
+        }
+        if !(0.0..=1.0).contains(&self.knowledge.min_confidence) {
+            return Err(err("knowledge.min_confidence", "must be between 0 and 1"));
+        }
+        if self.store.backend == StoreBackend::Postgres && self.store.postgres_url.is_none() {
+            return Err(err(
+                "store.postgres_url",
+                "required when backend = \"postgres\"",
+            ));
+        }
+        if !self.identity.local_user.contains(':') {
+            return Err(err("identity.local_user", "must look like channel:userid"));
+        }
+        for k in self.identity.users.keys() {
+            if !k.contains(':') {
+                return Err(err(
+                    format!("identity.users.{k}"),
+                    "identity must look like channel:userid",
+                ));
+            }
+        }
+        for k in self.identity.groups.keys() {
+            if !k.contains(':') {
+                return Err(err(
+                    format!("identity.groups.{k}"),
+                    "group must look like channel:chatid",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// EncodingAESKey: 43 characters of base64 (trailing bits are allowed, as in real keys).
+fn check_aes_key(key: &str, value: &str) -> Result<(), ConfigError> {
+    wxcrypt::EncodingAesKey::decode(value)
+        .map(|_| ())
+        .map_err(|_| {
+            err(
+                key,
+                format!(
+                    "malformed EncodingAESKey: expected 43 base64 characters, got {}",
+                    value.chars().count()
+                ),
+            )
+        })
+}
+
+fn check_token(key: &str, value: &str) -> Result<(), ConfigError> {
+    if value.len() > 32 || !value.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(err(key, "must be 1-32 letters or digits"));
+    }
+    Ok(())
+}
+
+/// Applies `WEDOCK_A__B__C=value` as `a.b.c = value`. A value that parses as a TOML value
+/// (number, bool, array, inline table) is taken as such unless the file already has a string
+/// at that key; anything else is a string.
+fn apply_env_overrides(
+    root: &mut toml::Table,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), ConfigError> {
+    // Variables that configure the process rather than the file.
+    const NOT_KEYS: &[&str] = &["WEDOCK_CONFIG", "WEDOCK_LOG", "WEDOCK_GIT_COMMIT"];
+    let mut vars: Vec<(String, String)> = env
+        .into_iter()
+        .filter(|(k, _)| k.starts_with(ENV_PREFIX) && !NOT_KEYS.contains(&k.as_str()))
+        .collect();
+    vars.sort();
+    for (name, raw) in vars {
+        let path: Vec<String> = name[ENV_PREFIX.len()..]
+            .split("__")
+            .map(|s| s.to_ascii_lowercase())
+            .collect();
+        if path.len() < 2 || path.iter().any(|s| s.is_empty()) {
+            return Err(err(
+                name.clone(),
+                "environment override must look like WEDOCK_SECTION__KEY",
+            ));
+        }
+        let dotted = path.join(".");
+        let mut table = &mut *root;
+        for seg in &path[..path.len() - 1] {
+            let entry = table
+                .entry(seg.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            table = match entry {
+                toml::Value::Table(t) => t,
+                _ => return Err(err(dotted, "is not a section in the config file")),
+            };
+        }
+        let last = &path[path.len() - 1];
+        let keep_string = matches!(table.get(last), Some(toml::Value::String(_)));
+        let value = if keep_string {
+            toml::Value::String(raw)
+        } else {
+            format!("v = {raw}")
+                .parse::<toml::Table>()
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or(toml::Value::String(raw))
+        };
+        table.insert(last.clone(), value);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_str(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, text).unwrap();
+        Config::load(
+            Some(&p),
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+    }
+
+    #[test]
+    fn empty_config_gives_defaults() {
+        let c = Config::load(None, std::iter::empty()).unwrap();
+        assert_eq!(c.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.store.data_dir, PathBuf::from("./wedock-data"));
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let e = load_str("[server]\nlisten = \"127.0.0.1:1\"\nlistne = 3\n", &[]).unwrap_err();
+        assert_eq!(e.key, "server.listne");
+        assert!(e.reason.contains("listne"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_is_named() {
+        let e = load_str("[server]\nbody_limit_bytes = \"big\"\n", &[]).unwrap_err();
+        assert_eq!(e.key, "server.body_limit_bytes", "{e}");
+    }
+
+    #[test]
+    fn malformed_aes_key_is_named_and_secret_not_echoed() {
+        let text = "[wecom.app]\ncorp_id = \"ww1\"\nagent_id = 1\nsecret = \"SUPERSECRETVALUE\"\ntoken = \"tok\"\nencoding_aes_key = \"short\"\n";
+        let e = load_str(text, &[]).unwrap_err();
+        assert_eq!(e.key, "wecom.app.encoding_aes_key");
+        assert!(!e.to_string().contains("SUPERSECRETVALUE"));
+        assert!(!e.to_string().contains("short\""));
+    }
+
+    #[test]
+    fn missing_env_secret_is_named() {
+        let text = "[wecom.app]\ncorp_id = \"ww1\"\nagent_id = 1\nsecret = { env = \"WEDOCK_TEST_NOPE_9\" }\ntoken = \"tok\"\nencoding_aes_key = \"jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C\"\n";
+        let e = load_str(text, &[]).unwrap_err();
+        assert_eq!(e.key, "wecom.app.secret");
+        assert!(e.reason.contains("WEDOCK_TEST_NOPE_9"));
+    }
+
+    #[test]
+    fn env_overrides_apply_with_types() {
+        let c = load_str(
+            "[server]\nlisten = \"127.0.0.1:1\"\n",
+            &[
+                ("WEDOCK_SERVER__LISTEN", "0.0.0.0:9090"),
+                ("WEDOCK_DOCKER__READ_ONLY", "true"),
+                ("WEDOCK_CONFIG", "/ignored"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.server.listen.to_string(), "0.0.0.0:9090");
+        assert!(c.docker.read_only);
+    }
+
+    #[test]
+    fn bad_robot_url_is_named() {
+        let e = load_str(
+            "[[wecom.robots]]\nname = \"ops\"\nurl = \"not a url\"\n",
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "wecom.robots[0].url");
+    }
+}

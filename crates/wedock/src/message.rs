@@ -1,0 +1,121 @@
+//! The two values every channel speaks: an [`Incoming`] message and the [`Reply`] to it.
+
+use crate::i18n::Lang;
+use crate::identity::Role;
+use serde::Serialize;
+
+/// A message from any channel, already decrypted and parsed.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    /// Channel name: `console`, `cli`, `wecom`, `wechat_mp`, `aibot`, `wechatbot`, `weixin`.
+    pub channel: String,
+    /// The sender's id on that platform (without the channel prefix).
+    pub user: String,
+    /// Group chat id, when the message came from a group.
+    pub chat: Option<String>,
+    pub text: String,
+    /// The platform's message id, for dedup of retries.
+    pub msg_id: Option<String>,
+    /// A role granted by the channel itself (the local console and CLI act as the configured
+    /// local user); `None` means "look the sender up in `[identity]`".
+    pub granted_role: Option<Role>,
+}
+
+impl Incoming {
+    /// A message typed locally (CLI or console) by the configured local user.
+    pub fn local(channel: &str, user_identity: &str, role: Role, text: impl Into<String>) -> Self {
+        let user = user_identity
+            .split_once(':')
+            .map_or(user_identity, |(_, user)| user);
+        Self {
+            channel: channel.to_string(),
+            user: user.to_string(),
+            chat: None,
+            text: text.into(),
+            msg_id: None,
+            granted_role: Some(role),
+        }
+    }
+
+    /// `channel:userid`.
+    pub fn identity(&self) -> String {
+        format!("{}:{}", self.channel, self.user)
+    }
+
+    /// `channel:chatid` of the group, if any.
+    pub fn chat_identity(&self) -> Option<String> {
+        self.chat
+            .as_ref()
+            .map(|c| format!("{}:{}", self.channel, c))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReplyKind {
+    /// The result of a `/command`.
+    Command,
+    /// A knowledge answer (or greeting, or quiz turn).
+    Answer,
+    /// Not understood / not known: "I don't know" with suggestions.
+    Unknown,
+    /// Refused or failed: bad arguments, missing role, engine down.
+    Error,
+}
+
+/// A knowledge source an answer was drawn from.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Source {
+    pub id: String,
+    pub title: String,
+    pub score: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Reply {
+    pub reply: String,
+    pub kind: ReplyKind,
+    pub matched: bool,
+    pub sources: Vec<Source>,
+    #[serde(skip)]
+    pub lang: Lang,
+}
+
+impl Reply {
+    pub fn command(text: impl Into<String>, lang: Lang) -> Self {
+        Self {
+            reply: text.into(),
+            kind: ReplyKind::Command,
+            matched: true,
+            sources: Vec::new(),
+            lang,
+        }
+    }
+    pub fn error(text: impl Into<String>, lang: Lang) -> Self {
+        Self {
+            reply: text.into(),
+            kind: ReplyKind::Error,
+            matched: false,
+            sources: Vec::new(),
+            lang,
+        }
+    }
+    pub fn answer(
+        text: impl Into<String>,
+        lang: Lang,
+        matched: bool,
+        sources: Vec<Source>,
+    ) -> Self {
+        Self {
+            reply: text.into(),
+            kind: if matched {
+                ReplyKind::Answer
+            } else {
+                ReplyKind::Unknown
+            },
+            matched,
+            sources,
+            lang,
+        }
+    }
+}

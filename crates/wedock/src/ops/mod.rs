@@ -1,0 +1,3 @@
+//! Typed views of the engines wedock operates, shared by commands and alerts.
+
+pub mod docker;

@@ -1,0 +1,432 @@
+//! The one message path every channel uses: Incoming → dedup → identity and role → router
+//! (command or knowledge) → Reply. The console, `wedock ask` and every chat platform go
+//! through [`Pipeline::handle`], so they cannot drift apart.
+
+use crate::app::App;
+use crate::command::{self, ChatCommand, Ctx, Outcome, PendingConfirmation};
+use crate::i18n::{Lang, Text};
+use crate::identity::Role;
+use crate::message::{Incoming, Reply, ReplyKind};
+use crate::store::{DedupState, now_ms};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// Longest message text the router accepts, in UTF-8 bytes.
+pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
+
+/// How long a claimed message may stay "processing" before a retry may take it over.
+const DEDUP_STALE: Duration = Duration::from_secs(120);
+
+type InFlight = Arc<Mutex<HashMap<String, watch::Receiver<Option<Option<Reply>>>>>>;
+
+#[derive(Clone)]
+pub struct Pipeline {
+    app: Arc<App>,
+    in_flight: InFlight,
+}
+
+impl Pipeline {
+    pub fn new(app: Arc<App>) -> Self {
+        Self {
+            app,
+            in_flight: Arc::default(),
+        }
+    }
+
+    pub fn app(&self) -> &Arc<App> {
+        &self.app
+    }
+
+    /// Handles one message. `None` means "send nothing" (ignored sender, or a duplicate whose
+    /// first delivery had no reply).
+    pub async fn handle(&self, msg: Incoming) -> Option<Reply> {
+        let started = Instant::now();
+        metrics::counter!("wedock_messages_total", "channel" => msg.channel.clone()).increment(1);
+        let Some(msg_id) = msg.msg_id.clone().filter(|id| !id.is_empty()) else {
+            let reply = self.process(&msg).await;
+            record(&msg, reply.as_ref(), started);
+            return reply;
+        };
+
+        let key = format!("{}\u{1f}{}", msg.channel, msg_id);
+        let ttl = Duration::from_secs(self.app.config.store.dedup_ttl_secs);
+        // A local waiter means another request in this process is working on it: wait for
+        // it. Otherwise register ourselves as the one working on it.
+        let (tx, rx) = watch::channel(None);
+        let already = match self.in_flight.lock() {
+            Ok(mut m) => match m.get(&key) {
+                Some(existing) => Some(existing.clone()),
+                None => {
+                    m.insert(key.clone(), rx);
+                    None
+                }
+            },
+            Err(_) => None,
+        };
+        if let Some(existing) = already {
+            metrics::counter!("wedock_duplicates_total", "channel" => msg.channel.clone())
+                .increment(1);
+            return wait_local(existing).await;
+        }
+        let result = async {
+            match self
+                .app
+                .store
+                .dedup_begin(&msg.channel, &msg_id, ttl, DEDUP_STALE)
+                .await
+            {
+                Ok(DedupState::New) => {
+                    let reply = self.process(&msg).await;
+                    let stored = reply.as_ref().and_then(|r| serde_json::to_string(r).ok());
+                    if let Err(e) = self
+                        .app
+                        .store
+                        .dedup_finish(&msg.channel, &msg_id, stored.as_deref())
+                        .await
+                    {
+                        tracing::warn!(error = %e, "could not record dedup result");
+                    }
+                    record(&msg, reply.as_ref(), started);
+                    reply
+                }
+                Ok(DedupState::Done(stored)) => {
+                    metrics::counter!("wedock_duplicates_total", "channel" => msg.channel.clone())
+                        .increment(1);
+                    stored.and_then(|s| decode_stored(&s, &msg))
+                }
+                Ok(DedupState::InProgress) => {
+                    // Processing elsewhere (another replica): poll the store for its result.
+                    metrics::counter!("wedock_duplicates_total", "channel" => msg.channel.clone())
+                        .increment(1);
+                    self.wait_store(&msg, &msg_id).await
+                }
+                Err(e) => {
+                    // Without dedup we would risk running a command twice: refuse instead.
+                    tracing::error!(error = %e, "dedup store unavailable");
+                    metrics::counter!("wedock_errors_total", "reason" => "store").increment(1);
+                    Some(Reply::error(
+                        Text::InternalError
+                            .fill(Lang::detect(&msg.text), &[("reason", "store unavailable")]),
+                        Lang::detect(&msg.text),
+                    ))
+                }
+            }
+        }
+        .await;
+        let _ = tx.send(Some(result.clone()));
+        if let Ok(mut m) = self.in_flight.lock() {
+            m.remove(&key);
+        }
+        result
+    }
+
+    async fn wait_store(&self, msg: &Incoming, msg_id: &str) -> Option<Reply> {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let ttl = Duration::from_secs(self.app.config.store.dedup_ttl_secs);
+            match self
+                .app
+                .store
+                .dedup_begin(&msg.channel, msg_id, ttl, DEDUP_STALE)
+                .await
+            {
+                Ok(DedupState::Done(stored)) => return stored.and_then(|s| decode_stored(&s, msg)),
+                Ok(DedupState::InProgress) => continue,
+                // Claimed by us after the other processor was declared stale: process it.
+                Ok(DedupState::New) => {
+                    let reply = self.process(msg).await;
+                    let stored = reply.as_ref().and_then(|r| serde_json::to_string(r).ok());
+                    let _ = self
+                        .app
+                        .store
+                        .dedup_finish(&msg.channel, msg_id, stored.as_deref())
+                        .await;
+                    return reply;
+                }
+                Err(_) => break,
+            }
+        }
+        None
+    }
+
+    /// Role, confirmation, routing. Never panics on any text.
+    async fn process(&self, msg: &Incoming) -> Option<Reply> {
+        let identity = msg.identity();
+        let lang = self.language_of(&identity, &msg.text).await;
+        let role = match msg.granted_role {
+            Some(r) => r,
+            None => self
+                .app
+                .policy
+                .role_of(&identity, msg.chat_identity().as_deref())?,
+        };
+        let text = msg.text.trim();
+        if text.is_empty() {
+            return Some(Reply::error(Text::EmptyMessage.get(lang), lang));
+        }
+        if text.len() > MAX_MESSAGE_BYTES {
+            metrics::counter!("wedock_rejected_total", "reason" => "too_long").increment(1);
+            return Some(Reply::error(
+                Text::MessageTooLong.fill(lang, &[("limit", &MAX_MESSAGE_BYTES.to_string())]),
+                lang,
+            ));
+        }
+        let is_command = text.starts_with('/') || text.starts_with('／');
+        // Anything but `/confirm` cancels a pending confirmation.
+        let confirm_key = format!("confirm:{identity}");
+        let pending = self.take_pending_unless_confirm(&confirm_key, text).await;
+
+        if !is_command {
+            let mut reply = crate::knowledge::respond(&self.app, msg, role, lang).await;
+            if pending {
+                reply.reply = format!("{}\n\n{}", cancelled_note(lang), reply.reply);
+            }
+            return Some(reply);
+        }
+        let words = match command::split_words(text) {
+            Ok(w) if !w.is_empty() => w,
+            Ok(_) => return Some(Reply::command(command::help_text(&[], lang), lang)),
+            Err(e) => return Some(Reply::error(e, lang)),
+        };
+        let mut reply = self
+            .run_words(msg, &identity, role, lang, words, false)
+            .await;
+        if pending {
+            reply.reply = format!("{}\n\n{}", cancelled_note(lang), reply.reply);
+        }
+        Some(reply)
+    }
+
+    /// The reply language: that of the message when it says (plain text), otherwise the
+    /// language this user last wrote in (commands are ASCII), Chinese by default.
+    async fn language_of(&self, identity: &str, text: &str) -> Lang {
+        let key = format!("lang:{identity}");
+        let t = text.trim_start();
+        if t.starts_with('/') || t.starts_with('／') {
+            if crate::i18n::has_han(t) {
+                return Lang::Zh;
+            }
+            return match self.app.store.kv_get(&key).await {
+                Ok(Some(code)) => Lang::parse(&code).unwrap_or_default(),
+                _ => Lang::default(),
+            };
+        }
+        let lang = Lang::detect(text);
+        let _ = self.app.store.kv_set(&key, lang.code(), None).await;
+        lang
+    }
+
+    /// Removes a pending confirmation unless `text` is `/confirm …`. Returns whether one was
+    /// cancelled.
+    async fn take_pending_unless_confirm(&self, key: &str, text: &str) -> bool {
+        let is_confirm = command::split_words(text)
+            .ok()
+            .and_then(|w| w.first().cloned())
+            .is_some_and(|w| w == "confirm");
+        if is_confirm {
+            return false;
+        }
+        match self.app.store.kv_get(key).await {
+            Ok(Some(_)) => {
+                let _ = self.app.store.kv_delete(key).await;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    async fn run_words(
+        &self,
+        msg: &Incoming,
+        identity: &str,
+        role: Role,
+        lang: Lang,
+        words: Vec<String>,
+        confirmed: bool,
+    ) -> Reply {
+        let cmd = match command::parse(&words) {
+            Ok(c) => c,
+            Err(e) => {
+                use clap::error::ErrorKind;
+                let text = e.render().to_string().trim_end().to_string();
+                let kind = if matches!(
+                    e.kind(),
+                    ErrorKind::DisplayHelp | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+                ) {
+                    ReplyKind::Command
+                } else {
+                    ReplyKind::Error
+                };
+                let mut r = Reply::error(text, lang);
+                r.kind = kind;
+                r.matched = kind == ReplyKind::Command;
+                return r;
+            }
+        };
+        let needed = cmd.required_role();
+        if role < needed {
+            metrics::counter!("wedock_refused_total", "reason" => "role").increment(1);
+            let what = format!("/{}", words.first().map(String::as_str).unwrap_or(""));
+            return Reply::error(
+                Text::NeedRole.fill(
+                    lang,
+                    &[
+                        ("what", &what),
+                        ("need", needed.as_str()),
+                        ("have", role.as_str()),
+                    ],
+                ),
+                lang,
+            );
+        }
+        if let ChatCommand::Confirm { code } = &cmd {
+            return Box::pin(self.confirm(msg, identity, role, lang, code)).await;
+        }
+        let ctx = Ctx {
+            app: &self.app,
+            identity: identity.to_string(),
+            channel: msg.channel.clone(),
+            chat: msg.chat.clone(),
+            role,
+            lang,
+            words: words.clone(),
+            confirmed,
+        };
+        match command::run(cmd, &ctx).await {
+            Outcome::Reply(r) => r,
+            Outcome::Audited(r, entry) => {
+                if let Err(e) = self.app.store.audit_append(entry).await {
+                    tracing::error!(error = %e, "audit log write failed");
+                }
+                r
+            }
+            Outcome::NeedsConfirmation { summary } => {
+                let code = confirmation_code();
+                let timeout = self.app.config.docker.confirm_timeout_secs.max(1);
+                let pending = PendingConfirmation {
+                    code: code.clone(),
+                    words,
+                    chat: msg.chat.clone(),
+                    expires_at: now_ms() + (timeout as i64) * 1000,
+                };
+                let stored = serde_json::to_string(&pending).unwrap_or_default();
+                if let Err(e) = self
+                    .app
+                    .store
+                    .kv_set(
+                        &format!("confirm:{identity}"),
+                        &stored,
+                        Some(Duration::from_secs(timeout)),
+                    )
+                    .await
+                {
+                    return Reply::error(e.to_string(), lang);
+                }
+                let text = match lang {
+                    Lang::Zh => format!(
+                        "⚠️ 即将执行：{summary}\n请在 {timeout} 秒内回复 /confirm {code} 确认，发送其他任何内容即取消。"
+                    ),
+                    Lang::En => format!(
+                        "⚠️ About to run: {summary}\nReply /confirm {code} within {timeout} s to proceed; anything else cancels."
+                    ),
+                };
+                Reply::command(text, lang)
+            }
+        }
+    }
+
+    async fn confirm(
+        &self,
+        msg: &Incoming,
+        identity: &str,
+        role: Role,
+        lang: Lang,
+        code: &str,
+    ) -> Reply {
+        let key = format!("confirm:{identity}");
+        let pending = match self.app.store.kv_get(&key).await {
+            Ok(Some(s)) => serde_json::from_str::<PendingConfirmation>(&s).ok(),
+            _ => None,
+        };
+        let Some(p) = pending else {
+            return Reply::error(
+                lang.pick(
+                    "没有待确认的操作（可能已超时或已取消）。",
+                    "Nothing is waiting for confirmation (it may have expired or been cancelled).",
+                ),
+                lang,
+            );
+        };
+        if !p.code.eq_ignore_ascii_case(code.trim()) {
+            let _ = self.app.store.kv_delete(&key).await;
+            return Reply::error(
+                lang.pick(
+                    "确认码不正确，操作已取消。",
+                    "Wrong confirmation code; the command was cancelled.",
+                ),
+                lang,
+            );
+        }
+        let _ = self.app.store.kv_delete(&key).await;
+        if p.expires_at < now_ms() || p.chat != msg.chat {
+            return Reply::error(
+                lang.pick(
+                    "确认已超时，操作已取消。",
+                    "The confirmation expired; the command was cancelled.",
+                ),
+                lang,
+            );
+        }
+        self.run_words(msg, identity, role, lang, p.words, true)
+            .await
+    }
+}
+
+fn cancelled_note(lang: Lang) -> &'static str {
+    lang.pick(
+        "（之前待确认的操作已取消）",
+        "(The command waiting for confirmation was cancelled.)",
+    )
+}
+
+fn confirmation_code() -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..4)
+        .map(|_| {
+            const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+            ALPHABET[rng.random_range(0..ALPHABET.len())] as char
+        })
+        .collect()
+}
+
+async fn wait_local(mut rx: watch::Receiver<Option<Option<Reply>>>) -> Option<Reply> {
+    let waited = tokio::time::timeout(Duration::from_secs(30), rx.wait_for(|v| v.is_some())).await;
+    match waited {
+        Ok(Ok(v)) => v.clone().flatten(),
+        _ => None,
+    }
+}
+
+fn decode_stored(s: &str, msg: &Incoming) -> Option<Reply> {
+    let mut r: Reply = serde_json::from_str(s).ok()?;
+    r.lang = Lang::detect(&msg.text);
+    Some(r)
+}
+
+fn record(msg: &Incoming, reply: Option<&Reply>, started: Instant) {
+    let kind = match reply.map(|r| r.kind) {
+        Some(ReplyKind::Command) => "command",
+        Some(ReplyKind::Answer) => "answer",
+        Some(ReplyKind::Unknown) => "unknown",
+        Some(ReplyKind::Error) => "error",
+        None => "none",
+    };
+    metrics::counter!("wedock_replies_total", "channel" => msg.channel.clone(), "kind" => kind)
+        .increment(1);
+    metrics::histogram!("wedock_reply_seconds", "kind" => kind)
+        .record(started.elapsed().as_secs_f64());
+}

@@ -1,0 +1,97 @@
+//! `wedock serve`: start everything, serve until SIGTERM/SIGINT, then shut down in order
+//! (stop accepting, finish in-flight requests, stop workers, flush the store).
+
+use crate::cli::build_app;
+use crate::config::Config;
+use crate::outbox::Outbox;
+use crate::pipeline::Pipeline;
+use crate::server::{self, AppState};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let listen = config.server.listen;
+    let grace = Duration::from_millis(config.server.shutdown_grace_ms);
+    // Bind first: a taken port is the most common start-up failure and should fail fast.
+    let listener = server::bind(listen).await?;
+    let app = build_app(config).await?;
+    tracing::info!(
+        topics = app.knowledge.topic_count(),
+        data_dir = %app.config.store.data_dir.display(),
+        "store open, knowledge loaded"
+    );
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = move |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|v| *v).await;
+    };
+
+    let outbox = Arc::new(Outbox::new(app.store.clone(), app.config.outbox.clone()));
+    let pipeline = Pipeline::new(app.clone());
+    let state = AppState {
+        pipeline: pipeline.clone(),
+        metrics: server::metrics_handle(),
+    };
+
+    detect_docker(&app).await;
+
+    let outbox_task = tokio::spawn(outbox.clone().run(stopped(stop_rx.clone())));
+    app.health
+        .set("http", true, true, format!("listening on {listen}"));
+
+    let router = server::router(state, axum::Router::new());
+    tracing::info!(
+        %listen,
+        ready_ms = started.elapsed().as_millis() as u64,
+        "wedock {} ready — open http://{listen}/",
+        env!("CARGO_PKG_VERSION")
+    );
+    let serve = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(server::shutdown_signal());
+    let result = serve.await;
+    let _ = stop_tx.send(true);
+    if tokio::time::timeout(grace, outbox_task).await.is_err() {
+        tracing::warn!("outbox worker did not stop within the grace period");
+    }
+    app.store.flush().await?;
+    tracing::info!("stopped");
+    result.map_err(|e| anyhow::anyhow!("server error: {e}"))
+}
+
+/// Looks for the configured Docker engines and says clearly in the log what it found.
+async fn detect_docker(app: &crate::app::App) {
+    if !app.config.docker.enabled {
+        tracing::info!("Docker support disabled (docker.enabled = false)");
+        return;
+    }
+    for host in crate::ops::docker::hosts(&app.config.docker) {
+        match crate::ops::docker::connect(&host).await {
+            Ok(engine) => {
+                let version = engine
+                    .client
+                    .version()
+                    .await
+                    .ok()
+                    .and_then(|v| v.version)
+                    .unwrap_or_default();
+                tracing::info!(host = %host.name, version = %version, "Docker engine found");
+                app.health.set(
+                    &format!("docker:{}", host.name),
+                    true,
+                    false,
+                    format!("engine {version}"),
+                );
+            }
+            Err(e) => {
+                tracing::warn!(host = %host.name, "no Docker engine: {e}; Docker commands will report it");
+                app.health
+                    .set(&format!("docker:{}", host.name), false, false, e);
+            }
+        }
+    }
+}

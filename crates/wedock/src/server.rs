@@ -1,0 +1,203 @@
+//! The HTTP server: web console, health, readiness, metrics, and the channel callbacks.
+
+use crate::app::App;
+use crate::message::Incoming;
+use crate::pipeline::Pipeline;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use metrics_exporter_prometheus::PrometheusHandle;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+/// State shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub pipeline: Pipeline,
+    pub metrics: PrometheusHandle,
+}
+
+impl AppState {
+    pub fn app(&self) -> &Arc<App> {
+        self.pipeline.app()
+    }
+}
+
+/// The process-wide Prometheus recorder (installed once, even when tests build many servers).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let builder = metrics_exporter_prometheus::PrometheusBuilder::new()
+                .set_buckets(&[
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                    10.0,
+                ])
+                .unwrap_or_else(|_| metrics_exporter_prometheus::PrometheusBuilder::new());
+            match builder.install_recorder() {
+                Ok(h) => h,
+                // Another recorder is installed (only possible in tests): build a detached one.
+                Err(_) => metrics_exporter_prometheus::PrometheusBuilder::new()
+                    .build_recorder()
+                    .handle(),
+            }
+        })
+        .clone()
+}
+
+pub fn router(state: AppState, extra: Router<AppState>) -> Router {
+    let cfg = &state.app().config.server;
+    let body_limit = cfg.body_limit_bytes;
+    let timeout = Duration::from_millis(cfg.request_timeout_ms.max(100));
+    let mut r = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics));
+    if cfg.console {
+        r = r
+            .route("/", get(console_page))
+            .route("/api/chat", post(console_chat));
+    }
+    r.merge(extra)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .with_state(state)
+}
+
+async fn healthz() -> impl IntoResponse {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+async fn readyz(State(s): State<AppState>) -> Response {
+    let app = s.app();
+    if let Err(e) = app.store.ping().await {
+        app.health.set("store", false, true, e.to_string());
+    }
+    let components = app.health.snapshot();
+    let ready = app.health.is_ready();
+    let reason: Vec<String> = components
+        .iter()
+        .filter(|(_, c)| c.required && !c.ready)
+        .map(|(n, c)| format!("{n}: {}", c.detail))
+        .collect();
+    let body = serde_json::json!({
+        "ready": ready,
+        "reason": if ready { serde_json::Value::Null } else { reason.join("; ").into() },
+        "components": components,
+    });
+    let code = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(body)).into_response()
+}
+
+async fn metrics(State(s): State<AppState>) -> Response {
+    if let Ok(c) = s.app().store.outbox_counts().await {
+        metrics::gauge!("wedock_outbox_depth").set(c.pending as f64);
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn console_page() -> impl IntoResponse {
+    (
+        [(header::CACHE_CONTROL, "no-cache")],
+        Html(include_str!("console.html")),
+    )
+}
+
+#[derive(Deserialize)]
+struct ChatRequest {
+    text: String,
+}
+
+/// The console's message endpoint: the same pipeline as every chat platform. Loopback clients
+/// act as the configured local user; anyone else is an ordinary `console:IP` user.
+async fn console_chat(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Result<Json<ChatRequest>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(req) = match body {
+        Ok(b) => b,
+        Err(e) => {
+            metrics::counter!("wedock_rejected_total", "reason" => "bad_json").increment(1);
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(serde_json::json!({"error": e.body_text()})),
+            )
+                .into_response();
+        }
+    };
+    let app = s.app();
+    let msg = if peer.ip().is_loopback() {
+        Incoming::local(
+            "console",
+            app.policy.local_user(),
+            app.policy.local_role(),
+            req.text,
+        )
+    } else {
+        Incoming {
+            channel: "console".into(),
+            user: peer.ip().to_string(),
+            chat: None,
+            text: req.text,
+            msg_id: None,
+            granted_role: None,
+        }
+    };
+    match s.pipeline.handle(msg).await {
+        Some(reply) => Json(reply).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    }
+}
+
+/// Binds the listener, with a one-line error when the port is taken.
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            anyhow::anyhow!("cannot listen on {addr}: the port is already in use (set server.listen or WEDOCK_SERVER__LISTEN)")
+        } else {
+            anyhow::anyhow!("cannot listen on {addr}: {e}")
+        }
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}

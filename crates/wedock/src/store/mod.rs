@@ -1,0 +1,191 @@
+//! Durable state behind one small trait: message dedup, the outbox, the audit log, quiz
+//! progress and key-value state. SQLite (WAL) is the embedded default; the trait is kept to
+//! plain rows and transactions any SQL database can provide, so PostgreSQL fits behind it too.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+use serde::Serialize;
+use std::time::Duration;
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(String),
+    #[error("cannot open store at {path}: {reason}")]
+    Open { path: String, reason: String },
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// What the store knows about a platform message id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DedupState {
+    /// First sighting: the caller owns processing it.
+    New,
+    /// Another request is processing it right now.
+    InProgress,
+    /// Already processed; the stored reply (if any) is to be returned again.
+    Done(Option<String>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutboxStatus {
+    Pending,
+    Sent,
+    /// The platform accepted the call but did not confirm delivery.
+    Undelivered,
+    Dead,
+}
+
+impl OutboxStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxStatus::Pending => "pending",
+            OutboxStatus::Sent => "sent",
+            OutboxStatus::Undelivered => "undelivered",
+            OutboxStatus::Dead => "dead",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => OutboxStatus::Pending,
+            "sent" => OutboxStatus::Sent,
+            "undelivered" => OutboxStatus::Undelivered,
+            "dead" => OutboxStatus::Dead,
+            _ => return None,
+        })
+    }
+}
+
+/// A message to be sent by a channel, written before anyone is told it will be sent.
+#[derive(Debug, Clone)]
+pub struct NewOutboxMessage {
+    /// Which sender delivers it (`robot`, `wecom_app`, `wechat_mp`, `aibot`, `wechatbot`, …).
+    pub channel: String,
+    /// The sender-specific target: robot name, user id, chat id.
+    pub target: String,
+    /// Sender-specific JSON payload.
+    pub payload: String,
+    /// At-most-once enqueue: a second message with the same key is not added.
+    pub dedup_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OutboxMessage {
+    pub id: i64,
+    pub channel: String,
+    pub target: String,
+    pub payload: String,
+    pub dedup_key: Option<String>,
+    pub status: OutboxStatus,
+    pub attempts: u32,
+    pub next_attempt_at: i64,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub done_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct OutboxCounts {
+    pub pending: u64,
+    pub sent: u64,
+    pub undelivered: u64,
+    pub dead: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub at: i64,
+    pub user: String,
+    pub channel: String,
+    pub role: String,
+    pub command: String,
+    /// Docker host / Kubernetes context, when the command had one.
+    pub host: Option<String>,
+    pub target: Option<String>,
+    pub result: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct QuizRecord {
+    pub user: String,
+    pub topic: String,
+    pub area: String,
+    pub coverage: f64,
+    pub at: i64,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Claims a platform message id. Claims older than `stale_after` without a result are
+    /// treated as abandoned (a crash mid-processing) and may be claimed again.
+    async fn dedup_begin(
+        &self,
+        channel: &str,
+        msg_id: &str,
+        ttl: Duration,
+        stale_after: Duration,
+    ) -> StoreResult<DedupState>;
+    /// Records the reply of a claimed message so a retry gets the same answer.
+    async fn dedup_finish(
+        &self,
+        channel: &str,
+        msg_id: &str,
+        reply: Option<&str>,
+    ) -> StoreResult<()>;
+
+    /// Adds a message; returns its id, or the id of the existing one with the same dedup key.
+    async fn outbox_enqueue(&self, msg: NewOutboxMessage) -> StoreResult<i64>;
+    /// The oldest pending message of each target that is due, oldest first: one per target so
+    /// a target's messages go out in order.
+    async fn outbox_due(&self, now: i64, limit: usize) -> StoreResult<Vec<OutboxMessage>>;
+    async fn outbox_pending_for(
+        &self,
+        channel: &str,
+        target: &str,
+    ) -> StoreResult<Vec<OutboxMessage>>;
+    async fn outbox_finish(
+        &self,
+        id: i64,
+        status: OutboxStatus,
+        note: Option<&str>,
+    ) -> StoreResult<()>;
+    async fn outbox_retry_later(
+        &self,
+        id: i64,
+        error: &str,
+        next_attempt_at: i64,
+    ) -> StoreResult<()>;
+    async fn outbox_list(
+        &self,
+        status: Option<OutboxStatus>,
+        limit: usize,
+    ) -> StoreResult<Vec<OutboxMessage>>;
+    async fn outbox_counts(&self) -> StoreResult<OutboxCounts>;
+
+    async fn audit_append(&self, entry: AuditEntry) -> StoreResult<()>;
+    async fn audit_recent(&self, limit: usize) -> StoreResult<Vec<AuditEntry>>;
+
+    async fn kv_get(&self, key: &str) -> StoreResult<Option<String>>;
+    async fn kv_set(&self, key: &str, value: &str, ttl: Option<Duration>) -> StoreResult<()>;
+    async fn kv_delete(&self, key: &str) -> StoreResult<()>;
+    /// Keys with this prefix, with their values.
+    async fn kv_scan(&self, prefix: &str) -> StoreResult<Vec<(String, String)>>;
+
+    async fn quiz_record(&self, rec: QuizRecord) -> StoreResult<()>;
+    async fn quiz_history(&self, user: &str) -> StoreResult<Vec<QuizRecord>>;
+
+    /// Is the store usable right now (for `/readyz`).
+    async fn ping(&self) -> StoreResult<()>;
+    /// Flushes what must be persisted (WAL checkpoint) before shutdown.
+    async fn flush(&self) -> StoreResult<()>;
+}

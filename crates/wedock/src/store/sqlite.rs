@@ -1,0 +1,616 @@
+//! The embedded store: one SQLite database in WAL mode under the data directory.
+
+use super::*;
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[
+    // 1: the foundation tables.
+    "CREATE TABLE dedup (
+        channel TEXT NOT NULL,
+        msg_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        reply TEXT,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (channel, msg_id)
+    );
+    CREATE INDEX dedup_expiry ON dedup(expires_at);
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        channel TEXT NOT NULL,
+        target TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        dedup_key TEXT UNIQUE,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        last_error TEXT,
+        created_at INTEGER NOT NULL,
+        done_at INTEGER
+    );
+    CREATE INDEX outbox_pending ON outbox(status, channel, target, id);
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,
+        user TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        role TEXT NOT NULL,
+        command TEXT NOT NULL,
+        host TEXT,
+        target TEXT,
+        result TEXT NOT NULL
+    );
+    CREATE TABLE kv (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        expires_at INTEGER
+    );
+    CREATE TABLE quiz (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        user TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        area TEXT NOT NULL,
+        coverage REAL NOT NULL,
+        at INTEGER NOT NULL
+    );
+    CREATE INDEX quiz_user ON quiz(user);",
+];
+
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+}
+
+fn db(e: rusqlite::Error) -> StoreError {
+    StoreError::Db(e.to_string())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `wedock.sqlite3` in `data_dir` and runs migrations.
+    /// A file that is not a database is reported, never overwritten.
+    pub fn open(data_dir: &Path) -> StoreResult<Self> {
+        let open_err = |reason: String| StoreError::Open {
+            path: data_dir.display().to_string(),
+            reason,
+        };
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| open_err(format!("cannot create data directory: {e}")))?;
+        let path = data_dir.join("wedock.sqlite3");
+        let probe = data_dir.join(".write-test");
+        std::fs::write(&probe, b"")
+            .map_err(|e| open_err(format!("data directory is not writable: {e}")))?;
+        let _ = std::fs::remove_file(&probe);
+        let conn = Connection::open(&path).map_err(|e| open_err(e.to_string()))?;
+        Self::init(conn, path.clone()).map_err(|e| StoreError::Open {
+            path: path.display().to_string(),
+            reason: match e {
+                StoreError::Db(r) => r,
+                StoreError::Open { reason, .. } => reason,
+            },
+        })
+    }
+
+    /// An in-memory store for tests and `wedock ask` without a data directory.
+    pub fn in_memory() -> StoreResult<Self> {
+        let conn = Connection::open_in_memory().map_err(db)?;
+        Self::init(conn, PathBuf::from(":memory:"))
+    }
+
+    fn init(conn: Connection, path: PathBuf) -> StoreResult<Self> {
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(db)?;
+        // Reading the schema first surfaces "file is not a database" before any write.
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(db)?;
+        let check: String = conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .map_err(db)?;
+        if check != "ok" {
+            return Err(StoreError::Db(format!("database is corrupted: {check}")));
+        }
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(db)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(db)?;
+        let version = usize::try_from(version).unwrap_or(0);
+        if version > MIGRATIONS.len() {
+            return Err(StoreError::Db(format!(
+                "database schema version {version} is newer than this wedock ({}); refusing to touch it",
+                MIGRATIONS.len()
+            )));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+            let tx = conn.unchecked_transaction().map_err(db)?;
+            tx.execute_batch(sql).map_err(db)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)
+                .map_err(db)?;
+            tx.commit().map_err(db)?;
+        }
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            path,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` on the connection off the async runtime.
+    async fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn
+                .lock()
+                .map_err(|_| StoreError::Db("store lock poisoned".into()))?;
+            f(&mut guard).map_err(db)
+        })
+        .await
+        .map_err(|e| StoreError::Db(format!("store task failed: {e}")))?
+    }
+}
+
+fn row_to_outbox(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxMessage> {
+    let status: String = r.get("status")?;
+    Ok(OutboxMessage {
+        id: r.get("id")?,
+        channel: r.get("channel")?,
+        target: r.get("target")?,
+        payload: r.get("payload")?,
+        dedup_key: r.get("dedup_key")?,
+        status: OutboxStatus::parse(&status).unwrap_or(OutboxStatus::Pending),
+        attempts: r.get::<_, i64>("attempts")?.max(0) as u32,
+        next_attempt_at: r.get("next_attempt_at")?,
+        last_error: r.get("last_error")?,
+        created_at: r.get("created_at")?,
+        done_at: r.get("done_at")?,
+    })
+}
+
+const OUTBOX_COLS: &str = "id, channel, target, payload, dedup_key, status, attempts, next_attempt_at, last_error, created_at, done_at";
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn dedup_begin(
+        &self,
+        channel: &str,
+        msg_id: &str,
+        ttl: Duration,
+        stale_after: Duration,
+    ) -> StoreResult<DedupState> {
+        let (channel, msg_id) = (channel.to_string(), msg_id.to_string());
+        self.with(move |c| {
+            let now = now_ms();
+            let tx = c.transaction()?;
+            tx.execute("DELETE FROM dedup WHERE expires_at < ?1", params![now])?;
+            let existing: Option<(String, Option<String>, i64)> = tx
+                .query_row(
+                    "SELECT state, reply, created_at FROM dedup WHERE channel = ?1 AND msg_id = ?2",
+                    params![channel, msg_id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            let state = match existing {
+                Some((s, reply, _)) if s == "done" => DedupState::Done(reply),
+                Some((_, _, created)) if now - created < stale_after.as_millis() as i64 => {
+                    DedupState::InProgress
+                }
+                _ => {
+                    tx.execute(
+                        "INSERT OR REPLACE INTO dedup (channel, msg_id, state, reply, created_at, expires_at)
+                         VALUES (?1, ?2, 'processing', NULL, ?3, ?4)",
+                        params![channel, msg_id, now, now + ttl.as_millis() as i64],
+                    )?;
+                    DedupState::New
+                }
+            };
+            tx.commit()?;
+            Ok(state)
+        })
+        .await
+    }
+
+    async fn dedup_finish(
+        &self,
+        channel: &str,
+        msg_id: &str,
+        reply: Option<&str>,
+    ) -> StoreResult<()> {
+        let (channel, msg_id, reply) = (
+            channel.to_string(),
+            msg_id.to_string(),
+            reply.map(str::to_string),
+        );
+        self.with(move |c| {
+            c.execute(
+                "UPDATE dedup SET state = 'done', reply = ?3 WHERE channel = ?1 AND msg_id = ?2",
+                params![channel, msg_id, reply],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn outbox_enqueue(&self, msg: NewOutboxMessage) -> StoreResult<i64> {
+        self.with(move |c| {
+            let now = now_ms();
+            let tx = c.transaction()?;
+            if let Some(key) = &msg.dedup_key {
+                let existing: Option<i64> = tx
+                    .query_row("SELECT id FROM outbox WHERE dedup_key = ?1", [key], |r| r.get(0))
+                    .optional()?;
+                if let Some(id) = existing {
+                    return Ok(id);
+                }
+            }
+            tx.execute(
+                "INSERT INTO outbox (channel, target, payload, dedup_key, next_attempt_at, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                params![msg.channel, msg.target, msg.payload, msg.dedup_key, now],
+            )?;
+            let id = tx.last_insert_rowid();
+            tx.commit()?;
+            Ok(id)
+        })
+        .await
+    }
+
+    async fn outbox_due(&self, now: i64, limit: usize) -> StoreResult<Vec<OutboxMessage>> {
+        self.with(move |c| {
+            let sql = format!(
+                "SELECT {OUTBOX_COLS} FROM outbox o WHERE status = 'pending'
+                   AND id = (SELECT MIN(id) FROM outbox i WHERE i.status = 'pending'
+                             AND i.channel = o.channel AND i.target = o.target)
+                   AND next_attempt_at <= ?1
+                 ORDER BY id LIMIT ?2"
+            );
+            let mut st = c.prepare_cached(&sql)?;
+            let rows = st.query_map(params![now, limit as i64], row_to_outbox)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn outbox_pending_for(
+        &self,
+        channel: &str,
+        target: &str,
+    ) -> StoreResult<Vec<OutboxMessage>> {
+        let (channel, target) = (channel.to_string(), target.to_string());
+        self.with(move |c| {
+            let sql = format!(
+                "SELECT {OUTBOX_COLS} FROM outbox WHERE status = 'pending' AND channel = ?1 AND target = ?2 ORDER BY id"
+            );
+            let mut st = c.prepare_cached(&sql)?;
+            let rows = st.query_map(params![channel, target], row_to_outbox)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn outbox_finish(
+        &self,
+        id: i64,
+        status: OutboxStatus,
+        note: Option<&str>,
+    ) -> StoreResult<()> {
+        let note = note.map(str::to_string);
+        self.with(move |c| {
+            c.execute(
+                "UPDATE outbox SET status = ?2, attempts = attempts + 1, done_at = ?3,
+                   last_error = COALESCE(?4, last_error) WHERE id = ?1",
+                params![id, status.as_str(), now_ms(), note],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn outbox_retry_later(
+        &self,
+        id: i64,
+        error: &str,
+        next_attempt_at: i64,
+    ) -> StoreResult<()> {
+        let error = error.to_string();
+        self.with(move |c| {
+            c.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3 WHERE id = ?1",
+                params![id, error, next_attempt_at],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn outbox_list(
+        &self,
+        status: Option<OutboxStatus>,
+        limit: usize,
+    ) -> StoreResult<Vec<OutboxMessage>> {
+        self.with(move |c| {
+            let sql = format!(
+                "SELECT {OUTBOX_COLS} FROM outbox WHERE (?1 IS NULL OR status = ?1) ORDER BY id DESC LIMIT ?2"
+            );
+            let mut st = c.prepare_cached(&sql)?;
+            let rows = st.query_map(params![status.map(|s| s.as_str()), limit as i64], row_to_outbox)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn outbox_counts(&self) -> StoreResult<OutboxCounts> {
+        self.with(|c| {
+            let mut counts = OutboxCounts::default();
+            let mut st = c.prepare_cached("SELECT status, COUNT(*) FROM outbox GROUP BY status")?;
+            let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+            for row in rows {
+                let (s, n) = row?;
+                let n = n.max(0) as u64;
+                match OutboxStatus::parse(&s) {
+                    Some(OutboxStatus::Pending) => counts.pending = n,
+                    Some(OutboxStatus::Sent) => counts.sent = n,
+                    Some(OutboxStatus::Undelivered) => counts.undelivered = n,
+                    Some(OutboxStatus::Dead) => counts.dead = n,
+                    None => {}
+                }
+            }
+            Ok(counts)
+        })
+        .await
+    }
+
+    async fn audit_append(&self, e: AuditEntry) -> StoreResult<()> {
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO audit (at, user, channel, role, command, host, target, result)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    e.at, e.user, e.channel, e.role, e.command, e.host, e.target, e.result
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn audit_recent(&self, limit: usize) -> StoreResult<Vec<AuditEntry>> {
+        self.with(move |c| {
+            let mut st = c.prepare_cached(
+                "SELECT at, user, channel, role, command, host, target, result FROM audit ORDER BY id DESC LIMIT ?1",
+            )?;
+            let rows = st.query_map([limit as i64], |r| {
+                Ok(AuditEntry {
+                    at: r.get(0)?,
+                    user: r.get(1)?,
+                    channel: r.get(2)?,
+                    role: r.get(3)?,
+                    command: r.get(4)?,
+                    host: r.get(5)?,
+                    target: r.get(6)?,
+                    result: r.get(7)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn kv_get(&self, key: &str) -> StoreResult<Option<String>> {
+        let key = key.to_string();
+        self.with(move |c| {
+            c.query_row(
+                "SELECT value FROM kv WHERE key = ?1 AND (expires_at IS NULL OR expires_at > ?2)",
+                params![key, now_ms()],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn kv_set(&self, key: &str, value: &str, ttl: Option<Duration>) -> StoreResult<()> {
+        let (key, value) = (key.to_string(), value.to_string());
+        self.with(move |c| {
+            let expires = ttl.map(|t| now_ms() + t.as_millis() as i64);
+            c.execute(
+                "INSERT INTO kv (key, value, expires_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at",
+                params![key, value, expires],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn kv_delete(&self, key: &str) -> StoreResult<()> {
+        let key = key.to_string();
+        self.with(move |c| {
+            c.execute("DELETE FROM kv WHERE key = ?1", [key])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn kv_scan(&self, prefix: &str) -> StoreResult<Vec<(String, String)>> {
+        let prefix = prefix.to_string();
+        self.with(move |c| {
+            let mut st = c.prepare_cached(
+                "SELECT key, value FROM kv WHERE substr(key, 1, length(?1)) = ?1
+                   AND (expires_at IS NULL OR expires_at > ?2) ORDER BY key",
+            )?;
+            let rows = st.query_map(params![prefix, now_ms()], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn quiz_record(&self, rec: QuizRecord) -> StoreResult<()> {
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO quiz (user, topic, area, coverage, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![rec.user, rec.topic, rec.area, rec.coverage, rec.at],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn quiz_history(&self, user: &str) -> StoreResult<Vec<QuizRecord>> {
+        let user = user.to_string();
+        self.with(move |c| {
+            let mut st = c.prepare_cached(
+                "SELECT user, topic, area, coverage, at FROM quiz WHERE user = ?1 ORDER BY id",
+            )?;
+            let rows = st.query_map([user], |r| {
+                Ok(QuizRecord {
+                    user: r.get(0)?,
+                    topic: r.get(1)?,
+                    area: r.get(2)?,
+                    coverage: r.get(3)?,
+                    at: r.get(4)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.with(|c| {
+            c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+                .map(|_| ())
+        })
+        .await
+    }
+
+    async fn flush(&self) -> StoreResult<()> {
+        self.with(|c| {
+            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                .optional()
+                .map(|_| ())
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(target: &str, key: Option<&str>) -> NewOutboxMessage {
+        NewOutboxMessage {
+            channel: "robot".into(),
+            target: target.into(),
+            payload: "{}".into(),
+            dedup_key: key.map(str::to_string),
+        }
+    }
+
+    #[tokio::test]
+    async fn dedup_states() {
+        let s = SqliteStore::in_memory().unwrap();
+        let ttl = Duration::from_secs(60);
+        let stale = Duration::from_secs(30);
+        assert_eq!(
+            s.dedup_begin("c", "1", ttl, stale).await.unwrap(),
+            DedupState::New
+        );
+        assert_eq!(
+            s.dedup_begin("c", "1", ttl, stale).await.unwrap(),
+            DedupState::InProgress
+        );
+        assert_eq!(
+            s.dedup_begin("other", "1", ttl, stale).await.unwrap(),
+            DedupState::New
+        );
+        s.dedup_finish("c", "1", Some("hi")).await.unwrap();
+        assert_eq!(
+            s.dedup_begin("c", "1", ttl, stale).await.unwrap(),
+            DedupState::Done(Some("hi".into()))
+        );
+        // An abandoned claim (crash mid-processing) can be taken over.
+        assert_eq!(
+            s.dedup_begin("c", "2", ttl, Duration::ZERO).await.unwrap(),
+            DedupState::New
+        );
+        assert_eq!(
+            s.dedup_begin("c", "2", ttl, Duration::ZERO).await.unwrap(),
+            DedupState::New
+        );
+    }
+
+    #[tokio::test]
+    async fn outbox_keeps_per_target_order_and_dedups() {
+        let s = SqliteStore::in_memory().unwrap();
+        let a1 = s.outbox_enqueue(msg("a", Some("k1"))).await.unwrap();
+        let a2 = s.outbox_enqueue(msg("a", None)).await.unwrap();
+        let b1 = s.outbox_enqueue(msg("b", None)).await.unwrap();
+        assert_eq!(s.outbox_enqueue(msg("a", Some("k1"))).await.unwrap(), a1);
+        let due = s.outbox_due(now_ms() + 1, 10).await.unwrap();
+        assert_eq!(due.iter().map(|m| m.id).collect::<Vec<_>>(), vec![a1, b1]);
+        // a1 waits for a retry: a2 must not overtake it.
+        s.outbox_retry_later(a1, "45009", now_ms() + 60_000)
+            .await
+            .unwrap();
+        let due = s.outbox_due(now_ms() + 1, 10).await.unwrap();
+        assert_eq!(due.iter().map(|m| m.id).collect::<Vec<_>>(), vec![b1]);
+        s.outbox_finish(a1, OutboxStatus::Sent, None).await.unwrap();
+        let due = s.outbox_due(now_ms() + 1, 10).await.unwrap();
+        assert_eq!(due.iter().map(|m| m.id).collect::<Vec<_>>(), vec![a2, b1]);
+        s.outbox_finish(b1, OutboxStatus::Dead, Some("93000"))
+            .await
+            .unwrap();
+        let counts = s.outbox_counts().await.unwrap();
+        assert_eq!((counts.pending, counts.sent, counts.dead), (1, 1, 1));
+        let dead = s.outbox_list(Some(OutboxStatus::Dead), 10).await.unwrap();
+        assert_eq!(dead[0].last_error.as_deref(), Some("93000"));
+    }
+
+    #[tokio::test]
+    async fn reopen_keeps_data_and_corrupt_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = SqliteStore::open(dir.path()).unwrap();
+            s.kv_set("cursor", "42", None).await.unwrap();
+            s.flush().await.unwrap();
+        }
+        let s = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(s.kv_get("cursor").await.unwrap().as_deref(), Some("42"));
+        drop(s);
+
+        let bad = tempfile::tempdir().unwrap();
+        let garbage = vec![0x5au8; 8192];
+        std::fs::write(bad.path().join("wedock.sqlite3"), &garbage).unwrap();
+        let err = SqliteStore::open(bad.path()).err().expect("must refuse");
+        assert!(err.to_string().contains("not a database"), "{err}");
+        assert_eq!(
+            std::fs::read(bad.path().join("wedock.sqlite3")).unwrap(),
+            garbage
+        );
+    }
+
+    #[tokio::test]
+    async fn kv_ttl_and_scan() {
+        let s = SqliteStore::in_memory().unwrap();
+        s.kv_set("a:1", "x", None).await.unwrap();
+        s.kv_set("a:2", "y", Some(Duration::from_millis(0)))
+            .await
+            .unwrap();
+        s.kv_set("b:1", "z", None).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert_eq!(
+            s.kv_scan("a:").await.unwrap(),
+            vec![("a:1".into(), "x".into())]
+        );
+        assert_eq!(s.kv_get("a:2").await.unwrap(), None);
+    }
+}
