@@ -3,6 +3,7 @@
 //! Every channel turns platform traffic into an [`message::Incoming`] and hands it to the one
 //! [`pipeline::Pipeline`]; outgoing platform calls go through the durable [`outbox::Outbox`].
 
+pub mod alert;
 pub mod app;
 pub mod channel;
 pub mod cli;

@@ -11,11 +11,20 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    let started = Instant::now();
-    let listen = config.server.listen;
-    let grace = Duration::from_millis(config.server.shutdown_grace_ms);
     // Bind first: a taken port is the most common start-up failure and should fail fast.
-    let listener = server::bind(listen).await?;
+    let listener = server::bind(config.server.listen).await?;
+    run_with(config, listener, server::shutdown_signal()).await
+}
+
+/// Serves on `listener` until `shutdown` resolves. Tests run it in-process.
+pub async fn run_with(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let listen = listener.local_addr()?;
+    let grace = Duration::from_millis(config.server.shutdown_grace_ms);
     let app = build_app(config).await?;
     tracing::info!(
         topics = app.knowledge.topic_count(),
@@ -28,20 +37,27 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let _ = rx.wait_for(|v| *v).await;
     };
 
-    let outbox = Arc::new(Outbox::new(app.store.clone(), app.config.outbox.clone()));
+    let mut outbox = Outbox::new(app.store.clone(), app.config.outbox.clone());
+    crate::channel::register_senders(&app, &mut outbox);
+    crate::alert::register_senders(&app, &mut outbox);
+    let outbox = Arc::new(outbox);
     let pipeline = Pipeline::new(app.clone());
     let state = AppState {
         pipeline: pipeline.clone(),
         metrics: server::metrics_handle(),
+        outbox: outbox.clone(),
     };
 
     detect_docker(&app).await;
 
-    let outbox_task = tokio::spawn(outbox.clone().run(stopped(stop_rx.clone())));
+    let mut tasks = vec![tokio::spawn(outbox.clone().run(stopped(stop_rx.clone())))];
+    tasks.extend(crate::channel::spawn(&state, stop_rx.clone()));
+    tasks.extend(crate::alert::spawn(&state, stop_rx.clone()));
     app.health
         .set("http", true, true, format!("listening on {listen}"));
 
-    let router = server::router(state, axum::Router::new());
+    let extra = crate::channel::routes(&app).merge(crate::alert::routes(&app));
+    let router = server::router(state, extra);
     tracing::info!(
         %listen,
         ready_ms = started.elapsed().as_millis() as u64,
@@ -52,11 +68,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         listener,
         router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(server::shutdown_signal());
+    .with_graceful_shutdown(shutdown);
     let result = serve.await;
     let _ = stop_tx.send(true);
-    if tokio::time::timeout(grace, outbox_task).await.is_err() {
-        tracing::warn!("outbox worker did not stop within the grace period");
+    let all = futures::future::join_all(tasks);
+    if tokio::time::timeout(grace, all).await.is_err() {
+        tracing::warn!("background workers did not stop within the grace period");
     }
     app.store.flush().await?;
     tracing::info!("stopped");

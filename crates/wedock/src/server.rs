@@ -21,6 +21,7 @@ use tower_http::timeout::TimeoutLayer;
 pub struct AppState {
     pub pipeline: Pipeline,
     pub metrics: PrometheusHandle,
+    pub outbox: Arc<crate::outbox::Outbox>,
 }
 
 impl AppState {

@@ -2,7 +2,9 @@
 //! people know from `docker` and `kubectl`. Each area keeps its handlers in its own file.
 
 pub mod admin;
+pub mod alerts;
 pub mod docker;
+pub mod quiz;
 
 use crate::app::App;
 use crate::i18n::{Lang, Text};
@@ -68,6 +70,23 @@ pub enum ChatCommand {
     Logs(docker::LogsArgs),
     /// Alias of `docker restart`
     Restart(docker::TargetsArgs),
+    /// Interview practice: a question, then your answer / 面试练习
+    Quiz(quiz::QuizArgs),
+    /// Recent alerts and their delivery / 最近的告警
+    Alerts {
+        /// How many
+        #[arg(default_value_t = 10)]
+        n: usize,
+    },
+    /// Mute alerts for a while (operator) / 静音告警
+    Mute(alerts::MuteArgs),
+    /// List active mutes / 查看静音
+    Mutes,
+    /// Remove a mute (operator) / 取消静音
+    Unmute {
+        /// The mute id from /mutes
+        id: String,
+    },
 }
 
 impl ChatCommand {
@@ -82,6 +101,8 @@ impl ChatCommand {
             ChatCommand::Docker(d) => d.required_role(),
             ChatCommand::Ps(_) | ChatCommand::Logs(_) => Role::Viewer,
             ChatCommand::Restart(_) => Role::Operator,
+            ChatCommand::Quiz(_) | ChatCommand::Alerts { .. } | ChatCommand::Mutes => Role::Viewer,
+            ChatCommand::Mute(_) | ChatCommand::Unmute { .. } => Role::Operator,
         }
     }
 }
@@ -216,6 +237,11 @@ pub async fn run(cmd: ChatCommand, ctx: &Ctx<'_>) -> Outcome {
         ChatCommand::Ps(a) => docker::run(docker::DockerCommand::Ps(a), ctx).await,
         ChatCommand::Logs(a) => docker::run(docker::DockerCommand::Logs(a), ctx).await,
         ChatCommand::Restart(a) => docker::run(docker::DockerCommand::Restart(a), ctx).await,
+        ChatCommand::Quiz(a) => quiz::run(a, ctx).await,
+        ChatCommand::Alerts { n } => alerts::recent(n, ctx).await,
+        ChatCommand::Mute(a) => alerts::mute(a, ctx).await,
+        ChatCommand::Mutes => alerts::mutes(ctx).await,
+        ChatCommand::Unmute { id } => alerts::unmute(id, ctx).await,
     }
 }
 

@@ -1,0 +1,6 @@
+//! Integration tests, in one binary so the large dependency set is linked once.
+
+mod support;
+
+mod cli;
+mod server;

@@ -1,0 +1,1 @@
+//! The HTTP server: health, readiness, metrics, console endpoint, limits.

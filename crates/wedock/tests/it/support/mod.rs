@@ -1,0 +1,118 @@
+//! Shared helpers: an in-process wedock server on a free port with its own data directory,
+//! the path of the built binary, and the Docker-availability gate.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use tokio::sync::oneshot;
+use wedock::config::Config;
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestServer {
+    /// Starts wedock with `toml` as its config file (data dir forced into a temp dir).
+    pub async fn start(toml: &str) -> TestServer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg_path = dir.path().join("wedock.toml");
+        std::fs::write(&cfg_path, toml).expect("write config");
+        let data = dir.path().join("data");
+        let env = vec![(
+            "WEDOCK_STORE__DATA_DIR".to_string(),
+            format!("\"{}\"", data.display()),
+        )];
+        let config = Config::load(Some(&cfg_path), env).expect("valid test config");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(wedock::serve::run_with(config, listener, async move {
+            let _ = rx.await;
+        }));
+        let server = TestServer {
+            addr,
+            dir,
+            stop: Some(tx),
+            task: Some(task),
+        };
+        server.wait_ready().await;
+        server
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    async fn wait_ready(&self) {
+        let client = reqwest::Client::new();
+        for _ in 0..200 {
+            if let Ok(r) = client.get(self.url("/readyz")).send().await {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("server did not become ready");
+    }
+
+    /// Graceful stop: waits for the server task to finish.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        match self.task.take() {
+            Some(t) => t.await.expect("server task"),
+            None => Ok(()),
+        }
+    }
+
+    /// Sends a message through the console endpoint and returns the reply JSON.
+    pub async fn chat(&self, text: &str) -> serde_json::Value {
+        reqwest::Client::new()
+            .post(self.url("/api/chat"))
+            .json(&serde_json::json!({ "text": text }))
+            .send()
+            .await
+            .expect("chat request")
+            .json()
+            .await
+            .expect("chat json")
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The `wedock` binary built for these tests.
+pub fn wedock_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_wedock"))
+}
+
+/// Whether a Docker engine answers. Under `CI=true` its absence is a failure, elsewhere the
+/// caller skips with a visible notice.
+pub fn docker_available(test: &str) -> bool {
+    let ok = std::process::Command::new("docker")
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !ok {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{test}: CI=true but no Docker engine is reachable");
+        }
+        eprintln!("SKIPPED {test}: no Docker engine reachable (set CI=true to make this fatal)");
+    }
+    ok
+}
