@@ -17,6 +17,8 @@ pub const ENV_PREFIX: &str = "WEDOCK_";
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
+    /// Global switch: refuse every write command (Docker and Kubernetes).
+    pub read_only: bool,
     pub server: ServerConfig,
     pub store: StoreConfig,
     pub identity: IdentityConfig,
