@@ -64,11 +64,11 @@ pub enum ChatCommand {
     /// Docker: ps, logs, inspect, restart, … / Docker 容器查看与操作
     #[command(subcommand)]
     Docker(docker::DockerCommand),
-    /// Alias of `docker ps`
+    /// Alias of `docker ps` / 查看容器列表
     Ps(docker::PsArgs),
-    /// Alias of `docker logs`
+    /// Alias of `docker logs` / 查看容器日志
     Logs(docker::LogsArgs),
-    /// Alias of `docker restart`
+    /// Alias of `docker restart` / 重启容器
     Restart(docker::TargetsArgs),
     /// Interview practice: a question, then your answer / 面试练习
     Quiz(quiz::QuizArgs),

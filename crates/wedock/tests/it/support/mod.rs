@@ -18,14 +18,18 @@ pub struct TestServer {
 impl TestServer {
     /// Starts wedock with `toml` as its config file (data dir forced into a temp dir).
     pub async fn start(toml: &str) -> TestServer {
+        init();
         let dir = tempfile::tempdir().expect("tempdir");
         let cfg_path = dir.path().join("wedock.toml");
         std::fs::write(&cfg_path, toml).expect("write config");
         let data = dir.path().join("data");
-        let env = vec![(
-            "WEDOCK_STORE__DATA_DIR".to_string(),
-            format!("\"{}\"", data.display()),
-        )];
+        let mut env = Vec::new();
+        if !toml.contains("data_dir") {
+            env.push((
+                "WEDOCK_STORE__DATA_DIR".to_string(),
+                format!("\"{}\"", data.display()),
+            ));
+        }
         let config = Config::load(Some(&cfg_path), env).expect("valid test config");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -93,6 +97,19 @@ impl Drop for TestServer {
             let _ = tx.send(());
         }
     }
+}
+
+/// Installs the TLS crypto provider reqwest needs (the binary does this in `cli::main`).
+pub fn init() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 /// The `wedock` binary built for these tests.
