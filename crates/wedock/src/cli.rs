@@ -158,7 +158,12 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
     let store: Arc<dyn Store> = match config.store.backend {
         crate::config::StoreBackend::Sqlite => Arc::new(SqliteStore::open(&config.store.data_dir)?),
         crate::config::StoreBackend::Postgres => {
-            anyhow::bail!("store.backend = \"postgres\" is not available in this build yet")
+            let url = config
+                .store
+                .postgres_url
+                .as_ref()
+                .ok_or_else(|| anyhow::anyhow!("store.postgres_url is required"))?;
+            Arc::new(crate::store::PostgresStore::open(url.expose()).await?)
         }
     };
     let knowledge = Arc::new(Knowledge::load(&config.knowledge)?);

@@ -2,8 +2,10 @@
 //! progress and key-value state. SQLite (WAL) is the embedded default; the trait is kept to
 //! plain rows and transactions any SQL database can provide, so PostgreSQL fits behind it too.
 
+mod postgres;
 mod sqlite;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;

@@ -1,0 +1,499 @@
+//! The shared store for several replicas: the same trait on PostgreSQL. Claims that must be
+//! exclusive across replicas (dedup, outbox enqueue by key) are single statements with
+//! `ON CONFLICT`, so two replicas racing on one message id cannot both win.
+
+use super::*;
+use tokio::sync::Mutex;
+use tokio_postgres::{Client, NoTls, Row};
+
+/// Schema migrations, applied in order under an advisory lock so replicas starting together
+/// do not race; `wedock_schema` records how many ran.
+const MIGRATIONS: &[&str] = &["CREATE TABLE dedup (
+        channel TEXT NOT NULL,
+        msg_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        reply TEXT,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        PRIMARY KEY (channel, msg_id)
+    );
+    CREATE INDEX dedup_expiry ON dedup(expires_at);
+    CREATE TABLE outbox (
+        id BIGSERIAL PRIMARY KEY,
+        channel TEXT NOT NULL,
+        target TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        dedup_key TEXT UNIQUE,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at BIGINT NOT NULL,
+        last_error TEXT,
+        created_at BIGINT NOT NULL,
+        done_at BIGINT
+    );
+    CREATE INDEX outbox_pending ON outbox(status, channel, target, id);
+    CREATE TABLE audit (
+        id BIGSERIAL PRIMARY KEY,
+        at BIGINT NOT NULL,
+        \"user\" TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        role TEXT NOT NULL,
+        command TEXT NOT NULL,
+        host TEXT,
+        target TEXT,
+        result TEXT NOT NULL
+    );
+    CREATE TABLE kv (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        expires_at BIGINT
+    );
+    CREATE TABLE quiz (
+        id BIGSERIAL PRIMARY KEY,
+        \"user\" TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        area TEXT NOT NULL,
+        coverage DOUBLE PRECISION NOT NULL,
+        at BIGINT NOT NULL
+    );
+    CREATE INDEX quiz_user ON quiz(\"user\");"];
+
+/// Advisory lock key for migrations ("wedock" in ASCII).
+const MIGRATION_LOCK: i64 = 0x7765_646f_636b;
+
+pub struct PostgresStore {
+    url: String,
+    client: Mutex<Client>,
+}
+
+fn db(e: tokio_postgres::Error) -> StoreError {
+    // The driver's Display omits the server's message; include it when there is one.
+    match e.as_db_error() {
+        Some(d) => StoreError::Db(format!("{}: {}", d.code().code(), d.message())),
+        None => StoreError::Db(e.to_string()),
+    }
+}
+
+async fn connect(url: &str) -> Result<Client, tokio_postgres::Error> {
+    let (client, conn) = tokio_postgres::connect(url, NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::warn!(error = %e, "PostgreSQL connection closed");
+        }
+    });
+    Ok(client)
+}
+
+impl PostgresStore {
+    /// Connects and runs migrations. The URL is never included in errors (it holds a password).
+    pub async fn open(url: &str) -> StoreResult<Self> {
+        let client = connect(url).await.map_err(|e| StoreError::Open {
+            path: "postgres".into(),
+            reason: db(e).to_string(),
+        })?;
+        let store = Self {
+            url: url.to_string(),
+            client: Mutex::new(client),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        let mut c = self.client.lock().await;
+        c.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+            .await
+            .map_err(db)?;
+        let result = async {
+            c.batch_execute("CREATE TABLE IF NOT EXISTS wedock_schema (version INTEGER NOT NULL)")
+                .await
+                .map_err(db)?;
+            let version: i32 = c
+                .query_opt("SELECT version FROM wedock_schema", &[])
+                .await
+                .map_err(db)?
+                .map(|r| r.get(0))
+                .unwrap_or(0);
+            let version = usize::try_from(version).unwrap_or(0);
+            if version > MIGRATIONS.len() {
+                return Err(StoreError::Db(format!(
+                    "database schema version {version} is newer than this wedock ({})",
+                    MIGRATIONS.len()
+                )));
+            }
+            for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+                let tx = c.transaction().await.map_err(db)?;
+                tx.batch_execute(sql).await.map_err(db)?;
+                tx.execute("DELETE FROM wedock_schema", &[])
+                    .await
+                    .map_err(db)?;
+                tx.execute(
+                    "INSERT INTO wedock_schema (version) VALUES ($1)",
+                    &[&((i + 1) as i32)],
+                )
+                .await
+                .map_err(db)?;
+                tx.commit().await.map_err(db)?;
+            }
+            Ok(())
+        }
+        .await;
+        let _ = c
+            .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+            .await;
+        result
+    }
+
+    /// The client, reconnected if the connection was lost.
+    async fn client(&self) -> StoreResult<tokio::sync::MutexGuard<'_, Client>> {
+        let mut guard = self.client.lock().await;
+        if guard.is_closed() {
+            *guard = connect(&self.url).await.map_err(db)?;
+        }
+        Ok(guard)
+    }
+}
+
+fn row_to_outbox(r: &Row) -> OutboxMessage {
+    let status: String = r.get("status");
+    OutboxMessage {
+        id: r.get("id"),
+        channel: r.get("channel"),
+        target: r.get("target"),
+        payload: r.get("payload"),
+        dedup_key: r.get("dedup_key"),
+        status: OutboxStatus::parse(&status).unwrap_or(OutboxStatus::Pending),
+        attempts: r.get::<_, i32>("attempts").max(0) as u32,
+        next_attempt_at: r.get("next_attempt_at"),
+        last_error: r.get("last_error"),
+        created_at: r.get("created_at"),
+        done_at: r.get("done_at"),
+    }
+}
+
+const OUTBOX_COLS: &str = "id, channel, target, payload, dedup_key, status, attempts, next_attempt_at, last_error, created_at, done_at";
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn dedup_begin(
+        &self,
+        channel: &str,
+        msg_id: &str,
+        ttl: Duration,
+        stale_after: Duration,
+    ) -> StoreResult<DedupState> {
+        let c = self.client().await?;
+        let now = now_ms();
+        c.execute("DELETE FROM dedup WHERE expires_at < $1", &[&now])
+            .await
+            .map_err(db)?;
+        let expires = now + ttl.as_millis() as i64;
+        let inserted = c
+            .execute(
+                "INSERT INTO dedup (channel, msg_id, state, reply, created_at, expires_at)
+                 VALUES ($1, $2, 'processing', NULL, $3, $4) ON CONFLICT DO NOTHING",
+                &[&channel, &msg_id, &now, &expires],
+            )
+            .await
+            .map_err(db)?;
+        if inserted == 1 {
+            return Ok(DedupState::New);
+        }
+        let Some(row) = c
+            .query_opt(
+                "SELECT state, reply, created_at FROM dedup WHERE channel = $1 AND msg_id = $2",
+                &[&channel, &msg_id],
+            )
+            .await
+            .map_err(db)?
+        else {
+            // Expired between the two statements: treat as new on the next try.
+            return Ok(DedupState::InProgress);
+        };
+        let state: String = row.get(0);
+        let created: i64 = row.get(2);
+        if state == "done" {
+            return Ok(DedupState::Done(row.get(1)));
+        }
+        if now - created < stale_after.as_millis() as i64 {
+            return Ok(DedupState::InProgress);
+        }
+        // Take over an abandoned claim; the compare on created_at lets only one replica win.
+        let taken = c
+            .execute(
+                "UPDATE dedup SET created_at = $3, expires_at = $4
+                 WHERE channel = $1 AND msg_id = $2 AND state = 'processing' AND created_at = $5",
+                &[&channel, &msg_id, &now, &expires, &created],
+            )
+            .await
+            .map_err(db)?;
+        Ok(if taken == 1 {
+            DedupState::New
+        } else {
+            DedupState::InProgress
+        })
+    }
+
+    async fn dedup_finish(
+        &self,
+        channel: &str,
+        msg_id: &str,
+        reply: Option<&str>,
+    ) -> StoreResult<()> {
+        let c = self.client().await?;
+        c.execute(
+            "UPDATE dedup SET state = 'done', reply = $3 WHERE channel = $1 AND msg_id = $2",
+            &[&channel, &msg_id, &reply],
+        )
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn outbox_enqueue(&self, msg: NewOutboxMessage) -> StoreResult<i64> {
+        let c = self.client().await?;
+        let now = now_ms();
+        let row = c
+            .query_opt(
+                "INSERT INTO outbox (channel, target, payload, dedup_key, next_attempt_at, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
+                &[&msg.channel, &msg.target, &msg.payload, &msg.dedup_key, &now],
+            )
+            .await
+            .map_err(db)?;
+        if let Some(r) = row {
+            return Ok(r.get(0));
+        }
+        let r = c
+            .query_one(
+                "SELECT id FROM outbox WHERE dedup_key = $1",
+                &[&msg.dedup_key],
+            )
+            .await
+            .map_err(db)?;
+        Ok(r.get(0))
+    }
+
+    async fn outbox_due(&self, now: i64, limit: usize) -> StoreResult<Vec<OutboxMessage>> {
+        let c = self.client().await?;
+        let sql = format!(
+            "SELECT {OUTBOX_COLS} FROM outbox o WHERE status = 'pending'
+               AND id = (SELECT MIN(id) FROM outbox i WHERE i.status = 'pending'
+                         AND i.channel = o.channel AND i.target = o.target)
+               AND next_attempt_at <= $1
+             ORDER BY id LIMIT $2"
+        );
+        let rows = c.query(&sql, &[&now, &(limit as i64)]).await.map_err(db)?;
+        Ok(rows.iter().map(row_to_outbox).collect())
+    }
+
+    async fn outbox_pending_for(
+        &self,
+        channel: &str,
+        target: &str,
+    ) -> StoreResult<Vec<OutboxMessage>> {
+        let c = self.client().await?;
+        let sql = format!(
+            "SELECT {OUTBOX_COLS} FROM outbox WHERE status = 'pending' AND channel = $1 AND target = $2 ORDER BY id"
+        );
+        let rows = c.query(&sql, &[&channel, &target]).await.map_err(db)?;
+        Ok(rows.iter().map(row_to_outbox).collect())
+    }
+
+    async fn outbox_finish(
+        &self,
+        id: i64,
+        status: OutboxStatus,
+        note: Option<&str>,
+    ) -> StoreResult<()> {
+        let c = self.client().await?;
+        c.execute(
+            "UPDATE outbox SET status = $2, attempts = attempts + 1, done_at = $3,
+               last_error = COALESCE($4, last_error) WHERE id = $1",
+            &[&id, &status.as_str(), &now_ms(), &note],
+        )
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn outbox_retry_later(
+        &self,
+        id: i64,
+        error: &str,
+        next_attempt_at: i64,
+    ) -> StoreResult<()> {
+        let c = self.client().await?;
+        c.execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3 WHERE id = $1",
+            &[&id, &error, &next_attempt_at],
+        )
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn outbox_list(
+        &self,
+        status: Option<OutboxStatus>,
+        limit: usize,
+    ) -> StoreResult<Vec<OutboxMessage>> {
+        let c = self.client().await?;
+        let sql = format!(
+            "SELECT {OUTBOX_COLS} FROM outbox WHERE ($1::TEXT IS NULL OR status = $1) ORDER BY id DESC LIMIT $2"
+        );
+        let rows = c
+            .query(&sql, &[&status.map(|s| s.as_str()), &(limit as i64)])
+            .await
+            .map_err(db)?;
+        Ok(rows.iter().map(row_to_outbox).collect())
+    }
+
+    async fn outbox_counts(&self) -> StoreResult<OutboxCounts> {
+        let c = self.client().await?;
+        let rows = c
+            .query("SELECT status, COUNT(*) FROM outbox GROUP BY status", &[])
+            .await
+            .map_err(db)?;
+        let mut counts = OutboxCounts::default();
+        for r in rows {
+            let s: String = r.get(0);
+            let n = r.get::<_, i64>(1).max(0) as u64;
+            match OutboxStatus::parse(&s) {
+                Some(OutboxStatus::Pending) => counts.pending = n,
+                Some(OutboxStatus::Sent) => counts.sent = n,
+                Some(OutboxStatus::Undelivered) => counts.undelivered = n,
+                Some(OutboxStatus::Dead) => counts.dead = n,
+                None => {}
+            }
+        }
+        Ok(counts)
+    }
+
+    async fn audit_append(&self, e: AuditEntry) -> StoreResult<()> {
+        let c = self.client().await?;
+        c.execute(
+            "INSERT INTO audit (at, \"user\", channel, role, command, host, target, result)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[
+                &e.at, &e.user, &e.channel, &e.role, &e.command, &e.host, &e.target, &e.result,
+            ],
+        )
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn audit_recent(&self, limit: usize) -> StoreResult<Vec<AuditEntry>> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT at, \"user\", channel, role, command, host, target, result FROM audit ORDER BY id DESC LIMIT $1",
+                &[&(limit as i64)],
+            )
+            .await
+            .map_err(db)?;
+        Ok(rows
+            .iter()
+            .map(|r| AuditEntry {
+                at: r.get(0),
+                user: r.get(1),
+                channel: r.get(2),
+                role: r.get(3),
+                command: r.get(4),
+                host: r.get(5),
+                target: r.get(6),
+                result: r.get(7),
+            })
+            .collect())
+    }
+
+    async fn kv_get(&self, key: &str) -> StoreResult<Option<String>> {
+        let c = self.client().await?;
+        let row = c
+            .query_opt(
+                "SELECT value FROM kv WHERE key = $1 AND (expires_at IS NULL OR expires_at > $2)",
+                &[&key, &now_ms()],
+            )
+            .await
+            .map_err(db)?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    async fn kv_set(&self, key: &str, value: &str, ttl: Option<Duration>) -> StoreResult<()> {
+        let c = self.client().await?;
+        let expires = ttl.map(|t| now_ms() + t.as_millis() as i64);
+        c.execute(
+            "INSERT INTO kv (key, value, expires_at) VALUES ($1, $2, $3)
+             ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at",
+            &[&key, &value, &expires],
+        )
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn kv_delete(&self, key: &str) -> StoreResult<()> {
+        let c = self.client().await?;
+        c.execute("DELETE FROM kv WHERE key = $1", &[&key])
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn kv_scan(&self, prefix: &str) -> StoreResult<Vec<(String, String)>> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT key, value FROM kv WHERE left(key, length($1)) = $1
+                   AND (expires_at IS NULL OR expires_at > $2) ORDER BY key",
+                &[&prefix, &now_ms()],
+            )
+            .await
+            .map_err(db)?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    async fn quiz_record(&self, rec: QuizRecord) -> StoreResult<()> {
+        let c = self.client().await?;
+        c.execute(
+            "INSERT INTO quiz (\"user\", topic, area, coverage, at) VALUES ($1, $2, $3, $4, $5)",
+            &[&rec.user, &rec.topic, &rec.area, &rec.coverage, &rec.at],
+        )
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn quiz_history(&self, user: &str) -> StoreResult<Vec<QuizRecord>> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT \"user\", topic, area, coverage, at FROM quiz WHERE \"user\" = $1 ORDER BY id",
+                &[&user],
+            )
+            .await
+            .map_err(db)?;
+        Ok(rows
+            .iter()
+            .map(|r| QuizRecord {
+                user: r.get(0),
+                topic: r.get(1),
+                area: r.get(2),
+                coverage: r.get(3),
+                at: r.get(4),
+            })
+            .collect())
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        let c = self.client().await?;
+        c.query_one("SELECT 1", &[]).await.map_err(db)?;
+        Ok(())
+    }
+
+    async fn flush(&self) -> StoreResult<()> {
+        // Every statement is committed when it returns; nothing is buffered here.
+        Ok(())
+    }
+}

@@ -1,0 +1,314 @@
+//! One conformance suite for every `Store` implementation: the embedded SQLite store always,
+//! and PostgreSQL when `WEDOCK_TEST_PG_URL` points at a server (`.ci/run` starts one).
+
+use std::sync::Arc;
+use std::time::Duration;
+use wedock::store::{
+    AuditEntry, DedupState, NewOutboxMessage, OutboxStatus, PostgresStore, QuizRecord, SqliteStore,
+    Store, now_ms,
+};
+
+fn msg(target: &str, key: Option<&str>, payload: &str) -> NewOutboxMessage {
+    NewOutboxMessage {
+        channel: "robot".into(),
+        target: target.into(),
+        payload: payload.into(),
+        dedup_key: key.map(str::to_string),
+    }
+}
+
+async fn conformance(store: Arc<dyn Store>) {
+    let ttl = Duration::from_secs(60);
+    let stale = Duration::from_secs(60);
+    // Dedup: first claim wins, concurrent claims see InProgress, finished ones replay.
+    let mut claims = Vec::new();
+    for _ in 0..8 {
+        let s = store.clone();
+        claims.push(tokio::spawn(async move {
+            s.dedup_begin("wecom", "m-1", ttl, stale).await.unwrap()
+        }));
+    }
+    let mut new = 0;
+    for c in claims {
+        match c.await.unwrap() {
+            DedupState::New => new += 1,
+            DedupState::InProgress => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(new, 1, "exactly one claim may win");
+    store
+        .dedup_finish("wecom", "m-1", Some("{\"r\":1}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.dedup_begin("wecom", "m-1", ttl, stale).await.unwrap(),
+        DedupState::Done(Some("{\"r\":1}".into()))
+    );
+    // Abandoned claims can be taken over.
+    assert_eq!(
+        store
+            .dedup_begin("wecom", "m-2", ttl, Duration::ZERO)
+            .await
+            .unwrap(),
+        DedupState::New
+    );
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    assert_eq!(
+        store
+            .dedup_begin("wecom", "m-2", ttl, Duration::ZERO)
+            .await
+            .unwrap(),
+        DedupState::New
+    );
+
+    // Outbox: per-target order, dedup keys, retry scheduling, dead letters, counts.
+    let a1 = store
+        .outbox_enqueue(msg("a", Some("k1"), "a1"))
+        .await
+        .unwrap();
+    let a2 = store.outbox_enqueue(msg("a", None, "a2")).await.unwrap();
+    let b1 = store.outbox_enqueue(msg("b", None, "b1")).await.unwrap();
+    assert_eq!(
+        store
+            .outbox_enqueue(msg("a", Some("k1"), "dup"))
+            .await
+            .unwrap(),
+        a1
+    );
+    let due: Vec<i64> = store
+        .outbox_due(now_ms() + 1, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(due, vec![a1, b1]);
+    store
+        .outbox_retry_later(a1, "45009 rate limited", now_ms() + 60_000)
+        .await
+        .unwrap();
+    let due: Vec<i64> = store
+        .outbox_due(now_ms() + 1, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(due, vec![b1], "a2 must not overtake a1");
+    let pending_a = store.outbox_pending_for("robot", "a").await.unwrap();
+    assert_eq!(
+        pending_a
+            .iter()
+            .map(|m| m.payload.as_str())
+            .collect::<Vec<_>>(),
+        vec!["a1", "a2"]
+    );
+    assert_eq!(pending_a[0].attempts, 1);
+    assert_eq!(
+        pending_a[0].last_error.as_deref(),
+        Some("45009 rate limited")
+    );
+    store
+        .outbox_finish(a1, OutboxStatus::Sent, None)
+        .await
+        .unwrap();
+    store
+        .outbox_finish(b1, OutboxStatus::Dead, Some("93000 invalid webhook"))
+        .await
+        .unwrap();
+    store
+        .outbox_finish(a2, OutboxStatus::Undelivered, Some("no msgid"))
+        .await
+        .unwrap();
+    let counts = store.outbox_counts().await.unwrap();
+    assert_eq!(
+        (counts.pending, counts.sent, counts.dead, counts.undelivered),
+        (0, 1, 1, 1)
+    );
+    let dead = store
+        .outbox_list(Some(OutboxStatus::Dead), 10)
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].last_error.as_deref(), Some("93000 invalid webhook"));
+    assert_eq!(store.outbox_list(None, 10).await.unwrap().len(), 3);
+
+    // Audit: newest first.
+    for (i, cmd) in ["docker restart api", "docker rm old"].iter().enumerate() {
+        store
+            .audit_append(AuditEntry {
+                at: now_ms() + i as i64,
+                user: "wecom:alice".into(),
+                channel: "wecom".into(),
+                role: "admin".into(),
+                command: cmd.to_string(),
+                host: Some("local".into()),
+                target: Some("api".into()),
+                result: "ok".into(),
+            })
+            .await
+            .unwrap();
+    }
+    let audit = store.audit_recent(1).await.unwrap();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].command, "docker rm old");
+
+    // KV with expiry and prefix scan; values may hold any text.
+    store
+        .kv_set("cursor:local", "1700000000", None)
+        .await
+        .unwrap();
+    store
+        .kv_set("cursor:local", "1700000001", None)
+        .await
+        .unwrap();
+    store
+        .kv_set("cursor:other", "容器 ✓ 'quote\"", None)
+        .await
+        .unwrap();
+    store
+        .kv_set("cursor:gone", "x", Some(Duration::ZERO))
+        .await
+        .unwrap();
+    store.kv_set("token:wecom", "t", None).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(3)).await;
+    assert_eq!(
+        store.kv_get("cursor:local").await.unwrap().as_deref(),
+        Some("1700000001")
+    );
+    assert_eq!(store.kv_get("cursor:gone").await.unwrap(), None);
+    let scan = store.kv_scan("cursor:").await.unwrap();
+    assert_eq!(
+        scan,
+        vec![
+            ("cursor:local".to_string(), "1700000001".to_string()),
+            ("cursor:other".to_string(), "容器 ✓ 'quote\"".to_string()),
+        ]
+    );
+    store.kv_delete("token:wecom").await.unwrap();
+    assert_eq!(store.kv_get("token:wecom").await.unwrap(), None);
+
+    // Quiz progress.
+    for (topic, cov) in [("docker-cmd-vs-entrypoint", 0.5), ("k8s-probes", 1.0)] {
+        store
+            .quiz_record(QuizRecord {
+                user: "wecom:alice".into(),
+                topic: topic.into(),
+                area: "docker".into(),
+                coverage: cov,
+                at: now_ms(),
+            })
+            .await
+            .unwrap();
+    }
+    let h = store.quiz_history("wecom:alice").await.unwrap();
+    assert_eq!(h.len(), 2);
+    assert_eq!(h[1].topic, "k8s-probes");
+    assert!(store.quiz_history("wecom:bob").await.unwrap().is_empty());
+    store.ping().await.unwrap();
+    store.flush().await.unwrap();
+}
+
+#[tokio::test]
+async fn sqlite_store_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    conformance(Arc::new(SqliteStore::open(dir.path()).unwrap())).await;
+}
+
+/// A fresh database on the test server, dropped afterwards.
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+    pub url: String,
+}
+
+impl PgDatabase {
+    async fn create() -> Option<PgDatabase> {
+        let Ok(admin_url) = std::env::var("WEDOCK_TEST_PG_URL") else {
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("CI=true but WEDOCK_TEST_PG_URL is not set");
+            }
+            eprintln!("SKIPPED postgres store tests: set WEDOCK_TEST_PG_URL to run them");
+            return None;
+        };
+        let name = format!("wedock_t_{}_{}", std::process::id(), now_ms());
+        let (c, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
+            .await
+            .expect("connect to WEDOCK_TEST_PG_URL");
+        tokio::spawn(conn);
+        c.batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+        let url = match admin_url.rsplit_once('/') {
+            Some((base, _)) => format!("{base}/{name}"),
+            None => panic!("WEDOCK_TEST_PG_URL must end with /DBNAME"),
+        };
+        Some(PgDatabase {
+            admin_url,
+            name,
+            url,
+        })
+    }
+
+    async fn drop_db(self) {
+        let (c, conn) = tokio_postgres::connect(&self.admin_url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        let _ = c
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .await;
+    }
+}
+
+#[tokio::test]
+async fn postgres_store_conforms_and_migrations_are_idempotent() {
+    let Some(db) = PgDatabase::create().await else {
+        return;
+    };
+    {
+        let store = PostgresStore::open(&db.url).await.unwrap();
+        conformance(Arc::new(store)).await;
+        // Re-opening runs no migration twice and keeps the data.
+        let again = PostgresStore::open(&db.url).await.unwrap();
+        assert_eq!(
+            again.kv_get("cursor:local").await.unwrap().as_deref(),
+            Some("1700000001")
+        );
+    }
+    // Two replicas opening a fresh database at once do not trip over each other.
+    let db2 = PgDatabase::create().await.unwrap();
+    let (a, b) = tokio::join!(PostgresStore::open(&db2.url), PostgresStore::open(&db2.url));
+    a.unwrap();
+    b.unwrap();
+    db.drop_db().await;
+    db2.drop_db().await;
+}
+
+#[tokio::test]
+async fn postgres_dedup_holds_across_two_replicas() {
+    let Some(db) = PgDatabase::create().await else {
+        return;
+    };
+    let r1: Arc<dyn Store> = Arc::new(PostgresStore::open(&db.url).await.unwrap());
+    let r2: Arc<dyn Store> = Arc::new(PostgresStore::open(&db.url).await.unwrap());
+    let ttl = Duration::from_secs(60);
+    let mut wins = 0;
+    for i in 0..50 {
+        let id = format!("msg-{i}");
+        let (x, y) = tokio::join!(
+            r1.dedup_begin("wechat_mp", &id, ttl, ttl),
+            r2.dedup_begin("wechat_mp", &id, ttl, ttl)
+        );
+        wins += [x.unwrap(), y.unwrap()]
+            .iter()
+            .filter(|s| **s == DedupState::New)
+            .count();
+    }
+    assert_eq!(wins, 50, "each message is claimed by exactly one replica");
+    db.drop_db().await;
+}
