@@ -80,6 +80,9 @@ pub struct StoreConfig {
     pub postgres_url: Option<ConfigSecret>,
     /// How long a platform message id is remembered for dedup.
     pub dedup_ttl_secs: u64,
+    /// Leader lease: with several replicas on one database, only the leader delivers the
+    /// outbox and watches event sources; another takes over within this many seconds.
+    pub leader_lease_secs: u64,
 }
 
 impl Default for StoreConfig {
@@ -89,6 +92,7 @@ impl Default for StoreConfig {
             data_dir: PathBuf::from("./wedock-data"),
             postgres_url: None,
             dedup_ttl_secs: 24 * 3600,
+            leader_lease_secs: 15,
         }
     }
 }
@@ -587,6 +591,9 @@ impl Config {
                 "required when backend = \"postgres\"",
             ));
         }
+        if self.store.leader_lease_secs < 3 {
+            return Err(err("store.leader_lease_secs", "must be at least 3"));
+        }
         if !self.identity.local_user.contains(':') {
             return Err(err("identity.local_user", "must look like channel:userid"));
         }
@@ -641,9 +648,12 @@ fn apply_env_overrides(
 ) -> Result<(), ConfigError> {
     // Variables that configure the process rather than the file.
     const NOT_KEYS: &[&str] = &["WEDOCK_CONFIG", "WEDOCK_LOG", "WEDOCK_GIT_COMMIT"];
+    // Only `WEDOCK_A__B` names are config keys; other WEDOCK_* variables are left alone.
     let mut vars: Vec<(String, String)> = env
         .into_iter()
-        .filter(|(k, _)| k.starts_with(ENV_PREFIX) && !NOT_KEYS.contains(&k.as_str()))
+        .filter(|(k, _)| {
+            k.starts_with(ENV_PREFIX) && k.contains("__") && !NOT_KEYS.contains(&k.as_str())
+        })
         .collect();
     vars.sort();
     for (name, raw) in vars {
@@ -651,7 +661,7 @@ fn apply_env_overrides(
             .split("__")
             .map(|s| s.to_ascii_lowercase())
             .collect();
-        if path.len() < 2 || path.iter().any(|s| s.is_empty()) {
+        if path.iter().any(|s| s.is_empty()) {
             return Err(err(
                 name.clone(),
                 "environment override must look like WEDOCK_SECTION__KEY",
@@ -743,6 +753,7 @@ mod tests {
                 ("WEDOCK_SERVER__LISTEN", "0.0.0.0:9090"),
                 ("WEDOCK_DOCKER__READ_ONLY", "true"),
                 ("WEDOCK_CONFIG", "/ignored"),
+                ("WEDOCK_TEST_SOMETHING", "not a key"),
             ],
         )
         .unwrap();

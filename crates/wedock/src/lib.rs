@@ -13,6 +13,7 @@ pub mod health;
 pub mod i18n;
 pub mod identity;
 pub mod knowledge;
+pub mod leader;
 pub mod message;
 pub mod ops;
 pub mod outbox;

@@ -3,6 +3,7 @@
 
 use crate::cli::build_app;
 use crate::config::Config;
+use crate::leader::{self, Leader};
 use crate::outbox::Outbox;
 use crate::pipeline::Pipeline;
 use crate::server::{self, AppState};
@@ -33,9 +34,6 @@ pub async fn run_with(
     );
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let stopped = move |mut rx: watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|v| *v).await;
-    };
 
     let mut outbox = Outbox::new(app.store.clone(), app.config.outbox.clone());
     crate::channel::register_senders(&app, &mut outbox);
@@ -50,7 +48,38 @@ pub async fn run_with(
 
     detect_docker(&app).await;
 
-    let mut tasks = vec![tokio::spawn(outbox.clone().run(stopped(stop_rx.clone())))];
+    // Singleton work runs on the leader only; with SQLite this process leads at once.
+    let lease = Duration::from_secs(app.config.store.leader_lease_secs);
+    let (leader, leader_task) = Leader::spawn(app.store.clone(), lease, stop_rx.clone());
+    let delivery = {
+        let outbox = outbox.clone();
+        leader::while_leader(leader.clone(), stop_rx.clone(), move |stop| {
+            let outbox = outbox.clone();
+            async move { outbox.run(stop).await }
+        })
+    };
+    let role_report = {
+        let (app, mut leader) = (app.clone(), leader.clone());
+        async move {
+            loop {
+                let role = if leader.is_leader() {
+                    "leader"
+                } else {
+                    "standby"
+                };
+                app.health
+                    .set("leader", true, false, format!("{role} ({})", leader.holder));
+                if !leader.changed().await {
+                    break;
+                }
+            }
+        }
+    };
+    let mut tasks = vec![
+        leader_task,
+        tokio::spawn(delivery),
+        tokio::spawn(role_report),
+    ];
     tasks.extend(crate::channel::spawn(&state, stop_rx.clone()));
     tasks.extend(crate::alert::spawn(&state, stop_rx.clone()));
     app.health

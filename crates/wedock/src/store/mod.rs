@@ -186,6 +186,12 @@ pub trait Store: Send + Sync + 'static {
     async fn quiz_record(&self, rec: QuizRecord) -> StoreResult<()>;
     async fn quiz_history(&self, user: &str) -> StoreResult<Vec<QuizRecord>>;
 
+    /// Takes or renews the lease `name` for `holder` until now + `ttl`, if it is free, expired
+    /// or already ours, in one atomic statement. Returns whether `holder` holds it now.
+    async fn lease_acquire(&self, name: &str, holder: &str, ttl: Duration) -> StoreResult<bool>;
+    /// Gives the lease up early (clean shutdown) so another replica need not wait for expiry.
+    async fn lease_release(&self, name: &str, holder: &str) -> StoreResult<()>;
+
     /// Is the store usable right now (for `/readyz`).
     async fn ping(&self) -> StoreResult<()>;
     /// Flushes what must be persisted (WAL checkpoint) before shutdown.

@@ -8,7 +8,8 @@ use tokio_postgres::{Client, NoTls, Row};
 
 /// Schema migrations, applied in order under an advisory lock so replicas starting together
 /// do not race; `wedock_schema` records how many ran.
-const MIGRATIONS: &[&str] = &["CREATE TABLE dedup (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE dedup (
         channel TEXT NOT NULL,
         msg_id TEXT NOT NULL,
         state TEXT NOT NULL,
@@ -56,7 +57,14 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE dedup (
         coverage DOUBLE PRECISION NOT NULL,
         at BIGINT NOT NULL
     );
-    CREATE INDEX quiz_user ON quiz(\"user\");"];
+    CREATE INDEX quiz_user ON quiz(\"user\");",
+    // 2: leases for leader election between replicas.
+    "CREATE TABLE lease (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        expires_at BIGINT NOT NULL
+    );",
+];
 
 /// Advisory lock key for migrations ("wedock" in ASCII).
 const MIGRATION_LOCK: i64 = 0x7765_646f_636b;
@@ -484,6 +492,35 @@ impl Store for PostgresStore {
                 at: r.get(4),
             })
             .collect())
+    }
+
+    async fn lease_acquire(&self, name: &str, holder: &str, ttl: Duration) -> StoreResult<bool> {
+        let c = self.client().await?;
+        let now = now_ms();
+        let expires = now + ttl.as_millis() as i64;
+        // Expiry uses each replica's own clock, so clocks must be roughly in sync (NTP) and
+        // the lease TTL well above the skew.
+        let changed = c
+            .execute(
+                "INSERT INTO lease (name, holder, expires_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+                 WHERE lease.holder = EXCLUDED.holder OR lease.expires_at < $4",
+                &[&name, &holder, &expires, &now],
+            )
+            .await
+            .map_err(db)?;
+        Ok(changed == 1)
+    }
+
+    async fn lease_release(&self, name: &str, holder: &str) -> StoreResult<()> {
+        let c = self.client().await?;
+        c.execute(
+            "DELETE FROM lease WHERE name = $1 AND holder = $2",
+            &[&name, &holder],
+        )
+        .await
+        .map_err(db)?;
+        Ok(())
     }
 
     async fn ping(&self) -> StoreResult<()> {

@@ -57,6 +57,12 @@ const MIGRATIONS: &[&str] = &[
         at INTEGER NOT NULL
     );
     CREATE INDEX quiz_user ON quiz(user);",
+    // 2: leases for leader election between processes sharing the database.
+    "CREATE TABLE lease (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+    );",
 ];
 
 pub struct SqliteStore {
@@ -480,6 +486,33 @@ impl Store for SqliteStore {
                 })
             })?;
             rows.collect()
+        })
+        .await
+    }
+
+    async fn lease_acquire(&self, name: &str, holder: &str, ttl: Duration) -> StoreResult<bool> {
+        let (name, holder) = (name.to_string(), holder.to_string());
+        self.with(move |c| {
+            let now = now_ms();
+            let changed = c.execute(
+                "INSERT INTO lease (name, holder, expires_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+                 WHERE lease.holder = excluded.holder OR lease.expires_at < ?4",
+                params![name, holder, now + ttl.as_millis() as i64, now],
+            )?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn lease_release(&self, name: &str, holder: &str) -> StoreResult<()> {
+        let (name, holder) = (name.to_string(), holder.to_string());
+        self.with(move |c| {
+            c.execute(
+                "DELETE FROM lease WHERE name = ?1 AND holder = ?2",
+                params![name, holder],
+            )?;
+            Ok(())
         })
         .await
     }

@@ -4,5 +4,6 @@ mod support;
 
 mod cli;
 mod console;
+mod replicas;
 mod server;
 mod store;
