@@ -29,7 +29,7 @@ pub async fn connect(host: &DockerHostConfig) -> Result<Engine, String> {
         let addr = host.endpoint.replacen("tcp://", "http://", 1);
         Docker::connect_with_http(&addr, timeout, bollard::API_DEFAULT_VERSION)
     }
-    .map_err(|e| format!("{}: {e}", host.endpoint))?;
+    .map_err(|e| describe_error(&host.endpoint, &e))?;
     let client = client
         .negotiate_version()
         .await
@@ -73,6 +73,7 @@ pub fn describe_error(endpoint: &str, e: &bollard::errors::Error) -> String {
             "permission denied on {endpoint} (add the user to the docker group or mount the socket)"
         )
     } else if s.contains("No such file")
+        || s.contains("Socket not found")
         || s.contains("Connection refused")
         || s.contains("os error 2")
     {
