@@ -503,6 +503,17 @@ async fn find(ctx: &Ctx<'_>, eng: &Engine, raw: &str) -> Result<ContainerSummary
         Ok(q) => q,
         Err(e) => return Err(bad_input(ctx, &e)),
     };
+    // Fast path: one inspect answers exact names and ids (the engine resolves those the
+    // same way we do); prefixes, typos and ambiguity need the full list.
+    if let Ok(d) = eng
+        .client
+        .inspect_container(query, None::<qp::InspectContainerOptions>)
+        .await
+        && let Some(c) = ops::summary_from_inspect(&d)
+        && (summary_name(&c) == query || c.id.as_deref().is_some_and(|id| id == query))
+    {
+        return Ok(c);
+    }
     let all = match all_containers(eng).await {
         Ok(a) => a,
         Err(e) => return Err(error(ctx, call_error_text(ctx, eng, &e).await)),

@@ -254,6 +254,40 @@ pub fn short_id(id: &str) -> String {
     id.chars().take(12).collect()
 }
 
+/// The list view of an inspected container: id, name, image, labels, creation time, and a
+/// state and status line like `docker ps` gives ("Up (unhealthy)", "Exited (3)").
+pub fn summary_from_inspect(
+    d: &bollard::models::ContainerInspectResponse,
+) -> Option<ContainerSummary> {
+    let id = d.id.clone()?;
+    let name = d.name.clone()?;
+    let st = d.state.clone().unwrap_or_default();
+    let state = st.status.map(|s| s.to_string()).unwrap_or_default();
+    let health = st
+        .health
+        .as_ref()
+        .and_then(|h| h.status)
+        .map(|s| s.to_string());
+    let status = match (state.as_str(), health.as_deref()) {
+        ("running", Some("unhealthy")) => "Up (unhealthy)".to_string(),
+        ("running", Some("starting")) => "Up (health: starting)".to_string(),
+        ("running", _) => "Up".to_string(),
+        ("exited", _) => format!("Exited ({})", st.exit_code.unwrap_or(0)),
+        (other, _) => other.to_string(),
+    };
+    Some(ContainerSummary {
+        id: Some(id),
+        names: Some(vec![name]),
+        image: d.config.as_ref().and_then(|c| c.image.clone()),
+        image_id: d.image.clone(),
+        created: d.created.as_deref().and_then(parse_time),
+        labels: d.config.as_ref().and_then(|c| c.labels.clone()),
+        state: state.parse().ok(),
+        status: Some(status),
+        ..Default::default()
+    })
+}
+
 /// How a chat reference matched the containers of an engine.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Resolved {
