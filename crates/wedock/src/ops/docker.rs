@@ -209,12 +209,6 @@ impl CallError {
 /// The lowest engine API version wedock's commands are written against (Docker 1.13, 2017).
 pub const MIN_API: (u64, u64) = (1, 25);
 
-/// Parses "1.41" into (1, 41).
-pub fn parse_api_version(v: &str) -> Option<(u64, u64)> {
-    let (a, b) = v.trim().split_once('.')?;
-    Some((a.parse().ok()?, b.parse().ok()?))
-}
-
 // ---- names -------------------------------------------------------------------------------
 
 /// Longest container reference accepted from chat.
@@ -588,6 +582,46 @@ mod tests {
             .map(summary_name)
             .collect();
         assert_eq!(names, ["b", "a"]);
+    }
+
+    #[test]
+    fn engine_errors_are_told_apart() {
+        use bollard::errors::Error as E;
+        let denied = E::IOError {
+            err: std::io::Error::new(std::io::ErrorKind::PermissionDenied, "Permission denied"),
+        };
+        let d = describe_error("unix:///var/run/docker.sock", &denied);
+        assert!(d.starts_with("permission denied on unix://"), "{d}");
+        let missing = E::SocketNotFoundError("/nope.sock".into());
+        assert!(describe_error("unix:///nope.sock", &missing).starts_with("no Docker engine at"));
+        let too_new = E::DockerResponseServerError {
+            status_code: 400,
+            message: "client version 1.53 is too new. Maximum supported API version is 1.41".into(),
+        };
+        assert!(matches!(
+            CallError::from_bollard("h", &too_new),
+            CallError::Version(_)
+        ));
+        let too_old = E::DockerResponseServerError {
+            status_code: 400,
+            message: "client version 1.24 is too old. Minimum supported API version is 1.44".into(),
+        };
+        assert!(matches!(
+            CallError::from_bollard("h", &too_old),
+            CallError::Version(_)
+        ));
+        let gone = E::DockerResponseServerError {
+            status_code: 404,
+            message: "No such container: x".into(),
+        };
+        assert_eq!(
+            CallError::from_bollard("h", &gone),
+            CallError::NotFound("No such container: x".into())
+        );
+        assert!(matches!(
+            CallError::from_bollard("h", &denied),
+            CallError::Transport(m) if m.contains("permission denied")
+        ));
     }
 
     #[test]
