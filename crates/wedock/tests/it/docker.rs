@@ -836,3 +836,30 @@ async fn long_lists_stay_within_budget() {
         .collect();
     assert!(widths.windows(2).all(|w| w[0] == w[1]), "{widths:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_chat_runs_docker_commands() {
+    if !docker_available("console_chat_runs_docker_commands") {
+        return;
+    }
+    ensure_image();
+    let s = Scope::new("console");
+    let app = s.run("app", &[], SERVICE);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let server = crate::support::TestServer::start(&base_config("")).await;
+    let v = server.chat(&format!("/docker ps {}", s.id)).await;
+    assert_eq!(v["kind"], "command", "{v}");
+    let text = v["reply"].as_str().unwrap_or_default();
+    assert!(text.contains(&app) && text.contains("🟢 running"), "{text}");
+    // The console acts as the local admin: a destructive command asks for confirmation.
+    let v = server.chat(&format!("/docker rm -f {app}")).await;
+    let text = v["reply"].as_str().unwrap_or_default().to_string();
+    assert!(text.contains("/confirm"), "{text}");
+    let v = server.chat(&format!("/confirm {}", code_of(&text))).await;
+    assert!(
+        v["reply"].as_str().unwrap_or_default().contains("✅ rm"),
+        "{v}"
+    );
+    assert!(!exists(&app));
+    server.stop().await.expect("clean stop");
+}
