@@ -863,3 +863,61 @@ async fn console_chat_runs_docker_commands() {
     assert!(!exists(&app));
     server.stop().await.expect("clean stop");
 }
+
+/// A plain TCP endpoint for the local engine: each connection is piped to the socket, so the
+/// `tcp://` client path talks to a real engine.
+async fn tcp_proxy_to_socket() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                if let Ok(mut unix) = tokio::net::UnixStream::connect("/var/run/docker.sock").await
+                {
+                    let _ = tokio::io::copy_bidirectional(&mut tcp, &mut unix).await;
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_endpoint_is_a_second_engine() {
+    if !docker_available("tcp_endpoint_is_a_second_engine") {
+        return;
+    }
+    ensure_image();
+    let s = Scope::new("tcp");
+    let app = s.run("app", &[], SERVICE);
+    let addr = tcp_proxy_to_socket().await;
+    let cfg = format!(
+        "[[docker.hosts]]\nname = \"sock\"\nendpoint = \"unix:///var/run/docker.sock\"\n\n\
+         [[docker.hosts]]\nname = \"remote\"\nendpoint = \"tcp://{addr}\"\n{USERS}"
+    );
+    let bot = Bot::new(&cfg).await;
+    let r = bot.say("viewer1", "/docker @remote version").await;
+    let t = ok(&r);
+    assert!(
+        t.starts_with("🐳 remote") && t.contains("协商使用的 API: 1."),
+        "{t}"
+    );
+    let r = bot
+        .say("viewer1", &format!("/docker ps --host remote {}", s.id))
+        .await;
+    assert!(ok(&r).contains(&app));
+    let before = docker_ok(&["inspect", "-f", "{{.State.StartedAt}}", &app]);
+    let r = bot.say("op1", &format!("/restart @remote {app}")).await;
+    ok(&r);
+    let after = docker_ok(&["inspect", "-f", "{{.State.StartedAt}}", &app]);
+    assert_ne!(before, after);
+    let r = bot
+        .say("viewer1", &format!("/ps --all-hosts {}", s.id))
+        .await;
+    let t = ok(&r);
+    assert!(t.contains("sock") && t.contains("remote"), "{t}");
+    let r = bot.say("admin1", "/audit 1").await;
+    assert!(ok(&r).contains("@remote"));
+}
