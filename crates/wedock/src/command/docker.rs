@@ -998,7 +998,11 @@ async fn logs(ctx: &Ctx<'_>, a: LogsArgs) -> Outcome {
             ),
         );
     }
-    let body = render::tail_fit(text.trim_end(), TEXT_BUDGET - head.len() - 1, ctx.lang);
+    let body = render::tail_fit(
+        text.trim_end(),
+        TEXT_BUDGET.saturating_sub(head.len() + 1),
+        ctx.lang,
+    );
     reply(ctx, format!("{head}\n{body}"))
 }
 
@@ -1478,7 +1482,11 @@ async fn events(ctx: &Ctx<'_>, a: EventsArgs) -> Outcome {
         );
     }
     let body: Vec<String> = lines.into_iter().collect();
-    let body = render::tail_fit(&body.join("\n"), TEXT_BUDGET - head.len() - 1, ctx.lang);
+    let body = render::tail_fit(
+        &body.join("\n"),
+        TEXT_BUDGET.saturating_sub(head.len() + 1),
+        ctx.lang,
+    );
     reply(ctx, format!("{head}\n{body}"))
 }
 
@@ -2268,6 +2276,18 @@ mod tests {
         assert!(parse_filters(&["bogus=1".into()], FILTER_KEYS).is_err());
         assert!(parse_filters(&["name".into()], FILTER_KEYS).is_err());
         assert!(parse_filters(&["label!=x".into()], PRUNE_KEYS).is_ok());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn chat_input_never_panics(text in "\\PC{0,60}", width in 1usize..40) {
+            let t = trunc(&text, width);
+            proptest::prop_assert!(unicode_width::UnicodeWidthStr::width(t.as_str()) <= width.max(1) + 1);
+            let _ = validate_signal(&text);
+            let _ = parse_filters(std::slice::from_ref(&text), FILTER_KEYS);
+            let _ = parse_since(&text);
+            let _ = ops::validate_ref(&text);
+        }
     }
 
     #[test]

@@ -94,6 +94,24 @@ pub enum EngineError {
     Unreachable { host: String, reason: String },
 }
 
+impl std::fmt::Display for EngineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EngineError::Disabled => {
+                f.write_str("Docker support is disabled (docker.enabled = false)")
+            }
+            EngineError::UnknownHost { name, known } => {
+                write!(
+                    f,
+                    "no Docker host named {name} (configured: {})",
+                    known.join(", ")
+                )
+            }
+            EngineError::Unreachable { host, reason } => write!(f, "{host}: {reason}"),
+        }
+    }
+}
+
 /// The configured engines by name, connected lazily on first use and cached. A missing engine
 /// never stops wedock: commands get an [`EngineError`] to explain instead.
 pub struct Engines {
