@@ -15,12 +15,15 @@ pub struct App {
     pub started_at: Instant,
     /// Channels and workers report here; `/readyz` reads it.
     pub health: crate::health::Health,
+    /// Docker engines by name, connected on first use.
+    pub docker: crate::ops::docker::Engines,
 }
 
 impl App {
     pub fn new(config: Config, store: Arc<dyn Store>, knowledge: Arc<Knowledge>) -> Self {
         Self {
             policy: Policy::new(config.identity.clone()),
+            docker: crate::ops::docker::Engines::new(&config.docker),
             config,
             store,
             knowledge,

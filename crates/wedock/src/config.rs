@@ -544,7 +544,11 @@ impl Config {
         let mut host_names = std::collections::BTreeSet::new();
         for (i, h) in self.docker.hosts.iter().enumerate() {
             let key = format!("docker.hosts[{i}]");
-            if h.name.trim().is_empty() || h.name.contains(char::is_whitespace) {
+            if h.name.trim().is_empty()
+                || h.name.contains(char::is_whitespace)
+                || h.name.starts_with('@')
+                || h.name.len() > 64
+            {
                 return Err(err(format!("{key}.name"), "must be a non-empty word"));
             }
             if !host_names.insert(h.name.clone()) {
@@ -571,6 +575,23 @@ impl Config {
                 return Err(err(
                     format!("{key}.tls_cert"),
                     "tls_ca, tls_cert and tls_key go together",
+                ));
+            }
+        }
+        if !(1..=10_000).contains(&self.docker.logs_tail) {
+            return Err(err("docker.logs_tail", "must be between 1 and 10000"));
+        }
+        if !(1..=3600).contains(&self.docker.confirm_timeout_secs) {
+            return Err(err(
+                "docker.confirm_timeout_secs",
+                "must be between 1 and 3600",
+            ));
+        }
+        for (i, entry) in self.docker.exec_allowlist.iter().enumerate() {
+            if shlex::split(entry).is_none_or(|argv| argv.is_empty()) {
+                return Err(err(
+                    format!("docker.exec_allowlist[{i}]"),
+                    "must be a command with balanced quotes, e.g. \"cat /etc/hostname\"",
                 ));
             }
         }
@@ -720,6 +741,16 @@ mod tests {
         let e = load_str("[server]\nlisten = \"127.0.0.1:1\"\nlistne = 3\n", &[]).unwrap_err();
         assert_eq!(e.key, "server.listne");
         assert!(e.reason.contains("listne"), "{e}");
+    }
+
+    #[test]
+    fn docker_keys_are_checked_by_name() {
+        let e = load_str("[docker]\nlogs_tail = 0\n", &[]).unwrap_err();
+        assert_eq!(e.key, "docker.logs_tail");
+        let e = load_str("[docker]\nexec_allowlist = [\"ok\", \"sh -c 'x\"]\n", &[]).unwrap_err();
+        assert_eq!(e.key, "docker.exec_allowlist[1]");
+        let e = load_str("[[docker.hosts]]\nname = \"@a\"\nendpoint = \"env\"\n", &[]).unwrap_err();
+        assert_eq!(e.key, "docker.hosts[0].name");
     }
 
     #[test]

@@ -172,7 +172,15 @@ pub fn split_words(text: &str) -> Result<Vec<String>, String> {
 }
 
 /// Parses command words. `Err` carries clap's message (usage, suggestions).
+/// A leading `@host` word (`/@prod ps` or `/docker @prod ps`) is left out here; the Docker
+/// handlers read it from the words (see [`docker::host_word`]).
 pub fn parse(words: &[String]) -> Result<ChatCommand, clap::Error> {
+    let at = docker::host_word_index(words);
+    let words = words
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| Some(*i) != at)
+        .map(|(_, w)| w);
     ChatCli::try_parse_from(words).map(|c| c.command)
 }
 

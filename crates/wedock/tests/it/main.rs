@@ -4,6 +4,7 @@ mod support;
 
 mod cli;
 mod console;
+mod docker;
 mod replicas;
 mod server;
 mod store;
