@@ -92,7 +92,10 @@ pub(crate) fn check_timestamp(app: &App, ts: &str) -> Result<(), (&'static str, 
     if (now - secs).abs() > window {
         return Err((
             "stale_timestamp",
-            format!("timestamp is {}s away from now (window {window}s)", now - secs),
+            format!(
+                "timestamp is {}s away from now (window {window}s)",
+                now - secs
+            ),
         ));
     }
     Ok(())
@@ -153,6 +156,8 @@ pub(crate) fn reply_nonce(nonce: &str) -> String {
         nonce.to_string()
     } else {
         use rand::Rng;
-        rand::rng().random_range(100_000_000u64..1_000_000_000).to_string()
+        rand::rng()
+            .random_range(100_000_000u64..1_000_000_000)
+            .to_string()
     }
 }

@@ -119,8 +119,7 @@ impl Responder {
                 *late_flag = true;
                 let ttl = Duration::from_secs(app.config.store.dedup_ttl_secs.max(60));
                 let _ = app.store.kv_set(&marker, "1", Some(ttl)).await;
-                metrics::counter!("wedock_late_replies_total", "channel" => channel)
-                    .increment(1);
+                metrics::counter!("wedock_late_replies_total", "channel" => channel).increment(1);
                 if let Some(Some(reply)) = ready {
                     // Finished already (zero window): the task has looked; send it here.
                     enqueue_late(&slot, &state.outbox, Some(&reply)).await;

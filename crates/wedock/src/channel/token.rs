@@ -132,10 +132,10 @@ impl TokenSource {
 
     async fn refresh_unless_changed(&self, stale: Option<&str>) -> Result<String, ApiError> {
         let _guard = self.refresh.lock().await;
-        if let Some(t) = self.cached().await {
-            if stale != Some(t.as_str()) {
-                return Ok(t);
-            }
+        if let Some(t) = self.cached().await
+            && stale != Some(t.as_str())
+        {
+            return Ok(t);
         }
         let (url, query): (String, Vec<(&str, &str)>) = match &self.kind {
             TokenKind::Wecom { corp_id, secret } => (
@@ -170,8 +170,7 @@ impl TokenSource {
                 e.without_url()
             ))
         })?;
-        let (Some(token), 0) = (body.access_token.filter(|t| !t.is_empty()), body.errcode)
-        else {
+        let (Some(token), 0) = (body.access_token.filter(|t| !t.is_empty()), body.errcode) else {
             tracing::error!(api, errcode = body.errcode, errmsg = %body.errmsg, "access token refused");
             return Err(ApiError::Platform {
                 errcode: body.errcode,
@@ -186,7 +185,11 @@ impl TokenSource {
         if let Ok(raw) = serde_json::to_string(&cached) {
             let _ = self
                 .store
-                .kv_set(&self.key, &raw, Some(Duration::from_secs(expires_in as u64)))
+                .kv_set(
+                    &self.key,
+                    &raw,
+                    Some(Duration::from_secs(expires_in as u64)),
+                )
                 .await;
         }
         tracing::info!(api, expires_in, "access token refreshed");
@@ -213,7 +216,10 @@ impl TokenSource {
                 return Err(ApiError::Transient(format!("HTTP {status}")));
             }
             let v: serde_json::Value = resp.json().await.map_err(|e| {
-                ApiError::Transient(format!("HTTP {status}, unreadable body: {}", e.without_url()))
+                ApiError::Transient(format!(
+                    "HTTP {status}, unreadable body: {}",
+                    e.without_url()
+                ))
             })?;
             let errcode = v.get("errcode").and_then(|c| c.as_i64()).unwrap_or(0);
             if errcode == 0 {
@@ -225,7 +231,10 @@ impl TokenSource {
                 .unwrap_or("")
                 .to_string();
             if attempt == 0 && TOKEN_ERRCODES.contains(&errcode) {
-                tracing::warn!(errcode, "access token refused by the platform; refreshing once");
+                tracing::warn!(
+                    errcode,
+                    "access token refused by the platform; refreshing once"
+                );
                 token = self.refresh(&token).await?;
                 continue;
             }

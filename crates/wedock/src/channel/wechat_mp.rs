@@ -168,8 +168,10 @@ async fn receive(
                 &"signature mismatch",
             );
         }
-        if m.crypt.is_some() && q.get("encrypt_type").is_none() {
-            tracing::debug!("plain message while an EncodingAESKey is configured (compatible mode)");
+        if m.crypt.is_some() && !q.contains_key("encrypt_type") {
+            tracing::debug!(
+                "plain message while an EncodingAESKey is configured (compatible mode)"
+            );
         }
         match String::from_utf8(body.to_vec()) {
             Ok(t) => t,
@@ -234,8 +236,9 @@ async fn receive(
     };
     let late_user = user.clone();
     let late_id = msg_id.clone();
-    let late =
-        Box::new(move |r: &Reply| send_messages(&late_user, &format!("reply:{late_id}"), &r.reply, 0));
+    let late = Box::new(move |r: &Reply| {
+        send_messages(&late_user, &format!("reply:{late_id}"), &r.reply, 0)
+    });
     match m.responder.respond(&s, msg, m.window, late).await {
         Answer::Passive(reply) => {
             let parts = crate::render::split_by_bytes(&reply.reply, TEXT_LIMIT);
@@ -267,8 +270,7 @@ impl Mode<'_> {
         let body = match self.crypt {
             None => xml,
             Some(c) => {
-                match c.encrypt_reply_xml(&xml, &now.to_string(), &super::reply_nonce(self.nonce))
-                {
+                match c.encrypt_reply_xml(&xml, &now.to_string(), &super::reply_nonce(self.nonce)) {
                     Ok(env) => env,
                     Err(e) => {
                         tracing::error!(error = %e, "could not encrypt a passive reply");
@@ -339,4 +341,3 @@ impl Sender for WechatMpSender {
         )
     }
 }
-

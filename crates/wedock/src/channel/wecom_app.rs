@@ -202,7 +202,13 @@ async fn receive(
     let late_user = user.clone();
     let late_id = msg_id.clone();
     let late = Box::new(move |r: &Reply| {
-        send_messages(agent_id, &late_user, &format!("reply:{late_id}"), &r.reply, 0)
+        send_messages(
+            agent_id,
+            &late_user,
+            &format!("reply:{late_id}"),
+            &r.reply,
+            0,
+        )
     });
     match w.responder.respond(&s, msg, w.window, late).await {
         Answer::Passive(reply) => {
@@ -306,10 +312,10 @@ impl Sender for WecomAppSender {
             .await;
         if let Ok(v) = &result {
             // errcode 0 but the user was not reachable: accepted, not delivered.
-            if let Some(bad) = v.get("invaliduser").and_then(|u| u.as_str()) {
-                if !bad.is_empty() {
-                    return Delivery::Undelivered(format!("invaliduser {bad}"));
-                }
+            if let Some(bad) = v.get("invaliduser").and_then(|u| u.as_str())
+                && !bad.is_empty()
+            {
+                return Delivery::Undelivered(format!("invaliduser {bad}"));
             }
         }
         delivery_of(result)

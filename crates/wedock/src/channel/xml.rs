@@ -65,13 +65,13 @@ pub fn parse_flat(text: &str) -> Result<HashMap<String, String>, XmlError> {
             }
             Event::End(_) => {
                 depth = depth.saturating_sub(1);
-                if depth == 1 {
-                    if let Some(name) = current.take() {
-                        if out.len() >= MAX_FIELDS {
-                            return Err(XmlError("too many fields"));
-                        }
-                        out.insert(name, std::mem::take(&mut value));
+                if depth == 1
+                    && let Some(name) = current.take()
+                {
+                    if out.len() >= MAX_FIELDS {
+                        return Err(XmlError("too many fields"));
                     }
+                    out.insert(name, std::mem::take(&mut value));
                 }
             }
             Event::Text(t) => {
@@ -103,12 +103,9 @@ pub fn parse_flat(text: &str) -> Result<HashMap<String, String>, XmlError> {
                     return Err(XmlError("entity outside a field"));
                 }
             }
-            Event::CData(c) => {
-                if depth == 2 && current.is_some() {
-                    value.push_str(
-                        std::str::from_utf8(&c).map_err(|_| XmlError("CDATA is not UTF-8"))?,
-                    );
-                }
+            Event::CData(c) if depth == 2 && current.is_some() => {
+                value
+                    .push_str(std::str::from_utf8(&c).map_err(|_| XmlError("CDATA is not UTF-8"))?);
             }
             Event::Eof => break,
             _ => {}

@@ -2,5 +2,6 @@
 
 mod support;
 
+mod channel_wecom;
 mod cli;
 mod server;

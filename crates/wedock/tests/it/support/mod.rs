@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod fake_tencent;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use tokio::sync::oneshot;
@@ -52,10 +54,10 @@ impl TestServer {
     async fn wait_ready(&self) {
         let client = reqwest::Client::new();
         for _ in 0..200 {
-            if let Ok(r) = client.get(self.url("/readyz")).send().await {
-                if r.status().is_success() {
-                    return;
-                }
+            if let Ok(r) = client.get(self.url("/readyz")).send().await
+                && r.status().is_success()
+            {
+                return;
             }
             tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         }
