@@ -2,6 +2,8 @@
 
 mod support;
 
+mod channel_interop;
+mod channel_mp;
 mod channel_wecom;
 mod cli;
 mod server;
