@@ -15,6 +15,8 @@ pub struct App {
     pub started_at: Instant,
     /// Channels and workers report here; `/readyz` reads it.
     pub health: crate::health::Health,
+    /// State channels share between their callbacks, senders and background tasks.
+    pub channels: crate::channel::Shared,
 }
 
 impl App {
@@ -26,6 +28,7 @@ impl App {
             knowledge,
             started_at: Instant::now(),
             health: crate::health::Health::default(),
+            channels: crate::channel::Shared::default(),
         }
     }
 }

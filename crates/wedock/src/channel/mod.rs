@@ -5,7 +5,9 @@
 //! |---|---|---|---|
 //! | WeCom self-built app | `GET/POST /wecom/app` | `wecom_app` (`message/send`) | `wecom` |
 //! | WeChat Official Account | `GET/POST /wechat/mp` | `wechat_mp` (customer-service send) | `wechat` |
+//! | WeCom intelligent robot | WebSocket to `api.aibot_ws_url` | `aibot` (`aibot_send_msg`) | `aibot` |
 
+pub mod aibot_ws;
 pub mod respond;
 pub mod token;
 pub mod wechat_mp;
@@ -41,15 +43,25 @@ pub fn register_senders(app: &Arc<App>, outbox: &mut Outbox) {
     if let Some(s) = wechat_mp::sender(app) {
         outbox.add_sender(Arc::new(s));
     }
+    if let Some(s) = aibot_ws::sender(app) {
+        outbox.add_sender(Arc::new(s));
+    }
+}
+
+/// State shared between a channel's callbacks, its sender and its background task.
+#[derive(Default)]
+pub struct Shared {
+    /// The AI-bot long connection, when up.
+    pub aibot: aibot_ws::Link,
 }
 
 /// Starts background tasks (long connections, pollers) of enabled channels; they stop when
 /// `shutdown` flips to true.
 pub fn spawn(
-    _state: &AppState,
-    _shutdown: tokio::sync::watch::Receiver<bool>,
+    state: &AppState,
+    shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> Vec<JoinHandle<()>> {
-    Vec::new()
+    aibot_ws::spawn(state, shutdown).into_iter().collect()
 }
 
 /// Refuses a callback: one log line with the reason, one metric, a short body naming it.

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod channel_aibot;
 mod channel_interop;
 mod channel_mp;
 mod channel_wecom;
