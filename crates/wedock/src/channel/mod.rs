@@ -5,12 +5,14 @@
 //! |---|---|---|---|
 //! | WeCom self-built app | `GET/POST /wecom/app` | `wecom_app` (`message/send`) | `wecom` |
 //! | WeChat Official Account | `GET/POST /wechat/mp` | `wechat_mp` (customer-service send) | `wechat` |
+//! | personal WeChat (wechatbot-webhook) | `POST /gateway/wechatbot` | `wechatbot` (`/webhook/msg/v2`) | `wechatbot` |
 //! | WeCom intelligent robot | WebSocket to `api.aibot_ws_url` | `aibot` (`aibot_send_msg`) | `aibot` |
 
 pub mod aibot_ws;
 pub mod respond;
 pub mod token;
 pub mod wechat_mp;
+pub mod wechatbot;
 pub mod wecom_app;
 pub mod xml;
 
@@ -32,6 +34,9 @@ pub fn routes(app: &App) -> axum::Router<AppState> {
     if let Some(m) = wechat_mp::routes(app) {
         r = r.merge(m);
     }
+    if let Some(b) = wechatbot::routes(app) {
+        r = r.merge(b);
+    }
     r
 }
 
@@ -44,6 +49,9 @@ pub fn register_senders(app: &Arc<App>, outbox: &mut Outbox) {
         outbox.add_sender(Arc::new(s));
     }
     if let Some(s) = aibot_ws::sender(app) {
+        outbox.add_sender(Arc::new(s));
+    }
+    if let Some(s) = wechatbot::sender(app) {
         outbox.add_sender(Arc::new(s));
     }
 }

@@ -5,6 +5,7 @@ mod support;
 mod channel_aibot;
 mod channel_interop;
 mod channel_mp;
+mod channel_wechatbot;
 mod channel_wecom;
 mod cli;
 mod server;
