@@ -115,7 +115,9 @@ async fn main() {
             let mut lat = Vec::new();
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some((url, body)) = reqs.get(i) else { break };
+                let Some((url, body)) = reqs.get(i) else {
+                    break;
+                };
                 let t = Instant::now();
                 let ok = match client.post(url).body(body.clone()).send().await {
                     Ok(r) if r.status().is_success() => match r.text().await {
@@ -165,6 +167,11 @@ fn verify(crypt: &MsgCrypt, body: &str) -> bool {
     };
     let get = |k: &str| env.get(k).map(String::as_str).unwrap_or("");
     crypt
-        .decrypt_message(get("MsgSignature"), get("TimeStamp"), get("Nonce"), get("Encrypt"))
+        .decrypt_message(
+            get("MsgSignature"),
+            get("TimeStamp"),
+            get("Nonce"),
+            get("Encrypt"),
+        )
         .is_ok_and(|p| p.contains("<MsgType><![CDATA[text]]></MsgType>"))
 }

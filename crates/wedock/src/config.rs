@@ -255,6 +255,14 @@ pub struct AibotConfig {
     /// Long-connection mode: first reconnect delay; doubles up to 30 s.
     #[serde(default = "default_aibot_reconnect")]
     pub reconnect_min_ms: u64,
+    /// Callback mode: answers ready sooner finish the stream in the first response; later
+    /// ones are delivered on WeCom's stream refresh callbacks.
+    #[serde(default = "default_aibot_passive")]
+    pub passive_reply_ms: u64,
+}
+
+fn default_aibot_passive() -> u64 {
+    1000
 }
 
 fn default_aibot_heartbeat() -> u64 {

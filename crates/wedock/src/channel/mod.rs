@@ -6,8 +6,9 @@
 //! | WeCom self-built app | `GET/POST /wecom/app` | `wecom_app` (`message/send`) | `wecom` |
 //! | WeChat Official Account | `GET/POST /wechat/mp` | `wechat_mp` (customer-service send) | `wechat` |
 //! | personal WeChat (wechatbot-webhook) | `POST /gateway/wechatbot` | `wechatbot` (`/webhook/msg/v2`) | `wechatbot` |
-//! | WeCom intelligent robot | WebSocket to `api.aibot_ws_url` | `aibot` (`aibot_send_msg`) | `aibot` |
+//! | WeCom intelligent robot | WebSocket to `api.aibot_ws_url`, or `GET/POST /wecom/aibot` | `aibot` (`aibot_send_msg`, long connection only) | `aibot` |
 
+pub mod aibot_callback;
 pub mod aibot_ws;
 pub mod respond;
 pub mod token;
@@ -35,6 +36,9 @@ pub fn routes(app: &App) -> axum::Router<AppState> {
         r = r.merge(m);
     }
     if let Some(b) = wechatbot::routes(app) {
+        r = r.merge(b);
+    }
+    if let Some(b) = aibot_callback::routes(app) {
         r = r.merge(b);
     }
     r

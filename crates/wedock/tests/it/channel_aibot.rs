@@ -180,3 +180,165 @@ async fn refused_subscribe_is_retried_with_backoff_then_given_up() {
     let _ = tx.send(());
     task.await.unwrap().unwrap();
 }
+
+mod callback {
+    //! Callback mode: JSON envelopes with the empty receive id, stream refresh callbacks.
+    use crate::support::TestServer;
+    use serde_json::{Value, json};
+    use wxcrypt::{EncodingAesKey, MsgCrypt, ReceiveId};
+
+    const TOKEN: &str = "aibotToken1";
+    const KEY: &str = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR";
+
+    fn crypt() -> MsgCrypt {
+        MsgCrypt::new(
+            TOKEN,
+            EncodingAesKey::decode(KEY).unwrap(),
+            ReceiveId::Empty,
+        )
+    }
+
+    async fn server(passive_ms: u64) -> TestServer {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        TestServer::start(&format!(
+            "[wecom.aibot]\nmode = \"callback\"\ntoken = \"{TOKEN}\"\nencoding_aes_key = \"{KEY}\"\npassive_reply_ms = {passive_ms}\n"
+        ))
+        .await
+    }
+
+    /// POSTs `msg` the way WeCom does and opens the encrypted JSON reply.
+    async fn post(server: &TestServer, msg: &Value) -> (u16, Value) {
+        let c = crypt();
+        let ts = chrono::Utc::now().timestamp().to_string();
+        let env = c
+            .encrypt_reply_envelope(&msg.to_string(), &ts, "77")
+            .unwrap();
+        let r = reqwest::Client::new()
+            .post(server.url("/wecom/aibot"))
+            .query(&[
+                ("msg_signature", env.msg_signature.as_str()),
+                ("timestamp", ts.as_str()),
+                ("nonce", "77"),
+            ])
+            .body(json!({"encrypt": env.encrypt}).to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        if status != 200 || text.is_empty() {
+            return (status, json!(text));
+        }
+        let e: Value = serde_json::from_str(&text).unwrap();
+        let plain = c
+            .decrypt_message(
+                e["msgsignature"].as_str().unwrap(),
+                e["timestamp"].as_str().unwrap(),
+                e["nonce"].as_str().unwrap(),
+                e["encrypt"].as_str().unwrap(),
+            )
+            .expect("reply verifies");
+        (status, serde_json::from_str(&plain).unwrap())
+    }
+
+    fn text(msgid: &str, group: bool, content: &str) -> Value {
+        let mut v = json!({
+            "msgid": msgid, "aibotid": "AIBOTID", "chattype": if group {"group"} else {"single"},
+            "from": {"userid": "zhangsan"}, "response_url": "https://example.invalid/r",
+            "msgtype": "text", "text": {"content": content},
+        });
+        if group {
+            v["chatid"] = json!("wrkChat1");
+        }
+        v
+    }
+
+    #[tokio::test]
+    async fn url_verification_uses_the_empty_receive_id() {
+        let server = server(1000).await;
+        let c = crypt();
+        let ts = chrono::Utc::now().timestamp().to_string();
+        let echo = c.encrypt(b"echo-123").unwrap();
+        let sig = c.signature(&ts, "5", &echo);
+        let r = reqwest::Client::new()
+            .get(server.url("/wecom/aibot"))
+            .query(&[
+                ("msg_signature", sig.as_str()),
+                ("timestamp", ts.as_str()),
+                ("nonce", "5"),
+                ("echostr", echo.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.text().await.unwrap(), "echo-123");
+    }
+
+    #[tokio::test]
+    async fn mentioned_group_message_is_answered_in_the_first_response() {
+        let server = server(3000).await;
+        let (s, v) = post(&server, &text("m1", true, "@RobotA /whoami")).await;
+        assert_eq!(s, 200);
+        assert_eq!(v["msgtype"], "stream");
+        assert_eq!(v["stream"]["finish"], true);
+        assert!(
+            v["stream"]["content"]
+                .as_str()
+                .unwrap()
+                .contains("aibot:zhangsan"),
+            "{v}"
+        );
+    }
+
+    #[tokio::test]
+    async fn slow_answer_arrives_on_stream_refresh() {
+        let server = server(0).await;
+        let (_, v) = post(&server, &text("m2", false, "/ping")).await;
+        assert_eq!(v["stream"]["finish"], false);
+        let id = v["stream"]["id"].as_str().unwrap().to_string();
+        let refresh = json!({"msgid": "r1", "aibotid": "AIBOTID", "chattype": "single",
+            "from": {"userid": "zhangsan"}, "msgtype": "stream", "stream": {"id": id}});
+        let mut last = Value::Null;
+        for _ in 0..100 {
+            let (_, v) = post(&server, &refresh).await;
+            last = v;
+            if last["stream"]["finish"] == true {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(last["stream"]["id"], id.as_str());
+        assert!(
+            last["stream"]["content"].as_str().unwrap().contains("pong"),
+            "{last}"
+        );
+    }
+
+    #[tokio::test]
+    async fn enter_chat_is_welcomed_and_bad_json_refused() {
+        let server = server(1000).await;
+        let ev = json!({"msgid": "e1", "aibotid": "AIBOTID", "from": {"userid": "u"},
+            "msgtype": "event", "event": {"eventtype": "enter_chat"}});
+        let (_, v) = post(&server, &ev).await;
+        assert_eq!(v["msgtype"], "text");
+        assert!(v["text"]["content"].as_str().unwrap().contains("/help"));
+        // A correctly encrypted plaintext that is not JSON.
+        let c = crypt();
+        let ts = chrono::Utc::now().timestamp().to_string();
+        let env = c.encrypt_reply_envelope("{not json", &ts, "1").unwrap();
+        let r = reqwest::Client::new()
+            .post(server.url("/wecom/aibot"))
+            .query(&[
+                ("msg_signature", env.msg_signature.as_str()),
+                ("timestamp", ts.as_str()),
+                ("nonce", "1"),
+            ])
+            .body(json!({"encrypt": env.encrypt}).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+        assert_eq!(r.text().await.unwrap(), "bad_json");
+    }
+}
