@@ -34,8 +34,11 @@ const STREAM_TTL: Duration = Duration::from_secs(7 * 60);
 pub struct AibotCallback {
     crypt: MsgCrypt,
     window: Duration,
-    streams: Mutex<HashMap<String, (Instant, watch::Receiver<Option<String>>)>>,
+    streams: Mutex<HashMap<String, Stream>>,
 }
+
+/// When a stream started, and its answer once ready.
+type Stream = (Instant, watch::Receiver<Option<String>>);
 
 pub fn routes(app: &App) -> Option<axum::Router<AppState>> {
     let cfg = app
