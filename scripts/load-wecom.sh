@@ -13,11 +13,13 @@ CONCURRENCY=${2:-32}
 TOKEN=QDG6eK
 KEY=jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C
 CORP=ww5823bf96d3bd56c7
-WEDOCK_PORT=18080
-FLASK_PORT=18081
+WEDOCK_PORT=${WEDOCK_PORT:-18080}
+FLASK_PORT=${FLASK_PORT:-18081}
 TARGET=${CARGO_TARGET_DIR:-target}
+# BIN_DIR=…/debug with SKIP_BUILD=1 measures an already built (e.g. opt-level-overridden) tree.
+BIN_DIR=${BIN_DIR:-$TARGET/release}
 
-cargo build --release -p wedock --bin wedock --example wecom_load
+[[ -n "${SKIP_BUILD:-}" ]] || cargo build --release -p wedock --bin wedock --example wecom_load
 work=$(mktemp -d)
 cleanup() {
   [[ -n "${wedock_pid:-}" ]] && kill "$wedock_pid" 2>/dev/null || true
@@ -40,7 +42,7 @@ secret = "unused-in-this-test"
 token = "$TOKEN"
 encoding_aes_key = "$KEY"
 TOML
-WEDOCK_LOG=warn "$TARGET/release/wedock" --config "$work/wedock.toml" serve &
+WEDOCK_LOG=warn "$BIN_DIR/wedock" --config "$work/wedock.toml" serve &
 wedock_pid=$!
 (cd tests/interop && WECOM_TOKEN=$TOKEN WECOM_KEY=$KEY WECOM_CORP=$CORP \
   gunicorn -w 2 -b 127.0.0.1:$FLASK_PORT --log-level warning flask_wecom:app) &
@@ -53,7 +55,7 @@ for port in $WEDOCK_PORT $FLASK_PORT; do
 done
 
 run() {
-  "$TARGET/release/examples/wecom_load" --url "http://127.0.0.1:$1/wecom/app" \
+  "$BIN_DIR/examples/wecom_load" --url "http://127.0.0.1:$1/wecom/app" \
     --token "$TOKEN" --key "$KEY" --corp "$CORP" \
     --requests "${3:-$REQUESTS}" --concurrency "$CONCURRENCY" --label "$2"
 }
