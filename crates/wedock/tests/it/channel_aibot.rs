@@ -342,3 +342,42 @@ mod callback {
         assert_eq!(r.text().await.unwrap(), "bad_json");
     }
 }
+
+#[tokio::test]
+async fn queued_push_goes_out_over_the_live_connection() {
+    use wedock::store::Store;
+    let fake = FakeAibot::start(BOT, SECRET).await;
+    let server = TestServer::start(&config(&fake, SECRET)).await;
+    fake.wait_until("subscribe", |f| f.subscribes() == 1).await;
+    // What an alert would do: queue a push to a group chat in the durable outbox.
+    let store = wedock::store::SqliteStore::open(&server.dir.path().join("data")).unwrap();
+    store
+        .outbox_enqueue(wedock::channel::aibot_ws::push_message(
+            "wrkGroup1",
+            true,
+            "**web** restarted",
+        ))
+        .await
+        .unwrap();
+    fake.wait_until("aibot_send_msg", |f| {
+        f.frames().iter().any(|x| x["cmd"] == "aibot_send_msg")
+    })
+    .await;
+    let push = fake
+        .frames()
+        .into_iter()
+        .find(|x| x["cmd"] == "aibot_send_msg")
+        .unwrap();
+    assert_eq!(push["body"]["chatid"], "wrkGroup1");
+    assert_eq!(push["body"]["chat_type"], 2);
+    assert_eq!(push["body"]["msgtype"], "markdown");
+    assert_eq!(push["body"]["markdown"]["content"], "**web** restarted");
+    // Acked with errcode 0: recorded as sent.
+    for _ in 0..200 {
+        if store.outbox_counts().await.unwrap().sent == 1 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("push not recorded as sent");
+}

@@ -122,3 +122,49 @@ async fn bad_callbacks_are_refused() {
         .unwrap();
     assert_eq!(r.status(), 400);
 }
+
+#[tokio::test]
+async fn queued_push_is_posted_to_the_gateway() {
+    use std::sync::{Arc, Mutex};
+    use wedock::store::Store;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    // A stand-in for the gateway's /webhook/msg/v2.
+    let seen: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+    let s2 = seen.clone();
+    let app = axum::Router::new().route(
+        "/webhook/msg/v2",
+        axum::routing::post(
+            move |q: axum::extract::RawQuery, body: axum::Json<Value>| async move {
+                s2.lock().unwrap().push((q.0.unwrap_or_default(), body.0));
+                axum::Json(json!({"success": true, "message": "Message sent successfully"}))
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let server =
+        TestServer::start(&config().replace("http://127.0.0.1:9", &format!("http://{addr}"))).await;
+    let store = wedock::store::SqliteStore::open(&server.dir.path().join("data")).unwrap();
+    store
+        .outbox_enqueue(wedock::channel::wechatbot::push_message(
+            "ops",
+            true,
+            "web restarted",
+        ))
+        .await
+        .unwrap();
+    for _ in 0..200 {
+        if !seen.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let got = seen.lock().unwrap().clone();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].0, "token=gateway-token");
+    assert_eq!(
+        got[0].1,
+        json!({"to": "ops", "isRoom": true, "data": {"type": "text", "content": "web restarted"}})
+    );
+}

@@ -292,6 +292,27 @@ async fn expired_token_is_refreshed_once_and_the_send_retried() {
 }
 
 #[tokio::test]
+async fn concurrent_sends_with_an_expired_token_refresh_it_once() {
+    let (fake, _server, peer) = start(0).await;
+    peer.post(&text_xml("u0", "4100", "/ping")).await;
+    fake.wait_delivered("/cgi-bin/message/send", 1).await;
+    fake.expire_tokens();
+    // Five users at once: the outbox sends to different targets concurrently.
+    let posts: Vec<_> = (1..=5)
+        .map(|i| {
+            let xml = text_xml(&format!("u{i}"), &format!("41{i:02}"), "/ping");
+            let (q, b) = peer.envelope(&xml);
+            let peer = &peer;
+            async move { peer.post_raw(&q, b).await }
+        })
+        .collect();
+    futures::future::join_all(posts).await;
+    let sent = fake.wait_delivered("/cgi-bin/message/send", 6).await;
+    assert_eq!(sent.len(), 6);
+    assert_eq!(fake.token_fetches(), 2, "one initial fetch, one refresh");
+}
+
+#[tokio::test]
 async fn platform_errors_dead_letter_with_errcode_and_transient_ones_retry() {
     let (fake, server, peer) = start(0).await;
     // -1 (system busy) is retried; 81013 (no valid recipient) is dead-lettered.
