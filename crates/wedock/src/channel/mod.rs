@@ -86,7 +86,9 @@ pub(crate) fn reject(
 ) -> Response {
     tracing::warn!(channel, reason, %detail, status = status.as_u16(), "callback rejected");
     metrics::counter!("wedock_rejected_total", "reason" => reason).increment(1);
-    (status, reason).into_response()
+    let mut res = (status, reason).into_response();
+    res.extensions_mut().insert(crate::server::RejectionCounted);
+    res
 }
 
 /// The metric reason and HTTP status of a crypto failure.

@@ -443,6 +443,9 @@ async fn bad_input_is_rejected_with_a_reason_and_counted() {
     assert_eq!((s, t.as_str()), (400, "missing_params"));
     let (s, _) = peer.post_raw(&q, "x".repeat(100 * 1024)).await;
     assert_eq!(s, 413);
+    // Over the server-wide limit (512 KiB): refused before the handler, still 413.
+    let (s, _) = peer.post_raw(&q, "x".repeat(600 * 1024)).await;
+    assert_eq!(s, 413);
 
     let metrics = reqwest::get(server.url("/metrics"))
         .await
