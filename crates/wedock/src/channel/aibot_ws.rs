@@ -157,7 +157,7 @@ async fn run(state: AppState, cfg: AibotConfig, mut shutdown: watch::Receiver<bo
     let mut delays = backoff();
     let mut auth_failures = 0u32;
     loop {
-        let (ended, subscribed) = session(&state, &cfg, &mut shutdown).await;
+        let (ended, subscribed) = connect_and_serve(&state, &cfg, &mut shutdown).await;
         app.channels.aibot.set(None);
         if subscribed {
             delays = backoff();
@@ -217,7 +217,7 @@ async fn run(state: AppState, cfg: AibotConfig, mut shutdown: watch::Receiver<bo
 
 /// One connection: subscribe, then serve until it ends. Returns why, and whether the
 /// subscribe succeeded.
-async fn session(
+async fn connect_and_serve(
     state: &AppState,
     cfg: &AibotConfig,
     shutdown: &mut watch::Receiver<bool>,

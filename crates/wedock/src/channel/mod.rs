@@ -63,7 +63,7 @@ pub fn register_senders(app: &Arc<App>, outbox: &mut Outbox) {
 /// State shared between a channel's callbacks, its sender and its background task.
 #[derive(Default)]
 pub struct Shared {
-    /// The AI-bot long connection, when up.
+    /// The intelligent-robot long connection, when up.
     pub aibot: aibot_ws::Link,
 }
 

@@ -216,7 +216,7 @@ async fn send(
     Json(answer)
 }
 
-/// The AI-bot long-connection server, following the behaviour model of wecom-aibot-ws.md
+/// The intelligent-robot long-connection server, following the behaviour model of wecom-aibot-ws.md
 /// §20: subscribe with bot_id + secret (853000 on bad credentials, socket kept open), `ping`
 /// acks, one owner connection per bot (a newer subscribe kicks the older one with
 /// `disconnected_event`, then drops it without a close frame), callbacks injected by the
