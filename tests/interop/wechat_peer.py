@@ -9,6 +9,7 @@ what it observed; exits non-zero when a step fails.
     wechat_peer.py wecom --url http://127.0.0.1:8080/wecom/app --token T --key K --id CORPID --text /ping
     wechat_peer.py mp-safe --url http://127.0.0.1:8080/wechat/mp --token T --key K --id APPID --text /ping
     wechat_peer.py mp-plain --url http://127.0.0.1:8080/wechat/mp --token T --id APPID --text /ping
+    wechat_peer.py aibot --url http://127.0.0.1:8080/wecom/aibot --token T --key K --id "" --text /ping
 """
 import argparse
 import hashlib
@@ -114,9 +115,31 @@ def mp(a, safe):
     return out
 
 
+def aibot(a):
+    """The intelligent robot's callback mode: JSON envelopes, receive id empty."""
+    out = {}
+    crypto = WeComCrypto(a.token, a.key, "")
+    ts, n = str(int(time.time())), nonce()
+    msg = {"msgid": "py%d" % random.randint(10**8, 10**9), "aibotid": "AIBOTID",
+           "chatid": "wrkPyChat", "chattype": "group", "from": {"userid": a.user},
+           "response_url": "https://example.invalid/r", "msgtype": "text",
+           "text": {"content": "@wedock " + a.text}}
+    env = xmltodict.parse(crypto.encrypt_message(json.dumps(msg, ensure_ascii=False), n, ts))["xml"]
+    r = requests.post(a.url, params=dict(msg_signature=env["MsgSignature"], timestamp=ts, nonce=n),
+                      data=json.dumps({"encrypt": env["Encrypt"]}), timeout=6)
+    out["verify_ok"] = True
+    out["status"] = r.status_code
+    if r.status_code == 200 and r.text:
+        reply = r.json()
+        plain = crypto.decrypt_message({"Encrypt": reply["encrypt"]}, reply["msgsignature"],
+                                       reply["timestamp"], reply["nonce"])
+        out["reply"] = json.loads(plain)
+    return out
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=["wecom", "mp-safe", "mp-plain"])
+    p.add_argument("mode", choices=["wecom", "mp-safe", "mp-plain", "aibot"])
     p.add_argument("--url", required=True)
     p.add_argument("--token", required=True)
     p.add_argument("--key", default="")
@@ -124,7 +147,12 @@ def main():
     p.add_argument("--user", default="interop_user")
     p.add_argument("--text", default="/ping")
     a = p.parse_args()
-    out = wecom(a) if a.mode == "wecom" else mp(a, a.mode == "mp-safe")
+    if a.mode == "wecom":
+        out = wecom(a)
+    elif a.mode == "aibot":
+        out = aibot(a)
+    else:
+        out = mp(a, a.mode == "mp-safe")
     print(json.dumps(out, ensure_ascii=False))
     ok = out.get("verify_ok") and out.get("status") == 200
     sys.exit(0 if ok else 1)

@@ -129,3 +129,45 @@ async fn wechatpy_as_official_account_in_safe_and_plain_modes() {
         );
     }
 }
+
+#[tokio::test]
+async fn wechatpy_as_wecom_intelligent_robot_callback() {
+    if !wechatpy_available("wechatpy_as_wecom_intelligent_robot") {
+        return;
+    }
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (token, key) = ("aibotToken1", "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR");
+    let server = TestServer::start(&format!(
+        "[wecom.aibot]\nmode = \"callback\"\ntoken = \"{token}\"\nencoding_aes_key = \"{key}\"\npassive_reply_ms = 3000\n"
+    ))
+    .await;
+    let v = run_peer(
+        [
+            "aibot",
+            "--url",
+            &server.url("/wecom/aibot"),
+            "--token",
+            token,
+            "--key",
+            key,
+            "--id",
+            "",
+            "--user",
+            "py_robot_user",
+            "--text",
+            "/whoami",
+        ]
+        .map(String::from)
+        .to_vec(),
+    )
+    .await;
+    assert_eq!(v["reply"]["msgtype"], "stream", "{v}");
+    assert_eq!(v["reply"]["stream"]["finish"], true, "{v}");
+    assert!(
+        v["reply"]["stream"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("aibot:py_robot_user"),
+        "{v}"
+    );
+}
