@@ -17,6 +17,8 @@ pub struct App {
     pub health: crate::health::Health,
     /// Docker engines by name, connected on first use.
     pub docker: crate::ops::docker::Engines,
+    /// State channels share between their callbacks, senders and background tasks.
+    pub channels: crate::channel::Shared,
 }
 
 impl App {
@@ -29,6 +31,7 @@ impl App {
             knowledge,
             started_at: Instant::now(),
             health: crate::health::Health::default(),
+            channels: crate::channel::Shared::default(),
         }
     }
 }

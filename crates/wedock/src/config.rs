@@ -253,6 +253,27 @@ pub struct AibotConfig {
     /// Callback mode: token and EncodingAESKey.
     pub token: Option<ConfigSecret>,
     pub encoding_aes_key: Option<ConfigSecret>,
+    /// Long-connection mode: application heartbeat interval (Tencent recommends 30 s).
+    #[serde(default = "default_aibot_heartbeat")]
+    pub heartbeat_secs: u64,
+    /// Long-connection mode: first reconnect delay; doubles up to 30 s.
+    #[serde(default = "default_aibot_reconnect")]
+    pub reconnect_min_ms: u64,
+    /// Callback mode: answers ready sooner finish the stream in the first response; later
+    /// ones are delivered on WeCom's stream refresh callbacks.
+    #[serde(default = "default_aibot_passive")]
+    pub passive_reply_ms: u64,
+}
+
+fn default_aibot_passive() -> u64 {
+    1000
+}
+
+fn default_aibot_heartbeat() -> u64 {
+    30
+}
+fn default_aibot_reconnect() -> u64 {
+    1000
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -478,6 +499,9 @@ impl Config {
             }
         }
         if let Some(bot) = &self.wecom.aibot {
+            if bot.heartbeat_secs == 0 {
+                return Err(err("wecom.aibot.heartbeat_secs", "must be at least 1"));
+            }
             match bot.mode {
                 AibotMode::Websocket => {
                     if bot.bot_id.as_deref().is_none_or(|s| s.trim().is_empty()) {

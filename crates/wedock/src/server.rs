@@ -68,11 +68,31 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
     r.merge(extra)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(axum::middleware::map_response(note_oversize))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
         .with_state(state)
+}
+
+/// Marks a response whose rejection was already logged and counted by its handler.
+#[derive(Clone, Copy)]
+pub struct RejectionCounted;
+
+/// Bodies over `server.body_limit_bytes` are refused by the limit layer before any handler
+/// runs: give them the same log line and metric as every other rejection.
+async fn note_oversize(res: Response) -> Response {
+    if res.status() == StatusCode::PAYLOAD_TOO_LARGE
+        && res.extensions().get::<RejectionCounted>().is_none()
+    {
+        tracing::warn!(
+            reason = "oversize_body",
+            "request rejected: body over server.body_limit_bytes"
+        );
+        metrics::counter!("wedock_rejected_total", "reason" => "oversize_body").increment(1);
+    }
+    res
 }
 
 async fn healthz() -> impl IntoResponse {

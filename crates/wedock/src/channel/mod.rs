@@ -1,25 +1,189 @@
 //! Channel adapters: each platform turns its wire format into [`crate::message::Incoming`]
 //! and delivers [`crate::message::Reply`] back, passively or through the outbox.
+//!
+//! | channel | callback | outbox sender | `Incoming.channel` |
+//! |---|---|---|---|
+//! | WeCom self-built app | `GET/POST /wecom/app` | `wecom_app` (`message/send`) | `wecom` |
+//! | WeChat Official Account | `GET/POST /wechat/mp` | `wechat_mp` (customer-service send) | `wechat` |
+//! | personal WeChat (wechatbot-webhook) | `POST /gateway/wechatbot` | `wechatbot` (`/webhook/msg/v2`) | `wechatbot` |
+//! | WeCom intelligent robot | WebSocket to `api.aibot_ws_url`, or `GET/POST /wecom/aibot` | `aibot` (`aibot_send_msg`, long connection only) | `aibot` |
+
+pub mod aibot_callback;
+pub mod aibot_ws;
+pub mod respond;
+pub mod token;
+pub mod wechat_mp;
+pub mod wechatbot;
+pub mod wecom_app;
+pub mod xml;
 
 use crate::app::App;
+use crate::i18n::Lang;
 use crate::outbox::Outbox;
 use crate::server::AppState;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 use tokio::task::JoinHandle;
 
 /// HTTP callback routes of every enabled channel.
-pub fn routes(_app: &App) -> axum::Router<AppState> {
-    axum::Router::new()
+pub fn routes(app: &App) -> axum::Router<AppState> {
+    let mut r = axum::Router::new();
+    if let Some(w) = wecom_app::routes(app) {
+        r = r.merge(w);
+    }
+    if let Some(m) = wechat_mp::routes(app) {
+        r = r.merge(m);
+    }
+    if let Some(b) = wechatbot::routes(app) {
+        r = r.merge(b);
+    }
+    if let Some(b) = aibot_callback::routes(app) {
+        r = r.merge(b);
+    }
+    r
 }
 
 /// Registers the outbox senders of every enabled channel.
-pub fn register_senders(_app: &Arc<App>, _outbox: &mut Outbox) {}
+pub fn register_senders(app: &Arc<App>, outbox: &mut Outbox) {
+    if let Some(s) = wecom_app::sender(app) {
+        outbox.add_sender(Arc::new(s));
+    }
+    if let Some(s) = wechat_mp::sender(app) {
+        outbox.add_sender(Arc::new(s));
+    }
+    if let Some(s) = aibot_ws::sender(app) {
+        outbox.add_sender(Arc::new(s));
+    }
+    if let Some(s) = wechatbot::sender(app) {
+        outbox.add_sender(Arc::new(s));
+    }
+}
+
+/// State shared between a channel's callbacks, its sender and its background task.
+#[derive(Default)]
+pub struct Shared {
+    /// The intelligent-robot long connection, when up.
+    pub aibot: aibot_ws::Link,
+}
 
 /// Starts background tasks (long connections, pollers) of enabled channels; they stop when
 /// `shutdown` flips to true.
 pub fn spawn(
-    _state: &AppState,
-    _shutdown: tokio::sync::watch::Receiver<bool>,
+    state: &AppState,
+    shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> Vec<JoinHandle<()>> {
-    Vec::new()
+    aibot_ws::spawn(state, shutdown).into_iter().collect()
+}
+
+/// Refuses a callback: one log line with the reason, one metric, a short body naming it.
+/// Never echoes secrets or the request body.
+pub(crate) fn reject(
+    channel: &str,
+    reason: &'static str,
+    status: StatusCode,
+    detail: &dyn std::fmt::Display,
+) -> Response {
+    tracing::warn!(channel, reason, %detail, status = status.as_u16(), "callback rejected");
+    metrics::counter!("wedock_rejected_total", "reason" => reason).increment(1);
+    let mut res = (status, reason).into_response();
+    res.extensions_mut().insert(crate::server::RejectionCounted);
+    res
+}
+
+/// The metric reason and HTTP status of a crypto failure.
+pub(crate) fn crypt_reason(e: &wxcrypt::Error) -> (&'static str, StatusCode) {
+    use wxcrypt::Error as E;
+    match e {
+        E::ValidateSignature => ("bad_signature", StatusCode::FORBIDDEN),
+        E::ValidateReceiveId => ("wrong_receiveid", StatusCode::FORBIDDEN),
+        E::ParseEnvelope(_) => ("bad_envelope", StatusCode::BAD_REQUEST),
+        E::DecodeBase64 => ("bad_base64", StatusCode::BAD_REQUEST),
+        E::DecryptAes(_) => ("bad_ciphertext", StatusCode::BAD_REQUEST),
+        E::IllegalBuffer(_) => ("bad_padding", StatusCode::BAD_REQUEST),
+        _ => ("crypto_error", StatusCode::BAD_REQUEST),
+    }
+}
+
+/// Checks a callback timestamp against `api.timestamp_window_secs` (0 disables the check).
+pub(crate) fn check_timestamp(app: &App, ts: &str) -> Result<(), (&'static str, String)> {
+    let Ok(secs) = ts.parse::<i64>() else {
+        return Err(("bad_timestamp", "timestamp is not a number".into()));
+    };
+    let window = app.config.api.timestamp_window_secs as i64;
+    if window == 0 {
+        return Ok(());
+    }
+    let now = chrono::Utc::now().timestamp();
+    if (now - secs).abs() > window {
+        return Err((
+            "stale_timestamp",
+            format!(
+                "timestamp is {}s away from now (window {window}s)",
+                now - secs
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The language a user last wrote in (for replies to events, which carry no text).
+pub(crate) async fn user_lang(app: &App, identity: &str) -> Lang {
+    match app.store.kv_get(&format!("lang:{identity}")).await {
+        Ok(Some(code)) => Lang::parse(&code).unwrap_or_default(),
+        _ => Lang::default(),
+    }
+}
+
+pub(crate) fn welcome(lang: Lang) -> &'static str {
+    lang.pick(
+        "你好，我是 wedock 🐳 直接提问（例如“怎么看容器日志”），或发送 /help 查看命令。",
+        "Hi, I'm wedock 🐳 Ask a question (e.g. \"how do I see container logs\") or send /help for the commands.",
+    )
+}
+
+pub(crate) fn unsupported(lang: Lang, what: &str) -> String {
+    match lang {
+        Lang::Zh => format!("暂不支持“{what}”类型的消息，请发送文字。发送 /help 查看命令。"),
+        Lang::En => format!(
+            "Messages of type \"{what}\" are not supported yet; please send text. Send /help for the commands."
+        ),
+    }
+}
+
+/// Current Unix time in seconds, as the decimal string the envelopes want.
+pub(crate) fn now_secs() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Reads a request body up to `limit` bytes; an oversize or broken body is rejected with a
+/// log line and a metric.
+pub(crate) async fn read_body(
+    channel: &str,
+    body: axum::body::Body,
+    limit: usize,
+) -> Result<axum::body::Bytes, Response> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        reject(
+            channel,
+            "oversize_body",
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("body over {limit} bytes or unreadable: {e}"),
+        )
+    })
+}
+
+/// Largest callback body accepted (Tencent's messages are a few KiB).
+pub(crate) const CALLBACK_BODY_LIMIT: usize = 64 * 1024;
+
+/// A nonce safe to echo in a reply envelope, else a fresh numeric one.
+pub(crate) fn reply_nonce(nonce: &str) -> String {
+    if !nonce.is_empty() && nonce.len() <= 64 && nonce.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        nonce.to_string()
+    } else {
+        use rand::Rng;
+        rand::rng()
+            .random_range(100_000_000u64..1_000_000_000)
+            .to_string()
+    }
 }

@@ -2,6 +2,11 @@
 
 mod support;
 
+mod channel_aibot;
+mod channel_interop;
+mod channel_mp;
+mod channel_wechatbot;
+mod channel_wecom;
 mod cli;
 mod console;
 mod docker;

@@ -1,0 +1,323 @@
+//! WeCom self-built app (企业微信自建应用) at `GET|POST /wecom/app`.
+//!
+//! * GET: URL verification — check `msg_signature` over the echostr, decrypt it, answer the
+//!   plaintext only.
+//! * POST: an encrypted XML message. Text goes through the pipeline; the answer is returned
+//!   passively (encrypted) when ready within `passive_reply_ms`, otherwise the response is an
+//!   empty 200 and the answer goes out through `message/send` (outbox sender `wecom_app`).
+//!   `enter_agent` / `subscribe` get a welcome, other message types a polite "not supported".
+//!
+//! Identities are `wecom:<UserID>`.
+
+use super::respond::{Answer, Responder};
+use super::token::{TokenKind, TokenSource, delivery_of};
+use super::{CALLBACK_BODY_LIMIT, reject};
+use crate::app::App;
+use crate::message::{Incoming, Reply};
+use crate::outbox::{Delivery, Sender};
+use crate::server::AppState;
+use crate::store::{NewOutboxMessage, OutboxMessage};
+use async_trait::async_trait;
+use axum::extract::{Extension, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use wxcrypt::MsgCrypt;
+
+pub const CHANNEL: &str = "wecom";
+pub const SENDER: &str = "wecom_app";
+/// `message/send` text limit, in UTF-8 bytes.
+pub const TEXT_LIMIT: usize = 2048;
+
+pub struct WecomApp {
+    crypt: MsgCrypt,
+    corp_id: String,
+    agent_id: i64,
+    window: Duration,
+    responder: Responder,
+}
+
+pub fn routes(app: &App) -> Option<axum::Router<AppState>> {
+    let cfg = app.config.wecom.app.as_ref()?;
+    let crypt = match MsgCrypt::from_config(
+        cfg.token.expose(),
+        cfg.encoding_aes_key.expose(),
+        &cfg.corp_id,
+    ) {
+        Ok(c) => c,
+        Err(e) => {
+            // Config validation checks the key; this only guards against drift.
+            tracing::error!(error = %e, "wecom.app disabled: bad encoding_aes_key");
+            return None;
+        }
+    };
+    let state = Arc::new(WecomApp {
+        crypt,
+        corp_id: cfg.corp_id.clone(),
+        agent_id: cfg.agent_id,
+        window: Duration::from_millis(cfg.passive_reply_ms),
+        responder: Responder::default(),
+    });
+    app.health
+        .set("wecom_app", true, false, "callback at /wecom/app");
+    Some(
+        axum::Router::new()
+            .route("/wecom/app", get(verify).post(receive))
+            .layer(Extension(state)),
+    )
+}
+
+pub(crate) fn query_map(raw: Option<String>) -> HashMap<String, String> {
+    url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// Base64 never contains a space: a space in a decoded query value was a literal `+` that
+/// the form decoding turned into one.
+pub(crate) fn b64_param(v: &str) -> String {
+    v.replace(' ', "+")
+}
+
+async fn verify(
+    State(s): State<AppState>,
+    Extension(w): Extension<Arc<WecomApp>>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let q = query_map(q);
+    let (Some(sig), Some(ts), Some(nonce), Some(echo)) = (
+        q.get("msg_signature"),
+        q.get("timestamp"),
+        q.get("nonce"),
+        q.get("echostr"),
+    ) else {
+        return reject(
+            CHANNEL,
+            "missing_params",
+            StatusCode::BAD_REQUEST,
+            &"URL verification needs msg_signature, timestamp, nonce, echostr",
+        );
+    };
+    if let Err((reason, detail)) = super::check_timestamp(s.app(), ts) {
+        return reject(CHANNEL, reason, StatusCode::FORBIDDEN, &detail);
+    }
+    match w.crypt.verify_url(sig, ts, nonce, &b64_param(echo)) {
+        Ok(plain) => {
+            tracing::info!(channel = CHANNEL, "URL verification answered");
+            (StatusCode::OK, plain).into_response()
+        }
+        Err(e) => {
+            let (reason, status) = super::crypt_reason(&e);
+            reject(CHANNEL, reason, status, &format!("{e} ({})", e.code()))
+        }
+    }
+}
+
+async fn receive(
+    State(s): State<AppState>,
+    Extension(w): Extension<Arc<WecomApp>>,
+    RawQuery(q): RawQuery,
+    body: axum::body::Body,
+) -> Response {
+    let q = query_map(q);
+    let (Some(sig), Some(ts), Some(nonce)) =
+        (q.get("msg_signature"), q.get("timestamp"), q.get("nonce"))
+    else {
+        return reject(
+            CHANNEL,
+            "missing_params",
+            StatusCode::BAD_REQUEST,
+            &"a message needs msg_signature, timestamp, nonce",
+        );
+    };
+    if let Err((reason, detail)) = super::check_timestamp(s.app(), ts) {
+        return reject(CHANNEL, reason, StatusCode::FORBIDDEN, &detail);
+    }
+    let body = match super::read_body(CHANNEL, body, CALLBACK_BODY_LIMIT).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let plain = match w.crypt.decrypt_envelope(sig, ts, nonce, &body) {
+        Ok(p) => p,
+        Err(e) => {
+            let (reason, status) = super::crypt_reason(&e);
+            return reject(CHANNEL, reason, status, &format!("{e} ({})", e.code()));
+        }
+    };
+    let fields = match super::xml::parse_flat(&plain) {
+        Ok(f) => f,
+        Err(e) => return reject(CHANNEL, "bad_xml", StatusCode::BAD_REQUEST, &e),
+    };
+    let field = |k: &str| fields.get(k).map(String::as_str).unwrap_or("");
+    let user = field("FromUserName").to_string();
+    if user.is_empty() {
+        return reject(
+            CHANNEL,
+            "bad_message",
+            StatusCode::BAD_REQUEST,
+            &"message without FromUserName",
+        );
+    }
+    let app = s.app();
+    let identity = format!("{CHANNEL}:{user}");
+    let msg_type = field("MsgType");
+    let text = match msg_type {
+        "text" => field("Content").to_string(),
+        "event" => {
+            let event = field("Event");
+            return match event {
+                "enter_agent" | "subscribe" => {
+                    let lang = super::user_lang(app, &identity).await;
+                    w.passive(&user, super::welcome(lang), nonce)
+                }
+                // Menu clicks, location reports, contact changes: nothing to say.
+                _ => {
+                    tracing::debug!(channel = CHANNEL, event, "event ignored");
+                    StatusCode::OK.into_response()
+                }
+            };
+        }
+        other => {
+            let lang = super::user_lang(app, &identity).await;
+            return w.passive(&user, &super::unsupported(lang, other), nonce);
+        }
+    };
+    // Messages without MsgId (never seen for text, but be safe) dedup on sender + time.
+    let msg_id = match field("MsgId") {
+        "" => format!("{user}:{}", field("CreateTime")),
+        id => id.to_string(),
+    };
+    let msg = Incoming {
+        channel: CHANNEL.into(),
+        user: user.clone(),
+        chat: None,
+        text,
+        msg_id: Some(msg_id.clone()),
+        granted_role: None,
+    };
+    let agent_id = w.agent_id;
+    let late_user = user.clone();
+    let late_id = msg_id.clone();
+    let late = Box::new(move |r: &Reply| {
+        send_messages(
+            agent_id,
+            &late_user,
+            &format!("reply:{late_id}"),
+            &r.reply,
+            0,
+        )
+    });
+    match w.responder.respond(&s, msg, w.window, late).await {
+        Answer::Passive(reply) => {
+            let parts = crate::render::split_by_bytes(&reply.reply, TEXT_LIMIT);
+            // The first part answers passively; any further parts follow through the API.
+            let rest = send_messages(agent_id, &user, &format!("reply:{msg_id}"), &reply.reply, 1);
+            for m in rest {
+                if let Err(e) = s.outbox.enqueue(m).await {
+                    tracing::error!(error = %e, "could not queue a reply part");
+                }
+            }
+            w.passive(&user, parts.first().map_or("", String::as_str), nonce)
+        }
+        Answer::Nothing => StatusCode::OK.into_response(),
+    }
+}
+
+impl WecomApp {
+    /// An encrypted passive text reply.
+    fn passive(&self, user: &str, content: &str, nonce: &str) -> Response {
+        let now = super::now_secs();
+        let xml = super::xml::text_reply(user, &self.corp_id, now, content);
+        match self
+            .crypt
+            .encrypt_reply_xml(&xml, &now.to_string(), &super::reply_nonce(nonce))
+        {
+            Ok(env) => (
+                StatusCode::OK,
+                [(axum::http::header::CONTENT_TYPE, "application/xml")],
+                env,
+            )
+                .into_response(),
+            Err(e) => {
+                tracing::error!(error = %e, "could not encrypt a passive reply");
+                StatusCode::OK.into_response()
+            }
+        }
+    }
+}
+
+/// `message/send` text payloads for `text`, split at the 2048-byte limit, skipping the first
+/// `skip` parts. Dedup keys make re-queuing the same reply a no-op.
+pub fn send_messages(
+    agent_id: i64,
+    user: &str,
+    key: &str,
+    text: &str,
+    skip: usize,
+) -> Vec<NewOutboxMessage> {
+    crate::render::split_by_bytes(text, TEXT_LIMIT)
+        .into_iter()
+        .enumerate()
+        .skip(skip)
+        .map(|(i, part)| NewOutboxMessage {
+            channel: SENDER.into(),
+            target: user.to_string(),
+            payload: serde_json::json!({
+                "touser": user,
+                "msgtype": "text",
+                "agentid": agent_id,
+                "text": {"content": part},
+            })
+            .to_string(),
+            dedup_key: Some(format!("{SENDER}:{key}:{i}")),
+        })
+        .collect()
+}
+
+/// Delivers `message/send` payloads with the app's access token.
+pub struct WecomAppSender {
+    tokens: TokenSource,
+}
+
+pub fn sender(app: &Arc<App>) -> Option<WecomAppSender> {
+    let cfg = app.config.wecom.app.as_ref()?;
+    Some(WecomAppSender {
+        tokens: TokenSource::new(
+            TokenKind::Wecom {
+                corp_id: cfg.corp_id.clone(),
+                secret: crate::secret::Secret::new(cfg.secret.expose()),
+            },
+            &app.config.api.wecom_base,
+            app.store.clone(),
+        ),
+    })
+}
+
+#[async_trait]
+impl Sender for WecomAppSender {
+    fn channel(&self) -> &str {
+        SENDER
+    }
+    fn per_minute(&self, _target: &str) -> Option<u32> {
+        // WeCom drops app messages beyond 30 per member per minute.
+        Some(30)
+    }
+    async fn deliver(&self, msg: &OutboxMessage) -> Delivery {
+        let result = self
+            .tokens
+            .post_json("/cgi-bin/message/send", &msg.payload)
+            .await;
+        if let Ok(v) = &result {
+            // errcode 0 but the user was not reachable: accepted, not delivered.
+            if let Some(bad) = v.get("invaliduser").and_then(|u| u.as_str())
+                && !bad.is_empty()
+            {
+                return Delivery::Undelivered(format!("invaliduser {bad}"));
+            }
+        }
+        delivery_of(result)
+    }
+}

@@ -1,0 +1,383 @@
+//! WeCom intelligent robot, long-connection mode, against the fake WebSocket server.
+
+use crate::support::TestServer;
+use crate::support::fake_tencent::aibot::FakeAibot;
+
+const BOT: &str = "aibTestBot01";
+const SECRET: &str = "aibot-secret-for-tests";
+
+fn config(fake: &FakeAibot, secret: &str) -> String {
+    format!(
+        r#"
+[wecom.aibot]
+mode = "websocket"
+bot_id = "{BOT}"
+secret = "{secret}"
+heartbeat_secs = 1
+reconnect_min_ms = 50
+
+[api]
+aibot_ws_url = "{}"
+"#,
+        fake.url()
+    )
+}
+
+async fn readyz(server: &TestServer) -> serde_json::Value {
+    reqwest::get(server.url("/readyz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn group_message_is_answered_with_a_stream_and_the_mention_stripped() {
+    let fake = FakeAibot::start(BOT, SECRET).await;
+    let server = TestServer::start(&config(&fake, SECRET)).await;
+    fake.wait_until("subscribe", |f| f.subscribes() == 1).await;
+    let sub = &fake.frames()[0];
+    assert_eq!(sub["cmd"], "aibot_subscribe");
+    assert_eq!(sub["body"]["bot_id"], BOT);
+    assert_eq!(readyz(&server).await["components"]["aibot"]["ready"], true);
+
+    let cb = fake.inject_text("zhangsan", Some("wrkGroup1"), "/whoami");
+    fake.wait_until("final frame", |f| {
+        f.replies_to(&cb)
+            .iter()
+            .any(|r| r["body"]["stream"]["finish"] == true)
+    })
+    .await;
+    let frames = fake.replies_to(&cb);
+    assert_eq!(
+        frames.len(),
+        2,
+        "opening frame, then the answer: {frames:?}"
+    );
+    assert_eq!(frames[0]["body"]["stream"]["finish"], false);
+    let id = &frames[0]["body"]["stream"]["id"];
+    assert_eq!(&frames[1]["body"]["stream"]["id"], id);
+    let content = frames[1]["body"]["stream"]["content"].as_str().unwrap();
+    // The mention was stripped (the command parsed) and the sender is the aibot user.
+    assert!(content.contains("aibot:zhangsan"), "{content}");
+
+    // Single chat: answered too.
+    let cb = fake.inject_text("lisi", None, "/ping");
+    fake.wait_until("reply", |f| {
+        f.replies_to(&cb)
+            .iter()
+            .any(|r| r["body"]["stream"]["finish"] == true)
+    })
+    .await;
+    let last = fake.replies_to(&cb).pop().unwrap();
+    assert!(
+        last["body"]["stream"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("pong")
+    );
+}
+
+#[tokio::test]
+async fn heartbeats_are_sent_and_a_dropped_socket_is_reconnected() {
+    let fake = FakeAibot::start(BOT, SECRET).await;
+    let _server = TestServer::start(&config(&fake, SECRET)).await;
+    fake.wait_until("subscribe", |f| f.subscribes() == 1).await;
+    fake.wait_until("a ping", |f| f.frames().iter().any(|x| x["cmd"] == "ping"))
+        .await;
+    fake.drop_connection();
+    fake.wait_until("resubscribe", |f| f.subscribes() == 2)
+        .await;
+    let cb = fake.inject_text("wangwu", None, "/ping");
+    fake.wait_until("reply after reconnect", |f| {
+        f.replies_to(&cb)
+            .iter()
+            .any(|r| r["body"]["stream"]["finish"] == true)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unanswered_heartbeats_declare_the_link_dead() {
+    let fake = FakeAibot::start(BOT, SECRET).await;
+    let _server = TestServer::start(&config(&fake, SECRET)).await;
+    fake.wait_until("subscribe", |f| f.subscribes() == 1).await;
+    fake.stop_acking_pings();
+    // Two missed pings (1 s apart) → reconnect.
+    fake.wait_until("resubscribe", |f| f.subscribes() >= 2)
+        .await;
+}
+
+#[tokio::test]
+async fn a_kick_stops_the_bot_without_fighting_back() {
+    let fake = FakeAibot::start(BOT, SECRET).await;
+    let server = TestServer::start(&config(&fake, SECRET)).await;
+    fake.wait_until("subscribe", |f| f.subscribes() == 1).await;
+    fake.kick();
+    let mut detail = String::new();
+    for _ in 0..200 {
+        let r = readyz(&server).await;
+        detail = r["components"]["aibot"]["detail"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        if detail.contains("kicked") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(detail.contains("kicked"), "{detail}");
+    // Reconnect delays start at 50 ms: give a fighting client ample chance to show itself.
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(fake.subscribes(), 1);
+}
+
+#[tokio::test]
+async fn refused_subscribe_is_retried_with_backoff_then_given_up() {
+    let fake = FakeAibot::start(BOT, SECRET).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg_path = dir.path().join("wedock.toml");
+    std::fs::write(&cfg_path, config(&fake, "wrong-secret")).unwrap();
+    let config = wedock::config::Config::load(
+        Some(&cfg_path),
+        vec![(
+            "WEDOCK_STORE__DATA_DIR".to_string(),
+            format!("\"{}\"", dir.path().join("data").display()),
+        )],
+    )
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(wedock::serve::run_with(config, listener, async move {
+        let _ = rx.await;
+    }));
+    // Five refused subscribes, then it stops and says why.
+    let mut detail = String::new();
+    for _ in 0..400 {
+        if let Ok(r) = reqwest::get(format!("http://{addr}/readyz")).await {
+            let v: serde_json::Value = r.json().await.unwrap_or_default();
+            detail = v["components"]["aibot"]["detail"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            if detail.starts_with("subscribe refused") {
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(detail.contains("853000"), "{detail}");
+    let attempts = fake
+        .frames()
+        .iter()
+        .filter(|f| f["cmd"] == "aibot_subscribe")
+        .count();
+    assert_eq!(attempts, 5);
+    // The secret never shows in readiness output.
+    assert!(!detail.contains("wrong-secret"));
+    let _ = tx.send(());
+    task.await.unwrap().unwrap();
+}
+
+mod callback {
+    //! Callback mode: JSON envelopes with the empty receive id, stream refresh callbacks.
+    use crate::support::TestServer;
+    use serde_json::{Value, json};
+    use wxcrypt::{EncodingAesKey, MsgCrypt, ReceiveId};
+
+    const TOKEN: &str = "aibotToken1";
+    const KEY: &str = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR";
+
+    fn crypt() -> MsgCrypt {
+        MsgCrypt::new(
+            TOKEN,
+            EncodingAesKey::decode(KEY).unwrap(),
+            ReceiveId::Empty,
+        )
+    }
+
+    async fn server(passive_ms: u64) -> TestServer {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        TestServer::start(&format!(
+            "[wecom.aibot]\nmode = \"callback\"\ntoken = \"{TOKEN}\"\nencoding_aes_key = \"{KEY}\"\npassive_reply_ms = {passive_ms}\n"
+        ))
+        .await
+    }
+
+    /// POSTs `msg` the way WeCom does and opens the encrypted JSON reply.
+    async fn post(server: &TestServer, msg: &Value) -> (u16, Value) {
+        let c = crypt();
+        let ts = chrono::Utc::now().timestamp().to_string();
+        let env = c
+            .encrypt_reply_envelope(&msg.to_string(), &ts, "77")
+            .unwrap();
+        let r = reqwest::Client::new()
+            .post(server.url("/wecom/aibot"))
+            .query(&[
+                ("msg_signature", env.msg_signature.as_str()),
+                ("timestamp", ts.as_str()),
+                ("nonce", "77"),
+            ])
+            .body(json!({"encrypt": env.encrypt}).to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        if status != 200 || text.is_empty() {
+            return (status, json!(text));
+        }
+        let e: Value = serde_json::from_str(&text).unwrap();
+        let plain = c
+            .decrypt_message(
+                e["msgsignature"].as_str().unwrap(),
+                e["timestamp"].as_str().unwrap(),
+                e["nonce"].as_str().unwrap(),
+                e["encrypt"].as_str().unwrap(),
+            )
+            .expect("reply verifies");
+        (status, serde_json::from_str(&plain).unwrap())
+    }
+
+    fn text(msgid: &str, group: bool, content: &str) -> Value {
+        let mut v = json!({
+            "msgid": msgid, "aibotid": "AIBOTID", "chattype": if group {"group"} else {"single"},
+            "from": {"userid": "zhangsan"}, "response_url": "https://example.invalid/r",
+            "msgtype": "text", "text": {"content": content},
+        });
+        if group {
+            v["chatid"] = json!("wrkChat1");
+        }
+        v
+    }
+
+    #[tokio::test]
+    async fn url_verification_uses_the_empty_receive_id() {
+        let server = server(1000).await;
+        let c = crypt();
+        let ts = chrono::Utc::now().timestamp().to_string();
+        let echo = c.encrypt(b"echo-123").unwrap();
+        let sig = c.signature(&ts, "5", &echo);
+        let r = reqwest::Client::new()
+            .get(server.url("/wecom/aibot"))
+            .query(&[
+                ("msg_signature", sig.as_str()),
+                ("timestamp", ts.as_str()),
+                ("nonce", "5"),
+                ("echostr", echo.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.text().await.unwrap(), "echo-123");
+    }
+
+    #[tokio::test]
+    async fn mentioned_group_message_is_answered_in_the_first_response() {
+        let server = server(3000).await;
+        let (s, v) = post(&server, &text("m1", true, "@RobotA /whoami")).await;
+        assert_eq!(s, 200);
+        assert_eq!(v["msgtype"], "stream");
+        assert_eq!(v["stream"]["finish"], true);
+        assert!(
+            v["stream"]["content"]
+                .as_str()
+                .unwrap()
+                .contains("aibot:zhangsan"),
+            "{v}"
+        );
+    }
+
+    #[tokio::test]
+    async fn slow_answer_arrives_on_stream_refresh() {
+        let server = server(0).await;
+        let (_, v) = post(&server, &text("m2", false, "/ping")).await;
+        assert_eq!(v["stream"]["finish"], false);
+        let id = v["stream"]["id"].as_str().unwrap().to_string();
+        let refresh = json!({"msgid": "r1", "aibotid": "AIBOTID", "chattype": "single",
+            "from": {"userid": "zhangsan"}, "msgtype": "stream", "stream": {"id": id}});
+        let mut last = Value::Null;
+        for _ in 0..100 {
+            let (_, v) = post(&server, &refresh).await;
+            last = v;
+            if last["stream"]["finish"] == true {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(last["stream"]["id"], id.as_str());
+        assert!(
+            last["stream"]["content"].as_str().unwrap().contains("pong"),
+            "{last}"
+        );
+    }
+
+    #[tokio::test]
+    async fn enter_chat_is_welcomed_and_bad_json_refused() {
+        let server = server(1000).await;
+        let ev = json!({"msgid": "e1", "aibotid": "AIBOTID", "from": {"userid": "u"},
+            "msgtype": "event", "event": {"eventtype": "enter_chat"}});
+        let (_, v) = post(&server, &ev).await;
+        assert_eq!(v["msgtype"], "text");
+        assert!(v["text"]["content"].as_str().unwrap().contains("/help"));
+        // A correctly encrypted plaintext that is not JSON.
+        let c = crypt();
+        let ts = chrono::Utc::now().timestamp().to_string();
+        let env = c.encrypt_reply_envelope("{not json", &ts, "1").unwrap();
+        let r = reqwest::Client::new()
+            .post(server.url("/wecom/aibot"))
+            .query(&[
+                ("msg_signature", env.msg_signature.as_str()),
+                ("timestamp", ts.as_str()),
+                ("nonce", "1"),
+            ])
+            .body(json!({"encrypt": env.encrypt}).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+        assert_eq!(r.text().await.unwrap(), "bad_json");
+    }
+}
+
+#[tokio::test]
+async fn queued_push_goes_out_over_the_live_connection() {
+    use wedock::store::Store;
+    let fake = FakeAibot::start(BOT, SECRET).await;
+    let server = TestServer::start(&config(&fake, SECRET)).await;
+    fake.wait_until("subscribe", |f| f.subscribes() == 1).await;
+    // What an alert would do: queue a push to a group chat in the durable outbox.
+    let store = wedock::store::SqliteStore::open(&server.dir.path().join("data")).unwrap();
+    store
+        .outbox_enqueue(wedock::channel::aibot_ws::push_message(
+            "wrkGroup1",
+            true,
+            "**web** restarted",
+        ))
+        .await
+        .unwrap();
+    fake.wait_until("aibot_send_msg", |f| {
+        f.frames().iter().any(|x| x["cmd"] == "aibot_send_msg")
+    })
+    .await;
+    let push = fake
+        .frames()
+        .into_iter()
+        .find(|x| x["cmd"] == "aibot_send_msg")
+        .unwrap();
+    assert_eq!(push["body"]["chatid"], "wrkGroup1");
+    assert_eq!(push["body"]["chat_type"], 2);
+    assert_eq!(push["body"]["msgtype"], "markdown");
+    assert_eq!(push["body"]["markdown"]["content"], "**web** restarted");
+    // Acked with errcode 0: recorded as sent.
+    for _ in 0..200 {
+        if store.outbox_counts().await.unwrap().sent == 1 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("push not recorded as sent");
+}

@@ -1,0 +1,257 @@
+//! WeChat Official Account end to end: plain, compatible and safe modes, the 5-second rule,
+//! and retries that never run or answer a message twice.
+
+use crate::support::TestServer;
+use crate::support::fake_tencent::FakeTencent;
+use std::collections::HashMap;
+use wxcrypt::MsgCrypt;
+
+pub const APP_ID: &str = "wxa1b2c3d4e5f60718";
+pub const APP_SECRET: &str = "mp-secret-for-tests";
+pub const TOKEN: &str = "mpToken123";
+pub const KEY: &str = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR";
+
+pub fn config(fake: &FakeTencent, passive_ms: u64, with_key: bool) -> String {
+    let key = if with_key {
+        format!("encoding_aes_key = \"{KEY}\"\n")
+    } else {
+        String::new()
+    };
+    format!(
+        r#"
+[wechat.mp]
+app_id = "{APP_ID}"
+app_secret = "{APP_SECRET}"
+token = "{TOKEN}"
+{key}passive_reply_ms = {passive_ms}
+
+[api]
+wecom_base = "{base}"
+wechat_base = "{base}"
+
+[outbox]
+initial_backoff_ms = 20
+max_backoff_ms = 200
+"#,
+        base = fake.base()
+    )
+}
+
+fn now() -> String {
+    chrono::Utc::now().timestamp().to_string()
+}
+
+fn text_xml(user: &str, msg_id: &str, content: &str) -> String {
+    format!(
+        "<xml><ToUserName><![CDATA[gh_test]]></ToUserName><FromUserName><![CDATA[{user}]]></FromUserName><CreateTime>{}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId></xml>",
+        now()
+    )
+}
+
+fn plain_query(user: &str) -> Vec<(String, String)> {
+    let ts = now();
+    let nonce = "4242".to_string();
+    vec![
+        (
+            "signature".into(),
+            wxcrypt::plain_signature(TOKEN, &ts, &nonce),
+        ),
+        ("timestamp".into(), ts),
+        ("nonce".into(), nonce),
+        ("openid".into(), user.into()),
+    ]
+}
+
+async fn post(server: &TestServer, q: &[(String, String)], body: String) -> (u16, String) {
+    let r = reqwest::Client::new()
+        .post(server.url("/wechat/mp"))
+        .query(q)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+fn crypt() -> MsgCrypt {
+    MsgCrypt::from_config(TOKEN, KEY, APP_ID).unwrap()
+}
+
+/// A safe-mode (or, with `compatible`, compatible-mode) POST: query and body.
+fn encrypted(plain: &str, compatible: bool) -> (Vec<(String, String)>, String) {
+    let c = crypt();
+    let mut q = plain_query("oUser");
+    let ts = q[1].1.clone();
+    let env = c.encrypt_reply_envelope(plain, &ts, "4242").unwrap();
+    q.push(("encrypt_type".into(), "aes".into()));
+    q.push(("msg_signature".into(), env.msg_signature));
+    let inner = if compatible {
+        // Compatible mode: plaintext fields and Encrypt side by side.
+        plain
+            .trim_start_matches("<xml>")
+            .trim_end_matches("</xml>")
+            .to_string()
+    } else {
+        "<ToUserName><![CDATA[gh_test]]></ToUserName>".to_string()
+    };
+    (
+        q,
+        format!(
+            "<xml>{inner}<Encrypt><![CDATA[{}]]></Encrypt></xml>",
+            env.encrypt
+        ),
+    )
+}
+
+fn open(body: &str) -> HashMap<String, String> {
+    let env = wedock::channel::xml::parse_flat(body).expect("envelope");
+    let plain = crypt()
+        .decrypt_message(
+            &env["MsgSignature"],
+            &env["TimeStamp"],
+            &env["Nonce"],
+            &env["Encrypt"],
+        )
+        .expect("reply verifies");
+    wedock::channel::xml::parse_flat(&plain).unwrap()
+}
+
+#[tokio::test]
+async fn url_verification_echoes_echostr_after_checking_the_signature() {
+    let fake = FakeTencent::start("ww", "s", APP_ID, APP_SECRET).await;
+    let server = TestServer::start(&config(&fake, 4000, true)).await;
+    let mut q = plain_query("x");
+    q.retain(|(k, _)| k != "openid");
+    q.push(("echostr".into(), "4375120948345356249".into()));
+    let r = reqwest::Client::new()
+        .get(server.url("/wechat/mp"))
+        .query(&q)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "4375120948345356249");
+    q[0].1 = "0".repeat(40);
+    let r = reqwest::Client::new()
+        .get(server.url("/wechat/mp"))
+        .query(&q)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+}
+
+#[tokio::test]
+async fn plain_mode_answers_with_plain_xml() {
+    let fake = FakeTencent::start("ww", "s", APP_ID, APP_SECRET).await;
+    let server = TestServer::start(&config(&fake, 4000, false)).await;
+    let (s, body) = post(
+        &server,
+        &plain_query("oUser"),
+        text_xml("oUser", "11", "/ping"),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let reply = wedock::channel::xml::parse_flat(&body).unwrap();
+    assert_eq!(reply["ToUserName"], "oUser");
+    assert_eq!(reply["FromUserName"], "gh_test");
+    assert!(reply["Content"].contains("pong"));
+    // A forged plain-mode request is refused.
+    let mut q = plain_query("oUser");
+    q[0].1 = "f".repeat(40);
+    let (s, _) = post(&server, &q, text_xml("oUser", "12", "/ping")).await;
+    assert_eq!(s, 403);
+}
+
+#[tokio::test]
+async fn safe_and_compatible_modes_answer_encrypted() {
+    let fake = FakeTencent::start("ww", "s", APP_ID, APP_SECRET).await;
+    let server = TestServer::start(&config(&fake, 4000, true)).await;
+    let (q, b) = encrypted(&text_xml("oUser", "21", "/ping"), false);
+    let (s, body) = post(&server, &q, b).await;
+    assert_eq!(s, 200);
+    let reply = open(&body);
+    assert_eq!(reply["ToUserName"], "oUser");
+    assert!(reply["Content"].contains("pong"));
+
+    let (q, b) = encrypted(&text_xml("oUser", "22", "/whoami"), true);
+    let (s, body) = post(&server, &q, b).await;
+    assert_eq!(s, 200);
+    assert!(open(&body)["Content"].contains("wechat:oUser"));
+
+    // Compatible mode can also send plaintext-only requests; they get plain answers.
+    let (s, body) = post(
+        &server,
+        &plain_query("oUser"),
+        text_xml("oUser", "23", "/ping"),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert!(wedock::channel::xml::parse_flat(&body).unwrap()["Content"].contains("pong"));
+
+    // Encrypted for another AppID.
+    let other = MsgCrypt::from_config(TOKEN, KEY, "wxOther").unwrap();
+    let mut q = plain_query("oUser");
+    let ts = q[1].1.clone();
+    let env = other
+        .encrypt_reply_envelope(&text_xml("oUser", "24", "/ping"), &ts, "4242")
+        .unwrap();
+    q.push(("encrypt_type".into(), "aes".into()));
+    q.push(("msg_signature".into(), env.msg_signature));
+    let (s, t) = post(
+        &server,
+        &q,
+        format!("<xml><Encrypt><![CDATA[{}]]></Encrypt></xml>", env.encrypt),
+    )
+    .await;
+    assert_eq!((s, t.as_str()), (403, "wrong_receiveid"));
+}
+
+#[tokio::test]
+async fn late_answer_says_success_then_sends_one_customer_service_message() {
+    let fake = FakeTencent::start("ww", "s", APP_ID, APP_SECRET).await;
+    let server = TestServer::start(&config(&fake, 0, true)).await;
+    let (q, b) = encrypted(&text_xml("oLate", "31", "/ping"), false);
+    // WeChat's retries: the original and two more, concurrently.
+    let (r1, r2, r3) = tokio::join!(
+        post(&server, &q, b.clone()),
+        post(&server, &q, b.clone()),
+        post(&server, &q, b.clone())
+    );
+    for r in [r1, r2, r3] {
+        assert_eq!(r, (200, "success".to_string()));
+    }
+    let sent = fake.wait_delivered("/cgi-bin/message/custom/send", 1).await;
+    assert_eq!(sent[0]["touser"], "oLate");
+    assert_eq!(sent[0]["msgtype"], "text");
+    assert!(
+        sent[0]["text"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("pong")
+    );
+    let (r, _) = post(&server, &q, b).await;
+    assert_eq!(r, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(fake.delivered("/cgi-bin/message/custom/send").len(), 1);
+    // The OA token endpoint was used with the account's credentials.
+    let t = fake.requests("/cgi-bin/token");
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0].query["appid"], APP_ID);
+}
+
+#[tokio::test]
+async fn subscribe_event_is_welcomed_and_other_events_get_success() {
+    let fake = FakeTencent::start("ww", "s", APP_ID, APP_SECRET).await;
+    let server = TestServer::start(&config(&fake, 4000, false)).await;
+    let ev = |e: &str| {
+        format!(
+            "<xml><ToUserName><![CDATA[gh_test]]></ToUserName><FromUserName><![CDATA[oNew]]></FromUserName><CreateTime>{}</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[{e}]]></Event></xml>",
+            now()
+        )
+    };
+    let (_, body) = post(&server, &plain_query("oNew"), ev("subscribe")).await;
+    assert!(wedock::channel::xml::parse_flat(&body).unwrap()["Content"].contains("/help"));
+    let (s, body) = post(&server, &plain_query("oNew"), ev("unsubscribe")).await;
+    assert_eq!((s, body.as_str()), (200, "success"));
+}
