@@ -25,13 +25,20 @@ type InFlight = Arc<Mutex<HashMap<String, watch::Receiver<Option<Option<Reply>>>
 pub struct Pipeline {
     app: Arc<App>,
     in_flight: InFlight,
+    /// Each user's last language, mirrored from the store so a message costs no extra write
+    /// unless the language changed.
+    langs: Arc<Mutex<HashMap<String, Lang>>>,
 }
+
+/// Bound on the in-memory language mirror; it is cleared when full (the store keeps all).
+const LANG_CACHE_MAX: usize = 10_000;
 
 impl Pipeline {
     pub fn new(app: Arc<App>) -> Self {
         Self {
             app,
             in_flight: Arc::default(),
+            langs: Arc::default(),
         }
     }
 
@@ -204,19 +211,41 @@ impl Pipeline {
     /// language this user last wrote in (commands are ASCII), Chinese by default.
     async fn language_of(&self, identity: &str, text: &str) -> Lang {
         let key = format!("lang:{identity}");
+        let cached = self
+            .langs
+            .lock()
+            .ok()
+            .and_then(|m| m.get(identity).copied());
         let t = text.trim_start();
         if t.starts_with('/') || t.starts_with('／') {
             if crate::i18n::has_han(t) {
                 return Lang::Zh;
             }
-            return match self.app.store.kv_get(&key).await {
+            if let Some(lang) = cached {
+                return lang;
+            }
+            let lang = match self.app.store.kv_get(&key).await {
                 Ok(Some(code)) => Lang::parse(&code).unwrap_or_default(),
                 _ => Lang::default(),
             };
+            self.remember_lang(identity, lang);
+            return lang;
         }
         let lang = Lang::detect(text);
-        let _ = self.app.store.kv_set(&key, lang.code(), None).await;
+        if cached != Some(lang) {
+            let _ = self.app.store.kv_set(&key, lang.code(), None).await;
+            self.remember_lang(identity, lang);
+        }
         lang
+    }
+
+    fn remember_lang(&self, identity: &str, lang: Lang) {
+        if let Ok(mut m) = self.langs.lock() {
+            if m.len() >= LANG_CACHE_MAX {
+                m.clear();
+            }
+            m.insert(identity.to_string(), lang);
+        }
     }
 
     /// Removes a pending confirmation unless `text` is `/confirm …`. Returns whether one was
