@@ -15,6 +15,8 @@ pub struct App {
     pub started_at: Instant,
     /// Channels and workers report here; `/readyz` reads it.
     pub health: crate::health::Health,
+    /// The alert engine, once `alert::spawn` has built it.
+    pub alerts: std::sync::OnceLock<Arc<crate::alert::Engine>>,
 }
 
 impl App {
@@ -26,6 +28,7 @@ impl App {
             knowledge,
             started_at: Instant::now(),
             health: crate::health::Health::default(),
+            alerts: std::sync::OnceLock::new(),
         }
     }
 }

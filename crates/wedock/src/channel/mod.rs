@@ -15,6 +15,8 @@ pub fn routes(_app: &App) -> axum::Router<AppState> {
 /// Registers the outbox senders of every enabled channel.
 pub fn register_senders(_app: &Arc<App>, _outbox: &mut Outbox) {}
 
+pub mod robot;
+
 /// Starts background tasks (long connections, pollers) of enabled channels; they stop when
 /// `shutdown` flips to true.
 pub fn spawn(
