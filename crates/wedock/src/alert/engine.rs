@@ -18,8 +18,9 @@ use std::time::Duration;
 
 /// Dedup keys of alert messages start with this; only such messages are folded into digests.
 const KEY_PREFIX: &str = "alert:";
-/// Digest parts kept for one target; what does not fit is counted, not listed.
-const DIGEST_MAX_PARTS: usize = 5;
+/// Bytes of digest lines kept for one target (5 markdown or 10 text messages); what does
+/// not fit is counted, not listed.
+const DIGEST_BUDGET: usize = 20_000;
 const MUTE_PREFIX: &str = "alerts:mute:";
 const RECENT_PREFIX: &str = "alerts:recent:";
 const RECENT_TTL: Duration = Duration::from_secs(3 * 24 * 3600);
@@ -395,7 +396,7 @@ impl Engine {
     }
 
     /// The digest that replaces `waiting` plus `content`: one line per alert, at most
-    /// [`DIGEST_MAX_PARTS`] messages, and a count of what did not fit.
+    /// [`DIGEST_BUDGET`] bytes, and a count of what did not fit.
     fn digest(
         &self,
         t: &Target,
@@ -438,7 +439,7 @@ impl Engine {
         }
         take(content, None);
         let lang = self.lang;
-        let budget = format.limit() * DIGEST_MAX_PARTS - 512;
+        let budget = DIGEST_BUDGET;
         let mut used = 0usize;
         let mut kept = Vec::new();
         for l in lines {

@@ -114,6 +114,8 @@ impl RobotSender {
                 (r.name.clone(), robot)
             })
             .collect();
+        // Normally installed by `cli::main`; embedders and tests may not have done it.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .connect_timeout(Duration::from_secs(5))

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod fake_robot;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use tokio::sync::oneshot;
