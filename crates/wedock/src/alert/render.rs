@@ -67,6 +67,18 @@ fn headline(a: &Alert, format: Format, lang: Lang) -> String {
         ("firing" | "resolved" | "hook", Some(t)) => format!("{what}: {t}"),
         _ => what.to_string(),
     };
+    // A hook's message is its text: keep its first line in the headline (digests keep only
+    // headlines).
+    let what = match (
+        &a.kind[..],
+        a.text.as_deref().and_then(|t| t.lines().next()),
+    ) {
+        ("hook", Some(first)) => {
+            let cut = crate::render::floor_char_boundary(first, 200);
+            format!("{what} — {}", &first[..cut])
+        }
+        _ => what,
+    };
     let what = match format {
         Format::Markdown => format!("<font color=\"{}\">**{what}**</font>", colour(a.severity)),
         Format::MarkdownV2 => format!("**{what}**"),

@@ -5,5 +5,6 @@ mod support;
 mod cli;
 mod server;
 
+mod alert_crash;
 mod alert_docker;
 mod alerts;
