@@ -964,6 +964,38 @@ mod tests {
     }
 
     #[test]
+    fn alert_route_errors_are_named() {
+        let robot = "[[wecom.robots]]\nname = \"ops\"\nkey = \"k\"\n";
+        let e = load_str(
+            &format!("{robot}[[alerts.routes]]\nname = \"r\"\ntargets = [\"opz\"]\n"),
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "alerts.routes[0].targets[0]");
+        assert!(e.reason.contains("opz"));
+        let e = load_str(
+            &format!("{robot}[[alerts.routes]]\nname = \"r\"\ntargets = [\"ops\"]\ntemplate = \"{{{{ x\"\n"),
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "alerts.routes[0].template");
+        let e = load_str(
+            &format!("{robot}[[alerts.routes]]\nname = \"r\"\ntargets = [\"ops\"]\n[alerts.routes.match]\nevnt = [\"die\"]\n"),
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "alerts.routes[0].match.evnt");
+        let e = load_str("[alerts]\nlang = \"fr\"\n", &[]).unwrap_err();
+        assert_eq!(e.key, "alerts.lang");
+        let ok = load_str(
+            &format!("{robot}[[alerts.routes]]\nname = \"r\"\ntargets = [\"ops\", \"aibot:c1\"]\nrepeat_interval = \"30m\"\n[alerts.routes.match]\nevent = [\"die\"]\nexit_code = [137]\n"),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(ok.alerts.routes[0].matches.exit_code, vec![137]);
+    }
+
+    #[test]
     fn bad_robot_url_is_named() {
         let e = load_str(
             "[[wecom.robots]]\nname = \"ops\"\nurl = \"not a url\"\n",
