@@ -280,3 +280,48 @@ async fn deaths_while_wedock_is_down_are_reported_after_restart() {
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn an_unreachable_engine_is_reported_once() {
+    let fake = FakeRobot::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("no-engine.sock");
+    let toml = format!(
+        r#"{}
+reconnect_min_ms = 20
+reconnect_max_ms = 50
+
+[[docker.hosts]]
+name = "gone"
+endpoint = "unix://{}"
+"#,
+        config(&fake),
+        sock.display()
+    );
+    let p = dir.path().join("wedock.toml");
+    std::fs::write(&p, toml).unwrap();
+    let env = vec![(
+        "WEDOCK_STORE__DATA_DIR".to_string(),
+        format!("\"{}\"", dir.path().join("data").display()),
+    )];
+    let cfg = Config::load(Some(&p), env).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(wedock::serve::run_with(cfg, listener, async move {
+        let _ = rx.await;
+    }));
+    assert!(
+        fake.wait_for("K-docker", WAIT, |p| mentions(
+            p,
+            &["Docker engine unreachable", "gone"]
+        ))
+        .await,
+        "{}",
+        fake.text("K-docker")
+    );
+    // Retries keep failing (with backoff) but the group hears it once.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(fake.posts("K-docker").len(), 1);
+    let _ = stop.send(());
+    task.await.unwrap().unwrap();
+}
