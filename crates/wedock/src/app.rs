@@ -19,6 +19,8 @@ pub struct App {
     pub docker: crate::ops::docker::Engines,
     /// State channels share between their callbacks, senders and background tasks.
     pub channels: crate::channel::Shared,
+    /// The alert engine, once `alert::spawn` has built it.
+    pub alerts: std::sync::OnceLock<Arc<crate::alert::Engine>>,
 }
 
 impl App {
@@ -32,6 +34,7 @@ impl App {
             started_at: Instant::now(),
             health: crate::health::Health::default(),
             channels: crate::channel::Shared::default(),
+            alerts: std::sync::OnceLock::new(),
         }
     }
 }

@@ -385,26 +385,117 @@ impl Default for OutboxConfig {
     }
 }
 
-/// Alert sources, routes and noise control. Filled in by the alerts module.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// Alert sources, routes and noise control (`[alerts]`, see docs/alerts.md).
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlertsConfig {
-    pub enabled: Option<bool>,
+    /// Master switch for every alert source.
+    pub enabled: bool,
+    /// Watch the events of every Docker host (`[docker]`).
+    pub docker_events: bool,
+    /// Language of alert messages: `zh` or `en`.
+    pub lang: String,
+    /// Bearer token expected on `POST /alertmanager`.
     pub alertmanager_token: Option<ConfigSecret>,
+    /// Basic-auth user and password accepted on `POST /alertmanager` (instead of a token).
     pub alertmanager_basic_user: Option<String>,
     pub alertmanager_basic_password: Option<ConfigSecret>,
+    /// `POST /hooks/NAME` endpoints.
     pub hooks: BTreeMap<String, HookConfig>,
-    pub log_lines: Option<usize>,
-    pub group_window_ms: Option<u64>,
-    pub dedup_window_secs: Option<u64>,
-    pub routes: Vec<toml::Value>,
+    /// Container log lines attached to deaths and unhealthy states (0 = none).
+    pub log_lines: usize,
+    /// Related events arriving within this window go out as one message (0 = no grouping).
+    pub group_window_ms: u64,
+    /// The same alert (fingerprint) is sent once within this window.
+    pub dedup_window_secs: u64,
+    /// A container dying this many times within `restart_loop_window_secs` is a restart loop.
+    pub restart_loop_count: u32,
+    pub restart_loop_window_secs: u64,
+    /// When a target already has this many alert messages waiting, or its rate budget is
+    /// used up, waiting messages are folded into one digest.
+    pub digest_pending: usize,
+    /// Wait after a group robot answers 45009 (rate limited) before trying again.
+    pub rate_limited_retry_ms: u64,
+    /// First and longest wait between reconnects to a Docker engine.
+    pub reconnect_min_ms: u64,
+    pub reconnect_max_ms: u64,
+    pub routes: Vec<RouteConfig>,
 }
 
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            docker_events: true,
+            lang: "zh".to_string(),
+            alertmanager_token: None,
+            alertmanager_basic_user: None,
+            alertmanager_basic_password: None,
+            hooks: BTreeMap::new(),
+            log_lines: 20,
+            group_window_ms: 0,
+            dedup_window_secs: 300,
+            restart_loop_count: 3,
+            restart_loop_window_secs: 600,
+            digest_pending: 5,
+            rate_limited_retry_ms: 60_000,
+            reconnect_min_ms: 500,
+            reconnect_max_ms: 30_000,
+            routes: Vec::new(),
+        }
+    }
+}
+
+/// One alert route: which alerts (`match`) go to which targets, how they look and repeat.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    pub name: String,
+    #[serde(default, rename = "match")]
+    pub matches: RouteMatch,
+    /// `ROBOT` or `robot:ROBOT`, `aibot:CHATID`, `wecom_app:USER`, `wechatbot:ROOM`.
+    pub targets: Vec<String>,
+    /// A minijinja template for the message (variables in docs/alerts.md).
+    #[serde(default)]
+    pub template: Option<String>,
+    /// Send a still-firing alert again after this long (`30m`, `2h`); default: the dedup window.
+    #[serde(default)]
+    pub repeat_interval: Option<String>,
+    /// Stop repeating after this many messages for one alert (0 = no limit).
+    #[serde(default)]
+    pub max_repeats: u32,
+    /// Keep matching later routes after this one matched.
+    #[serde(default, rename = "continue")]
+    pub continue_matching: bool,
+}
+
+/// Conditions of a route; all given ones must hold. Strings are globs (`api-*`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RouteMatch {
+    /// `docker`, `alertmanager`, `hook:NAME` (globs allowed: `hook:*`).
+    pub source: Option<String>,
+    pub host: Option<String>,
+    pub container: Option<String>,
+    pub image: Option<String>,
+    pub project: Option<String>,
+    /// Event kinds: die, oom, unhealthy, healthy, restart_loop, stop, recovered, daemon_down,
+    /// daemon_up, firing, resolved, hook.
+    pub event: Vec<String>,
+    pub exit_code: Vec<i64>,
+    /// critical, warning, info, resolved.
+    pub severity: Vec<String>,
+    /// Container labels or alert labels, each value a glob.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A generic webhook `POST /hooks/NAME`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HookConfig {
+    /// Expected as `Authorization: Bearer TOKEN` or `?token=TOKEN`.
     pub token: ConfigSecret,
-    /// Route name or target list; empty = default targets.
+    /// Route names or targets; empty = the alert goes through the routes like any other.
     #[serde(default)]
     pub targets: Vec<String>,
 }
@@ -639,6 +730,7 @@ impl Config {
         if self.store.leader_lease_secs < 3 {
             return Err(err("store.leader_lease_secs", "must be at least 3"));
         }
+        self.validate_alerts()?;
         if !self.identity.local_user.contains(':') {
             return Err(err("identity.local_user", "must look like channel:userid"));
         }
@@ -656,6 +748,127 @@ impl Config {
                     format!("identity.groups.{k}"),
                     "group must look like channel:chatid",
                 ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    fn validate_alerts(&self) -> Result<(), ConfigError> {
+        let a = &self.alerts;
+        if crate::i18n::Lang::parse(&a.lang).is_none() {
+            return Err(err("alerts.lang", "must be \"zh\" or \"en\""));
+        }
+        if a.alertmanager_basic_user.is_some() != a.alertmanager_basic_password.is_some() {
+            return Err(err(
+                "alerts.alertmanager_basic_password",
+                "alertmanager_basic_user and alertmanager_basic_password go together",
+            ));
+        }
+        if a.restart_loop_count < 2 {
+            return Err(err("alerts.restart_loop_count", "must be at least 2"));
+        }
+        if a.digest_pending == 0 {
+            return Err(err("alerts.digest_pending", "must be at least 1"));
+        }
+        if a.reconnect_min_ms == 0 || a.reconnect_max_ms < a.reconnect_min_ms {
+            return Err(err(
+                "alerts.reconnect_max_ms",
+                "need 0 < reconnect_min_ms <= reconnect_max_ms",
+            ));
+        }
+        let robots: Vec<&str> = self.wecom.robots.iter().map(|r| r.name.as_str()).collect();
+        let check_target = |key: String, t: &str| -> Result<(), ConfigError> {
+            match t.split_once(':') {
+                None | Some(("robot", _)) => {
+                    let name = t.strip_prefix("robot:").unwrap_or(t);
+                    if !robots.contains(&name) {
+                        return Err(err(key, format!("no [[wecom.robots]] named {name:?}")));
+                    }
+                }
+                Some(("aibot" | "wecom_app" | "wechatbot" | "wechat_mp", rest))
+                    if !rest.is_empty() => {}
+                Some(_) => {
+                    return Err(err(
+                        key,
+                        format!(
+                            "{t:?} is not ROBOT, robot:NAME, aibot:CHATID, wecom_app:USER, wechatbot:ROOM or wechat_mp:OPENID"
+                        ),
+                    ));
+                }
+            }
+            Ok(())
+        };
+        let mut names = std::collections::BTreeSet::new();
+        for (i, r) in a.routes.iter().enumerate() {
+            let key = format!("alerts.routes[{i}]");
+            if r.name.trim().is_empty() || !names.insert(r.name.clone()) {
+                return Err(err(
+                    format!("{key}.name"),
+                    "must be a unique, non-empty name",
+                ));
+            }
+            if r.targets.is_empty() {
+                return Err(err(format!("{key}.targets"), "list at least one target"));
+            }
+            for (j, t) in r.targets.iter().enumerate() {
+                check_target(format!("{key}.targets[{j}]"), t)?;
+            }
+            if let Some(tpl) = &r.template {
+                minijinja::Environment::new()
+                    .template_from_str(tpl)
+                    .map_err(|e| {
+                        err(format!("{key}.template"), format!("invalid template: {e}"))
+                    })?;
+            }
+            if let Some(d) = &r.repeat_interval {
+                humantime::parse_duration(d).map_err(|e| {
+                    err(
+                        format!("{key}.repeat_interval"),
+                        format!("not a duration: {e}"),
+                    )
+                })?;
+            }
+            let m = &r.matches;
+            for (k, g) in [
+                ("source", &m.source),
+                ("host", &m.host),
+                ("container", &m.container),
+                ("image", &m.image),
+                ("project", &m.project),
+            ] {
+                if let Some(g) = g {
+                    glob::Pattern::new(g).map_err(|e| {
+                        err(format!("{key}.match.{k}"), format!("invalid glob: {e}"))
+                    })?;
+                }
+            }
+            for (k, g) in &m.labels {
+                glob::Pattern::new(g).map_err(|e| {
+                    err(
+                        format!("{key}.match.labels.{k}"),
+                        format!("invalid glob: {e}"),
+                    )
+                })?;
+            }
+        }
+        for (name, h) in &a.hooks {
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(err(
+                    format!("alerts.hooks.{name}"),
+                    "hook names are letters, digits, - and _",
+                ));
+            }
+            for (j, t) in h.targets.iter().enumerate() {
+                if a.routes.iter().any(|r| &r.name == t) {
+                    continue;
+                }
+                check_target(format!("alerts.hooks.{name}.targets[{j}]"), t)?;
             }
         }
         Ok(())
@@ -814,6 +1027,38 @@ mod tests {
         .unwrap();
         assert_eq!(c.server.listen.to_string(), "0.0.0.0:9090");
         assert!(c.docker.read_only);
+    }
+
+    #[test]
+    fn alert_route_errors_are_named() {
+        let robot = "[[wecom.robots]]\nname = \"ops\"\nkey = \"k\"\n";
+        let e = load_str(
+            &format!("{robot}[[alerts.routes]]\nname = \"r\"\ntargets = [\"opz\"]\n"),
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "alerts.routes[0].targets[0]");
+        assert!(e.reason.contains("opz"));
+        let e = load_str(
+            &format!("{robot}[[alerts.routes]]\nname = \"r\"\ntargets = [\"ops\"]\ntemplate = \"{{{{ x\"\n"),
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "alerts.routes[0].template");
+        let e = load_str(
+            &format!("{robot}[[alerts.routes]]\nname = \"r\"\ntargets = [\"ops\"]\n[alerts.routes.match]\nevnt = [\"die\"]\n"),
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "alerts.routes[0].match.evnt");
+        let e = load_str("[alerts]\nlang = \"fr\"\n", &[]).unwrap_err();
+        assert_eq!(e.key, "alerts.lang");
+        let ok = load_str(
+            &format!("{robot}[[alerts.routes]]\nname = \"r\"\ntargets = [\"ops\", \"aibot:c1\"]\nrepeat_interval = \"30m\"\n[alerts.routes.match]\nevent = [\"die\"]\nexit_code = [137]\n"),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(ok.alerts.routes[0].matches.exit_code, vec![137]);
     }
 
     #[test]

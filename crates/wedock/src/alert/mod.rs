@@ -1,23 +1,177 @@
 //! Alerts: sources (Docker events, Alertmanager, webhooks) → routes → noise control → outbox.
+//!
+//! Every source turns what it sees into [`Alert`]s and hands a batch to [`Engine::submit`],
+//! which returns only once the resulting messages are durably in the outbox; only then does a
+//! source acknowledge (HTTP 200) or advance its cursor (Docker events).
+
+pub mod docker;
+pub mod engine;
+pub mod http;
+pub mod render;
+
+pub use engine::Engine;
 
 use crate::app::App;
 use crate::outbox::Outbox;
 use crate::server::AppState;
+use serde::Serialize;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::task::JoinHandle;
 
+/// How bad an alert is; picks the marker and colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Critical,
+    Warning,
+    Info,
+    Resolved,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+            Severity::Resolved => "resolved",
+        }
+    }
+    pub fn marker(self) -> &'static str {
+        match self {
+            Severity::Critical => "🔴",
+            Severity::Warning => "🟠",
+            Severity::Info => "🔵",
+            Severity::Resolved => "✅",
+        }
+    }
+    /// From an Alertmanager `severity` label.
+    pub fn from_label(s: Option<&str>) -> Severity {
+        match s.map(|s| s.to_ascii_lowercase()).as_deref() {
+            Some("critical" | "error" | "page" | "high" | "p1") => Severity::Critical,
+            Some("info" | "none" | "low") => Severity::Info,
+            _ => Severity::Warning,
+        }
+    }
+}
+
+/// One thing worth telling people about.
+#[derive(Debug, Clone, Serialize)]
+pub struct Alert {
+    /// `docker`, `alertmanager` or `hook:NAME`.
+    pub source: String,
+    /// die, oom, unhealthy, healthy, restart_loop, stop, recovered, daemon_down, daemon_up,
+    /// firing, resolved, hook.
+    pub kind: String,
+    pub severity: Severity,
+    pub host: Option<String>,
+    pub container: Option<String>,
+    pub image: Option<String>,
+    pub project: Option<String>,
+    /// Container labels, or the alert's labels.
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    pub exit_code: Option<i64>,
+    pub signal: Option<String>,
+    pub restarts: Option<u32>,
+    /// Alert name or hook title.
+    pub title: Option<String>,
+    /// Summary / description / hook text.
+    pub text: Option<String>,
+    pub logs: Option<String>,
+    /// Milliseconds since the epoch when it happened.
+    pub at: i64,
+    /// Identity of the problem, for dedup and repeat control.
+    pub fingerprint: String,
+    /// Unique id of this occurrence, for the outbox dedup key (at-least-once, no duplicates
+    /// when a source replays it).
+    pub event_id: String,
+    /// Alerts with the same group key arriving in one batch go out as one message.
+    pub group_key: String,
+    /// A link (Alertmanager generatorURL).
+    pub url: Option<String>,
+    /// Route names or targets chosen by the source (a hook's `targets`); empty = route it.
+    #[serde(skip)]
+    pub direct: Vec<String>,
+}
+
+impl Alert {
+    pub fn new(source: &str, kind: &str, severity: Severity, event_id: String) -> Alert {
+        Alert {
+            source: source.to_string(),
+            kind: kind.to_string(),
+            severity,
+            host: None,
+            container: None,
+            image: None,
+            project: None,
+            labels: BTreeMap::new(),
+            annotations: BTreeMap::new(),
+            exit_code: None,
+            signal: None,
+            restarts: None,
+            title: None,
+            text: None,
+            logs: None,
+            at: crate::store::now_ms(),
+            fingerprint: String::new(),
+            event_id,
+            group_key: String::new(),
+            url: None,
+            direct: Vec::new(),
+        }
+    }
+
+    /// What the alert is about, for lists: container, alert name or title.
+    pub fn subject(&self) -> String {
+        self.container
+            .clone()
+            .or_else(|| self.title.clone())
+            .or_else(|| self.host.clone())
+            .unwrap_or_else(|| self.source.clone())
+    }
+
+    /// Whether this alert reports that a problem went away.
+    pub fn is_resolution(&self) -> bool {
+        self.severity == Severity::Resolved
+    }
+}
+
 /// `POST /alertmanager`, `POST /hooks/{name}`.
-pub fn routes(_app: &App) -> axum::Router<AppState> {
-    axum::Router::new()
+pub fn routes(app: &App) -> axum::Router<AppState> {
+    if !app.config.alerts.enabled {
+        return axum::Router::new();
+    }
+    http::routes()
 }
 
 /// Registers the senders alerts are delivered through (group robots).
-pub fn register_senders(_app: &Arc<App>, _outbox: &mut Outbox) {}
+pub fn register_senders(app: &Arc<App>, outbox: &mut Outbox) {
+    crate::channel::robot::register(app, outbox);
+}
 
-/// Starts the event sources; they stop when `shutdown` flips to true.
+/// Builds the alert engine and starts the event sources; they stop when `shutdown` flips to
+/// true.
 pub fn spawn(
-    _state: &AppState,
-    _shutdown: tokio::sync::watch::Receiver<bool>,
+    state: &AppState,
+    shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> Vec<JoinHandle<()>> {
-    Vec::new()
+    let app = state.app().clone();
+    if !app.config.alerts.enabled {
+        return Vec::new();
+    }
+    let engine = Arc::new(Engine::new(app.clone(), state.outbox.clone()));
+    let _ = app.alerts.set(engine.clone());
+    let mut tasks = Vec::new();
+    if app.config.alerts.docker_events && app.config.docker.enabled {
+        for host in crate::ops::docker::hosts(&app.config.docker) {
+            tasks.push(tokio::spawn(docker::watch(
+                engine.clone(),
+                host,
+                shutdown.clone(),
+            )));
+        }
+    }
+    tasks
 }

@@ -67,6 +67,8 @@ pub struct Shared {
     pub aibot: aibot_ws::Link,
 }
 
+pub mod robot;
+
 /// Starts background tasks (long connections, pollers) of enabled channels; they stop when
 /// `shutdown` flips to true.
 pub fn spawn(

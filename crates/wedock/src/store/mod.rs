@@ -155,6 +155,14 @@ pub trait Store: Send + Sync + 'static {
         channel: &str,
         target: &str,
     ) -> StoreResult<Vec<OutboxMessage>>;
+    /// Atomically replaces pending, never-attempted messages `ids` by `digest` (alert digests).
+    /// Returns the new ids, or `None` (and changes nothing) when any of `ids` is no longer
+    /// pending and unattempted.
+    async fn outbox_fold(
+        &self,
+        ids: Vec<i64>,
+        digest: Vec<NewOutboxMessage>,
+    ) -> StoreResult<Option<Vec<i64>>>;
     async fn outbox_finish(
         &self,
         id: i64,

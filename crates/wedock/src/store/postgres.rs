@@ -308,6 +308,43 @@ impl Store for PostgresStore {
         Ok(rows.iter().map(row_to_outbox).collect())
     }
 
+    async fn outbox_fold(
+        &self,
+        ids: Vec<i64>,
+        digest: Vec<NewOutboxMessage>,
+    ) -> StoreResult<Option<Vec<i64>>> {
+        let mut c = self.client().await?;
+        let now = now_ms();
+        let tx = c.transaction().await.map_err(db)?;
+        for id in &ids {
+            let n = tx
+                .execute(
+                    "DELETE FROM outbox WHERE id = $1 AND status = 'pending' AND attempts = 0",
+                    &[id],
+                )
+                .await
+                .map_err(db)?;
+            if n != 1 {
+                // Dropping the transaction rolls it back: nothing changes.
+                return Ok(None);
+            }
+        }
+        let mut out = Vec::new();
+        for msg in digest {
+            let row = tx
+                .query_one(
+                    "INSERT INTO outbox (channel, target, payload, dedup_key, next_attempt_at, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+                    &[&msg.channel, &msg.target, &msg.payload, &msg.dedup_key, &now],
+                )
+                .await
+                .map_err(db)?;
+            out.push(row.get(0));
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(Some(out))
+    }
+
     async fn outbox_finish(
         &self,
         id: i64,

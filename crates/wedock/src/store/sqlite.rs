@@ -302,6 +302,38 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn outbox_fold(
+        &self,
+        ids: Vec<i64>,
+        digest: Vec<NewOutboxMessage>,
+    ) -> StoreResult<Option<Vec<i64>>> {
+        self.with(move |c| {
+            let now = now_ms();
+            let tx = c.transaction()?;
+            for id in &ids {
+                let n = tx.execute(
+                    "DELETE FROM outbox WHERE id = ?1 AND status = 'pending' AND attempts = 0",
+                    [id],
+                )?;
+                if n != 1 {
+                    return Ok(None); // dropping `tx` rolls back
+                }
+            }
+            let mut out = Vec::new();
+            for msg in digest {
+                tx.execute(
+                    "INSERT INTO outbox (channel, target, payload, dedup_key, next_attempt_at, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                    params![msg.channel, msg.target, msg.payload, msg.dedup_key, now],
+                )?;
+                out.push(tx.last_insert_rowid());
+            }
+            tx.commit()?;
+            Ok(Some(out))
+        })
+        .await
+    }
+
     async fn outbox_finish(
         &self,
         id: i64,
@@ -606,6 +638,28 @@ mod tests {
         assert_eq!((counts.pending, counts.sent, counts.dead), (1, 1, 1));
         let dead = s.outbox_list(Some(OutboxStatus::Dead), 10).await.unwrap();
         assert_eq!(dead[0].last_error.as_deref(), Some("93000"));
+    }
+
+    #[tokio::test]
+    async fn outbox_fold_replaces_atomically() {
+        let s = SqliteStore::in_memory().unwrap();
+        let a = s.outbox_enqueue(msg("t", Some("a"))).await.unwrap();
+        let b = s.outbox_enqueue(msg("t", Some("b"))).await.unwrap();
+        let new = s
+            .outbox_fold(vec![a, b], vec![msg("t", Some("d"))])
+            .await
+            .unwrap()
+            .unwrap();
+        let pending = s.outbox_pending_for("robot", "t").await.unwrap();
+        assert_eq!(pending.iter().map(|m| m.id).collect::<Vec<_>>(), new);
+        // A row that is gone makes the whole fold a no-op.
+        assert!(
+            s.outbox_fold(vec![new[0], a], vec![msg("t", None)])
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(s.outbox_pending_for("robot", "t").await.unwrap().len(), 1);
     }
 
     #[tokio::test]

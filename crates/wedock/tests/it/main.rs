@@ -2,6 +2,9 @@
 
 mod support;
 
+mod alert_crash;
+mod alert_docker;
+mod alerts;
 mod channel_aibot;
 mod channel_interop;
 mod channel_mp;

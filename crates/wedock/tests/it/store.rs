@@ -134,6 +134,33 @@ async fn conformance(store: Arc<dyn Store>) {
     assert_eq!(dead[0].last_error.as_deref(), Some("93000 invalid webhook"));
     assert_eq!(store.outbox_list(None, 10).await.unwrap().len(), 3);
 
+    // Folding pending messages into a digest is all or nothing.
+    let f1 = store.outbox_enqueue(msg("c", None, "f1")).await.unwrap();
+    let f2 = store.outbox_enqueue(msg("c", None, "f2")).await.unwrap();
+    let folded = store
+        .outbox_fold(vec![f1, f2], vec![msg("c", Some("digest-1"), "digest")])
+        .await
+        .unwrap()
+        .expect("both rows were pending");
+    let pending_c = store.outbox_pending_for("robot", "c").await.unwrap();
+    assert_eq!(pending_c.iter().map(|m| m.id).collect::<Vec<_>>(), folded);
+    assert!(
+        store
+            .outbox_fold(vec![folded[0], f1], vec![msg("c", None, "x")])
+            .await
+            .unwrap()
+            .is_none(),
+        "a row that is gone makes the fold a no-op"
+    );
+    assert_eq!(
+        store.outbox_pending_for("robot", "c").await.unwrap().len(),
+        1
+    );
+    store
+        .outbox_finish(folded[0], OutboxStatus::Sent, None)
+        .await
+        .unwrap();
+
     // Audit: newest first.
     for (i, cmd) in ["docker restart api", "docker rm old"].iter().enumerate() {
         store

@@ -1,0 +1,503 @@
+//! Docker engine events → alerts, per host. The event cursor (`timeNano` of the last event
+//! handled) is stored in the store's kv and only advanced after the alerts of the events up
+//! to it are in the outbox; on (re)connect the stream starts `since` the cursor, so nothing is
+//! missed across wedock restarts and reconnects. Reconnects back off exponentially (backon).
+
+use super::{Alert, Engine, Severity};
+use crate::config::DockerHostConfig;
+use backon::BackoffBuilder;
+use bollard::models::EventMessage;
+use futures::StreamExt;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Attributes of container events that are not labels.
+const NOT_LABELS: &[&str] = &["name", "image", "exitCode", "signal", "execDuration"];
+const PROJECT_LABEL: &str = "com.docker.compose.project";
+
+pub fn cursor_key(host: &str) -> String {
+    format!("alerts:cursor:{host}")
+}
+
+/// Turns a host's container events into alerts; remembers what it needs across events
+/// (recent kills and OOMs, deaths for restart loops, which containers are down/unhealthy).
+pub struct Tracker {
+    host: String,
+    loop_count: usize,
+    loop_window_ns: i64,
+    kills: HashMap<String, (String, i64)>,
+    ooms: HashMap<String, i64>,
+    deaths: HashMap<String, VecDeque<i64>>,
+    down: HashSet<String>,
+    unhealthy: HashSet<String>,
+}
+
+/// An alert plus the container whose logs it wants attached.
+pub struct Translated {
+    pub alert: Alert,
+    pub logs_of: Option<String>,
+}
+
+impl Tracker {
+    pub fn new(host: &str, loop_count: u32, loop_window: Duration) -> Tracker {
+        Tracker {
+            host: host.to_string(),
+            loop_count: loop_count.max(2) as usize,
+            loop_window_ns: loop_window.as_nanos() as i64,
+            kills: HashMap::new(),
+            ooms: HashMap::new(),
+            deaths: HashMap::new(),
+            down: HashSet::new(),
+            unhealthy: HashSet::new(),
+        }
+    }
+
+    /// The alerts one event produces (none for most events).
+    pub fn translate(&mut self, ev: &EventMessage) -> Vec<Translated> {
+        let Some(actor) = &ev.actor else {
+            return Vec::new();
+        };
+        let Some(id) = actor.id.clone() else {
+            return Vec::new();
+        };
+        let action = ev.action.clone().unwrap_or_default();
+        let nano = ev
+            .time_nano
+            .or(ev.time.map(|t| t * 1_000_000_000))
+            .unwrap_or(0);
+        let attrs = actor.attributes.clone().unwrap_or_default();
+        let name = attrs.get("name").cloned().unwrap_or_else(|| short(&id));
+        let labels: BTreeMap<String, String> = attrs
+            .iter()
+            .filter(|(k, _)| !NOT_LABELS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let base = |kind: &str, sev: Severity, fp: &str| {
+            let mut a = Alert::new(
+                "docker",
+                kind,
+                sev,
+                format!("docker|{}|{nano}|{id}|{action}", self.host),
+            );
+            a.host = Some(self.host.clone());
+            a.container = Some(name.clone());
+            a.image = attrs.get("image").cloned();
+            a.project = labels.get(PROJECT_LABEL).cloned();
+            a.labels = labels.clone();
+            a.at = nano / 1_000_000;
+            a.fingerprint = format!("docker|{}|{name}|{fp}", self.host);
+            a.group_key = format!(
+                "docker|{}|{}|{kind}",
+                self.host,
+                a.project.clone().unwrap_or_default()
+            );
+            a
+        };
+        let mut out = Vec::new();
+        match action.as_str() {
+            "kill" => {
+                let sig = attrs.get("signal").cloned().unwrap_or_default();
+                self.kills.insert(id.clone(), (sig, nano));
+            }
+            "oom" => {
+                self.ooms.insert(id.clone(), nano);
+            }
+            "die" => {
+                let code = attrs.get("exitCode").and_then(|c| c.parse::<i64>().ok());
+                let recent = |t: i64| nano - t < 30_000_000_000;
+                let oom = self.ooms.remove(&id).is_some_and(recent);
+                let kill = self.kills.remove(&id).filter(|(_, t)| recent(*t));
+                let mut a = if oom {
+                    base("oom", Severity::Critical, "down")
+                } else if let Some((sig, _)) = &kill {
+                    let mut a = base("stop", Severity::Info, "stop");
+                    a.signal = Some(signal_name(sig));
+                    a
+                } else {
+                    base("die", Severity::Critical, "down")
+                };
+                a.exit_code = code;
+                let problem = a.kind != "stop" && code != Some(0);
+                if problem {
+                    self.down.insert(id.clone());
+                    let q = self.deaths.entry(id.clone()).or_default();
+                    q.push_back(nano);
+                    while q.front().is_some_and(|t| nano - t > self.loop_window_ns) {
+                        q.pop_front();
+                    }
+                    if q.len() >= self.loop_count {
+                        let n = q.len() as u32;
+                        let mut l = base("restart_loop", Severity::Critical, "loop");
+                        l.restarts = Some(n);
+                        l.exit_code = code;
+                        out.push(Translated {
+                            alert: l,
+                            logs_of: Some(id.clone()),
+                        });
+                    }
+                }
+                let logs_of = problem.then(|| id.clone());
+                out.insert(0, Translated { alert: a, logs_of });
+            }
+            "start" if self.down.remove(&id) => {
+                let mut a = base("recovered", Severity::Resolved, "down");
+                a.restarts = self.deaths.get(&id).map(|q| q.len() as u32);
+                out.push(Translated {
+                    alert: a,
+                    logs_of: None,
+                });
+            }
+            "destroy" => {
+                self.kills.remove(&id);
+                self.ooms.remove(&id);
+                self.deaths.remove(&id);
+                self.down.remove(&id);
+                self.unhealthy.remove(&id);
+            }
+            a if a.starts_with("health_status") => {
+                let status = a.rsplit(':').next().unwrap_or("").trim();
+                if status == "unhealthy" && self.unhealthy.insert(id.clone()) {
+                    out.push(Translated {
+                        alert: base("unhealthy", Severity::Warning, "health"),
+                        logs_of: Some(id.clone()),
+                    });
+                } else if status == "healthy" && self.unhealthy.remove(&id) {
+                    out.push(Translated {
+                        alert: base("healthy", Severity::Resolved, "health"),
+                        logs_of: None,
+                    });
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+}
+
+fn short(id: &str) -> String {
+    id.chars().take(12).collect()
+}
+
+fn signal_name(sig: &str) -> String {
+    match sig {
+        "9" => "SIGKILL (9)".into(),
+        "15" => "SIGTERM (15)".into(),
+        "2" => "SIGINT (2)".into(),
+        s => s.to_string(),
+    }
+}
+
+/// The last `n` log lines of a container (stdout and stderr), if it still exists.
+pub async fn tail_logs(client: &bollard::Docker, id: &str, n: usize) -> Option<String> {
+    if n == 0 {
+        return None;
+    }
+    let opts = bollard::query_parameters::LogsOptionsBuilder::new()
+        .stdout(true)
+        .stderr(true)
+        .tail(&n.to_string())
+        .build();
+    let collect = async {
+        let mut out = String::new();
+        let mut s = client.logs(id, Some(opts));
+        while let Some(item) = s.next().await {
+            match item {
+                Ok(chunk) => out.push_str(&chunk.to_string()),
+                Err(_) => break,
+            }
+        }
+        out
+    };
+    let out = tokio::time::timeout(Duration::from_secs(3), collect)
+        .await
+        .ok()?;
+    (!out.trim().is_empty()).then_some(out)
+}
+
+fn daemon_alert(host: &str, up: bool, detail: Option<String>) -> Alert {
+    let now = crate::store::now_ms();
+    let (kind, sev) = if up {
+        ("daemon_up", Severity::Resolved)
+    } else {
+        ("daemon_down", Severity::Critical)
+    };
+    let mut a = Alert::new(
+        "docker",
+        kind,
+        sev,
+        format!("docker|{host}|{now}|daemon|{kind}"),
+    );
+    a.host = Some(host.to_string());
+    a.title = Some(host.to_string());
+    a.text = detail;
+    a.fingerprint = format!("docker|{host}|daemon");
+    a
+}
+
+/// Submits until the store takes it (or shutdown). Returns false on shutdown.
+async fn submit_durably(
+    engine: &Engine,
+    batch: Vec<Alert>,
+    shutdown: &mut watch::Receiver<bool>,
+) -> bool {
+    loop {
+        match engine.submit(batch.clone()).await {
+            Ok(_) => return true,
+            Err(e) => {
+                tracing::error!(error = %e, "could not store alerts; will retry");
+                metrics::counter!("wedock_alert_store_errors_total").increment(1);
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = shutdown.changed() => return false,
+                }
+            }
+        }
+    }
+}
+
+/// Watches one host until shutdown.
+pub async fn watch(
+    engine: Arc<Engine>,
+    host: DockerHostConfig,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let cfg = engine.app.config.alerts.clone();
+    let store = engine.app.store.clone();
+    let key = cursor_key(&host.name);
+    let mut tracker = Tracker::new(
+        &host.name,
+        cfg.restart_loop_count,
+        Duration::from_secs(cfg.restart_loop_window_secs),
+    );
+    let new_backoff = || {
+        backon::ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(cfg.reconnect_min_ms))
+            .with_max_delay(Duration::from_millis(cfg.reconnect_max_ms))
+            .with_jitter()
+            .without_max_times()
+            .build()
+    };
+    let mut backoff = new_backoff();
+    let mut down_reported = false;
+    let group_window = Duration::from_millis(cfg.group_window_ms);
+    let health_name = format!("alerts:docker:{}", host.name);
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let engine_conn = match crate::ops::docker::connect(&host).await {
+            Ok(c) => c,
+            Err(e) => {
+                engine.app.health.set(&health_name, false, false, e.clone());
+                if !down_reported {
+                    tracing::warn!(host = %host.name, "Docker engine unreachable: {e}");
+                    down_reported = submit_durably(
+                        &engine,
+                        vec![daemon_alert(&host.name, false, Some(e))],
+                        &mut shutdown,
+                    )
+                    .await;
+                }
+                let wait = backoff.next().unwrap_or(Duration::from_secs(30));
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => continue,
+                    _ = shutdown.changed() => return,
+                }
+            }
+        };
+        backoff = new_backoff();
+        let client = engine_conn.client;
+        engine
+            .app
+            .health
+            .set(&health_name, true, false, "watching events");
+        if down_reported {
+            down_reported = !submit_durably(
+                &engine,
+                vec![daemon_alert(&host.name, true, None)],
+                &mut shutdown,
+            )
+            .await;
+        }
+        let cursor: i64 = match store.kv_get(&key).await {
+            Ok(Some(v)) => v.parse().unwrap_or(0),
+            Ok(None) => {
+                // First start: from now on, not the engine's whole history.
+                let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
+                let _ = store.kv_set(&key, &now.to_string(), None).await;
+                now
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the event cursor");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let since = format!("{}.{:09}", cursor / 1_000_000_000, cursor % 1_000_000_000);
+        let mut filters = HashMap::new();
+        filters.insert("type".to_string(), vec!["container".to_string()]);
+        let opts = bollard::query_parameters::EventsOptions {
+            since: Some(since),
+            until: None,
+            filters: Some(filters),
+        };
+        let mut stream = client.events(Some(opts));
+        tracing::info!(host = %host.name, cursor, "watching Docker events");
+        let mut batch: Vec<Alert> = Vec::new();
+        let mut batch_cursor = cursor;
+        let mut last = cursor;
+        let mut deadline: Option<tokio::time::Instant> = None;
+        let ended = loop {
+            let sleep_until =
+                deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+            let next = tokio::select! {
+                n = stream.next() => Some(n),
+                _ = tokio::time::sleep_until(sleep_until), if deadline.is_some() => None,
+                _ = shutdown.changed() => break false,
+            };
+            match next {
+                Some(Some(Ok(ev))) => {
+                    let nano = ev.time_nano.unwrap_or(0);
+                    if nano != 0 && nano <= last {
+                        continue; // replayed: handled before the cursor was saved
+                    }
+                    metrics::counter!("wedock_docker_events_total").increment(1);
+                    last = last.max(nano);
+                    for t in tracker.translate(&ev) {
+                        let mut a = t.alert;
+                        if let Some(id) = t.logs_of {
+                            a.logs = tail_logs(&client, &id, cfg.log_lines).await;
+                        }
+                        batch.push(a);
+                    }
+                    batch_cursor = last;
+                    if batch.is_empty() {
+                        // Nothing to send: advance the cursor cheaply now and then.
+                        if last - cursor > 0 && deadline.is_none() {
+                            let _ = store.kv_set(&key, &last.to_string(), None).await;
+                        }
+                        continue;
+                    }
+                    if group_window.is_zero() {
+                        deadline = Some(tokio::time::Instant::now());
+                    } else if deadline.is_none() {
+                        deadline = Some(tokio::time::Instant::now() + group_window);
+                    }
+                    if !group_window.is_zero() {
+                        continue;
+                    }
+                }
+                Some(Some(Err(e))) => {
+                    tracing::warn!(host = %host.name, error = %e, "Docker event stream failed; reconnecting");
+                    break true;
+                }
+                Some(None) => {
+                    tracing::warn!(host = %host.name, "Docker event stream ended; reconnecting");
+                    break true;
+                }
+                None => {}
+            }
+            // The grouping window is over (or there is none): hand the batch over, then
+            // advance the cursor.
+            let b = std::mem::take(&mut batch);
+            deadline = None;
+            if !submit_durably(&engine, b, &mut shutdown).await {
+                return;
+            }
+            if let Err(e) = store.kv_set(&key, &batch_cursor.to_string(), None).await {
+                tracing::error!(error = %e, "cannot save the event cursor");
+            }
+        };
+        // Hand over what was collected before leaving or reconnecting.
+        if !batch.is_empty() {
+            let b = std::mem::take(&mut batch);
+            if submit_durably(&engine, b, &mut shutdown).await {
+                let _ = store.kv_set(&key, &batch_cursor.to_string(), None).await;
+            }
+        }
+        if !ended {
+            return;
+        }
+        let wait = backoff.next().unwrap_or(Duration::from_secs(1));
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bollard::models::EventActor;
+
+    fn ev(id: &str, action: &str, secs: i64, attrs: &[(&str, &str)]) -> EventMessage {
+        let mut a: HashMap<String, String> = attrs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        a.insert("name".into(), format!("{id}-name"));
+        a.insert("image".into(), "busybox".into());
+        EventMessage {
+            action: Some(action.into()),
+            actor: Some(EventActor {
+                id: Some(id.into()),
+                attributes: Some(a),
+            }),
+            time_nano: Some(secs * 1_000_000_000),
+            ..Default::default()
+        }
+    }
+
+    fn kinds(t: &mut Tracker, e: EventMessage) -> Vec<String> {
+        t.translate(&e).into_iter().map(|x| x.alert.kind).collect()
+    }
+
+    #[test]
+    fn deaths_ooms_kills_loops_and_recoveries() {
+        let mut t = Tracker::new("local", 3, Duration::from_secs(600));
+        let die1 = [("exitCode", "1"), (PROJECT_LABEL, "shop")];
+        let out = t.translate(&ev("a", "die", 1, &die1));
+        assert_eq!(out[0].alert.kind, "die");
+        assert_eq!(out[0].alert.project.as_deref(), Some("shop"));
+        assert_eq!(out[0].alert.exit_code, Some(1));
+        assert!(out[0].logs_of.is_some());
+        assert_eq!(kinds(&mut t, ev("a", "start", 2, &[])), vec!["recovered"]);
+        assert_eq!(
+            kinds(&mut t, ev("a", "start", 3, &[])),
+            Vec::<String>::new()
+        );
+        assert_eq!(kinds(&mut t, ev("a", "die", 4, &die1)), vec!["die"]);
+        assert_eq!(
+            kinds(&mut t, ev("a", "die", 5, &die1)),
+            vec!["die", "restart_loop"]
+        );
+        // OOM then die → one OOM alert.
+        assert!(kinds(&mut t, ev("b", "oom", 10, &[])).is_empty());
+        assert_eq!(
+            kinds(&mut t, ev("b", "die", 10, &[("exitCode", "137")])),
+            vec!["oom"]
+        );
+        // kill then die → stopped by someone, no recovery later.
+        assert!(kinds(&mut t, ev("c", "kill", 20, &[("signal", "15")])).is_empty());
+        let out = t.translate(&ev("c", "die", 20, &[("exitCode", "143")]));
+        assert_eq!(out[0].alert.kind, "stop");
+        assert_eq!(out[0].alert.signal.as_deref(), Some("SIGTERM (15)"));
+        assert!(kinds(&mut t, ev("c", "start", 30, &[])).is_empty());
+        // Health.
+        assert!(kinds(&mut t, ev("d", "health_status: healthy", 40, &[])).is_empty());
+        assert_eq!(
+            kinds(&mut t, ev("d", "health_status: unhealthy", 41, &[])),
+            vec!["unhealthy"]
+        );
+        assert!(kinds(&mut t, ev("d", "health_status: unhealthy", 42, &[])).is_empty());
+        assert_eq!(
+            kinds(&mut t, ev("d", "health_status: healthy", 43, &[])),
+            vec!["healthy"]
+        );
+        // Events without an actor are ignored, not a panic.
+        assert!(t.translate(&EventMessage::default()).is_empty());
+    }
+}

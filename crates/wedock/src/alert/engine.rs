@@ -1,0 +1,821 @@
+//! The alert engine: routes, mutes, dedup and repeat control, grouping, rendering, digest
+//! folding, and the durable hand-over to the outbox.
+
+use super::render;
+use super::{Alert, Severity};
+use crate::app::App;
+use crate::channel::robot::{self, Format};
+use crate::config::{RouteConfig, RouteMatch};
+use crate::i18n::Lang;
+use crate::outbox::Outbox;
+use crate::store::{NewOutboxMessage, OutboxMessage, Store, StoreResult, now_ms};
+use serde::{Deserialize, Serialize};
+use sha1::Digest;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Dedup keys of alert messages start with this; only such messages are folded into digests.
+const KEY_PREFIX: &str = "alert:";
+/// Bytes of digest lines kept for one target (5 markdown or 10 text messages); what does
+/// not fit is counted, not listed.
+const DIGEST_BUDGET: usize = 20_000;
+const MUTE_PREFIX: &str = "alerts:mute:";
+const RECENT_PREFIX: &str = "alerts:recent:";
+const RECENT_TTL: Duration = Duration::from_secs(3 * 24 * 3600);
+
+/// Where a message goes: an outbox channel and its target id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Target {
+    pub channel: String,
+    pub id: String,
+}
+
+impl Target {
+    /// `NAME` / `robot:NAME` → robot; `aibot:ID`, `wecom_app:USER`, `wechatbot:ROOM`, ….
+    pub fn parse(s: &str) -> Target {
+        match s.split_once(':') {
+            Some((ch, id)) => Target {
+                channel: ch.to_string(),
+                id: id.to_string(),
+            },
+            None => Target {
+                channel: robot::CHANNEL.to_string(),
+                id: s.to_string(),
+            },
+        }
+    }
+    fn label(&self) -> String {
+        format!("{}:{}", self.channel, self.id)
+    }
+}
+
+struct Route {
+    cfg: RouteConfig,
+    targets: Vec<Target>,
+    repeat_ms: i64,
+}
+
+#[derive(Clone, Copy)]
+struct Seen {
+    last_sent: i64,
+    sends: u32,
+}
+
+/// What one `submit` did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Submitted {
+    /// Outbox messages written (digest parts included).
+    pub messages: usize,
+    /// Alerts not sent because of opt-out, mute, dedup, repeat limit or no route.
+    pub suppressed: usize,
+}
+
+/// A mute from chat: alerts whose container, project, host or name match `target` (a glob)
+/// are not sent until `until`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Mute {
+    pub id: String,
+    pub target: String,
+    pub by: String,
+    pub until: i64,
+    pub created: i64,
+}
+
+impl Mute {
+    pub fn matches(&self, a: &Alert) -> bool {
+        if self.target == "*" {
+            return true;
+        }
+        let Ok(p) = glob::Pattern::new(&self.target) else {
+            return false;
+        };
+        [
+            a.container.as_deref(),
+            a.project.as_deref(),
+            a.host.as_deref(),
+            a.title.as_deref(),
+            a.labels.get("alertname").map(String::as_str),
+        ]
+        .into_iter()
+        .flatten()
+        .any(|v| p.matches(v))
+    }
+}
+
+/// One line of `/alerts`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecentAlert {
+    pub at: i64,
+    pub line: String,
+    pub route: String,
+    pub target: String,
+    pub ids: Vec<i64>,
+}
+
+pub struct Engine {
+    pub app: Arc<App>,
+    pub outbox: Arc<Outbox>,
+    pub lang: Lang,
+    routes: Vec<Route>,
+    default_targets: Vec<Target>,
+    formats: HashMap<String, Format>,
+    dedup_ms: i64,
+    noise: Mutex<HashMap<String, Seen>>,
+    last_prune: AtomicU64,
+    seq: AtomicU64,
+}
+
+impl Engine {
+    pub fn new(app: Arc<App>, outbox: Arc<Outbox>) -> Engine {
+        let cfg = &app.config.alerts;
+        let dedup_ms = (cfg.dedup_window_secs * 1000) as i64;
+        let routes = cfg
+            .routes
+            .iter()
+            .map(|r| Route {
+                targets: r.targets.iter().map(|t| Target::parse(t)).collect(),
+                repeat_ms: r
+                    .repeat_interval
+                    .as_deref()
+                    .and_then(|d| humantime::parse_duration(d).ok())
+                    .map_or(dedup_ms, |d| d.as_millis() as i64),
+                cfg: r.clone(),
+            })
+            .collect();
+        let default_targets = app
+            .config
+            .wecom
+            .robots
+            .iter()
+            .map(|r| Target::parse(&r.name))
+            .collect();
+        let formats = app
+            .config
+            .wecom
+            .robots
+            .iter()
+            .map(|r| (r.name.clone(), Format::parse(&r.format)))
+            .collect();
+        Engine {
+            lang: Lang::parse(&cfg.lang).unwrap_or(Lang::Zh),
+            routes,
+            default_targets,
+            formats,
+            dedup_ms,
+            noise: Mutex::new(HashMap::new()),
+            last_prune: AtomicU64::new(0),
+            seq: AtomicU64::new(0),
+            app,
+            outbox,
+        }
+    }
+
+    fn store(&self) -> &dyn Store {
+        &*self.app.store
+    }
+
+    /// Routes `alerts` and writes the messages to the outbox. Returns once they are durable;
+    /// on a store error nothing about dedup state changes, so the caller can retry the batch.
+    pub async fn submit(&self, alerts: Vec<Alert>) -> StoreResult<Submitted> {
+        let now = now_ms();
+        self.prune(now);
+        let mutes = active_mutes(self.store()).await?;
+        let mut done = Submitted::default();
+        // (route name, group key) → alerts, in arrival order.
+        let mut groups: Vec<((usize, String), Vec<Alert>)> = Vec::new();
+        let mut noise_updates: Vec<(String, Option<Seen>)> = Vec::new();
+        {
+            let mut noise = self.noise.lock().unwrap_or_else(|e| e.into_inner());
+            for a in alerts {
+                metrics::counter!("wedock_alerts_received_total", "source" => source_label(&a.source))
+                    .increment(1);
+                if a.labels.get("wedock.alert").map(String::as_str) == Some("false") {
+                    suppress(&mut done, "opt_out");
+                    continue;
+                }
+                if mutes.iter().any(|m| m.matches(&a)) {
+                    suppress(&mut done, "muted");
+                    continue;
+                }
+                let routes = self.routes_for(&a);
+                if routes.is_empty() {
+                    suppress(&mut done, "no_route");
+                    continue;
+                }
+                for r in routes {
+                    let (rname, repeat_ms, max_repeats) = match r {
+                        RouteRef::Configured(i) => {
+                            let rt = &self.routes[i];
+                            (rt.cfg.name.as_str(), rt.repeat_ms, rt.cfg.max_repeats)
+                        }
+                        _ => ("default", self.dedup_ms, 0),
+                    };
+                    let key = if a.is_resolution() {
+                        format!("{rname}|{}|resolved", a.fingerprint)
+                    } else {
+                        format!("{rname}|{}", a.fingerprint)
+                    };
+                    let prev = noise.get(&key).copied();
+                    if let Some(s) = prev {
+                        if now - s.last_sent < repeat_ms.max(1) {
+                            suppress(&mut done, "dedup");
+                            continue;
+                        }
+                        if max_repeats > 0 && s.sends >= max_repeats {
+                            suppress(&mut done, "max_repeats");
+                            continue;
+                        }
+                    }
+                    noise_updates.push((key.clone(), prev));
+                    noise.insert(
+                        key,
+                        Seen {
+                            last_sent: now,
+                            sends: prev.map_or(1, |s| s.sends + 1),
+                        },
+                    );
+                    if a.is_resolution() && a.source != "docker" {
+                        // A resolved alert may fire again at once.
+                        let problem = format!("{rname}|{}", a.fingerprint);
+                        if let Some(p) = noise.remove(&problem) {
+                            noise_updates.push((problem, Some(p)));
+                        }
+                    }
+                    let gk = if a.group_key.is_empty() {
+                        format!("id:{}", a.event_id)
+                    } else {
+                        a.group_key.clone()
+                    };
+                    let slot = (r.index(), gk);
+                    match groups.iter_mut().find(|(k, _)| *k == slot) {
+                        Some((_, v)) => v.push(a.clone()),
+                        None => groups.push((slot, vec![a.clone()])),
+                    }
+                }
+            }
+        }
+        let result = self.deliver_groups(groups, &mut done).await;
+        if result.is_err() {
+            // Undo, newest first, so a retry of the batch is not taken for a repeat.
+            let mut noise = self.noise.lock().unwrap_or_else(|e| e.into_inner());
+            for (k, prev) in noise_updates.into_iter().rev() {
+                match prev {
+                    Some(p) => noise.insert(k, p),
+                    None => noise.remove(&k),
+                };
+            }
+        }
+        result.map(|()| done)
+    }
+
+    async fn deliver_groups(
+        &self,
+        groups: Vec<((usize, String), Vec<Alert>)>,
+        done: &mut Submitted,
+    ) -> StoreResult<()> {
+        for ((ri, _), alerts) in groups {
+            let (rname, targets, template) = if ri == usize::MAX {
+                ("default".to_string(), self.default_targets.clone(), None)
+            } else if ri == usize::MAX - 1 {
+                let t = alerts[0].direct.iter().map(|t| Target::parse(t)).collect();
+                ("direct".to_string(), t, None)
+            } else {
+                let r = &self.routes[ri];
+                (
+                    r.cfg.name.clone(),
+                    r.targets.clone(),
+                    r.cfg.template.clone(),
+                )
+            };
+            let mut ids_src = sha1::Sha1::new();
+            for a in &alerts {
+                ids_src.update(a.event_id.as_bytes());
+                ids_src.update(b"\n");
+            }
+            let base = hex::encode(&ids_src.finalize()[..10]);
+            for t in targets {
+                let format = self.format_for(&t);
+                let content = match &template {
+                    Some(tpl) => render::with_template(tpl, &alerts, &rname, format, self.lang),
+                    None if alerts.len() == 1 => render::one(&alerts[0], format, self.lang),
+                    None => render::group(&alerts, format, self.lang),
+                };
+                let ids = self
+                    .enqueue(&t, format, &content, &format!("{KEY_PREFIX}{base}:{rname}"))
+                    .await?;
+                done.messages += ids.len();
+                metrics::counter!("wedock_alert_messages_total").increment(ids.len() as u64);
+                let line = render::digest_lines(&content)
+                    .into_iter()
+                    .next()
+                    .map(|l| plain(&l))
+                    .unwrap_or_default();
+                let rec = RecentAlert {
+                    at: now_ms(),
+                    line,
+                    route: rname.clone(),
+                    target: t.label(),
+                    ids,
+                };
+                let seq = self.seq.fetch_add(1, Ordering::Relaxed) % 1_000_000;
+                let key = format!("{RECENT_PREFIX}{:013}{seq:06}", rec.at);
+                let value = serde_json::to_string(&rec).unwrap_or_default();
+                self.store().kv_set(&key, &value, Some(RECENT_TTL)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn format_for(&self, t: &Target) -> Format {
+        match t.channel.as_str() {
+            robot::CHANNEL => self.formats.get(&t.id).copied().unwrap_or(Format::Markdown),
+            "aibot" => Format::Markdown,
+            _ => Format::Text,
+        }
+    }
+
+    /// Writes `content` for one target, split to the format's byte limit, or folds it with
+    /// the messages already waiting for that target into a digest.
+    async fn enqueue(
+        &self,
+        t: &Target,
+        format: Format,
+        content: &str,
+        key: &str,
+    ) -> StoreResult<Vec<i64>> {
+        if t.channel == robot::CHANNEL {
+            for _ in 0..3 {
+                let waiting: Vec<OutboxMessage> = self
+                    .store()
+                    .outbox_pending_for(&t.channel, &t.id)
+                    .await?
+                    .into_iter()
+                    .filter(|m| {
+                        m.attempts == 0
+                            && m.dedup_key
+                                .as_deref()
+                                .is_some_and(|k| k.starts_with(KEY_PREFIX))
+                    })
+                    .collect();
+                metrics::gauge!("wedock_alerts_waiting", "target" => t.id.clone())
+                    .set(waiting.len() as f64);
+                let fold = !waiting.is_empty()
+                    && (waiting.len() >= self.app.config.alerts.digest_pending
+                        || !self.outbox.has_budget(&t.channel, &t.id));
+                if !fold {
+                    break;
+                }
+                let digest = self.digest(t, format, &waiting, content);
+                let ids = waiting.iter().map(|m| m.id).collect();
+                if let Some(new) = self.store().outbox_fold(ids, digest).await? {
+                    metrics::counter!("wedock_alert_digests_total").increment(1);
+                    return Ok(new);
+                }
+                // A waiting message was picked up meanwhile: look again.
+            }
+        }
+        let mut ids = Vec::new();
+        for (i, body) in payloads(&t.channel, format, content)
+            .into_iter()
+            .enumerate()
+        {
+            let id = self
+                .outbox
+                .enqueue(NewOutboxMessage {
+                    channel: t.channel.clone(),
+                    target: t.id.clone(),
+                    payload: body,
+                    dedup_key: Some(format!("{key}:{}:{i}", t.label())),
+                })
+                .await?;
+            ids.push(id);
+        }
+        Ok(ids)
+    }
+
+    /// The digest that replaces `waiting` plus `content`: one line per alert, at most
+    /// [`DIGEST_BUDGET`] bytes, and a count of what did not fit.
+    fn digest(
+        &self,
+        t: &Target,
+        format: Format,
+        waiting: &[OutboxMessage],
+        content: &str,
+    ) -> Vec<NewOutboxMessage> {
+        let mut lines: Vec<String> = Vec::new();
+        let mut omitted: u64 = 0;
+        let mut take = |text: &str, key: Option<&str>| {
+            let is_digest = key.is_some_and(|k| k.contains(":digest:"));
+            if is_digest {
+                // Earlier digest (or a part of one): keep its items; its omitted count is the
+                // last segment of its key.
+                if let Some(n) = key
+                    .and_then(|k| k.rsplit(':').next())
+                    .and_then(|n| n.parse::<u64>().ok())
+                {
+                    omitted += n;
+                }
+                lines.extend(
+                    text.lines()
+                        .skip(1)
+                        .filter(|l| !l.starts_with("… "))
+                        .map(str::to_string),
+                );
+            } else {
+                let mut it = render::digest_lines(text).into_iter();
+                if let Some(h) = it.next() {
+                    lines.push(format!("- {}", plain(&h)));
+                }
+                lines.extend(it.map(|l| format!("  {}", plain(&l))));
+            }
+        };
+        for m in waiting {
+            // A continuation part of an earlier digest carries only its items.
+            if let Some(c) = robot::content_of(&m.payload) {
+                take(&c, m.dedup_key.as_deref());
+            }
+        }
+        take(content, None);
+        let lang = self.lang;
+        let budget = DIGEST_BUDGET;
+        let mut used = 0usize;
+        let mut kept = Vec::new();
+        for l in lines {
+            if used + l.len() + 1 > budget {
+                omitted += 1;
+                continue;
+            }
+            used += l.len() + 1;
+            kept.push(l);
+        }
+        let n_items = kept.iter().filter(|l| l.starts_with("- ")).count() as u64;
+        let head = match lang {
+            Lang::Zh => format!(
+                "📦 告警摘要：{} 条（发送频率受限，已合并）",
+                n_items + omitted
+            ),
+            Lang::En => format!(
+                "📦 Alert digest: {} alerts (rate limited, merged)",
+                n_items + omitted
+            ),
+        };
+        let head = match format {
+            Format::Markdown => format!("<font color=\"warning\">**{head}**</font>"),
+            Format::MarkdownV2 => format!("**{head}**"),
+            Format::Text => head,
+        };
+        let mut text = head;
+        for l in kept {
+            text.push('\n');
+            text.push_str(&l);
+        }
+        if omitted > 0 {
+            text.push('\n');
+            text.push_str(&match lang {
+                Lang::Zh => format!("… 另有 {omitted} 条未列出"),
+                Lang::En => format!("… {omitted} more not listed"),
+            });
+        }
+        let stamp = format!(
+            "{}{:06}",
+            now_ms(),
+            self.seq.fetch_add(1, Ordering::Relaxed)
+        );
+        let parts = crate::render::split_by_bytes(&text, format.limit());
+        parts
+            .into_iter()
+            .enumerate()
+            .map(|(i, part)| {
+                // Continuation parts start with an item, not the header: give them one so a
+                // later fold reads them the same way.
+                let part = if i == 0 {
+                    part
+                } else {
+                    format!("📦 …\n{part}")
+                };
+                NewOutboxMessage {
+                    channel: t.channel.clone(),
+                    target: t.id.clone(),
+                    payload: robot::body(format, &part),
+                    dedup_key: Some(format!(
+                        "{KEY_PREFIX}digest:{}:{stamp}:{i}:{}",
+                        t.id,
+                        if i == 0 { omitted } else { 0 }
+                    )),
+                }
+            })
+            .collect()
+    }
+
+    fn routes_for(&self, a: &Alert) -> Vec<RouteRef> {
+        if !a.direct.is_empty() {
+            // A hook naming a route uses it; naming targets sends there.
+            if let Some(i) = self
+                .routes
+                .iter()
+                .position(|r| a.direct.contains(&r.cfg.name))
+            {
+                return vec![RouteRef::Configured(i)];
+            }
+            return vec![RouteRef::Direct];
+        }
+        if let Some(name) = a.labels.get("wedock.route")
+            && let Some(i) = self.routes.iter().position(|r| &r.cfg.name == name)
+        {
+            return vec![RouteRef::Configured(i)];
+        }
+        if self.routes.is_empty() {
+            return if default_applies(a) && !self.default_targets.is_empty() {
+                vec![RouteRef::Default]
+            } else {
+                Vec::new()
+            };
+        }
+        let mut out = Vec::new();
+        for (i, r) in self.routes.iter().enumerate() {
+            if route_matches(&r.cfg.matches, a) {
+                out.push(RouteRef::Configured(i));
+                if !r.cfg.continue_matching {
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    /// Forgets dedup state older than any repeat interval, so memory stays bounded.
+    fn prune(&self, now: i64) {
+        let last = self.last_prune.load(Ordering::Relaxed) as i64;
+        if now - last < 10_000 {
+            return;
+        }
+        self.last_prune.store(now as u64, Ordering::Relaxed);
+        let keep = self
+            .routes
+            .iter()
+            .map(|r| r.repeat_ms)
+            .chain([self.dedup_ms])
+            .max()
+            .unwrap_or(self.dedup_ms);
+        let mut noise = self.noise.lock().unwrap_or_else(|e| e.into_inner());
+        // Entries with a repeat limit must be kept while the problem lasts; the limit is
+        // per route, so keep those for a day.
+        noise.retain(|_, s| {
+            now - s.last_sent < keep.max(1).max(if s.sends > 1 { 86_400_000 } else { 0 })
+        });
+        metrics::gauge!("wedock_alerts_dedup_entries").set(noise.len() as f64);
+    }
+
+    /// Number of fingerprints currently remembered (for benches and tests).
+    pub fn dedup_entries(&self) -> usize {
+        self.noise.lock().map(|n| n.len()).unwrap_or(0)
+    }
+
+    /// Recent alert messages, newest first, with their delivery status.
+    pub async fn recent(store: &dyn Store, n: usize) -> StoreResult<Vec<(RecentAlert, String)>> {
+        let mut rows: Vec<RecentAlert> = store
+            .kv_scan(RECENT_PREFIX)
+            .await?
+            .into_iter()
+            .filter_map(|(_, v)| serde_json::from_str(&v).ok())
+            .collect();
+        rows.sort_by_key(|r: &RecentAlert| std::cmp::Reverse(r.at));
+        rows.truncate(n);
+        let all = store.outbox_list(None, 2000).await?;
+        let by_id: HashMap<i64, &OutboxMessage> = all.iter().map(|m| (m.id, m)).collect();
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let statuses: Vec<String> = r
+                    .ids
+                    .iter()
+                    .map(|id| match by_id.get(id) {
+                        Some(m) => match &m.last_error {
+                            Some(e) if m.status != crate::store::OutboxStatus::Sent => {
+                                format!("{} ({e})", m.status.as_str())
+                            }
+                            _ => m.status.as_str().to_string(),
+                        },
+                        None => "digest".to_string(),
+                    })
+                    .collect();
+                let mut s = statuses.clone();
+                s.dedup();
+                (r, s.join(", "))
+            })
+            .collect())
+    }
+}
+
+#[derive(Clone, Copy)]
+enum RouteRef {
+    Configured(usize),
+    Default,
+    Direct,
+}
+
+impl RouteRef {
+    fn index(self) -> usize {
+        match self {
+            RouteRef::Configured(i) => i,
+            RouteRef::Default => usize::MAX,
+            RouteRef::Direct => usize::MAX - 1,
+        }
+    }
+}
+
+fn suppress(done: &mut Submitted, reason: &'static str) {
+    done.suppressed += 1;
+    metrics::counter!("wedock_alerts_suppressed_total", "reason" => reason).increment(1);
+}
+
+fn source_label(s: &str) -> String {
+    if s.starts_with("hook:") {
+        "hook".into()
+    } else {
+        s.to_string()
+    }
+}
+
+/// Strips markup from a line so digests stay compact.
+fn plain(line: &str) -> String {
+    let mut s = line.replace("**", "").replace("</font>", "");
+    while let Some(start) = s.find("<font") {
+        match s[start..].find('>') {
+            Some(end) => s.replace_range(start..start + end + 1, ""),
+            None => break,
+        }
+    }
+    s.trim_start_matches("> ").to_string()
+}
+
+/// Built-in routing when no routes are configured: problems and their resolution, not
+/// planned stops or clean exits.
+pub fn default_applies(a: &Alert) -> bool {
+    match a.kind.as_str() {
+        "die" => a.exit_code != Some(0),
+        "stop" => false,
+        _ => true,
+    }
+}
+
+fn glob_ok(pattern: &Option<String>, value: Option<&str>) -> bool {
+    match pattern {
+        None => true,
+        Some(p) => match (glob::Pattern::new(p), value) {
+            (Ok(p), Some(v)) => p.matches(v),
+            _ => false,
+        },
+    }
+}
+
+pub fn route_matches(m: &RouteMatch, a: &Alert) -> bool {
+    glob_ok(&m.source, Some(&a.source))
+        && glob_ok(&m.host, a.host.as_deref())
+        && glob_ok(&m.container, a.container.as_deref())
+        && glob_ok(&m.image, a.image.as_deref())
+        && glob_ok(&m.project, a.project.as_deref())
+        && (m.event.is_empty() || m.event.iter().any(|e| e == &a.kind))
+        && (m.exit_code.is_empty() || a.exit_code.is_some_and(|c| m.exit_code.contains(&c)))
+        && (m.severity.is_empty() || m.severity.iter().any(|s| s == a.severity.as_str()))
+        && m.labels
+            .iter()
+            .all(|(k, p)| glob_ok(&Some(p.clone()), a.labels.get(k).map(String::as_str)))
+}
+
+/// The outbox payloads for `content` on a channel: robot bodies, or the same JSON shape
+/// (`msgtype` + content) for the other channels' senders.
+pub fn payloads(_channel: &str, format: Format, content: &str) -> Vec<String> {
+    robot::bodies(format, content)
+}
+
+/// Mutes that have not expired.
+pub async fn active_mutes(store: &dyn Store) -> StoreResult<Vec<Mute>> {
+    let now = now_ms();
+    Ok(store
+        .kv_scan(MUTE_PREFIX)
+        .await?
+        .into_iter()
+        .filter_map(|(_, v)| serde_json::from_str::<Mute>(&v).ok())
+        .filter(|m| m.until > now)
+        .collect())
+}
+
+/// Adds a mute; the id is short so it can be typed in `/unmute ID`.
+pub async fn add_mute(
+    store: &dyn Store,
+    target: &str,
+    duration: Duration,
+    by: &str,
+) -> StoreResult<Mute> {
+    let now = now_ms();
+    let id = format!("m{}", hex::encode(rand::random::<[u8; 3]>()));
+    let m = Mute {
+        id: id.clone(),
+        target: target.to_string(),
+        by: by.to_string(),
+        until: now + duration.as_millis() as i64,
+        created: now,
+    };
+    let v = serde_json::to_string(&m).unwrap_or_default();
+    store
+        .kv_set(&format!("{MUTE_PREFIX}{id}"), &v, Some(duration))
+        .await?;
+    Ok(m)
+}
+
+/// Removes a mute; false when no such mute exists.
+pub async fn remove_mute(store: &dyn Store, id: &str) -> StoreResult<bool> {
+    let key = format!("{MUTE_PREFIX}{id}");
+    let exists = store.kv_get(&key).await?.is_some();
+    if exists {
+        store.kv_delete(&key).await?;
+    }
+    Ok(exists)
+}
+
+impl Severity {
+    /// Most severe first.
+    pub fn rank(self) -> u8 {
+        self as u8
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert() -> Alert {
+        let mut a = Alert::new("docker", "die", Severity::Critical, "e1".into());
+        a.host = Some("prod-1".into());
+        a.container = Some("api-3".into());
+        a.image = Some("registry.example.com/api:1".into());
+        a.project = Some("shop".into());
+        a.exit_code = Some(137);
+        a.labels.insert("team".into(), "payments".into());
+        a
+    }
+
+    #[test]
+    fn route_conditions_all_have_to_hold() {
+        let a = alert();
+        let mut m = RouteMatch {
+            source: Some("docker".into()),
+            host: Some("prod-*".into()),
+            container: Some("api-*".into()),
+            image: Some("registry.example.com/*".into()),
+            project: Some("shop".into()),
+            event: vec!["die".into(), "oom".into()],
+            exit_code: vec![137],
+            severity: vec!["critical".into()],
+            labels: [("team".to_string(), "pay*".to_string())].into(),
+        };
+        assert!(route_matches(&m, &a));
+        m.labels.insert("tier".into(), "*".into());
+        assert!(!route_matches(&m, &a), "a missing label does not match");
+        m.labels.remove("tier");
+        m.exit_code = vec![1];
+        assert!(!route_matches(&m, &a));
+        assert!(route_matches(&RouteMatch::default(), &a));
+    }
+
+    #[test]
+    fn defaults_skip_clean_exits_and_planned_stops() {
+        let mut a = alert();
+        assert!(default_applies(&a));
+        a.exit_code = Some(0);
+        assert!(!default_applies(&a));
+        a.kind = "stop".into();
+        assert!(!default_applies(&a));
+    }
+
+    #[test]
+    fn mutes_match_globs_on_names() {
+        let m = Mute {
+            id: "m1".into(),
+            target: "api-*".into(),
+            by: "wecom:zhang".into(),
+            until: i64::MAX,
+            created: 0,
+        };
+        assert!(m.matches(&alert()));
+        let m = Mute {
+            target: "shop".into(),
+            ..m
+        };
+        assert!(m.matches(&alert()));
+        let m = Mute {
+            target: "db-*".into(),
+            ..m
+        };
+        assert!(!m.matches(&alert()));
+    }
+
+    #[test]
+    fn targets_parse() {
+        assert_eq!(Target::parse("ops").label(), "robot:ops");
+        assert_eq!(Target::parse("aibot:CHAT1").channel, "aibot");
+    }
+}

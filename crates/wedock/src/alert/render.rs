@@ -1,0 +1,345 @@
+//! Alert text: the built-in layout in Chinese or English, severity markers and colours where
+//! the format has them, and user templates (minijinja) with documented variables.
+
+use super::{Alert, Severity};
+use crate::channel::robot::Format;
+use crate::i18n::Lang;
+
+/// Lines starting with this mark begin the log section; digests leave it out.
+pub const LOG_MARK: &str = "📄";
+/// Budget for attached logs so that a single alert fits one robot message.
+const LOG_BUDGET: usize = 1500;
+
+/// What an exit code usually means.
+pub fn exit_meaning(code: i64, lang: Lang) -> String {
+    let (zh, en) = match code {
+        0 => ("正常退出", "normal exit"),
+        1 => ("应用错误", "application error"),
+        2 => ("命令用法错误", "misuse of a shell command"),
+        125 => ("docker run 本身失败", "docker run itself failed"),
+        126 => ("命令无法执行（权限或格式）", "command cannot be invoked"),
+        127 => ("命令不存在", "command not found"),
+        137 => (
+            "被 SIGKILL 杀死（内存耗尽或 docker kill）",
+            "killed by SIGKILL (out of memory or docker kill)",
+        ),
+        139 => ("段错误 SIGSEGV", "segmentation fault (SIGSEGV)"),
+        143 => ("收到 SIGTERM 正常终止", "terminated by SIGTERM"),
+        c if c > 128 && c < 160 => {
+            return match lang {
+                Lang::Zh => format!("被信号 {} 终止", c - 128),
+                Lang::En => format!("killed by signal {}", c - 128),
+            };
+        }
+        _ => ("应用自定义错误码", "application-defined error"),
+    };
+    lang.pick(zh, en).to_string()
+}
+
+fn kind_title(kind: &str, lang: Lang) -> &'static str {
+    match kind {
+        "die" => lang.pick("容器退出", "Container exited"),
+        "oom" => lang.pick("内存耗尽被杀（OOM）", "Killed: out of memory (OOM)"),
+        "unhealthy" => lang.pick("健康检查失败", "Container unhealthy"),
+        "healthy" => lang.pick("恢复健康", "Healthy again"),
+        "restart_loop" => lang.pick("反复重启", "Restart loop"),
+        "stop" => lang.pick("被手动停止", "Stopped by someone"),
+        "recovered" => lang.pick("已恢复运行", "Running again"),
+        "daemon_down" => lang.pick("Docker 引擎不可达", "Docker engine unreachable"),
+        "daemon_up" => lang.pick("Docker 引擎已恢复", "Docker engine is back"),
+        "firing" => lang.pick("告警", "Firing"),
+        "resolved" => lang.pick("已解决", "Resolved"),
+        _ => lang.pick("通知", "Notice"),
+    }
+}
+
+fn colour(sev: Severity) -> &'static str {
+    match sev {
+        Severity::Critical | Severity::Warning => "warning",
+        Severity::Info => "comment",
+        Severity::Resolved => "info",
+    }
+}
+
+fn headline(a: &Alert, format: Format, lang: Lang) -> String {
+    let what = kind_title(&a.kind, lang);
+    let what = match (&a.kind[..], &a.title) {
+        ("firing" | "resolved" | "hook", Some(t)) => format!("{what}: {t}"),
+        _ => what.to_string(),
+    };
+    // A hook's message is its text: keep its first line in the headline (digests keep only
+    // headlines).
+    let what = match (
+        &a.kind[..],
+        a.text.as_deref().and_then(|t| t.lines().next()),
+    ) {
+        ("hook", Some(first)) => {
+            let cut = crate::render::floor_char_boundary(first, 200);
+            format!("{what} — {}", &first[..cut])
+        }
+        _ => what,
+    };
+    let what = match format {
+        Format::Markdown => format!("<font color=\"{}\">**{what}**</font>", colour(a.severity)),
+        Format::MarkdownV2 => format!("**{what}**"),
+        Format::Text => what,
+    };
+    let mut line = format!("{} {what}", a.severity.marker());
+    if let Some(c) = &a.container {
+        line.push_str(&format!(" {c}"));
+    }
+    if let Some(code) = a.exit_code {
+        line.push_str(&format!(" (exit {code} {})", exit_meaning(code, lang)));
+    }
+    let place = match (&a.host, &a.project) {
+        (Some(h), Some(p)) => format!(" @{h}/{p}"),
+        (Some(h), None) => format!(" @{h}"),
+        (None, Some(p)) => format!(" @{p}"),
+        _ => String::new(),
+    };
+    line.push_str(&place);
+    line
+}
+
+fn when(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| {
+            t.with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M:%S %:z")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+/// The built-in message for one alert.
+pub fn one(a: &Alert, format: Format, lang: Lang) -> String {
+    let q = if format == Format::Text { "" } else { "> " };
+    let mut out = vec![headline(a, format, lang)];
+    let mut kv = |k: &str, v: String| out.push(format!("{q}{k}: {v}"));
+    if let Some(i) = &a.image {
+        kv(lang.pick("镜像", "Image"), i.clone());
+    }
+    if let Some(s) = &a.signal {
+        kv(lang.pick("信号", "Signal"), s.clone());
+    }
+    if let Some(r) = a.restarts {
+        kv(lang.pick("重启次数", "Restarts"), r.to_string());
+    }
+    if a.kind == "oom" {
+        kv(
+            "OOM",
+            lang.pick("是（超出内存限制）", "yes (memory limit hit)")
+                .into(),
+        );
+    }
+    if let Some(t) = &a.text {
+        kv(lang.pick("详情", "Details"), t.clone());
+    }
+    for (k, v) in &a.labels {
+        if a.source == "alertmanager" && k != "alertname" {
+            kv(k, v.clone());
+        }
+    }
+    if let Some(u) = &a.url {
+        kv(lang.pick("链接", "Link"), u.clone());
+    }
+    kv(lang.pick("时间", "Time"), when(a.at));
+    if let Some(logs) = a.logs.as_deref().filter(|l| !l.trim().is_empty()) {
+        let logs = crate::render::tail_fit(logs.trim_end(), LOG_BUDGET, lang);
+        let n = logs.lines().count();
+        out.push(match lang {
+            Lang::Zh => format!("{LOG_MARK} 最近 {n} 行日志："),
+            Lang::En => format!("{LOG_MARK} Last {n} log lines:"),
+        });
+        match format {
+            Format::MarkdownV2 => out.push(format!("```\n{logs}\n```")),
+            _ => out.push(logs),
+        }
+    }
+    out.join("\n")
+}
+
+/// The built-in message for several related alerts: one line each.
+pub fn group(alerts: &[Alert], format: Format, lang: Lang) -> String {
+    let first = &alerts[0];
+    let sev = alerts
+        .iter()
+        .map(|a| a.severity)
+        .min_by_key(|s| *s as u8)
+        .unwrap_or(first.severity);
+    let what = kind_title(&first.kind, lang);
+    let place = first
+        .project
+        .clone()
+        .or_else(|| first.host.clone())
+        .unwrap_or_else(|| first.source.clone());
+    let head = match lang {
+        Lang::Zh => format!("{what}：{place} 共 {} 项", alerts.len()),
+        Lang::En => format!("{what}: {} in {place}", alerts.len()),
+    };
+    let head = match format {
+        Format::Markdown => format!("<font color=\"{}\">**{head}**</font>", colour(sev)),
+        Format::MarkdownV2 => format!("**{head}**"),
+        Format::Text => head,
+    };
+    let mut out = vec![format!("{} {head}", sev.marker())];
+    for a in alerts {
+        let mut line = format!("- {}", a.subject());
+        if a.source == "alertmanager" {
+            line = format!("- {} {}", a.severity.marker(), a.subject());
+            if let Some(i) = a.labels.get("instance") {
+                line.push_str(&format!(" ({i})"));
+            }
+            if let Some(t) = &a.text {
+                line.push_str(&format!(": {t}"));
+            }
+        }
+        if let Some(c) = a.exit_code {
+            line.push_str(&format!(" exit {c} {}", exit_meaning(c, lang)));
+        }
+        if first.project.is_some()
+            && let Some(h) = &a.host
+        {
+            line.push_str(&format!(" @{h}"));
+        }
+        out.push(line);
+    }
+    out.push(format!("{}: {}", lang.pick("时间", "Time"), when(first.at)));
+    out.join("\n")
+}
+
+/// The variables a route template sees (see docs/alerts.md).
+pub fn template_vars(alerts: &[Alert], route: &str, lang: Lang) -> minijinja::Value {
+    let enrich = |a: &Alert| {
+        let mut v = serde_json::to_value(a).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            o.insert("marker".into(), a.severity.marker().into());
+            o.insert("what".into(), kind_title(&a.kind, lang).into());
+            o.insert("time".into(), when(a.at).into());
+            if let Some(c) = a.exit_code {
+                o.insert("exit_meaning".into(), exit_meaning(c, lang).into());
+            }
+        }
+        v
+    };
+    let list: Vec<serde_json::Value> = alerts.iter().map(enrich).collect();
+    to_value(&serde_json::json!({
+        "alert": list.first().cloned().unwrap_or_default(),
+        "alerts": list,
+        "count": alerts.len(),
+        "lang": lang.code(),
+        "route": route,
+    }))
+}
+
+fn to_value(v: &serde_json::Value) -> minijinja::Value {
+    use minijinja::Value;
+    match v {
+        serde_json::Value::Null => Value::from(()),
+        serde_json::Value::Bool(b) => Value::from(*b),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => Value::from(i),
+            None => Value::from(n.as_f64().unwrap_or(0.0)),
+        },
+        serde_json::Value::String(s) => Value::from(s.as_str()),
+        serde_json::Value::Array(a) => Value::from(a.iter().map(to_value).collect::<Vec<_>>()),
+        serde_json::Value::Object(o) => Value::from(
+            o.iter()
+                .map(|(k, v)| (k.clone(), to_value(v)))
+                .collect::<std::collections::BTreeMap<String, Value>>(),
+        ),
+    }
+}
+
+/// Renders a route template; on error the built-in layout is used and the error logged.
+pub fn with_template(
+    tpl: &str,
+    alerts: &[Alert],
+    route: &str,
+    format: Format,
+    lang: Lang,
+) -> String {
+    let env = minijinja::Environment::new();
+    let out = env
+        .template_from_str(tpl)
+        .and_then(|t| t.render(template_vars(alerts, route, lang)));
+    match out {
+        Ok(s) if !s.trim().is_empty() => s,
+        Ok(_) | Err(_) => {
+            if let Err(e) = out {
+                tracing::warn!(route, error = %e, "alert template failed; using the built-in layout");
+                metrics::counter!("wedock_alert_template_errors_total").increment(1);
+            }
+            if alerts.len() == 1 {
+                one(&alerts[0], format, lang)
+            } else {
+                group(alerts, format, lang)
+            }
+        }
+    }
+}
+
+/// The lines of a rendered message that a digest keeps: the headline and list items, not
+/// details or logs.
+pub fn digest_lines(content: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, line) in content.lines().enumerate() {
+        if line.starts_with(LOG_MARK) {
+            break;
+        }
+        if i == 0 || line.starts_with("- ") {
+            out.push(line.to_string());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn die(name: &str, code: i64) -> Alert {
+        let mut a = Alert::new("docker", "die", Severity::Critical, name.into());
+        a.container = Some(name.into());
+        a.host = Some("local".into());
+        a.project = Some("shop".into());
+        a.exit_code = Some(code);
+        a.logs = Some((0..500).map(|i| format!("log line {i}\n")).collect());
+        a
+    }
+
+    #[test]
+    fn exit_codes_are_explained() {
+        assert!(exit_meaning(137, Lang::En).contains("SIGKILL"));
+        assert!(exit_meaning(139, Lang::En).contains("SIGSEGV"));
+        assert!(exit_meaning(127, Lang::Zh).contains("命令不存在"));
+        assert_eq!(exit_meaning(130, Lang::En), "killed by signal 2");
+    }
+
+    #[test]
+    fn one_alert_fits_a_robot_message_with_logs_cut_at_the_head() {
+        let s = one(&die("api-1", 1), Format::Markdown, Lang::Zh);
+        assert!(s.len() <= 4096, "{}", s.len());
+        assert!(s.contains("api-1") && s.contains("应用错误") && s.contains("@local/shop"));
+        assert!(s.contains("log line 499") && !s.contains("log line 0\n"));
+        assert_eq!(digest_lines(&s).len(), 1);
+    }
+
+    #[test]
+    fn templates_render_and_fall_back() {
+        let a = [die("api-1", 137)];
+        let s = with_template(
+            "{{ alert.marker }} {{ alert.container }} {{ alert.exit_meaning }} {{ count }}",
+            &a,
+            "r",
+            Format::Text,
+            Lang::En,
+        );
+        assert_eq!(
+            s,
+            "🔴 api-1 killed by SIGKILL (out of memory or docker kill) 1"
+        );
+        let s = with_template("{{ nope(", &a, "r", Format::Text, Lang::En);
+        assert!(s.contains("Container exited"));
+    }
+}

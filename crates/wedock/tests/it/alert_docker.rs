@@ -1,0 +1,327 @@
+//! Alerts from the real Docker engine: containers built from a local busybox image exit
+//! non-zero, get OOM-killed and turn unhealthy, and the fake group robot gets the right
+//! messages; a wedock restart while containers die reports them from the persisted cursor.
+
+use crate::support::docker_available;
+use crate::support::fake_robot::FakeRobot;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+use wedock::config::Config;
+
+pub const IMAGE: &str = "wedock-test/alerts-busybox:latest";
+
+/// Builds the test image once (FROM scratch + static busybox); a no-op when it exists.
+pub fn ensure_image() {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let exists = Command::new("docker")
+        .args(["image", "inspect", IMAGE])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if exists {
+        return;
+    }
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("busybox-static is installed (apt-get install busybox-static)");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(busybox, dir.path().join("busybox")).unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n",
+    )
+    .unwrap();
+    let out = Command::new("docker")
+        .args(["build", "-q", "-t", IMAGE])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Containers of one test, labelled so they are removed even when the test fails.
+pub struct Containers {
+    label: String,
+}
+
+impl Containers {
+    pub fn new(test: &str) -> Containers {
+        let c = Containers {
+            label: format!("wedock-test={test}-{}", std::process::id()),
+        };
+        c.cleanup();
+        c
+    }
+
+    pub fn name(&self, what: &str) -> String {
+        format!("wdk-{}-{what}", std::process::id())
+    }
+
+    /// `docker run -d` with the label; returns the container name.
+    pub fn run(&self, what: &str, opts: &[&str], cmd: &str) -> String {
+        let name = self.name(what);
+        let out = Command::new("docker")
+            .args(["run", "-d", "--name", &name, "--label", &self.label])
+            .args(opts)
+            .args([IMAGE, "sh", "-c", cmd])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        name
+    }
+
+    fn cleanup(&self) {
+        let ids = Command::new("docker")
+            .args(["ps", "-aq", "--filter", &format!("label={}", self.label)])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+            .unwrap_or_default();
+        let ids: Vec<&str> = ids.split_whitespace().collect();
+        if !ids.is_empty() {
+            let _ = Command::new("docker")
+                .args(["rm", "-f"])
+                .args(&ids)
+                .output();
+        }
+    }
+}
+
+impl Drop for Containers {
+    fn drop(&mut self) {
+        self.cleanup();
+    }
+}
+
+fn config(fake: &FakeRobot) -> String {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    format!(
+        r#"
+[api]
+robot_base = "{}"
+
+[[wecom.robots]]
+name = "ops"
+key = "K-docker"
+format = "markdown_v2"
+
+[alerts]
+lang = "en"
+log_lines = 5
+"#,
+        fake.base()
+    )
+}
+
+/// A wedock server on a given data directory (so a second one continues from the first).
+struct Server {
+    addr: std::net::SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Server {
+    async fn start(toml: &str, dir: &Path) -> Server {
+        let p = dir.join("wedock.toml");
+        std::fs::write(&p, toml).unwrap();
+        let env = vec![(
+            "WEDOCK_STORE__DATA_DIR".to_string(),
+            format!("\"{}\"", dir.join("data").display()),
+        )];
+        let cfg = Config::load(Some(&p), env).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(wedock::serve::run_with(cfg, listener, async move {
+            let _ = rx.await;
+        }));
+        let s = Server { addr, stop, task };
+        s.wait_watching().await;
+        s
+    }
+
+    /// Waits until the Docker event watcher is connected.
+    async fn wait_watching(&self) {
+        let url = format!("http://{}/readyz", self.addr);
+        for _ in 0..400 {
+            if let Ok(r) = reqwest::get(&url).await
+                && let Ok(v) = r.json::<serde_json::Value>().await
+                && v["components"]["alerts:docker:local"]["ready"] == true
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the Docker event watcher did not connect");
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn mentions(posts: &[crate::support::fake_robot::Post], all: &[&str]) -> bool {
+    posts
+        .iter()
+        .any(|p| all.iter().all(|s| p.content.contains(s)))
+}
+
+#[tokio::test]
+async fn real_containers_that_die_oom_and_turn_unhealthy_are_reported() {
+    if !docker_available("real_containers_that_die_oom_and_turn_unhealthy_are_reported") {
+        return;
+    }
+    ensure_image();
+    let fake = FakeRobot::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&config(&fake), dir.path()).await;
+    let c = Containers::new("alerts-e2e");
+
+    let died = c.run("die", &[], "echo hello-from-die; echo second-line; exit 3");
+    let oom = c.run(
+        "oom",
+        &["--memory", "8m", "--memory-swap", "8m"],
+        "echo filling-memory; x=aaaaaaaa; while true; do x=$x$x; done",
+    );
+    let sick = c.run(
+        "sick",
+        &[
+            "--health-cmd",
+            "false",
+            "--health-interval",
+            "1s",
+            "--health-retries",
+            "1",
+        ],
+        "echo sick-logs; sleep 120",
+    );
+    let stopped = c.run("stopped", &[], "sleep 120");
+    let _ = Command::new("docker")
+        .args(["stop", "-t", "1", &stopped])
+        .output();
+
+    assert!(
+        fake.wait_for("K-docker", WAIT, |p| mentions(
+            p,
+            &["Container exited", &died, "exit 3", "hello-from-die", "```"]
+        ))
+        .await,
+        "die not reported: {}",
+        fake.text("K-docker")
+    );
+    assert!(
+        fake.wait_for("K-docker", WAIT, |p| mentions(
+            p,
+            &["out of memory (OOM)", &oom, "exit 137", "filling-memory"]
+        ))
+        .await,
+        "OOM not reported: {}",
+        fake.text("K-docker")
+    );
+    assert!(
+        fake.wait_for("K-docker", WAIT, |p| mentions(
+            p,
+            &["Container unhealthy", &sick, "sick-logs"]
+        ))
+        .await,
+        "unhealthy not reported: {}",
+        fake.text("K-docker")
+    );
+    // A container stopped by someone is not an incident (default route).
+    assert!(!fake.text("K-docker").contains(&stopped));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn deaths_while_wedock_is_down_are_reported_after_restart() {
+    if !docker_available("deaths_while_wedock_is_down_are_reported_after_restart") {
+        return;
+    }
+    ensure_image();
+    let fake = FakeRobot::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&config(&fake), dir.path()).await;
+    s.stop().await;
+
+    let c = Containers::new("alerts-cursor");
+    let name = c.run("while-down", &[], "echo died-while-down; exit 4");
+    // Wait until it has exited before wedock comes back.
+    for _ in 0..200 {
+        let o = Command::new("docker")
+            .args(["inspect", "-f", "{{.State.Status}}", &name])
+            .output()
+            .unwrap();
+        if String::from_utf8_lossy(&o.stdout).trim() == "exited" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let s = Server::start(&config(&fake), dir.path()).await;
+    assert!(
+        fake.wait_for("K-docker", WAIT, |p| mentions(
+            p,
+            &[&name, "exit 4", "died-while-down"]
+        ))
+        .await,
+        "death while down not reported: {}",
+        fake.text("K-docker")
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_engine_is_reported_once() {
+    let fake = FakeRobot::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("no-engine.sock");
+    let toml = format!(
+        r#"{}
+reconnect_min_ms = 20
+reconnect_max_ms = 50
+
+[[docker.hosts]]
+name = "gone"
+endpoint = "unix://{}"
+"#,
+        config(&fake),
+        sock.display()
+    );
+    let p = dir.path().join("wedock.toml");
+    std::fs::write(&p, toml).unwrap();
+    let env = vec![(
+        "WEDOCK_STORE__DATA_DIR".to_string(),
+        format!("\"{}\"", dir.path().join("data").display()),
+    )];
+    let cfg = Config::load(Some(&p), env).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(wedock::serve::run_with(cfg, listener, async move {
+        let _ = rx.await;
+    }));
+    assert!(
+        fake.wait_for("K-docker", WAIT, |p| mentions(
+            p,
+            &["Docker engine unreachable", "gone"]
+        ))
+        .await,
+        "{}",
+        fake.text("K-docker")
+    );
+    // Retries keep failing (with backoff) but the group hears it once.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(fake.posts("K-docker").len(), 1);
+    let _ = stop.send(());
+    task.await.unwrap().unwrap();
+}
