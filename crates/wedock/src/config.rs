@@ -129,6 +129,8 @@ pub struct KnowledgeConfig {
     pub builtin: bool,
     /// Minimum relevance (0..1) for an answer; below it wedock says it does not know.
     pub min_confidence: f32,
+    /// How often (seconds) `dirs` are checked for changed files; 0 disables reloading.
+    pub reload_secs: u64,
 }
 
 impl Default for KnowledgeConfig {
@@ -137,6 +139,7 @@ impl Default for KnowledgeConfig {
             dirs: Vec::new(),
             builtin: true,
             min_confidence: 0.35,
+            reload_secs: 3,
         }
     }
 }

@@ -4,5 +4,5 @@ use crate::cli::KbCommand;
 use crate::config::Config;
 
 pub fn run(_config: &Config, _cmd: KbCommand) -> anyhow::Result<()> {
-    anyhow::bail!("the knowledge base is not built into this version yet")
+    anyhow::bail!("todo")
 }
