@@ -138,7 +138,7 @@ impl Default for KnowledgeConfig {
         Self {
             dirs: Vec::new(),
             builtin: true,
-            min_confidence: 0.35,
+            min_confidence: 0.25,
             reload_secs: 3,
         }
     }

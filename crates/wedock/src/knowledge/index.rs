@@ -145,6 +145,13 @@ impl Corpus {
             }
             let idf = (1.0 + (n - df as f32 + 0.5) / (df as f32 + 0.5)).ln();
             let mut w = text::kind_weight(t.kind) * idf;
+            if df == 0 && t.kind == Kind::Word {
+                // A word the base never uses is a strong sign of another subject.
+                w *= 3.0;
+            }
+            if t.text.starts_with('~') {
+                w *= 0.3;
+            }
             if df == 0 && t.kind == Kind::HanBi {
                 w *= 0.35;
             }
@@ -185,6 +192,7 @@ impl Corpus {
                 let mut best: f32 = 0.0;
                 for (k, term) in need.any_of.iter().enumerate() {
                     let fi = k % FIELDS.len();
+                    // Synonyms count slightly less than the typed word.
                     let factor = FIELDS[fi].2 * if k < FIELDS.len() { 1.0 } else { 0.9 };
                     if factor <= best {
                         continue;
@@ -204,23 +212,17 @@ impl Corpus {
             }
             let coverage = got / total;
             let rel = score / max_score;
-            let a: f32 = std::env::var("KB_A")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0.25);
+            // A candidate far behind the best BM25 score is less likely to be meant.
             hits.push(Hit {
                 topic: topic.clone(),
                 score,
-                confidence: (coverage * (1.0 - a + a * rel)).clamp(0.0, 1.0),
+                confidence: (coverage * (0.75 + 0.25 * rel)).clamp(0.0, 1.0),
             });
         }
-        let m: f32 = std::env::var("KB_M")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.7);
+        // Re-rank: mostly coverage, partly BM25 (which knows term frequencies and lengths).
         hits.sort_by(|a, b| {
-            let ka = a.confidence * m + (1.0 - m) * a.score / max_score;
-            let kb = b.confidence * m + (1.0 - m) * b.score / max_score;
+            let ka = a.confidence * 0.7 + 0.3 * a.score / max_score;
+            let kb = b.confidence * 0.7 + 0.3 * b.score / max_score;
             kb.total_cmp(&ka)
         });
         hits.truncate(limit);

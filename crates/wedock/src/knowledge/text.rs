@@ -287,6 +287,7 @@ fn is_word_char(c: char) -> bool {
 pub fn tokenize(text: &str) -> Vec<Tok> {
     let text = normalize(text);
     let mut out = Vec::new();
+    intents(&text, &mut out);
     let chars: Vec<char> = text.chars().collect();
     let mut i = 0;
     while i < chars.len() {
@@ -347,8 +348,32 @@ fn push_word(w: &str, out: &mut Vec<Tok>) {
     });
 }
 
+/// Colloquial filler that says nothing about the topic ("小白问一下", "面试老问").
+const STOP_BIGRAMS: &[&str] = &[
+    "东西", "到底", "一下", "小白", "问一", "问下", "请问", "面试", "老问", "知道", "大家", "谢谢",
+    "可以", "需要", "应该", "时候", "比较", "一般", "经常", "总是", "老是", "现在", "今天", "然后",
+    "所以", "因为", "但是", "不过", "一直", "已经", "怎样", "意思", "情况", "原因", "解决", "办法",
+    "方法", "作用", "用途", "问题", "求助", "大佬", "各位", "帮忙", "具体", "简单", "详细", "介绍",
+    "讲讲", "说说", "聊聊", "理解", "概念", "是否", "还是", "好像", "感觉", "哪个", "哪些", "多少",
+];
+
+static STOP_BI: LazyLock<std::collections::HashSet<&'static str>> =
+    LazyLock::new(|| STOP_BIGRAMS.iter().copied().collect());
+
 fn han_run(run: &[char], out: &mut Vec<Tok>) {
+    // Characters covered only by filler bigrams are dropped as unigrams too.
+    let mut filler = vec![false; run.len()];
+    for j in 0..run.len().saturating_sub(1) {
+        let bi: String = [run[j], run[j + 1]].iter().collect();
+        if STOP_BI.contains(bi.as_str()) {
+            filler[j] = true;
+            filler[j + 1] = true;
+        }
+    }
     for (j, &c) in run.iter().enumerate() {
+        if filler[j] {
+            continue;
+        }
         if !is_stop_han(c) {
             out.push(Tok {
                 text: c.to_string(),
@@ -356,12 +381,59 @@ fn han_run(run: &[char], out: &mut Vec<Tok>) {
             });
         }
         if let Some(&d) = run.get(j + 1)
+            && !filler[j + 1]
             && !is_stop_han(c)
             && !is_stop_han(d)
         {
             out.push(Tok {
                 text: [c, d].iter().collect(),
                 kind: Kind::HanBi,
+            });
+        }
+    }
+}
+
+/// Question-intent markers: "what is X" and "X vs Y" questions are common and their words are
+/// otherwise all stop words. Emitted as pseudo-terms on both sides.
+const INTENTS: &[(&str, &[&str])] = &[
+    (
+        "~what",
+        &[
+            "是什么",
+            "是啥",
+            "啥是",
+            "什么是",
+            "是个啥",
+            "啥东西",
+            "what is",
+            "what's",
+            "whats",
+            "what are",
+            "what does",
+        ],
+    ),
+    (
+        "~diff",
+        &[
+            "区别",
+            "不同",
+            "差异",
+            " vs",
+            "versus",
+            "difference",
+            "differ",
+            "compare",
+            "对比",
+        ],
+    ),
+];
+
+fn intents(normalized: &str, out: &mut Vec<Tok>) {
+    for (tok, pats) in INTENTS {
+        if pats.iter().any(|p| normalized.contains(p)) {
+            out.push(Tok {
+                text: (*tok).to_string(),
+                kind: Kind::Word,
             });
         }
     }
@@ -472,6 +544,86 @@ const SYNONYMS: &[&[&str]] = &[
     &["开发环境", "dev environment", "development"],
     &["交换机", "switch"],
     &["网桥", "bridge", "docker0"],
+    &[
+        "调度",
+        "分配到",
+        "decide which node",
+        "assign",
+        "placement",
+        "schedul",
+    ],
+    &[
+        "机器",
+        "服务器",
+        "主机",
+        "宿主机",
+        "host",
+        "server",
+        "machine",
+    ],
+    &["回退", "回滚", "rollback", "roll back", "revert"],
+    &["掉线", "notready", "not ready", "失联"],
+    &["赶走", "驱逐", "evict", "kicked"],
+    &["定时", "每天", "凌晨", "cron", "periodic"],
+    &["脚本", "script", "job"],
+    &["清理", "prune", "clean", "cleanup", "清除"],
+    &["轮转", "rotate", "rotation", "max-size"],
+    &[
+        "自启",
+        "开机启动",
+        "restart policy",
+        "always",
+        "unless-stopped",
+    ],
+    &["多个容器", "multiple containers", "compose"],
+    &["compose", "compsoe", "docker-compose"],
+    &["kubernetes", "kubernets", "kubernate", "kubernates"],
+    &["pod", "podd", "pods"],
+    &["缩小", "减小", "瘦身", "shrink", "smaller", "reduce"],
+    &[
+        "跨平台",
+        "arm64",
+        "amd64",
+        "multi-platform",
+        "buildx",
+        "platform",
+    ],
+    &[
+        "传到另一台",
+        "another machine",
+        "without a registry",
+        "save",
+        "load",
+        "离线",
+    ],
+    &["root", "特权", "privileged", "rootless"],
+    &["隔离", "namespace", "namespaces", "cgroup", "cgroups"],
+    &["通信", "连接", "connect", "talk"],
+    &["容器名", "container name", "hostname", "主机名", "dns"],
+    &["回收", "gc", "garbage"],
+    &["稳定地址", "stable address", "service", "clusterip"],
+    &["后端", "backend", "endpoints", "endpoint"],
+    &["外网", "internet", "outbound", "出网"],
+    &["权限", "rbac", "role", "rolebinding", "授权"],
+    &["日志", "logs", "log"],
+    &[
+        "密码",
+        "api key",
+        "api keys",
+        "credential",
+        "credentials",
+        "secret",
+    ],
+    &["立刻", "马上", "immediately", "force", "强制"],
+    &["停掉", "停止", "stop", "kill"],
+    &["阶段", "phase", "phases", "lifecycle", "状态"],
+    &[
+        "组件",
+        "component",
+        "components",
+        "pieces",
+        "core components",
+    ],
 ];
 
 /// Tokens of one synonym phrase: Han bigrams (or the lone char) and words.

@@ -3,5 +3,6 @@
 mod support;
 
 mod cli;
+mod knowledge;
 mod knowledge_eval;
 mod server;
