@@ -5,4 +5,5 @@ mod support;
 mod cli;
 mod knowledge;
 mod knowledge_eval;
+mod knowledge_llm;
 mod server;
