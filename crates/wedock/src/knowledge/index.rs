@@ -146,8 +146,13 @@ impl Corpus {
             let idf = (1.0 + (n - df as f32 + 0.5) / (df as f32 + 0.5)).ln();
             let mut w = text::kind_weight(t.kind) * idf;
             if df == 0 && t.kind == Kind::Word {
-                // A word the base never uses is a strong sign of another subject.
-                w *= 3.0;
+                // A word the base never uses is a strong sign of another subject; a number
+                // or size ("3306", "1.2g") is just a detail of the question.
+                w *= if t.text.bytes().any(|b| b.is_ascii_digit()) {
+                    0.3
+                } else {
+                    3.0
+                };
             }
             if t.text.starts_with('~') {
                 w *= 0.3;

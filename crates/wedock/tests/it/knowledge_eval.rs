@@ -36,7 +36,7 @@ fn eval_cases() -> Vec<(String, Case)> {
 }
 
 /// What the eval measured when this was last tuned; a drop below it is a regression.
-const REGRESSION_FLOOR: f64 = 75.0;
+const REGRESSION_FLOOR: f64 = 77.0;
 /// The quality target of the issue.
 const TARGET: f64 = 90.0;
 
@@ -48,7 +48,8 @@ struct Report {
 
 fn run_eval() -> Report {
     let kb = Knowledge::load(&KnowledgeConfig::default()).expect("built-in base loads");
-    let min: f32 = std::env::var("KB_MIN")
+    // KNOWLEDGE_EVAL_MIN_CONFIDENCE=0.3 tries another threshold when calibrating.
+    let min: f32 = std::env::var("KNOWLEDGE_EVAL_MIN_CONFIDENCE")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(kb.min_confidence());
@@ -127,7 +128,7 @@ fn eval_set_does_not_regress() {
 }
 
 #[test]
-#[ignore = "top-1 is 76.9 % and one off-topic question is answered; the 90 % gate is not met yet"]
+#[ignore = "top-1 is 78.5 % and one off-topic question is answered; the 90 % gate is not met yet"]
 fn eval_set_meets_the_target() {
     let r = run_eval();
     assert_eq!(
