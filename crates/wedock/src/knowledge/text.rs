@@ -626,12 +626,18 @@ const SYNONYMS: &[&[&str]] = &[
     ],
 ];
 
-/// Tokens of one synonym phrase: Han bigrams (or the lone char) and words.
+/// Tokens of one synonym phrase: words, Han bigrams, and Han characters no bigram covers
+/// (so "多个容器" needs both 多 and 容器, not just 容器).
 fn phrase_key(p: &str) -> Vec<String> {
     let toks = tokenize(p);
-    let has_bi = toks.iter().any(|t| t.kind == Kind::HanBi);
+    let in_bigram: std::collections::HashSet<char> = toks
+        .iter()
+        .filter(|t| t.kind == Kind::HanBi)
+        .flat_map(|t| t.text.chars())
+        .collect();
     toks.into_iter()
-        .filter(|t| !(has_bi && t.kind == Kind::HanUni))
+        .filter(|t| !t.text.starts_with('~'))
+        .filter(|t| t.kind != Kind::HanUni || !t.text.chars().all(|c| in_bigram.contains(&c)))
         .map(|t| t.text)
         .collect()
 }
