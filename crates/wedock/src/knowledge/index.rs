@@ -42,7 +42,8 @@ pub struct Corpus {
 }
 
 impl Corpus {
-    pub fn build(topics: Vec<Topic>) -> anyhow::Result<Corpus> {
+    pub fn build(mut topics: Vec<Topic>) -> anyhow::Result<Corpus> {
+        topics.retain(|t| t.zh.is_some() || t.en.is_some());
         let mut sb = Schema::builder();
         let opts = TextOptions::default().set_indexing_options(
             TextFieldIndexing::default()

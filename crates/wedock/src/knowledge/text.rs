@@ -685,9 +685,18 @@ pub fn kind_weight(kind: Kind) -> f32 {
     }
 }
 
+/// Most distinct typed terms a query keeps (before synonyms).
+pub const MAX_QUERY_TERMS: usize = 64;
+
 /// The query: its own tokens (deduplicated) plus synonym expansions.
 pub fn analyze_query(text: &str) -> Vec<QueryTerm> {
-    let toks = tokenize(text);
+    let mut toks = tokenize(text);
+    // A pasted log must not turn into a query of thousands of clauses.
+    let mut distinct = std::collections::HashSet::new();
+    toks.retain(|t| {
+        distinct.contains(&t.text)
+            || (distinct.len() < MAX_QUERY_TERMS && distinct.insert(t.text.clone()))
+    });
     let mut terms: Vec<QueryTerm> = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
     for t in &toks {
@@ -801,6 +810,17 @@ mod tests {
         assert!(texts.contains(&"servic"), "{texts:?}");
         let q = analyze_query("镜像太大");
         assert!(q.iter().any(|t| t.text == "imag" && t.expanded), "{q:?}");
+    }
+
+    #[test]
+    fn long_input_is_capped() {
+        let long: String = (0..5000).map(|i| format!("word{i} 日志{i} ")).collect();
+        let q = analyze_query(&long);
+        assert!(
+            q.iter().filter(|t| !t.expanded).count() <= MAX_QUERY_TERMS,
+            "{}",
+            q.len()
+        );
     }
 
     #[test]
