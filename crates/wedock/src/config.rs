@@ -133,6 +133,8 @@ pub struct KnowledgeConfig {
     pub builtin: bool,
     /// Minimum relevance (0..1) for an answer; below it wedock says it does not know.
     pub min_confidence: f32,
+    /// How often (seconds) `dirs` are checked for changed files; 0 disables reloading.
+    pub reload_secs: u64,
 }
 
 impl Default for KnowledgeConfig {
@@ -140,7 +142,8 @@ impl Default for KnowledgeConfig {
         Self {
             dirs: Vec::new(),
             builtin: true,
-            min_confidence: 0.35,
+            min_confidence: 0.25,
+            reload_secs: 3,
         }
     }
 }

@@ -1,31 +1,418 @@
-//! Answers to questions in plain words. Placeholder until the knowledge base lands:
-//! greetings get the capability list, everything else "I don't know".
+//! Answers to questions in plain words: the built-in Docker / Kubernetes base compiled into
+//! the binary plus the team's own runbooks (`[knowledge] dirs`), searched together; greetings,
+//! `/quiz` answers and the optional LLM are handled here too, because the pipeline hands every
+//! non-command message to [`respond`].
+
+pub mod cli;
+pub mod doc;
+pub mod index;
+pub mod llm;
+pub mod quiz;
+pub mod text;
 
 use crate::config::KnowledgeConfig;
 use crate::i18n::{Lang, Text};
-use crate::message::Reply;
+use crate::message::{Reply, Source};
+use doc::{Topic, lang_from_name, merge, parse_file};
+pub use index::{Corpus, Hit};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::{Duration, SystemTime};
 
-pub mod cli;
+mod builtin {
+    include!(concat!(env!("OUT_DIR"), "/knowledge_files.rs"));
+}
+
+/// Most files read from the user directories (a runaway directory must not eat the host).
+const MAX_USER_FILES: usize = 50_000;
 
 pub struct Knowledge {
-    _cfg: KnowledgeConfig,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    cfg: KnowledgeConfig,
+    builtin: Vec<Topic>,
+    corpus: RwLock<Arc<Corpus>>,
+    /// Files skipped on the last (re)load, with the reason.
+    problems: Mutex<Vec<String>>,
+    fingerprint: Mutex<Vec<(PathBuf, Option<SystemTime>, u64)>>,
 }
 
 impl Knowledge {
-    pub fn load(cfg: &KnowledgeConfig) -> anyhow::Result<Self> {
-        Ok(Self { _cfg: cfg.clone() })
+    /// Parses the built-in base and the user directories and builds the index. User files that
+    /// cannot be read are skipped with a logged reason; a broken built-in file is a build bug
+    /// and fails loudly.
+    pub fn load(cfg: &KnowledgeConfig) -> anyhow::Result<Knowledge> {
+        let builtin = if cfg.builtin {
+            load_builtin()?
+        } else {
+            Vec::new()
+        };
+        let (user, problems, fp) = load_user(&cfg.dirs);
+        let corpus = build_corpus(&builtin, user, problems.clone())?;
+        let inner = Arc::new(Inner {
+            cfg: cfg.clone(),
+            builtin,
+            corpus: RwLock::new(Arc::new(corpus)),
+            problems: Mutex::new(problems),
+            fingerprint: Mutex::new(fp),
+        });
+        if !cfg.dirs.is_empty() && cfg.reload_secs > 0 {
+            spawn_watcher(Arc::downgrade(&inner), Duration::from_secs(cfg.reload_secs));
+        }
+        Ok(Knowledge { inner })
+    }
+
+    /// A knowledge base over exactly these topics (benchmarks, tests).
+    pub fn from_topics(cfg: &KnowledgeConfig, topics: Vec<Topic>) -> anyhow::Result<Knowledge> {
+        let corpus = Corpus::build(topics)?;
+        Ok(Knowledge {
+            inner: Arc::new(Inner {
+                cfg: cfg.clone(),
+                builtin: Vec::new(),
+                corpus: RwLock::new(Arc::new(corpus)),
+                problems: Mutex::new(Vec::new()),
+                fingerprint: Mutex::new(Vec::new()),
+            }),
+        })
     }
 
     /// Number of topics loaded, for the start-up log.
     pub fn topic_count(&self) -> usize {
-        0
+        self.corpus().len()
     }
 
+    /// The current index (swapped atomically on reload).
+    pub fn corpus(&self) -> Arc<Corpus> {
+        match self.inner.corpus.read() {
+            Ok(c) => c.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    pub fn min_confidence(&self) -> f32 {
+        self.inner.cfg.min_confidence
+    }
+
+    /// Files skipped on the last load, with reasons.
+    pub fn problems(&self) -> Vec<String> {
+        self.inner
+            .problems
+            .lock()
+            .map(|p| p.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn search(&self, query: &str, limit: usize) -> Vec<Hit> {
+        self.corpus().search(query, limit)
+    }
+
+    pub fn topic(&self, id: &str) -> Option<Arc<Topic>> {
+        self.corpus().topics.iter().find(|t| t.id == id).cloned()
+    }
+
+    /// Re-reads the user directories when a file was added, changed or removed. Returns
+    /// whether the index was rebuilt.
+    pub fn reload_if_changed(&self) -> bool {
+        reload(&self.inner)
+    }
+
+    /// The plain knowledge answer (no LLM): greeting, answer or "don't know" with suggestions.
     pub fn answer(&self, text: &str, lang: Lang) -> Reply {
         if is_greeting(text) {
             return Reply::answer(Text::Greeting.get(lang), lang, true, Vec::new());
         }
-        Reply::answer(Text::DontKnow.get(lang), lang, false, Vec::new())
+        let hits = self.search(text, 3);
+        self.reply_for(&hits, lang)
+    }
+
+    /// The reply for search hits: the best topic when confident enough, else suggestions.
+    pub fn reply_for(&self, hits: &[Hit], lang: Lang) -> Reply {
+        let min = self.inner.cfg.min_confidence;
+        match hits.first() {
+            Some(best) if best.confidence >= min => {
+                metrics::counter!("wedock_knowledge_answers_total", "matched" => "true")
+                    .increment(1);
+                let text = format_answer(&best.topic, lang);
+                Reply::answer(text, lang, true, vec![source(best, lang)])
+            }
+            _ => {
+                metrics::counter!("wedock_knowledge_answers_total", "matched" => "false")
+                    .increment(1);
+                let close: Vec<&Hit> = hits
+                    .iter()
+                    .filter(|h| h.confidence >= min / 3.0)
+                    .take(3)
+                    .collect();
+                let mut text = Text::DontKnow.get(lang).to_string();
+                if close.is_empty() {
+                    text.push_str(lang.pick(
+                        "\n我擅长 Docker / Kubernetes 的概念、面试题和排障问题，发送 /help 查看全部功能。",
+                        "\nI know Docker / Kubernetes concepts, interview questions and troubleshooting; send /help for everything I can do.",
+                    ));
+                } else {
+                    text.push('\n');
+                    text.push_str(Text::ClosestTopics.get(lang));
+                    for h in &close {
+                        text.push_str(&format!("\n• {}", h.topic.title(lang)));
+                    }
+                }
+                Reply::answer(
+                    text,
+                    lang,
+                    false,
+                    close.iter().map(|h| source(h, lang)).collect(),
+                )
+            }
+        }
+    }
+}
+
+fn source(h: &Hit, lang: Lang) -> Source {
+    Source {
+        id: h.topic.id.clone(),
+        title: h.topic.title(lang).to_string(),
+        score: (h.confidence * 1000.0).round() / 1000.0,
+    }
+}
+
+/// The answer text: the body (short answer first), then the documentation link.
+pub fn format_answer(topic: &Topic, lang: Lang) -> String {
+    let v = topic.variant(lang);
+    let mut out = String::new();
+    // A runbook without front matter has only a heading: show it so the body has context.
+    if v.questions.is_empty() && topic.category == "runbook" {
+        out.push_str(&format!("**{}**\n\n", v.title));
+    }
+    out.push_str(&v.body);
+    let docs = v
+        .docs
+        .as_ref()
+        .or_else(|| topic.variants().find_map(|o| o.docs.as_ref()));
+    if let Some(url) = docs {
+        out.push_str("\n\n");
+        out.push_str(lang.pick("📖 文档：", "📖 Docs: "));
+        out.push_str(url);
+    }
+    out
+}
+
+fn load_builtin() -> anyhow::Result<Vec<Topic>> {
+    let mut files = Vec::new();
+    for (rel, text) in builtin::BUILTIN_FILES {
+        let name = rel.rsplit('/').next().unwrap_or(rel);
+        let area = rel.split('/').next().unwrap_or("docker");
+        let f = parse_file(text, rel, lang_from_name(name))
+            .map_err(|e| anyhow::anyhow!("built-in knowledge file {rel}: {e}"))?;
+        let mut f = f;
+        if f.category.is_none() {
+            f.category = Some(if area == "kubernetes" { "k8s" } else { area }.to_string());
+        }
+        files.push(("builtin".to_string(), f));
+    }
+    let (topics, problems) = merge(files, "docker");
+    if let Some(p) = problems.first() {
+        anyhow::bail!("built-in knowledge: {p}");
+    }
+    Ok(topics)
+}
+
+type Fingerprint = Vec<(PathBuf, Option<SystemTime>, u64)>;
+
+/// Markdown files under the user directories, with their mtime and size.
+fn scan(dirs: &[PathBuf], problems: &mut Vec<String>) -> Vec<(PathBuf, PathBuf)> {
+    let mut out = Vec::new();
+    for dir in dirs {
+        if !dir.is_dir() {
+            problems.push(format!("{}: not a directory (skipped)", dir.display()));
+            continue;
+        }
+        let mut stack = vec![dir.clone()];
+        while let Some(d) = stack.pop() {
+            let entries = match std::fs::read_dir(&d) {
+                Ok(e) => e,
+                Err(e) => {
+                    problems.push(format!("{}: {e}", d.display()));
+                    continue;
+                }
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let name = entry.file_name().to_string_lossy().to_string();
+                if name.starts_with('.') {
+                    continue;
+                }
+                // Symlinked directories are not followed (no loops); symlinked files are.
+                let Ok(ft) = entry.file_type() else { continue };
+                if ft.is_dir() {
+                    stack.push(path);
+                } else if name.ends_with(".md") || name.ends_with(".markdown") {
+                    if out.len() >= MAX_USER_FILES {
+                        problems.push(format!(
+                            "{}: more than {MAX_USER_FILES} files; the rest are skipped",
+                            dir.display()
+                        ));
+                        return out;
+                    }
+                    out.push((dir.clone(), path));
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn fingerprint(files: &[(PathBuf, PathBuf)]) -> Fingerprint {
+    files
+        .iter()
+        .map(|(_, p)| {
+            let meta = std::fs::metadata(p).ok();
+            (
+                p.clone(),
+                meta.as_ref().and_then(|m| m.modified().ok()),
+                meta.map(|m| m.len()).unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+fn user_id(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    let mut s = rel.to_string_lossy().replace('\\', "/");
+    for suffix in [".markdown", ".md"] {
+        if let Some(x) = s.strip_suffix(suffix) {
+            s = x.to_string();
+        }
+    }
+    for suffix in [".zh", ".en"] {
+        if let Some(x) = s.strip_suffix(suffix) {
+            s = x.to_string();
+        }
+    }
+    format!("runbook:{s}")
+}
+
+fn load_user(dirs: &[PathBuf]) -> (Vec<Topic>, Vec<String>, Fingerprint) {
+    let mut problems = Vec::new();
+    let files = scan(dirs, &mut problems);
+    let fp = fingerprint(&files);
+    let mut parsed = Vec::new();
+    for (root, path) in &files {
+        let shown = path.display().to_string();
+        let bytes = match std::fs::metadata(path) {
+            Ok(m) if m.len() as usize > doc::MAX_FILE_BYTES => {
+                problems.push(format!(
+                    "{shown}: larger than {} bytes",
+                    doc::MAX_FILE_BYTES
+                ));
+                continue;
+            }
+            Ok(_) => std::fs::read(path),
+            Err(e) => Err(e),
+        };
+        let text = match bytes.map(String::from_utf8) {
+            Ok(Ok(t)) => t,
+            Ok(Err(_)) => {
+                problems.push(format!("{shown}: not UTF-8 text"));
+                continue;
+            }
+            Err(e) => {
+                problems.push(format!("{shown}: {e}"));
+                continue;
+            }
+        };
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        match parse_file(&text, &user_id(root, path), lang_from_name(&name)) {
+            Ok(f) => parsed.push((shown, f)),
+            Err(e) => problems.push(format!("{shown}: {e}")),
+        }
+    }
+    let (topics, merge_problems) = merge(parsed, "runbook");
+    problems.extend(merge_problems);
+    for p in &problems {
+        tracing::warn!(problem = %p, "knowledge file skipped");
+        metrics::counter!("wedock_knowledge_skipped_total").increment(1);
+    }
+    (topics, problems, fp)
+}
+
+fn build_corpus(
+    builtin: &[Topic],
+    user: Vec<Topic>,
+    mut problems: Vec<String>,
+) -> anyhow::Result<Corpus> {
+    let mut all: Vec<Topic> = builtin.to_vec();
+    let known: std::collections::HashSet<String> = all.iter().map(|t| t.id.clone()).collect();
+    for t in user {
+        if known.contains(&t.id) {
+            let p = format!(
+                "{}: id {:?} is already a built-in topic; skipped",
+                t.origin, t.id
+            );
+            tracing::warn!(problem = %p, "knowledge file skipped");
+            problems.push(p);
+            continue;
+        }
+        all.push(t);
+    }
+    Corpus::build(all)
+}
+
+fn reload(inner: &Inner) -> bool {
+    let mut probe = Vec::new();
+    let files = scan(&inner.cfg.dirs, &mut probe);
+    let fp = fingerprint(&files);
+    {
+        let Ok(old) = inner.fingerprint.lock() else {
+            return false;
+        };
+        if *old == fp {
+            return false;
+        }
+    }
+    let (user, problems, fp) = load_user(&inner.cfg.dirs);
+    match build_corpus(&inner.builtin, user, problems.clone()) {
+        Ok(c) => {
+            let n = c.len();
+            if let Ok(mut slot) = inner.corpus.write() {
+                *slot = Arc::new(c);
+            }
+            if let Ok(mut f) = inner.fingerprint.lock() {
+                *f = fp;
+            }
+            if let Ok(mut p) = inner.problems.lock() {
+                *p = problems;
+            }
+            tracing::info!(topics = n, "knowledge reloaded");
+            metrics::counter!("wedock_knowledge_reloads_total").increment(1);
+            true
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "knowledge reload failed; keeping the previous index");
+            metrics::counter!("wedock_errors_total", "reason" => "knowledge_reload").increment(1);
+            false
+        }
+    }
+}
+
+/// Polls the user directories' mtimes; ends when the knowledge base is dropped.
+fn spawn_watcher(weak: Weak<Inner>, every: Duration) {
+    let spawned = std::thread::Builder::new()
+        .name("wedock-kb-watch".to_string())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(every);
+                let Some(inner) = weak.upgrade() else { return };
+                reload(&inner);
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "cannot start the knowledge reload thread");
     }
 }
 
@@ -33,7 +420,7 @@ impl Knowledge {
 pub fn is_greeting(text: &str) -> bool {
     let t = text
         .trim()
-        .trim_end_matches(['!', '！', '?', '？', '.', '。', '~', ' '])
+        .trim_end_matches(['!', '！', '?', '？', '.', '。', '~', ' ', ','])
         .to_lowercase();
     const WORDS: &[&str] = &[
         "hi",
@@ -46,23 +433,45 @@ pub fn is_greeting(text: &str) -> bool {
         "哈喽",
         "在吗",
         "在么",
+        "在不在",
         "帮助",
         "菜单",
         "你能做什么",
         "你会什么",
+        "你会干什么",
+        "你能干啥",
         "what can you do",
         "who are you",
         "你是谁",
+        "hello wedock",
+        "hi wedock",
+        "你好 wedock",
+        "早",
+        "早上好",
+        "good morning",
     ];
     WORDS.contains(&t.as_str())
 }
 
-/// The reply to a message that is not a command.
+/// The reply to a message that is not a command: a pending `/quiz` answer, a greeting, or a
+/// knowledge answer (improved by the LLM when one is configured).
 pub async fn respond(
     app: &crate::app::App,
     msg: &crate::message::Incoming,
     _role: crate::identity::Role,
     lang: Lang,
 ) -> Reply {
-    app.knowledge.answer(msg.text.trim(), lang)
+    let text = msg.text.trim();
+    if let Some(reply) = quiz::take_answer(app, msg, lang).await {
+        return reply;
+    }
+    if is_greeting(text) {
+        return Reply::answer(Text::Greeting.get(lang), lang, true, Vec::new());
+    }
+    let hits = app.knowledge.search(text, 3);
+    let plain = app.knowledge.reply_for(&hits, lang);
+    match &app.config.llm {
+        Some(cfg) if plain.matched => llm::improve(cfg, text, &hits, lang, plain).await,
+        _ => plain,
+    }
 }

@@ -1,0 +1,287 @@
+//! Interview practice: the pending question per (user, chat) in the store's kv, grading an
+//! answer by key-point coverage (language-aware, normalised), and progress statistics.
+
+use super::doc::Topic;
+use super::text;
+use crate::app::App;
+use crate::i18n::Lang;
+use crate::message::{Incoming, Reply, Source};
+use crate::store::{QuizRecord, now_ms};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+/// How long a question waits for its answer.
+pub const PENDING_TTL: Duration = Duration::from_secs(3600);
+
+/// The areas `/quiz AREA` accepts, as topic categories.
+pub const AREAS: &[&str] = &["docker", "k8s", "network", "troubleshooting"];
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Pending {
+    pub topic: String,
+    pub area: String,
+}
+
+/// The kv key of the question waiting for `identity` (`channel:user`) in `chat`.
+pub fn pending_key(identity: &str, chat: Option<&str>) -> String {
+    format!("quiz:{identity}:{}", chat.unwrap_or("-"))
+}
+
+/// `docker`, `k8s`/`kubernetes`, `network`, `troubleshooting`/`ts` → the category name.
+pub fn parse_area(s: &str) -> Option<&'static str> {
+    match s.to_lowercase().as_str() {
+        "docker" => Some("docker"),
+        "k8s" | "kubernetes" | "kube" => Some("k8s"),
+        "network" | "net" | "networking" | "网络" => Some("network"),
+        "troubleshooting" | "ts" | "排障" | "故障" => Some("troubleshooting"),
+        _ => None,
+    }
+}
+
+pub fn area_name(area: &str, lang: Lang) -> &str {
+    match (area, lang) {
+        ("docker", _) => "Docker",
+        ("k8s", _) => "Kubernetes",
+        ("network", Lang::Zh) => "网络",
+        ("network", Lang::En) => "networking",
+        ("troubleshooting", Lang::Zh) => "排障",
+        ("troubleshooting", Lang::En) => "troubleshooting",
+        (other, _) => other,
+    }
+}
+
+/// Which key points an answer covers, in the order of the topic's key points (in `lang`).
+pub fn grade(topic: &Topic, answer: &str, lang: Lang) -> Vec<(String, bool)> {
+    let v = topic.variant(lang);
+    let other = topic.variants().find(|o| o.lang != v.lang);
+    let answer_norm = squash(answer);
+    let answer_terms: HashSet<String> = key_terms(answer).into_iter().collect();
+    v.keypoints
+        .iter()
+        .enumerate()
+        .map(|(i, kp)| {
+            // The other language's key point at the same position is the same idea.
+            let parallel = other
+                .filter(|o| o.keypoints.len() == v.keypoints.len())
+                .and_then(|o| o.keypoints.get(i));
+            let covered = std::iter::once(kp)
+                .chain(parallel)
+                .any(|k| covers(&answer_norm, &answer_terms, k));
+            (kp.clone(), covered)
+        })
+        .collect()
+}
+
+fn covers(answer_norm: &str, answer_terms: &HashSet<String>, keypoint: &str) -> bool {
+    let k = squash(keypoint);
+    if !k.is_empty() && answer_norm.contains(&k) {
+        return true;
+    }
+    let terms = key_terms(keypoint);
+    if terms.is_empty() {
+        return false;
+    }
+    let hit = terms.iter().filter(|t| answer_terms.contains(*t)).count();
+    hit as f32 / terms.len() as f32 >= 0.6
+}
+
+/// Normalised text without spaces and punctuation, for substring matching.
+fn squash(s: &str) -> String {
+    text::normalize(s)
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .collect()
+}
+
+/// Words and Han bigrams (unigrams only when a key point is a single character).
+fn key_terms(s: &str) -> Vec<String> {
+    let toks = text::tokenize(s);
+    let has_multi = toks.iter().any(|t| t.kind != text::Kind::HanUni);
+    toks.into_iter()
+        .filter(|t| !t.text.starts_with('~'))
+        .filter(|t| !has_multi || t.kind != text::Kind::HanUni)
+        .map(|t| t.text)
+        .collect()
+}
+
+/// The first paragraph of a body: the short answer.
+pub fn short_answer(body: &str) -> &str {
+    body.split("\n\n").next().unwrap_or(body).trim()
+}
+
+/// Takes a message as the answer to a pending question of this user in this chat.
+pub async fn take_answer(app: &App, msg: &Incoming, lang: Lang) -> Option<Reply> {
+    let identity = msg.identity();
+    let key = pending_key(&identity, msg.chat.as_deref());
+    let stored = app.store.kv_get(&key).await.ok()??;
+    let _ = app.store.kv_delete(&key).await;
+    let pending: Pending = serde_json::from_str(&stored).ok()?;
+    let topic = app.knowledge.topic(&pending.topic)?;
+    let graded = grade(&topic, &msg.text, lang);
+    let covered = graded.iter().filter(|(_, c)| *c).count();
+    let coverage = if graded.is_empty() {
+        0.0
+    } else {
+        covered as f64 / graded.len() as f64
+    };
+    if let Err(e) = app
+        .store
+        .quiz_record(QuizRecord {
+            user: identity,
+            topic: topic.id.clone(),
+            area: pending.area.clone(),
+            coverage,
+            at: now_ms(),
+        })
+        .await
+    {
+        tracing::warn!(error = %e, "quiz progress not saved");
+    }
+    metrics::counter!("wedock_quiz_answers_total").increment(1);
+    let pct = (coverage * 100.0).round();
+    let mut out = match lang {
+        Lang::Zh => format!(
+            "你的回答覆盖了 {covered}/{} 个要点（{pct}%）：",
+            graded.len()
+        ),
+        Lang::En => format!(
+            "Your answer covered {covered} of {} key points ({pct}%):",
+            graded.len()
+        ),
+    };
+    for (kp, ok) in &graded {
+        out.push_str(&format!("\n{} {kp}", if *ok { "✅" } else { "❌" }));
+    }
+    let v = topic.variant(lang);
+    out.push_str(lang.pick("\n\n参考答案：\n", "\n\nReference answer:\n"));
+    out.push_str(short_answer(&v.body));
+    if let Some(d) = &v.docs {
+        out.push_str(lang.pick("\n\n📖 文档：", "\n\n📖 Docs: "));
+        out.push_str(d);
+    }
+    out.push_str(lang.pick(
+        "\n\n再来一题：/quiz　查看进度：/quiz stats",
+        "\n\nNext question: /quiz   Progress: /quiz stats",
+    ));
+    Some(Reply::answer(
+        out,
+        lang,
+        true,
+        vec![Source {
+            id: topic.id.clone(),
+            title: v.title.clone(),
+            score: coverage as f32,
+        }],
+    ))
+}
+
+/// Answered count, average coverage and per-area averages of a history.
+pub struct Stats {
+    pub answered: usize,
+    pub average: f64,
+    pub by_area: BTreeMap<String, (usize, f64)>,
+}
+
+pub fn stats(history: &[QuizRecord]) -> Stats {
+    let mut by_area: BTreeMap<String, (usize, f64)> = BTreeMap::new();
+    for r in history {
+        let e = by_area.entry(r.area.clone()).or_default();
+        e.0 += 1;
+        e.1 += r.coverage;
+    }
+    for (n, sum) in by_area.values_mut() {
+        *sum /= *n as f64;
+    }
+    let answered = history.len();
+    let average = if answered == 0 {
+        0.0
+    } else {
+        history.iter().map(|r| r.coverage).sum::<f64>() / answered as f64
+    };
+    Stats {
+        answered,
+        average,
+        by_area,
+    }
+}
+
+impl Stats {
+    /// The area with the lowest average coverage.
+    pub fn weakest(&self) -> Option<(&str, f64)> {
+        self.by_area
+            .iter()
+            .min_by(|a, b| a.1.1.total_cmp(&b.1.1))
+            .map(|(k, v)| (k.as_str(), v.1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::knowledge::doc::Variant;
+
+    fn topic() -> Topic {
+        let v = |lang, kps: &[&str]| Variant {
+            lang,
+            title: "t".into(),
+            questions: vec![],
+            tags: vec![],
+            keypoints: kps.iter().map(|s| s.to_string()).collect(),
+            body: "short\n\nlong".into(),
+            docs: None,
+        };
+        Topic {
+            id: "x".into(),
+            category: "docker".into(),
+            quiz: true,
+            origin: "builtin".into(),
+            zh: Some(v(
+                Lang::Zh,
+                &["覆盖规则", "--entrypoint", "exec 形式", "只有最后一条生效"],
+            )),
+            en: Some(v(
+                Lang::En,
+                &[
+                    "override rules",
+                    "--entrypoint",
+                    "exec form",
+                    "only the last one counts",
+                ],
+            )),
+        }
+    }
+
+    #[test]
+    fn coverage_is_language_aware_and_normalised() {
+        let t = topic();
+        let g = grade(
+            &t,
+            "docker run 的参数会覆盖 CMD，用 ＥＸＥＣ形式；ENTRYPOINT 要 --entrypoint 才能改",
+            Lang::Zh,
+        );
+        let covered: Vec<bool> = g.iter().map(|(_, c)| *c).collect();
+        assert_eq!(covered, vec![false, true, true, false], "{g:?}");
+        // An English answer to a Chinese question still counts via the parallel key point.
+        let g = grade(&t, "Override rules: only the last one counts", Lang::Zh);
+        assert!(g[0].1 && g[3].1, "{g:?}");
+        assert!(!g[1].1);
+    }
+
+    #[test]
+    fn stats_find_the_weakest_area() {
+        let r = |area: &str, c| QuizRecord {
+            user: "u".into(),
+            topic: "t".into(),
+            area: area.into(),
+            coverage: c,
+            at: 0,
+        };
+        let s = stats(&[r("docker", 1.0), r("k8s", 0.2), r("k8s", 0.4)]);
+        assert_eq!(s.answered, 3);
+        assert!((s.average - 0.5333).abs() < 0.01);
+        let (area, avg) = s.weakest().unwrap();
+        assert_eq!(area, "k8s");
+        assert!((avg - 0.3).abs() < 1e-9);
+    }
+}

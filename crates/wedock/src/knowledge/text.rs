@@ -1,0 +1,842 @@
+//! Text analysis for mixed Chinese/English questions, without a segmentation dictionary:
+//! normalisation (full-width → half-width, case), Han runs as unigrams + bigrams (bigrams carry
+//! most of the meaning; unigrams catch typos and one-character words), Latin words lowercased
+//! and stemmed, stop words dropped, and query-time synonyms across the two languages.
+
+use crate::i18n::is_han;
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+/// What a token is made of; the query weights them differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// A Latin word or number, stemmed.
+    Word,
+    /// One Han character.
+    HanUni,
+    /// Two adjacent Han characters.
+    HanBi,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tok {
+    pub text: String,
+    pub kind: Kind,
+}
+
+/// Full-width ASCII → ASCII, ideographic space → space, lowercase.
+pub fn normalize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let c = match c as u32 {
+            0xFF01..=0xFF5E => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            0x3000 => ' ',
+            _ => c,
+        };
+        for l in c.to_lowercase() {
+            out.push(l);
+        }
+    }
+    out
+}
+
+/// Function characters that carry no topic: bigrams containing them are dropped too, so
+/// "怎么样" or "是什么" do not match every question.
+fn is_stop_han(c: char) -> bool {
+    matches!(
+        c,
+        '的' | '了'
+            | '吗'
+            | '呢'
+            | '啊'
+            | '吧'
+            | '么'
+            | '什'
+            | '怎'
+            | '呀'
+            | '嘛'
+            | '哦'
+            | '是'
+            | '这'
+            | '那'
+            | '哪'
+            | '个'
+            | '和'
+            | '与'
+            | '及'
+            | '或'
+            | '我'
+            | '你'
+            | '他'
+            | '它'
+            | '们'
+            | '请'
+            | '啥'
+            | '咋'
+            | '就'
+            | '都'
+            | '也'
+            | '还'
+            | '很'
+            | '把'
+            | '被'
+            | '给'
+            | '在'
+            | '着'
+            | '过'
+            | '呗'
+            | '嗯'
+            | '喔'
+            | '哈'
+            | '该'
+            | '要'
+            | '能'
+            | '会'
+            | '一'
+            | '下'
+            | '里'
+            | '跟'
+            | '又'
+            | '有'
+            | '没'
+            | '为'
+            | '如'
+            | '何'
+            | '样'
+            | '到'
+            | '让'
+            | '对'
+            | '从'
+            | '去'
+            | '得'
+            | '地'
+            | '好'
+            | '想'
+            | '说'
+            | '些'
+            | '种'
+            | '其'
+    )
+}
+
+const STOP_WORDS: &[&str] = &[
+    "a",
+    "an",
+    "the",
+    "is",
+    "are",
+    "was",
+    "were",
+    "be",
+    "been",
+    "am",
+    "do",
+    "does",
+    "did",
+    "to",
+    "of",
+    "in",
+    "on",
+    "at",
+    "for",
+    "with",
+    "and",
+    "or",
+    "i",
+    "me",
+    "my",
+    "you",
+    "your",
+    "it",
+    "its",
+    "this",
+    "that",
+    "these",
+    "those",
+    "what",
+    "whats",
+    "how",
+    "why",
+    "when",
+    "where",
+    "which",
+    "who",
+    "can",
+    "could",
+    "should",
+    "would",
+    "will",
+    "there",
+    "s",
+    "t",
+    "so",
+    "if",
+    "from",
+    "by",
+    "as",
+    "about",
+    "into",
+    "we",
+    "our",
+    "us",
+    "they",
+    "them",
+    "he",
+    "she",
+    "just",
+    "but",
+    "not",
+    "no",
+    "yes",
+    "any",
+    "some",
+    "get",
+    "got",
+    "im",
+    "i'm",
+    "please",
+    "pls",
+    "vs",
+    "versus",
+    "difference",
+    "between",
+    "diff",
+    "explain",
+    "tell",
+    "mean",
+    "means",
+    "meaning",
+    "way",
+    "ways",
+    "thing",
+    "things",
+    "really",
+    "actually",
+    "again",
+    "still",
+    "keep",
+    "keeps",
+    "one",
+    "ones",
+    "need",
+    "want",
+    "use",
+    "using",
+    "used",
+    "have",
+    "has",
+    "had",
+    "then",
+    "than",
+    "also",
+    "very",
+    "too",
+    "much",
+    "many",
+    "all",
+    "out",
+    "up",
+    "there",
+    "here",
+    "like",
+    "let",
+    "lets",
+    "ok",
+    "okay",
+    "hi",
+    "hey",
+    "thanks",
+    "thank",
+    "does",
+    "doing",
+    "done",
+    "make",
+    "makes",
+    "made",
+    "d",
+    "ll",
+    "re",
+    "ve",
+    "m",
+    "e",
+    "g",
+    "eg",
+    "etc",
+];
+
+static STOP: LazyLock<std::collections::HashSet<&'static str>> =
+    LazyLock::new(|| STOP_WORDS.iter().copied().collect());
+
+thread_local! {
+    static STEMMER: frostem::Stemmer = frostem::Stemmer::new(frostem::Algorithm::English);
+}
+
+fn stem(word: &str) -> String {
+    if word.len() <= 3 || !word.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return word.to_string();
+    }
+    STEMMER.with(|s| s.stem(word).into_owned())
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() && !is_han(c)
+}
+
+/// Tokens of `text` (normalised first). Words joined by `-`, `_`, `.` or `/` are emitted as
+/// their parts and joined, so `kube-proxy`, `kube proxy` and `kubeproxy` meet.
+pub fn tokenize(text: &str) -> Vec<Tok> {
+    let text = normalize(text);
+    let mut out = Vec::new();
+    intents(&text, &mut out);
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if is_han(c) {
+            let start = i;
+            while i < chars.len() && is_han(chars[i]) {
+                i += 1;
+            }
+            han_run(&chars[start..i], &mut out);
+        } else if is_word_char(c) {
+            // A compound: word ([-_./] word)*
+            let mut parts: Vec<String> = Vec::new();
+            let mut cur = String::new();
+            while i < chars.len() {
+                let ch = chars[i];
+                if is_word_char(ch) {
+                    cur.push(ch);
+                    i += 1;
+                } else if matches!(ch, '-' | '_' | '.' | '/' | '\'')
+                    && i + 1 < chars.len()
+                    && is_word_char(chars[i + 1])
+                    && !cur.is_empty()
+                {
+                    parts.push(std::mem::take(&mut cur));
+                    i += 1;
+                } else {
+                    break;
+                }
+            }
+            if !cur.is_empty() {
+                parts.push(cur);
+            }
+            if parts.len() > 1 && parts.iter().all(|p| p.len() < 20) {
+                let joined: String = parts.concat();
+                if joined.len() <= 40 {
+                    push_word(&joined, &mut out);
+                }
+            }
+            for p in &parts {
+                push_word(p, &mut out);
+            }
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+fn push_word(w: &str, out: &mut Vec<Tok>) {
+    if w.is_empty() || w.len() > 40 || STOP.contains(w) {
+        return;
+    }
+    let s = stem(w);
+    out.push(Tok {
+        text: s,
+        kind: Kind::Word,
+    });
+}
+
+/// Colloquial filler that says nothing about the topic ("小白问一下", "面试老问").
+const STOP_BIGRAMS: &[&str] = &[
+    "东西", "到底", "一下", "小白", "问一", "问下", "请问", "面试", "老问", "知道", "大家", "谢谢",
+    "可以", "需要", "应该", "时候", "比较", "一般", "经常", "总是", "老是", "现在", "今天", "然后",
+    "所以", "因为", "但是", "不过", "一直", "已经", "怎样", "意思", "情况", "原因", "解决", "办法",
+    "方法", "作用", "用途", "问题", "求助", "大佬", "各位", "帮忙", "具体", "简单", "详细", "介绍",
+    "讲讲", "说说", "聊聊", "理解", "概念", "是否", "还是", "好像", "感觉", "哪个", "哪些", "多少",
+];
+
+static STOP_BI: LazyLock<std::collections::HashSet<&'static str>> =
+    LazyLock::new(|| STOP_BIGRAMS.iter().copied().collect());
+
+fn han_run(run: &[char], out: &mut Vec<Tok>) {
+    // Characters covered only by filler bigrams are dropped as unigrams too.
+    let mut filler = vec![false; run.len()];
+    for j in 0..run.len().saturating_sub(1) {
+        let bi: String = [run[j], run[j + 1]].iter().collect();
+        if STOP_BI.contains(bi.as_str()) {
+            filler[j] = true;
+            filler[j + 1] = true;
+        }
+    }
+    for (j, &c) in run.iter().enumerate() {
+        if filler[j] {
+            continue;
+        }
+        if !is_stop_han(c) {
+            out.push(Tok {
+                text: c.to_string(),
+                kind: Kind::HanUni,
+            });
+        }
+        if let Some(&d) = run.get(j + 1)
+            && !filler[j + 1]
+            && !is_stop_han(c)
+            && !is_stop_han(d)
+        {
+            out.push(Tok {
+                text: [c, d].iter().collect(),
+                kind: Kind::HanBi,
+            });
+        }
+    }
+}
+
+/// Question-intent markers: "what is X" and "X vs Y" questions are common and their words are
+/// otherwise all stop words. Emitted as pseudo-terms on both sides.
+const INTENTS: &[(&str, &[&str])] = &[
+    (
+        "~what",
+        &[
+            "是什么",
+            "是啥",
+            "啥是",
+            "什么是",
+            "是个啥",
+            "啥东西",
+            "what is",
+            "what's",
+            "whats",
+            "what are",
+            "what does",
+        ],
+    ),
+    (
+        "~diff",
+        &[
+            "区别",
+            "不同",
+            "差异",
+            " vs",
+            "versus",
+            "difference",
+            "differ",
+            "compare",
+            "对比",
+        ],
+    ),
+];
+
+fn intents(normalized: &str, out: &mut Vec<Tok>) {
+    for (tok, pats) in INTENTS {
+        if pats.iter().any(|p| normalized.contains(p)) {
+            out.push(Tok {
+                text: (*tok).to_string(),
+                kind: Kind::Word,
+            });
+        }
+    }
+}
+
+/// Term strings of a text, for indexing.
+pub fn terms(text: &str) -> Vec<String> {
+    tokenize(text).into_iter().map(|t| t.text).collect()
+}
+
+/// Groups of phrases that mean the same thing. A query that contains one phrase of a group also
+/// searches for the others.
+const SYNONYMS: &[&[&str]] = &[
+    &["k8s", "kubernetes", "kube"],
+    &["svc", "service", "服务"],
+    &["容器", "container", "ctr"],
+    &["镜像", "image", "img"],
+    &["探针", "probe", "健康检查", "healthcheck", "health check"],
+    &["部署", "deployment", "deploy"],
+    &["网络", "network", "net", "networking"],
+    &["端口", "port"],
+    &["退出码", "exit code", "退出状态", "返回码"],
+    &["内存", "memory", "mem", "ram"],
+    &["oom", "内存不足", "内存溢出", "out of memory", "oomkilled"],
+    &["pod", "容器组"],
+    &["卷", "volume", "volumn", "数据卷"],
+    &["挂载", "mount", "bind mount"],
+    &["节点", "node"],
+    &["集群", "cluster"],
+    &["调度", "schedule", "scheduler"],
+    &["日志", "log", "logs"],
+    &["重启", "restart", "reboot"],
+    &["虚拟机", "vm", "virtual machine"],
+    &["仓库", "registry", "repo"],
+    &["命名空间", "namespace", "ns"],
+    &["污点", "taint"],
+    &["容忍", "toleration"],
+    &["亲和", "affinity"],
+    &["入口", "ingress"],
+    &["副本", "replica", "replicaset", "rs"],
+    &[
+        "扩容",
+        "scale",
+        "scaling",
+        "扩缩容",
+        "autoscale",
+        "autoscaling",
+    ],
+    &["自动扩缩", "hpa", "horizontal pod autoscaler"],
+    &["滚动更新", "rolling update", "rollout"],
+    &["回滚", "rollback", "undo"],
+    &["磁盘", "disk", "storage", "存储"],
+    &["权限", "permission", "denied", "拒绝"],
+    &["负载均衡", "load balancer", "loadbalancer", "lb"],
+    &["域名解析", "dns", "域名"],
+    &["编排", "orchestration", "orchestrator"],
+    &["构建", "build", "打包"],
+    &["缓存", "cache"],
+    &["多阶段", "multi stage", "multistage", "multi-stage"],
+    &["守护进程", "daemon", "dockerd"],
+    &["控制平面", "control plane", "master"],
+    &["密钥", "secret", "secrets"],
+    &["配置", "config", "configmap"],
+    &["环境变量", "env", "environment variable"],
+    &["信号", "signal", "sigterm", "sigkill"],
+    &["僵尸进程", "zombie"],
+    &["健康", "health", "healthy", "unhealthy"],
+    &["拉取", "pull"],
+    &["推送", "push"],
+    &["卡住", "stuck", "hang"],
+    &["待定", "pending"],
+    &["驱逐", "evict", "evicted", "eviction"],
+    &["有状态", "stateful", "statefulset"],
+    &["守护", "daemonset"],
+    &["定时任务", "cronjob", "cron"],
+    &["任务", "job"],
+    &["隔离", "isolation", "isolate"],
+    &["进程", "process"],
+    &["内核", "kernel"],
+    &["分层", "layer", "layers", "镜像层"],
+    &["启动", "start", "startup", "boot"],
+    &["停止", "stop"],
+    &["删除", "remove", "delete", "rm"],
+    &[
+        "连不上",
+        "cannot connect",
+        "connection refused",
+        "连接不上",
+        "不通",
+        "unreachable",
+    ],
+    &["访问", "access", "reach"],
+    &["外部", "external", "outside", "外网"],
+    &["区别", "difference", "vs", "different"],
+    &["大小", "size", "体积"],
+    &["安全", "security", "secure"],
+    &["资源", "resource", "resources"],
+    &["限制", "limit", "limits"],
+    &["请求", "request", "requests"],
+    &["段错误", "segfault", "segmentation fault"],
+    &["超时", "timeout"],
+    &["存活", "liveness"],
+    &["就绪", "readiness", "ready"],
+    &["生命周期", "lifecycle"],
+    &["静态", "static"],
+    &["架构", "architecture", "组件", "component", "components"],
+    &["通信", "communicate", "communication", "talk"],
+    &["开发环境", "dev environment", "development"],
+    &["交换机", "switch"],
+    &["网桥", "bridge", "docker0"],
+    &[
+        "调度",
+        "分配到",
+        "decide which node",
+        "assign",
+        "placement",
+        "schedul",
+    ],
+    &[
+        "机器",
+        "服务器",
+        "主机",
+        "宿主机",
+        "host",
+        "server",
+        "machine",
+    ],
+    &["回退", "回滚", "rollback", "roll back", "revert"],
+    &["掉线", "notready", "not ready", "失联"],
+    &["赶走", "驱逐", "evict", "kicked"],
+    &["定时", "每天", "凌晨", "cron", "periodic"],
+    &["脚本", "script", "job"],
+    &["清理", "prune", "clean", "cleanup", "清除"],
+    &["轮转", "rotate", "rotation", "max-size"],
+    &[
+        "自启",
+        "开机启动",
+        "restart policy",
+        "always",
+        "unless-stopped",
+    ],
+    &["多个容器", "multiple containers", "compose"],
+    &["compose", "compsoe", "docker-compose"],
+    &["kubernetes", "kubernets", "kubernate", "kubernates"],
+    &["pod", "podd", "pods"],
+    &["缩小", "减小", "瘦身", "shrink", "smaller", "reduce"],
+    &[
+        "跨平台",
+        "arm64",
+        "amd64",
+        "multi-platform",
+        "buildx",
+        "platform",
+    ],
+    &[
+        "传到另一台",
+        "another machine",
+        "without a registry",
+        "save",
+        "load",
+        "离线",
+    ],
+    &["root", "特权", "privileged", "rootless"],
+    &["隔离", "namespace", "namespaces", "cgroup", "cgroups"],
+    &["通信", "连接", "connect", "talk"],
+    &["容器名", "container name", "hostname", "主机名", "dns"],
+    &["回收", "gc", "garbage"],
+    &["稳定地址", "stable address", "service", "clusterip"],
+    &["后端", "backend", "endpoints", "endpoint"],
+    &["外网", "internet", "outbound", "出网"],
+    &["权限", "rbac", "role", "rolebinding", "授权"],
+    &["日志", "logs", "log"],
+    &[
+        "密码",
+        "api key",
+        "api keys",
+        "credential",
+        "credentials",
+        "secret",
+    ],
+    &["立刻", "马上", "immediately", "force", "强制"],
+    &["停掉", "停止", "stop", "kill"],
+    &["阶段", "phase", "phases", "lifecycle", "状态"],
+    &[
+        "组件",
+        "component",
+        "components",
+        "pieces",
+        "core components",
+    ],
+];
+
+/// Tokens of one synonym phrase: words, Han bigrams, and Han characters no bigram covers
+/// (so "多个容器" needs both 多 and 容器, not just 容器).
+fn phrase_key(p: &str) -> Vec<String> {
+    let toks = tokenize(p);
+    let in_bigram: std::collections::HashSet<char> = toks
+        .iter()
+        .filter(|t| t.kind == Kind::HanBi)
+        .flat_map(|t| t.text.chars())
+        .collect();
+    toks.into_iter()
+        .filter(|t| !t.text.starts_with('~'))
+        .filter(|t| t.kind != Kind::HanUni || !t.text.chars().all(|c| in_bigram.contains(&c)))
+        .map(|t| t.text)
+        .collect()
+}
+
+struct SynonymTable {
+    /// Every phrase as its key tokens, with the group it belongs to.
+    phrases: Vec<(Vec<String>, usize)>,
+    groups: Vec<Vec<Vec<String>>>,
+}
+
+static SYN: LazyLock<SynonymTable> = LazyLock::new(|| {
+    let mut phrases = Vec::new();
+    let mut groups = Vec::new();
+    for (g, group) in SYNONYMS.iter().enumerate() {
+        let mut keys = Vec::new();
+        for p in group.iter() {
+            let k = phrase_key(p);
+            if !k.is_empty() {
+                phrases.push((k.clone(), g));
+                keys.push(k);
+            }
+        }
+        groups.push(keys);
+    }
+    SynonymTable { phrases, groups }
+});
+
+/// A weighted query term. `alts` are synonyms that satisfy it as well (for confidence).
+#[derive(Debug, Clone)]
+pub struct QueryTerm {
+    pub text: String,
+    pub kind: Kind,
+    pub weight: f32,
+    /// Added by a synonym rather than typed.
+    pub expanded: bool,
+    pub alts: Vec<String>,
+}
+
+/// Weight of a term kind in a query.
+pub fn kind_weight(kind: Kind) -> f32 {
+    match kind {
+        Kind::Word => 1.0,
+        Kind::HanBi => 1.0,
+        Kind::HanUni => 0.2,
+    }
+}
+
+/// Most distinct typed terms a query keeps (before synonyms).
+pub const MAX_QUERY_TERMS: usize = 64;
+
+/// The query: its own tokens (deduplicated) plus synonym expansions.
+pub fn analyze_query(text: &str) -> Vec<QueryTerm> {
+    let mut toks = tokenize(text);
+    // A pasted log must not turn into a query of thousands of clauses.
+    let mut distinct = std::collections::HashSet::new();
+    toks.retain(|t| {
+        distinct.contains(&t.text)
+            || (distinct.len() < MAX_QUERY_TERMS && distinct.insert(t.text.clone()))
+    });
+    let mut terms: Vec<QueryTerm> = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for t in &toks {
+        if seen.contains_key(&t.text) {
+            continue;
+        }
+        seen.insert(t.text.clone(), terms.len());
+        terms.push(QueryTerm {
+            text: t.text.clone(),
+            kind: t.kind,
+            weight: kind_weight(t.kind),
+            expanded: false,
+            alts: Vec::new(),
+        });
+    }
+    let present: std::collections::HashSet<&str> = toks.iter().map(|t| t.text.as_str()).collect();
+    let syn = &*SYN;
+    let mut expansions: Vec<(Vec<String>, Vec<String>)> = Vec::new();
+    for (key, g) in &syn.phrases {
+        if key.iter().all(|k| present.contains(k.as_str())) {
+            for other in &syn.groups[*g] {
+                if other != key {
+                    expansions.push((key.clone(), other.clone()));
+                }
+            }
+        }
+    }
+    for (key, other) in expansions {
+        // The typed tokens of the phrase are satisfied by any token of the synonym.
+        for k in &key {
+            if let Some(&i) = seen.get(k) {
+                for o in &other {
+                    if !terms[i].alts.contains(o) {
+                        terms[i].alts.push(o.clone());
+                    }
+                }
+            }
+        }
+        let w = 0.6 / other.len() as f32;
+        for o in other {
+            match seen.get(&o) {
+                Some(&i) => {
+                    if terms[i].expanded {
+                        terms[i].weight = terms[i].weight.max(w);
+                    }
+                }
+                None => {
+                    let kind = if o.chars().any(is_han) {
+                        Kind::HanBi
+                    } else {
+                        Kind::Word
+                    };
+                    seen.insert(o.clone(), terms.len());
+                    terms.push(QueryTerm {
+                        text: o,
+                        kind,
+                        weight: w,
+                        expanded: true,
+                        alts: Vec::new(),
+                    });
+                }
+            }
+        }
+    }
+    terms
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(s: &str) -> Vec<String> {
+        terms(s)
+    }
+
+    #[test]
+    fn normalises_full_width_and_case() {
+        assert_eq!(normalize("ＤＯＣＫＥＲ　Ｐｓ！"), "docker ps!");
+    }
+
+    #[test]
+    fn han_runs_become_unigrams_and_bigrams_without_stop_characters() {
+        let t = texts("容器的网络");
+        assert!(t.contains(&"容器".to_string()));
+        assert!(t.contains(&"网络".to_string()));
+        assert!(t.contains(&"容".to_string()));
+        assert!(!t.iter().any(|x| x.contains('的')), "{t:?}");
+    }
+
+    #[test]
+    fn english_is_stemmed_and_compounds_are_joined() {
+        let t = texts("Restarting containers kube-proxy");
+        assert!(t.contains(&"restart".to_string()), "{t:?}");
+        assert!(t.contains(&"contain".to_string()) || t.contains(&"container".to_string()));
+        assert!(t.contains(&"kubeproxi".to_string()) || t.contains(&"kubeproxy".to_string()));
+        assert!(t.contains(&"proxi".to_string()) || t.contains(&"proxy".to_string()));
+    }
+
+    #[test]
+    fn mixed_text_and_numbers() {
+        let t = texts("退出码137是什么意思");
+        assert!(t.contains(&"137".to_string()));
+        assert!(t.contains(&"退出".to_string()));
+    }
+
+    #[test]
+    fn synonyms_expand_across_languages() {
+        let q = analyze_query("k8s 的 svc");
+        let texts: Vec<&str> = q.iter().map(|t| t.text.as_str()).collect();
+        assert!(texts.contains(&"kubernet"), "{texts:?}");
+        assert!(texts.contains(&"servic"), "{texts:?}");
+        let q = analyze_query("镜像太大");
+        assert!(q.iter().any(|t| t.text == "imag" && t.expanded), "{q:?}");
+    }
+
+    #[test]
+    fn long_input_is_capped() {
+        let long: String = (0..5000).map(|i| format!("word{i} 日志{i} ")).collect();
+        let q = analyze_query(&long);
+        assert!(
+            q.iter().filter(|t| !t.expanded).count() <= MAX_QUERY_TERMS,
+            "{}",
+            q.len()
+        );
+    }
+
+    #[test]
+    fn odd_input_does_not_panic() {
+        for s in [
+            "",
+            "   ",
+            "----",
+            "💥💥",
+            "a-",
+            "-a",
+            "\u{0}\u{fffd}",
+            "ａ－ｂ",
+            "x/y/z/",
+        ] {
+            let _ = analyze_query(s);
+        }
+    }
+}
