@@ -10,7 +10,7 @@
 //!
 //! Identities are `aibot:<userid>`, the same as in long-connection mode.
 
-use super::{CALLBACK_BODY_LIMIT, reject};
+use super::reject;
 use crate::app::App;
 use crate::config::AibotMode;
 use crate::message::Incoming;
@@ -112,30 +112,12 @@ async fn receive(
     body: axum::body::Body,
 ) -> Response {
     let q = super::wecom_app::query_map(q);
-    let (Some(sig), Some(ts), Some(nonce)) =
-        (q.get("msg_signature"), q.get("timestamp"), q.get("nonce"))
-    else {
-        return reject(
-            CHANNEL,
-            "missing_params",
-            StatusCode::BAD_REQUEST,
-            &"a message needs msg_signature, timestamp, nonce",
-        );
-    };
-    if let Err((reason, detail)) = super::check_timestamp(s.app(), ts) {
-        return reject(CHANNEL, reason, StatusCode::FORBIDDEN, &detail);
-    }
-    let body = match super::read_body(CHANNEL, body, CALLBACK_BODY_LIMIT).await {
-        Ok(b) => b,
+    let plain = match super::open_encrypted_callback(s.app(), CHANNEL, &b.crypt, &q, body).await {
+        Ok(p) => p,
         Err(r) => return r,
     };
-    let plain = match b.crypt.decrypt_envelope(sig, ts, nonce, &body) {
-        Ok(p) => p,
-        Err(e) => {
-            let (reason, status) = super::crypt_reason(&e);
-            return reject(CHANNEL, reason, status, &format!("{e} ({})", e.code()));
-        }
-    };
+    // Present: the callback was refused above otherwise.
+    let nonce = q.get("nonce").map_or("", String::as_str);
     let v: Value = match serde_json::from_str(&plain) {
         Ok(v @ Value::Object(_)) => v,
         Ok(_) => {

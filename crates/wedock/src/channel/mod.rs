@@ -175,6 +175,36 @@ pub(crate) async fn read_body(
     })
 }
 
+/// Opens an encrypted WeCom callback (`msg_signature`, `timestamp`, `nonce` in the query, the
+/// envelope in the body): checks the parameters and the timestamp window, reads the body within
+/// [`CALLBACK_BODY_LIMIT`] and verifies and decrypts it. `Err` is the rejection to answer with.
+pub(crate) async fn open_encrypted_callback(
+    app: &App,
+    channel: &str,
+    crypt: &wxcrypt::MsgCrypt,
+    q: &std::collections::HashMap<String, String>,
+    body: axum::body::Body,
+) -> Result<String, Response> {
+    let (Some(sig), Some(ts), Some(nonce)) =
+        (q.get("msg_signature"), q.get("timestamp"), q.get("nonce"))
+    else {
+        return Err(reject(
+            channel,
+            "missing_params",
+            StatusCode::BAD_REQUEST,
+            &"a message needs msg_signature, timestamp, nonce",
+        ));
+    };
+    if let Err((reason, detail)) = check_timestamp(app, ts) {
+        return Err(reject(channel, reason, StatusCode::FORBIDDEN, &detail));
+    }
+    let body = read_body(channel, body, CALLBACK_BODY_LIMIT).await?;
+    crypt.decrypt_envelope(sig, ts, nonce, &body).map_err(|e| {
+        let (reason, status) = crypt_reason(&e);
+        reject(channel, reason, status, &format!("{e} ({})", e.code()))
+    })
+}
+
 /// Largest callback body accepted (Tencent's messages are a few KiB).
 pub(crate) const CALLBACK_BODY_LIMIT: usize = 64 * 1024;
 

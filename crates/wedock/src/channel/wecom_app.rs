@@ -9,9 +9,9 @@
 //!
 //! Identities are `wecom:<UserID>`.
 
+use super::reject;
 use super::respond::{Answer, Responder};
 use super::token::{TokenKind, TokenSource, delivery_of};
-use super::{CALLBACK_BODY_LIMIT, reject};
 use crate::app::App;
 use crate::message::{Incoming, Reply};
 use crate::outbox::{Delivery, Sender};
@@ -123,30 +123,12 @@ async fn receive(
     body: axum::body::Body,
 ) -> Response {
     let q = query_map(q);
-    let (Some(sig), Some(ts), Some(nonce)) =
-        (q.get("msg_signature"), q.get("timestamp"), q.get("nonce"))
-    else {
-        return reject(
-            CHANNEL,
-            "missing_params",
-            StatusCode::BAD_REQUEST,
-            &"a message needs msg_signature, timestamp, nonce",
-        );
-    };
-    if let Err((reason, detail)) = super::check_timestamp(s.app(), ts) {
-        return reject(CHANNEL, reason, StatusCode::FORBIDDEN, &detail);
-    }
-    let body = match super::read_body(CHANNEL, body, CALLBACK_BODY_LIMIT).await {
-        Ok(b) => b,
+    let plain = match super::open_encrypted_callback(s.app(), CHANNEL, &w.crypt, &q, body).await {
+        Ok(p) => p,
         Err(r) => return r,
     };
-    let plain = match w.crypt.decrypt_envelope(sig, ts, nonce, &body) {
-        Ok(p) => p,
-        Err(e) => {
-            let (reason, status) = super::crypt_reason(&e);
-            return reject(CHANNEL, reason, status, &format!("{e} ({})", e.code()));
-        }
-    };
+    // Present: the callback was refused above otherwise.
+    let nonce = q.get("nonce").map_or("", String::as_str);
     let fields = match super::xml::parse_flat(&plain) {
         Ok(f) => f,
         Err(e) => return reject(CHANNEL, "bad_xml", StatusCode::BAD_REQUEST, &e),
