@@ -4,21 +4,23 @@
 //!   arrives at a local fake robot (criterion; p50/p99 printed too).
 //! * `docker_die_to_post`: a real container exits (Docker engine, if present) → POST; from
 //!   the engine's `FinishedAt` to arrival. p50/p99 printed.
-//! * `ingest`: 1,000 Docker events/s for 10 s through the event translator and engine, with
-//!   the outbox sending at the robot's 20/min; reports the achieved rate, RSS and the number
-//!   of waiting outbox rows (bounded by digest folding).
+//! * `ingest`: 1,000 Docker events/s for 10 s through the Docker watcher's pump (translator,
+//!   batching, engine, cursor saves), with the outbox sending at the robot's 20/min; reports
+//!   the achieved rate (until the cursor reaches the last event), RSS and the number of
+//!   waiting outbox rows (bounded by digest folding).
 //!
 //! Run: `cargo bench -p wedock --bench alerts`.
 
 use axum::Router;
 use axum::extract::State;
 use axum::routing::post;
+use bollard::models::EventMessage;
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
-use wedock::alert::docker::Tracker;
+use wedock::alert::docker::{Tracker, pump};
 use wedock::alert::{Alert, Engine, Severity};
 use wedock::outbox::Outbox;
 
@@ -261,13 +263,24 @@ fn ingest(_c: &mut Criterion) {
     rt.block_on(async {
         let (f, base) = fake().await;
         let (engine, _outbox) = setup(&base, 20, dir.path()).await;
-        let mut tracker = Tracker::new("local", 3, Duration::from_secs(600));
+        // The events go through the same pump the Docker watcher uses (batching of events
+        // that are already waiting, cursor saves), fed by a channel instead of the engine.
+        let (tx, rx) = futures::channel::mpsc::unbounded::<Result<EventMessage, String>>();
+        let (_stop_tx, mut stop) = tokio::sync::watch::channel(false);
+        let pumping = {
+            let engine = engine.clone();
+            tokio::spawn(async move {
+                let mut tracker = Tracker::new("local", 3, Duration::from_secs(600));
+                pump(&engine, "local", &mut tracker, rx, None, 0, &mut stop).await
+            })
+        };
         let rate = 1000u64;
         let secs = 10u64;
         let start = Instant::now();
         let rss0 = rss_kib();
         let mut max_lag = Duration::ZERO;
         let mut rss_mid = 0;
+        let t0 = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
         for i in 0..rate * secs {
             let due = start + Duration::from_micros(i * 1_000_000 / rate);
             let now = Instant::now();
@@ -279,22 +292,32 @@ fn ingest(_c: &mut Criterion) {
             let mut attrs = HashMap::new();
             attrs.insert("name".to_string(), format!("svc-{i}"));
             attrs.insert("exitCode".to_string(), "1".to_string());
-            let ev = bollard::models::EventMessage {
+            let ev = EventMessage {
                 action: Some("die".into()),
                 actor: Some(bollard::models::EventActor {
                     id: Some(format!("id{i}")),
                     attributes: Some(attrs),
                 }),
-                time_nano: Some(chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)),
+                time_nano: Some(t0 + i as i64 * 1000),
                 ..Default::default()
             };
-            let batch: Vec<Alert> = tracker.translate(&ev).into_iter().map(|t| t.alert).collect();
-            engine.submit(batch).await.unwrap();
+            tx.unbounded_send(Ok(ev)).unwrap();
             if i == rate * secs / 2 {
                 rss_mid = rss_kib();
             }
         }
+        // Ingest is done when the cursor reaches the last event.
+        let last = (t0 + (rate * secs - 1) as i64 * 1000).to_string();
+        let key = wedock::alert::docker::cursor_key("local");
+        loop {
+            if engine.app.store.kv_get(&key).await.unwrap().as_deref() == Some(last.as_str()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
         let took = start.elapsed();
+        drop(tx);
+        let _ = pumping.await;
         let pending = engine
             .app
             .store
@@ -303,7 +326,7 @@ fn ingest(_c: &mut Criterion) {
             .unwrap()
             .len();
         println!(
-            "ingest: {} events in {:.2?} = {:.0} events/s (target {rate}/s, max lag {:?}); RSS {} → {} → {} KiB; robot posts {}; waiting outbox rows {pending}; dedup entries {}",
+            "ingest: {} events in {:.2?} = {:.0} events/s (target {rate}/s, max producer lag {:?}); RSS {} → {} → {} KiB; robot posts {}; waiting outbox rows {pending}; dedup entries {}",
             rate * secs,
             took,
             (rate * secs) as f64 / took.as_secs_f64(),

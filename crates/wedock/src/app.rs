@@ -19,7 +19,7 @@ pub struct App {
     pub docker: crate::ops::docker::Engines,
     /// State channels share between their callbacks, senders and background tasks.
     pub channels: crate::channel::Shared,
-    /// The alert engine, once `alert::spawn` has built it.
+    /// The alert engine, once `alert::init` has built it.
     pub alerts: std::sync::OnceLock<Arc<crate::alert::Engine>>,
 }
 

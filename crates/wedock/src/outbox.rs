@@ -99,6 +99,22 @@ impl Outbox {
         Ok(id)
     }
 
+    /// Makes the sender look at the queue now (after messages were written around it).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Adds several messages in one store transaction and wakes the sender once.
+    pub async fn enqueue_many(&self, msgs: Vec<NewOutboxMessage>) -> StoreResult<Vec<i64>> {
+        if msgs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = self.store.outbox_enqueue_many(msgs).await?;
+        metrics::counter!("wedock_outbox_enqueued_total").increment(ids.len() as u64);
+        self.wake.notify_one();
+        Ok(ids)
+    }
+
     /// Whether a target's rate budget has room now (used by alert digests to decide whether
     /// to fold pending messages).
     pub fn has_budget(&self, channel: &str, target: &str) -> bool {

@@ -80,8 +80,27 @@ pub async fn run_with(
         tokio::spawn(delivery),
         tokio::spawn(role_report),
     ];
-    tasks.extend(crate::channel::spawn(&state, stop_rx.clone()));
-    tasks.extend(crate::alert::spawn(&state, stop_rx.clone()));
+    // Event sources and long connections are singletons too: two replicas watching Docker
+    // would report every death twice, and two AI-bot connections kick each other off.
+    let engine = crate::alert::init(&state);
+    let singletons = {
+        let state = state.clone();
+        leader::while_leader(leader.clone(), stop_rx.clone(), move |stop| {
+            let (state, engine) = (state.clone(), engine.clone());
+            async move {
+                let (term_tx, term_rx) = watch::channel(false);
+                let mut term = crate::channel::spawn(&state, term_rx.clone());
+                if let Some(e) = &engine {
+                    term.extend(crate::alert::spawn_sources(e, term_rx));
+                }
+                stop.await;
+                let _ = term_tx.send(true);
+                futures::future::join_all(term).await;
+                crate::channel::standby(state.app());
+            }
+        })
+    };
+    tasks.push(tokio::spawn(singletons));
     app.health
         .set("http", true, true, format!("listening on {listen}"));
 

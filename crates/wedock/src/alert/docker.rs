@@ -32,7 +32,15 @@ pub struct Tracker {
     deaths: HashMap<String, VecDeque<i64>>,
     down: HashSet<String>,
     unhealthy: HashSet<String>,
+    /// Deaths already reported by [`reconcile`], by container id → `FinishedAt` (ns), so
+    /// their events, if the engine still replays them, are not reported twice.
+    reconciled: HashMap<String, i64>,
 }
+
+/// How far apart a container's `FinishedAt` and the time of its `die` event may be.
+const RECONCILE_SLACK_NS: i64 = 5_000_000_000;
+/// Stopped containers inspected on reconnect (the newest ones).
+const RECONCILE_MAX: usize = 200;
 
 /// An alert plus the container whose logs it wants attached.
 pub struct Translated {
@@ -51,6 +59,7 @@ impl Tracker {
             deaths: HashMap::new(),
             down: HashSet::new(),
             unhealthy: HashSet::new(),
+            reconciled: HashMap::new(),
         }
     }
 
@@ -95,6 +104,16 @@ impl Tracker {
             );
             a
         };
+        if let Some(&finished) = self.reconciled.get(&id)
+            && nano <= finished + RECONCILE_SLACK_NS
+        {
+            // History of a container whose death was reported from its state on reconnect
+            // (the engine replays what it still remembers): already accounted for.
+            if action == "die" || action == "destroy" {
+                self.reconciled.remove(&id);
+            }
+            return Vec::new();
+        }
         let mut out = Vec::new();
         match action.as_str() {
             "kill" => {
@@ -257,6 +276,274 @@ async fn submit_durably(
     }
 }
 
+/// Most events one batch takes: under a burst, events that are already waiting are handed to
+/// the engine together (one store transaction), without waiting for more.
+const MAX_BATCH: usize = 512;
+/// Log tails fetched at once for a batch of deaths.
+const LOG_FETCHES: usize = 8;
+
+/// Why [`pump`] returned.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PumpEnd {
+    Shutdown,
+    /// The stream failed or ended: reconnect.
+    StreamEnded,
+}
+
+/// Hands the events of one stream to the engine until it ends or shutdown, and advances the
+/// host's cursor after each batch is in the outbox. Events already waiting in the stream are
+/// taken together; with a grouping window, events are collected until it closes. `client`
+/// fetches log tails (none in benches).
+pub async fn pump<S, E>(
+    engine: &Engine,
+    host: &str,
+    tracker: &mut Tracker,
+    mut stream: S,
+    client: Option<&bollard::Docker>,
+    cursor: i64,
+    shutdown: &mut watch::Receiver<bool>,
+) -> PumpEnd
+where
+    S: futures::Stream<Item = Result<EventMessage, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let cfg = &engine.app.config.alerts;
+    let store = engine.app.store.clone();
+    let key = cursor_key(host);
+    let group_window = Duration::from_millis(cfg.group_window_ms);
+    let mut pending: Vec<Translated> = Vec::new();
+    let mut batch_cursor = cursor;
+    let mut saved = cursor;
+    let mut last = cursor;
+    let mut deadline: Option<tokio::time::Instant> = None;
+    loop {
+        let sleep_until =
+            deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+        let first = tokio::select! {
+            n = stream.next() => Some(n),
+            _ = tokio::time::sleep_until(sleep_until), if deadline.is_some() => None,
+            _ = shutdown.changed() => {
+                flush(engine, &store, &key, client, &mut pending, batch_cursor, shutdown).await;
+                return PumpEnd::Shutdown;
+            }
+        };
+        let mut end = false;
+        if let Some(mut next) = first {
+            let mut taken = 0;
+            loop {
+                match next {
+                    Some(Ok(ev)) => {
+                        let nano = ev.time_nano.unwrap_or(0);
+                        // Replayed events were handled before the cursor was saved.
+                        if nano == 0 || nano > last {
+                            metrics::counter!("wedock_docker_events_total").increment(1);
+                            last = last.max(nano);
+                            pending.extend(tracker.translate(&ev));
+                            batch_cursor = last;
+                        }
+                    }
+                    Some(Err(e)) => {
+                        tracing::warn!(host, error = %e, "Docker event stream failed; reconnecting");
+                        end = true;
+                        break;
+                    }
+                    None => {
+                        tracing::warn!(host, "Docker event stream ended; reconnecting");
+                        end = true;
+                        break;
+                    }
+                }
+                taken += 1;
+                if taken >= MAX_BATCH {
+                    break;
+                }
+                match futures::FutureExt::now_or_never(stream.next()) {
+                    Some(n) => next = n,
+                    None => break,
+                }
+            }
+            if !end {
+                if pending.is_empty() {
+                    // Nothing to send: advance the cursor cheaply now and then.
+                    if last - saved > 1_000_000_000 && deadline.is_none() {
+                        let _ = store.kv_set(&key, &last.to_string(), None).await;
+                        saved = last;
+                    }
+                    continue;
+                }
+                if !group_window.is_zero() {
+                    deadline.get_or_insert_with(|| tokio::time::Instant::now() + group_window);
+                    if deadline.is_some_and(|d| d > tokio::time::Instant::now()) {
+                        continue;
+                    }
+                }
+            }
+        }
+        // The grouping window is over (or there is none), or the stream ended: hand the
+        // batch over, then advance the cursor.
+        deadline = None;
+        if !flush(
+            engine,
+            &store,
+            &key,
+            client,
+            &mut pending,
+            batch_cursor,
+            shutdown,
+        )
+        .await
+        {
+            return PumpEnd::Shutdown;
+        }
+        saved = batch_cursor;
+        if end {
+            return PumpEnd::StreamEnded;
+        }
+    }
+}
+
+/// Attaches log tails, submits `pending` durably and saves the cursor. False on shutdown.
+async fn flush(
+    engine: &Engine,
+    store: &Arc<dyn crate::store::Store>,
+    key: &str,
+    client: Option<&bollard::Docker>,
+    pending: &mut Vec<Translated>,
+    cursor: i64,
+    shutdown: &mut watch::Receiver<bool>,
+) -> bool {
+    if pending.is_empty() {
+        return true;
+    }
+    let n = engine.app.config.alerts.log_lines;
+    // Without a grouping window every event is a message of its own; taking events that
+    // were already waiting together only saves store round trips, it must not merge them.
+    let grouping = engine.app.config.alerts.group_window_ms > 0;
+    let batch: Vec<Alert> = futures::stream::iter(std::mem::take(pending))
+        .map(|t| async move {
+            let mut a = t.alert;
+            if !grouping {
+                a.group_key.clear();
+            }
+            if let (Some(c), Some(id)) = (client, t.logs_of) {
+                a.logs = tail_logs(c, &id, n).await;
+            }
+            a
+        })
+        .buffered(LOG_FETCHES)
+        .collect()
+        .await;
+    if !submit_durably(engine, batch, shutdown).await {
+        return false;
+    }
+    if let Err(e) = store.kv_set(key, &cursor.to_string(), None).await {
+        tracing::error!(error = %e, "cannot save the event cursor");
+    }
+    true
+}
+
+/// Finds what happened while no event stream was open, from the containers' state: the
+/// engine keeps only a short in-memory event history and loses it when it restarts, so
+/// `since` alone cannot be trusted after a long gap. Containers that stopped with a failure
+/// after `cursor` (ns) are reported as deaths (their replayed `die` events, if any, are then
+/// skipped), and the tracker learns which containers are down or unhealthy so their recovery
+/// is reported.
+pub async fn reconcile(
+    client: &bollard::Docker,
+    tracker: &mut Tracker,
+    cursor: i64,
+) -> Vec<Translated> {
+    use bollard::query_parameters as qp;
+    let opts = qp::ListContainersOptionsBuilder::default()
+        .all(true)
+        .build();
+    let list = match client.list_containers(Some(opts)).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(host = %tracker.host, error = %e, "cannot list containers to reconcile");
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    let mut inspected = 0;
+    for c in list {
+        let Some(id) = c.id.clone() else { continue };
+        let state = c.state.map(|s| s.to_string()).unwrap_or_default();
+        if state == "running" {
+            if c.status
+                .as_deref()
+                .is_some_and(|s| s.contains("(unhealthy)"))
+            {
+                tracker.unhealthy.insert(id);
+            }
+            continue;
+        }
+        if state != "exited" && state != "dead" {
+            continue;
+        }
+        if inspected >= RECONCILE_MAX {
+            break;
+        }
+        inspected += 1;
+        let Ok(d) = client
+            .inspect_container(&id, None::<qp::InspectContainerOptions>)
+            .await
+        else {
+            continue;
+        };
+        let Some(st) = d.state else { continue };
+        let finished = st
+            .finished_at
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t.trim()).ok())
+            .and_then(|t| t.timestamp_nanos_opt())
+            .unwrap_or(0);
+        if finished <= cursor {
+            continue;
+        }
+        let oom = st.oom_killed == Some(true);
+        let code = st.exit_code.unwrap_or(0);
+        if code == 0 && !oom {
+            continue;
+        }
+        // Feed the tracker the events the engine would have sent, so the alert is built
+        // exactly as a live one (kind, labels, compose project, restart-loop count).
+        let cfg = d.config.unwrap_or_default();
+        let mut attrs: HashMap<String, String> = cfg.labels.unwrap_or_default();
+        attrs.insert(
+            "name".into(),
+            d.name
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string(),
+        );
+        if let Some(img) = cfg.image {
+            attrs.insert("image".into(), img);
+        }
+        attrs.insert("exitCode".into(), code.to_string());
+        let event = |action: &str, attrs: HashMap<String, String>| EventMessage {
+            action: Some(action.to_string()),
+            actor: Some(bollard::models::EventActor {
+                id: Some(id.clone()),
+                attributes: Some(attrs),
+            }),
+            time_nano: Some(finished),
+            time: Some(finished / 1_000_000_000),
+            ..Default::default()
+        };
+        if oom {
+            tracker.translate(&event("oom", HashMap::new()));
+        }
+        out.extend(tracker.translate(&event("die", attrs)));
+        tracker.reconciled.insert(id, finished);
+    }
+    if !out.is_empty() {
+        tracing::info!(host = %tracker.host, alerts = out.len(), "reported deaths found on reconnect");
+        metrics::counter!("wedock_docker_reconciled_total").increment(out.len() as u64);
+    }
+    out
+}
+
 /// Watches one host until shutdown.
 pub async fn watch(
     engine: Arc<Engine>,
@@ -281,7 +568,6 @@ pub async fn watch(
     };
     let mut backoff = new_backoff();
     let mut down_reported = false;
-    let group_window = Duration::from_millis(cfg.group_window_ms);
     let health_name = format!("alerts:docker:{}", host.name);
     loop {
         if *shutdown.borrow() {
@@ -321,9 +607,11 @@ pub async fn watch(
             )
             .await;
         }
+        let mut first_start = false;
         let cursor: i64 = match store.kv_get(&key).await {
             Ok(Some(v)) => v.parse().unwrap_or(0),
             Ok(None) => {
+                first_start = true;
                 // First start: from now on, not the engine's whole history.
                 let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
                 let _ = store.kv_set(&key, &now.to_string(), None).await;
@@ -335,6 +623,25 @@ pub async fn watch(
                 continue;
             }
         };
+        let mut found = if first_start {
+            Vec::new()
+        } else {
+            reconcile(&client, &mut tracker, cursor).await
+        };
+        // The cursor stays where it was: the replay that follows still has to be read.
+        if !flush(
+            &engine,
+            &store,
+            &key,
+            Some(&client),
+            &mut found,
+            cursor,
+            &mut shutdown,
+        )
+        .await
+        {
+            return;
+        }
         let since = format!("{}.{:09}", cursor / 1_000_000_000, cursor % 1_000_000_000);
         let mut filters = HashMap::new();
         filters.insert("type".to_string(), vec!["container".to_string()]);
@@ -343,80 +650,21 @@ pub async fn watch(
             until: None,
             filters: Some(filters),
         };
-        let mut stream = client.events(Some(opts));
+        let stream = client.events(Some(opts));
         tracing::info!(host = %host.name, cursor, "watching Docker events");
-        let mut batch: Vec<Alert> = Vec::new();
-        let mut batch_cursor = cursor;
-        let mut last = cursor;
-        let mut deadline: Option<tokio::time::Instant> = None;
-        let ended = loop {
-            let sleep_until =
-                deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
-            let next = tokio::select! {
-                n = stream.next() => Some(n),
-                _ = tokio::time::sleep_until(sleep_until), if deadline.is_some() => None,
-                _ = shutdown.changed() => break false,
-            };
-            match next {
-                Some(Some(Ok(ev))) => {
-                    let nano = ev.time_nano.unwrap_or(0);
-                    if nano != 0 && nano <= last {
-                        continue; // replayed: handled before the cursor was saved
-                    }
-                    metrics::counter!("wedock_docker_events_total").increment(1);
-                    last = last.max(nano);
-                    for t in tracker.translate(&ev) {
-                        let mut a = t.alert;
-                        if let Some(id) = t.logs_of {
-                            a.logs = tail_logs(&client, &id, cfg.log_lines).await;
-                        }
-                        batch.push(a);
-                    }
-                    batch_cursor = last;
-                    if batch.is_empty() {
-                        // Nothing to send: advance the cursor cheaply now and then.
-                        if last - cursor > 0 && deadline.is_none() {
-                            let _ = store.kv_set(&key, &last.to_string(), None).await;
-                        }
-                        continue;
-                    }
-                    if group_window.is_zero() {
-                        deadline = Some(tokio::time::Instant::now());
-                    } else if deadline.is_none() {
-                        deadline = Some(tokio::time::Instant::now() + group_window);
-                    }
-                    if !group_window.is_zero() {
-                        continue;
-                    }
-                }
-                Some(Some(Err(e))) => {
-                    tracing::warn!(host = %host.name, error = %e, "Docker event stream failed; reconnecting");
-                    break true;
-                }
-                Some(None) => {
-                    tracing::warn!(host = %host.name, "Docker event stream ended; reconnecting");
-                    break true;
-                }
-                None => {}
-            }
-            // The grouping window is over (or there is none): hand the batch over, then
-            // advance the cursor.
-            let b = std::mem::take(&mut batch);
-            deadline = None;
-            if !submit_durably(&engine, b, &mut shutdown).await {
-                return;
-            }
-            if let Err(e) = store.kv_set(&key, &batch_cursor.to_string(), None).await {
-                tracing::error!(error = %e, "cannot save the event cursor");
-            }
-        };
-        // Hand over what was collected before leaving or reconnecting.
-        if !batch.is_empty() {
-            let b = std::mem::take(&mut batch);
-            if submit_durably(&engine, b, &mut shutdown).await {
-                let _ = store.kv_set(&key, &batch_cursor.to_string(), None).await;
-            }
-        }
+        let ended = matches!(
+            pump(
+                &engine,
+                &host.name,
+                &mut tracker,
+                stream,
+                Some(&client),
+                cursor,
+                &mut shutdown,
+            )
+            .await,
+            PumpEnd::StreamEnded
+        );
         if !ended {
             return;
         }

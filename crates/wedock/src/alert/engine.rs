@@ -24,6 +24,9 @@ const DIGEST_BUDGET: usize = 20_000;
 const MUTE_PREFIX: &str = "alerts:mute:";
 const RECENT_PREFIX: &str = "alerts:recent:";
 const RECENT_TTL: Duration = Duration::from_secs(3 * 24 * 3600);
+/// How long the engine trusts its copy of the mutes. A mute set on this replica applies at
+/// once (the copy is dropped); one set on another replica applies within this time.
+const MUTE_CACHE_MS: i64 = 1_000;
 
 /// Where a message goes: an outbox channel and its target id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -123,6 +126,7 @@ pub struct Engine {
     formats: HashMap<String, Format>,
     dedup_ms: i64,
     noise: Mutex<HashMap<String, Seen>>,
+    mutes: Mutex<Option<(i64, Arc<Vec<Mute>>)>>,
     last_prune: AtomicU64,
     seq: AtomicU64,
 }
@@ -165,6 +169,7 @@ impl Engine {
             formats,
             dedup_ms,
             noise: Mutex::new(HashMap::new()),
+            mutes: Mutex::new(None),
             last_prune: AtomicU64::new(0),
             seq: AtomicU64::new(0),
             app,
@@ -181,7 +186,7 @@ impl Engine {
     pub async fn submit(&self, alerts: Vec<Alert>) -> StoreResult<Submitted> {
         let now = now_ms();
         self.prune(now);
-        let mutes = active_mutes(self.store()).await?;
+        let mutes = self.mutes(now).await?;
         let mut done = Submitted::default();
         // (route name, group key) → alerts, in arrival order.
         let mut groups: Vec<((usize, String), Vec<Alert>)> = Vec::new();
@@ -270,11 +275,31 @@ impl Engine {
         result.map(|()| done)
     }
 
+    /// Active mutes, read from the store at most once per [`MUTE_CACHE_MS`].
+    async fn mutes(&self, now: i64) -> StoreResult<Arc<Vec<Mute>>> {
+        if let Some((at, m)) = &*self.mutes.lock().unwrap_or_else(|e| e.into_inner())
+            && now - at < MUTE_CACHE_MS
+        {
+            return Ok(m.clone());
+        }
+        let fresh = Arc::new(active_mutes(self.store()).await?);
+        *self.mutes.lock().unwrap_or_else(|e| e.into_inner()) = Some((now, fresh.clone()));
+        Ok(fresh)
+    }
+
+    /// Drops the cached mutes, after a mute was added or removed here.
+    pub fn forget_mutes(&self) {
+        *self.mutes.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
     async fn deliver_groups(
         &self,
         groups: Vec<((usize, String), Vec<Alert>)>,
         done: &mut Submitted,
     ) -> StoreResult<()> {
+        // Render everything first, so each target is written once per batch: a burst costs
+        // one transaction per target instead of several store round trips per alert.
+        let mut per_target: Vec<(Target, Vec<Rendered>)> = Vec::new();
         for ((ri, _), alerts) in groups {
             let (rname, targets, template) = if ri == usize::MAX {
                 ("default".to_string(), self.default_targets.clone(), None)
@@ -302,12 +327,28 @@ impl Engine {
                     None if alerts.len() == 1 => render::one(&alerts[0], format, self.lang),
                     None => render::group(&alerts, format, self.lang),
                 };
-                let ids = self
-                    .enqueue(&t, format, &content, &format!("{KEY_PREFIX}{base}:{rname}"))
-                    .await?;
-                done.messages += ids.len();
-                metrics::counter!("wedock_alert_messages_total").increment(ids.len() as u64);
-                let line = render::digest_lines(&content)
+                let item = Rendered {
+                    key: format!("{KEY_PREFIX}{base}:{rname}:{}", t.label()),
+                    route: rname.clone(),
+                    content,
+                };
+                match per_target.iter_mut().find(|(x, _)| *x == t) {
+                    Some((_, items)) => items.push(item),
+                    None => per_target.push((t, vec![item])),
+                }
+            }
+        }
+        let mut recent = Vec::new();
+        for (t, items) in per_target {
+            let format = self.format_for(&t);
+            let ids = self.enqueue(&t, format, &items).await?;
+            let mut written: Vec<i64> = ids.iter().flatten().copied().collect();
+            written.sort_unstable();
+            written.dedup();
+            done.messages += written.len();
+            metrics::counter!("wedock_alert_messages_total").increment(written.len() as u64);
+            for (item, ids) in items.into_iter().zip(ids) {
+                let line = render::digest_lines(&item.content)
                     .into_iter()
                     .next()
                     .map(|l| plain(&l))
@@ -315,17 +356,16 @@ impl Engine {
                 let rec = RecentAlert {
                     at: now_ms(),
                     line,
-                    route: rname.clone(),
+                    route: item.route,
                     target: t.label(),
                     ids,
                 };
                 let seq = self.seq.fetch_add(1, Ordering::Relaxed) % 1_000_000;
                 let key = format!("{RECENT_PREFIX}{:013}{seq:06}", rec.at);
-                let value = serde_json::to_string(&rec).unwrap_or_default();
-                self.store().kv_set(&key, &value, Some(RECENT_TTL)).await?;
+                recent.push((key, serde_json::to_string(&rec).unwrap_or_default()));
             }
         }
-        Ok(())
+        self.store().kv_set_many(recent, Some(RECENT_TTL)).await
     }
 
     fn format_for(&self, t: &Target) -> Format {
@@ -336,73 +376,127 @@ impl Engine {
         }
     }
 
-    /// Writes `content` for one target, split to the format's byte limit, or folds it with
-    /// the messages already waiting for that target into a digest.
+    /// Alert messages waiting for `t` that were never attempted (the ones a digest may replace).
+    async fn waiting_alerts(&self, t: &Target) -> StoreResult<Vec<OutboxMessage>> {
+        let waiting: Vec<OutboxMessage> = self
+            .store()
+            .outbox_pending_for(&t.channel, &t.id)
+            .await?
+            .into_iter()
+            .filter(|m| {
+                m.attempts == 0
+                    && m.dedup_key
+                        .as_deref()
+                        .is_some_and(|k| k.starts_with(KEY_PREFIX))
+            })
+            .collect();
+        metrics::gauge!("wedock_alerts_waiting", "target" => t.id.clone())
+            .set(waiting.len() as f64);
+        Ok(waiting)
+    }
+
+    /// Writes the messages of one batch for one target, split to the format's byte limit.
+    /// Group robots have a rate budget: once it is spent (or `digest_pending` messages are
+    /// already waiting), the waiting messages and the rest of the batch are folded into one
+    /// digest instead of queueing past what the robot may send. Returns the outbox ids of each
+    /// item (a folded item gets the digest's ids).
     async fn enqueue(
         &self,
         t: &Target,
         format: Format,
-        content: &str,
-        key: &str,
-    ) -> StoreResult<Vec<i64>> {
+        items: &[Rendered],
+    ) -> StoreResult<Vec<Vec<i64>>> {
+        let mut plain_n = items.len();
+        let mut waiting = Vec::new();
         if t.channel == robot::CHANNEL {
-            for _ in 0..3 {
-                let waiting: Vec<OutboxMessage> = self
-                    .store()
-                    .outbox_pending_for(&t.channel, &t.id)
-                    .await?
-                    .into_iter()
-                    .filter(|m| {
-                        m.attempts == 0
-                            && m.dedup_key
-                                .as_deref()
-                                .is_some_and(|k| k.starts_with(KEY_PREFIX))
-                    })
-                    .collect();
-                metrics::gauge!("wedock_alerts_waiting", "target" => t.id.clone())
-                    .set(waiting.len() as f64);
-                let fold = !waiting.is_empty()
-                    && (waiting.len() >= self.app.config.alerts.digest_pending
-                        || !self.outbox.has_budget(&t.channel, &t.id));
-                if !fold {
-                    break;
-                }
-                let digest = self.digest(t, format, &waiting, content);
-                let ids = waiting.iter().map(|m| m.id).collect();
-                if let Some(new) = self.store().outbox_fold(ids, digest).await? {
-                    metrics::counter!("wedock_alert_digests_total").increment(1);
-                    return Ok(new);
-                }
-                // A waiting message was picked up meanwhile: look again.
-            }
+            waiting = self.waiting_alerts(t).await?;
+            let budget = self.outbox.has_budget(&t.channel, &t.id);
+            let room = if budget {
+                self.app
+                    .config
+                    .alerts
+                    .digest_pending
+                    .saturating_sub(waiting.len())
+            } else {
+                0
+            };
+            // The first message of a quiet target always goes out as itself.
+            plain_n = room.max(usize::from(waiting.is_empty())).min(items.len());
         }
-        let mut ids = Vec::new();
-        for (i, body) in payloads(&t.channel, format, content)
-            .into_iter()
-            .enumerate()
-        {
-            let id = self
-                .outbox
-                .enqueue(NewOutboxMessage {
+        let mut out: Vec<Vec<i64>> = Vec::with_capacity(items.len());
+        let mut msgs = Vec::new();
+        let mut owner = Vec::new();
+        for (n, item) in items[..plain_n].iter().enumerate() {
+            for (i, body) in payloads(&t.channel, format, &item.content)
+                .into_iter()
+                .enumerate()
+            {
+                msgs.push(NewOutboxMessage {
                     channel: t.channel.clone(),
                     target: t.id.clone(),
                     payload: body,
-                    dedup_key: Some(format!("{key}:{}:{i}", t.label())),
-                })
-                .await?;
-            ids.push(id);
+                    dedup_key: Some(format!("{}:{i}", item.key)),
+                });
+                owner.push(n);
+            }
+            out.push(Vec::new());
         }
-        Ok(ids)
+        for (id, n) in self.outbox.enqueue_many(msgs).await?.into_iter().zip(owner) {
+            out[n].push(id);
+        }
+        let rest = &items[plain_n..];
+        if rest.is_empty() {
+            return Ok(out);
+        }
+        if plain_n > 0 {
+            waiting = self.waiting_alerts(t).await?;
+        }
+        let contents: Vec<&str> = rest.iter().map(|r| r.content.as_str()).collect();
+        for _ in 0..3 {
+            let digest = self.digest(t, format, &waiting, &contents);
+            let ids = waiting.iter().map(|m| m.id).collect();
+            if let Some(new) = self.store().outbox_fold(ids, digest).await? {
+                metrics::counter!("wedock_alert_digests_total").increment(1);
+                self.outbox.wake();
+                out.extend(rest.iter().map(|_| new.clone()));
+                return Ok(out);
+            }
+            // A waiting message was picked up meanwhile: look again.
+            waiting = self.waiting_alerts(t).await?;
+        }
+        // The sender keeps taking messages: queue the rest as they are.
+        let mut msgs = Vec::new();
+        let mut owner = Vec::new();
+        for (n, item) in rest.iter().enumerate() {
+            for (i, body) in payloads(&t.channel, format, &item.content)
+                .into_iter()
+                .enumerate()
+            {
+                msgs.push(NewOutboxMessage {
+                    channel: t.channel.clone(),
+                    target: t.id.clone(),
+                    payload: body,
+                    dedup_key: Some(format!("{}:{i}", item.key)),
+                });
+                owner.push(n);
+            }
+        }
+        let base = out.len();
+        out.extend(rest.iter().map(|_| Vec::new()));
+        for (id, n) in self.outbox.enqueue_many(msgs).await?.into_iter().zip(owner) {
+            out[base + n].push(id);
+        }
+        Ok(out)
     }
 
-    /// The digest that replaces `waiting` plus `content`: one line per alert, at most
+    /// The digest that replaces `waiting` plus `contents`: one line per alert, at most
     /// [`DIGEST_BUDGET`] bytes, and a count of what did not fit.
     fn digest(
         &self,
         t: &Target,
         format: Format,
         waiting: &[OutboxMessage],
-        content: &str,
+        contents: &[&str],
     ) -> Vec<NewOutboxMessage> {
         let mut lines: Vec<String> = Vec::new();
         let mut omitted: u64 = 0;
@@ -437,7 +531,9 @@ impl Engine {
                 take(&c, m.dedup_key.as_deref());
             }
         }
-        take(content, None);
+        for c in contents {
+            take(c, None);
+        }
         let lang = self.lang;
         let budget = DIGEST_BUDGET;
         let mut used = 0usize;
@@ -607,6 +703,14 @@ impl Engine {
             })
             .collect())
     }
+}
+
+/// One rendered alert message for one target, before it is written.
+struct Rendered {
+    /// Dedup key prefix: the alerts' ids, the route and the target.
+    key: String,
+    route: String,
+    content: String,
 }
 
 #[derive(Clone, Copy)]

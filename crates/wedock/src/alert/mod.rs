@@ -151,18 +151,26 @@ pub fn register_senders(app: &Arc<App>, outbox: &mut Outbox) {
     crate::channel::robot::register(app, outbox);
 }
 
-/// Builds the alert engine and starts the event sources; they stop when `shutdown` flips to
-/// true.
-pub fn spawn(
-    state: &AppState,
-    shutdown: tokio::sync::watch::Receiver<bool>,
-) -> Vec<JoinHandle<()>> {
+/// Builds the alert engine (every replica has one: webhooks are served by all of them).
+pub fn init(state: &AppState) -> Option<Arc<Engine>> {
     let app = state.app().clone();
     if !app.config.alerts.enabled {
-        return Vec::new();
+        return None;
     }
-    let engine = Arc::new(Engine::new(app.clone(), state.outbox.clone()));
-    let _ = app.alerts.set(engine.clone());
+    let engine = app
+        .alerts
+        .get_or_init(|| Arc::new(Engine::new(app.clone(), state.outbox.clone())))
+        .clone();
+    Some(engine)
+}
+
+/// Starts the event sources (singletons: the leader runs them); they stop when `shutdown`
+/// flips to true.
+pub fn spawn_sources(
+    engine: &Arc<Engine>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> Vec<JoinHandle<()>> {
+    let app = &engine.app;
     let mut tasks = Vec::new();
     if app.config.alerts.docker_events && app.config.docker.enabled {
         for host in crate::ops::docker::hosts(&app.config.docker) {

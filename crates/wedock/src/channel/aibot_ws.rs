@@ -107,7 +107,7 @@ pub fn new_req_id(prefix: &str) -> String {
     )
 }
 
-fn ws_config(app: &App) -> Option<&AibotConfig> {
+pub(crate) fn ws_config(app: &App) -> Option<&AibotConfig> {
     app.config
         .wecom
         .aibot

@@ -78,6 +78,19 @@ pub fn spawn(
     aibot_ws::spawn(state, shutdown).into_iter().collect()
 }
 
+/// After this replica stopped leading: its long connections are closed on purpose, which is
+/// not a readiness problem (the leader holds them).
+pub fn standby(app: &App) {
+    if aibot_ws::ws_config(app).is_some() {
+        app.health.set(
+            "aibot",
+            true,
+            false,
+            "standby: the leader holds the connection",
+        );
+    }
+}
+
 /// Refuses a callback: one log line with the reason, one metric, a short body naming it.
 /// Never echoes secrets or the request body.
 pub(crate) fn reject(

@@ -56,6 +56,7 @@ pub async fn mute(args: MuteArgs, ctx: &Ctx<'_>) -> Outcome {
     }
     match engine::add_mute(&*ctx.app.store, &args.target, dur, &ctx.identity).await {
         Ok(m) => {
+            forget_mutes(ctx);
             let d = crate::render::human_duration(dur.as_secs(), ctx.lang);
             let text = match ctx.lang {
                 Lang::Zh => format!(
@@ -77,6 +78,13 @@ pub async fn mute(args: MuteArgs, ctx: &Ctx<'_>) -> Outcome {
             Outcome::Audited(Reply::command(text, ctx.lang), audit)
         }
         Err(e) => error(ctx, e),
+    }
+}
+
+/// A mute changed here applies to the next alert, not after the engine's cache expires.
+fn forget_mutes(ctx: &Ctx<'_>) {
+    if let Some(e) = ctx.app.alerts.get() {
+        e.forget_mutes();
     }
 }
 
@@ -116,6 +124,7 @@ pub async fn mutes(ctx: &Ctx<'_>) -> Outcome {
 pub async fn unmute(id: String, ctx: &Ctx<'_>) -> Outcome {
     match engine::remove_mute(&*ctx.app.store, &id).await {
         Ok(true) => {
+            forget_mutes(ctx);
             let text = match ctx.lang {
                 Lang::Zh => format!("已取消静音 {id}。"),
                 Lang::En => format!("Mute {id} removed."),

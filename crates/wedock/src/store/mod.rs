@@ -147,6 +147,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// Adds a message; returns its id, or the id of the existing one with the same dedup key.
     async fn outbox_enqueue(&self, msg: NewOutboxMessage) -> StoreResult<i64>;
+    /// Adds several messages at once (one transaction where the backend has them), in order;
+    /// returns their ids as [`Store::outbox_enqueue`] would. Alert bursts use it so a batch
+    /// costs one commit, not one per message.
+    async fn outbox_enqueue_many(&self, msgs: Vec<NewOutboxMessage>) -> StoreResult<Vec<i64>> {
+        let mut ids = Vec::with_capacity(msgs.len());
+        for m in msgs {
+            ids.push(self.outbox_enqueue(m).await?);
+        }
+        Ok(ids)
+    }
     /// The oldest pending message of each target that is due, oldest first: one per target so
     /// a target's messages go out in order.
     async fn outbox_due(&self, now: i64, limit: usize) -> StoreResult<Vec<OutboxMessage>>;
@@ -187,6 +197,17 @@ pub trait Store: Send + Sync + 'static {
 
     async fn kv_get(&self, key: &str) -> StoreResult<Option<String>>;
     async fn kv_set(&self, key: &str, value: &str, ttl: Option<Duration>) -> StoreResult<()>;
+    /// Sets several keys with one expiry (one transaction where the backend has them).
+    async fn kv_set_many(
+        &self,
+        items: Vec<(String, String)>,
+        ttl: Option<Duration>,
+    ) -> StoreResult<()> {
+        for (k, v) in items {
+            self.kv_set(&k, &v, ttl).await?;
+        }
+        Ok(())
+    }
     async fn kv_delete(&self, key: &str) -> StoreResult<()>;
     /// Keys with this prefix, with their values.
     async fn kv_scan(&self, prefix: &str) -> StoreResult<Vec<(String, String)>>;

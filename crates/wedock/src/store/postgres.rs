@@ -82,6 +82,55 @@ fn db(e: tokio_postgres::Error) -> StoreError {
     }
 }
 
+/// Inserts one outbox row, or returns the id of the row that already has its dedup key.
+async fn insert_outbox(
+    c: &impl tokio_postgres::GenericClient,
+    msg: &NewOutboxMessage,
+    now: i64,
+) -> StoreResult<i64> {
+    let row = c
+        .query_opt(
+            "INSERT INTO outbox (channel, target, payload, dedup_key, next_attempt_at, created_at)
+             VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
+            &[
+                &msg.channel,
+                &msg.target,
+                &msg.payload,
+                &msg.dedup_key,
+                &now,
+            ],
+        )
+        .await
+        .map_err(db)?;
+    if let Some(r) = row {
+        return Ok(r.get(0));
+    }
+    let r = c
+        .query_one(
+            "SELECT id FROM outbox WHERE dedup_key = $1",
+            &[&msg.dedup_key],
+        )
+        .await
+        .map_err(db)?;
+    Ok(r.get(0))
+}
+
+async fn upsert_kv(
+    c: &impl tokio_postgres::GenericClient,
+    key: &str,
+    value: &str,
+    expires: Option<i64>,
+) -> StoreResult<()> {
+    c.execute(
+        "INSERT INTO kv (key, value, expires_at) VALUES ($1, $2, $3)
+         ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at",
+        &[&key, &value, &expires],
+    )
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
 async fn connect(url: &str) -> Result<Client, tokio_postgres::Error> {
     let (client, conn) = tokio_postgres::connect(url, NoTls).await?;
     tokio::spawn(async move {
@@ -260,26 +309,19 @@ impl Store for PostgresStore {
 
     async fn outbox_enqueue(&self, msg: NewOutboxMessage) -> StoreResult<i64> {
         let c = self.client().await?;
+        insert_outbox(&*c, &msg, now_ms()).await
+    }
+
+    async fn outbox_enqueue_many(&self, msgs: Vec<NewOutboxMessage>) -> StoreResult<Vec<i64>> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(db)?;
         let now = now_ms();
-        let row = c
-            .query_opt(
-                "INSERT INTO outbox (channel, target, payload, dedup_key, next_attempt_at, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
-                &[&msg.channel, &msg.target, &msg.payload, &msg.dedup_key, &now],
-            )
-            .await
-            .map_err(db)?;
-        if let Some(r) = row {
-            return Ok(r.get(0));
+        let mut ids = Vec::with_capacity(msgs.len());
+        for m in &msgs {
+            ids.push(insert_outbox(&tx, m, now).await?);
         }
-        let r = c
-            .query_one(
-                "SELECT id FROM outbox WHERE dedup_key = $1",
-                &[&msg.dedup_key],
-            )
-            .await
-            .map_err(db)?;
-        Ok(r.get(0))
+        tx.commit().await.map_err(db)?;
+        Ok(ids)
     }
 
     async fn outbox_due(&self, now: i64, limit: usize) -> StoreResult<Vec<OutboxMessage>> {
@@ -468,14 +510,21 @@ impl Store for PostgresStore {
     async fn kv_set(&self, key: &str, value: &str, ttl: Option<Duration>) -> StoreResult<()> {
         let c = self.client().await?;
         let expires = ttl.map(|t| now_ms() + t.as_millis() as i64);
-        c.execute(
-            "INSERT INTO kv (key, value, expires_at) VALUES ($1, $2, $3)
-             ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at",
-            &[&key, &value, &expires],
-        )
-        .await
-        .map_err(db)?;
-        Ok(())
+        upsert_kv(&*c, key, value, expires).await
+    }
+
+    async fn kv_set_many(
+        &self,
+        items: Vec<(String, String)>,
+        ttl: Option<Duration>,
+    ) -> StoreResult<()> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(db)?;
+        let expires = ttl.map(|t| now_ms() + t.as_millis() as i64);
+        for (k, v) in &items {
+            upsert_kv(&tx, k, v, expires).await?;
+        }
+        tx.commit().await.map_err(db)
     }
 
     async fn kv_delete(&self, key: &str) -> StoreResult<()> {

@@ -164,6 +164,41 @@ impl SqliteStore {
     }
 }
 
+/// Inserts one outbox row, or returns the id of the row that already has its dedup key.
+fn insert_outbox(c: &Connection, msg: &NewOutboxMessage, now: i64) -> rusqlite::Result<i64> {
+    if let Some(key) = &msg.dedup_key {
+        let existing: Option<i64> = c
+            .query_row("SELECT id FROM outbox WHERE dedup_key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if let Some(id) = existing {
+            return Ok(id);
+        }
+    }
+    c.prepare_cached(
+        "INSERT INTO outbox (channel, target, payload, dedup_key, next_attempt_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+    )?
+    .execute(params![
+        msg.channel,
+        msg.target,
+        msg.payload,
+        msg.dedup_key,
+        now
+    ])?;
+    Ok(c.last_insert_rowid())
+}
+
+fn upsert_kv(c: &Connection, key: &str, value: &str, expires: Option<i64>) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "INSERT INTO kv (key, value, expires_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at",
+    )?
+    .execute(params![key, value, expires])?;
+    Ok(())
+}
+
 fn row_to_outbox(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxMessage> {
     let status: String = r.get("status")?;
     Ok(OutboxMessage {
@@ -247,24 +282,24 @@ impl Store for SqliteStore {
 
     async fn outbox_enqueue(&self, msg: NewOutboxMessage) -> StoreResult<i64> {
         self.with(move |c| {
-            let now = now_ms();
             let tx = c.transaction()?;
-            if let Some(key) = &msg.dedup_key {
-                let existing: Option<i64> = tx
-                    .query_row("SELECT id FROM outbox WHERE dedup_key = ?1", [key], |r| r.get(0))
-                    .optional()?;
-                if let Some(id) = existing {
-                    return Ok(id);
-                }
-            }
-            tx.execute(
-                "INSERT INTO outbox (channel, target, payload, dedup_key, next_attempt_at, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-                params![msg.channel, msg.target, msg.payload, msg.dedup_key, now],
-            )?;
-            let id = tx.last_insert_rowid();
+            let id = insert_outbox(&tx, &msg, now_ms())?;
             tx.commit()?;
             Ok(id)
+        })
+        .await
+    }
+
+    async fn outbox_enqueue_many(&self, msgs: Vec<NewOutboxMessage>) -> StoreResult<Vec<i64>> {
+        self.with(move |c| {
+            let now = now_ms();
+            let tx = c.transaction()?;
+            let ids = msgs
+                .iter()
+                .map(|m| insert_outbox(&tx, m, now))
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            tx.commit()?;
+            Ok(ids)
         })
         .await
     }
@@ -459,12 +494,23 @@ impl Store for SqliteStore {
         let (key, value) = (key.to_string(), value.to_string());
         self.with(move |c| {
             let expires = ttl.map(|t| now_ms() + t.as_millis() as i64);
-            c.execute(
-                "INSERT INTO kv (key, value, expires_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at",
-                params![key, value, expires],
-            )?;
-            Ok(())
+            upsert_kv(c, &key, &value, expires)
+        })
+        .await
+    }
+
+    async fn kv_set_many(
+        &self,
+        items: Vec<(String, String)>,
+        ttl: Option<Duration>,
+    ) -> StoreResult<()> {
+        self.with(move |c| {
+            let expires = ttl.map(|t| now_ms() + t.as_millis() as i64);
+            let tx = c.transaction()?;
+            for (k, v) in &items {
+                upsert_kv(&tx, k, v, expires)?;
+            }
+            tx.commit()
         })
         .await
     }

@@ -278,6 +278,99 @@ async fn deaths_while_wedock_is_down_are_reported_after_restart() {
         "death while down not reported: {}",
         fake.text("K-docker")
     );
+    // Found both in the container's state and in the replayed events: reported once.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let n = fake
+        .posts("K-docker")
+        .iter()
+        .filter(|p| p.content.contains(&name))
+        .count();
+    assert_eq!(n, 1, "{}", fake.text("K-docker"));
+    s.stop().await;
+}
+
+/// Whether the engine's in-memory event history still has the `die` event of `name` after
+/// `since` (seconds).
+async fn engine_remembers_death(name: &str, since: i64) -> bool {
+    use futures::StreamExt;
+    let docker = bollard::Docker::connect_with_local_defaults().unwrap();
+    let mut filters = std::collections::HashMap::new();
+    filters.insert("container".to_string(), vec![name.to_string()]);
+    filters.insert("event".to_string(), vec!["die".to_string()]);
+    let now = chrono::Utc::now().timestamp();
+    let mut s = docker.events(Some(bollard::query_parameters::EventsOptions {
+        since: Some(since.to_string()),
+        until: Some((now + 1).to_string()),
+        filters: Some(filters),
+    }));
+    let mut found = false;
+    while let Ok(Some(ev)) = tokio::time::timeout(Duration::from_secs(5), s.next()).await {
+        if ev.is_ok() {
+            found = true;
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn deaths_the_engine_no_longer_remembers_are_found_from_container_state() {
+    if !docker_available("deaths_the_engine_no_longer_remembers_are_found_from_container_state") {
+        return;
+    }
+    ensure_image();
+    let fake = FakeRobot::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&config(&fake), dir.path()).await;
+    s.stop().await;
+    let since = chrono::Utc::now().timestamp() - 1;
+
+    let c = Containers::new("alerts-forgotten");
+    let name = c.run("forgotten", &[], "echo forgotten-death; exit 6");
+    let busy = c.run("busy", &[], "sleep 600");
+    for _ in 0..200 {
+        let o = Command::new("docker")
+            .args(["inspect", "-f", "{{.State.Status}}", &name])
+            .output()
+            .unwrap();
+        if String::from_utf8_lossy(&o.stdout).trim() == "exited" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    // The engine keeps a short in-memory event history (256 events); push the death out of
+    // it with pause/unpause events, as a busy host or an engine restart would.
+    let docker = bollard::Docker::connect_with_local_defaults().unwrap();
+    let mut pushed = 0;
+    while engine_remembers_death(&name, since).await {
+        for _ in 0..100 {
+            docker.pause_container(&busy).await.unwrap();
+            docker.unpause_container(&busy).await.unwrap();
+        }
+        pushed += 200;
+        assert!(
+            pushed <= 4000,
+            "the engine's event history did not roll over"
+        );
+    }
+
+    let s = Server::start(&config(&fake), dir.path()).await;
+    assert!(
+        fake.wait_for("K-docker", WAIT, |p| mentions(
+            p,
+            &[&name, "exit 6", "forgotten-death"]
+        ))
+        .await,
+        "a death missing from the event history was not reported: {}",
+        fake.text("K-docker")
+    );
+    // Reported once, not again by a replay or a second look.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let n = fake
+        .posts("K-docker")
+        .iter()
+        .filter(|p| p.content.contains(&name))
+        .count();
+    assert_eq!(n, 1, "{}", fake.text("K-docker"));
     s.stop().await;
 }
 

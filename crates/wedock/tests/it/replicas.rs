@@ -1,6 +1,8 @@
 //! Several replicas on one PostgreSQL database: one leader at a time, and a standby takes
-//! over within the lease after the leader is killed with SIGKILL (no clean release).
+//! over within the lease after the leader is killed with SIGKILL (no clean release). The
+//! AI-bot long connection is held by the leader only, so replicas never kick each other off.
 
+use crate::support::fake_tencent::aibot::FakeAibot;
 use crate::support::{free_port, init, wedock_bin};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -11,10 +13,15 @@ struct Replica {
 }
 
 impl Replica {
-    fn start(pg_url: &str, dir: &std::path::Path) -> Replica {
+    fn start(pg_url: &str, dir: &std::path::Path, aibot_url: &str) -> Replica {
         let port = free_port();
         let child = Command::new(wedock_bin())
             .arg("serve")
+            .env("WEDOCK_WECOM__AIBOT__MODE", "websocket")
+            .env("WEDOCK_WECOM__AIBOT__BOT_ID", "aibReplicaBot")
+            .env("WEDOCK_WECOM__AIBOT__SECRET", "replica-secret")
+            .env("WEDOCK_WECOM__AIBOT__RECONNECT_MIN_MS", "50")
+            .env("WEDOCK_API__AIBOT_WS_URL", aibot_url)
             .current_dir(dir)
             .env("WEDOCK_SERVER__LISTEN", format!("127.0.0.1:{port}"))
             .env("WEDOCK_STORE__BACKEND", "postgres")
@@ -83,18 +90,24 @@ async fn standby_takes_over_after_the_leader_is_killed() {
     let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
     let dir = tempfile::tempdir().unwrap();
 
-    let mut a = Replica::start(&url, dir.path());
+    let aibot = FakeAibot::start("aibReplicaBot", "replica-secret").await;
+    let mut a = Replica::start(&url, dir.path(), &aibot.url());
     assert!(
         a.wait_role("leader", Duration::from_secs(15)).await,
         "first replica must lead"
     );
-    let b = Replica::start(&url, dir.path());
+    let b = Replica::start(&url, dir.path(), &aibot.url());
     assert!(
         b.wait_role("standby", Duration::from_secs(15)).await,
         "second replica must wait"
     );
-    // Both serve HTTP; only one leads.
+    // Both serve HTTP; only one leads, and only the leader holds the AI-bot connection.
     assert_eq!(a.role().await.as_deref(), Some("leader"));
+    aibot
+        .wait_until("the leader's subscribe", |f| f.subscribes() >= 1)
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(aibot.subscribes(), 1, "the standby must not connect");
 
     a.child.kill().unwrap(); // SIGKILL: the lease is not released, it must expire.
     a.child.wait().unwrap();
@@ -102,6 +115,9 @@ async fn standby_takes_over_after_the_leader_is_killed() {
         b.wait_role("leader", Duration::from_secs(10)).await,
         "standby must take over within the lease"
     );
+    aibot
+        .wait_until("the new leader's subscribe", |f| f.subscribes() == 2)
+        .await;
     drop(b);
     let _ = c
         .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))

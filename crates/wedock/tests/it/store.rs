@@ -213,6 +213,49 @@ async fn conformance(store: Arc<dyn Store>) {
             ("cursor:other".to_string(), "容器 ✓ 'quote\"".to_string()),
         ]
     );
+
+    // Batch writes: one call, same results as one by one.
+    store
+        .kv_set_many(
+            vec![
+                ("batch:1".to_string(), "一".to_string()),
+                ("batch:2".to_string(), "two".to_string()),
+                ("batch:1".to_string(), "uno".to_string()),
+            ],
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.kv_scan("batch:").await.unwrap(),
+        vec![
+            ("batch:1".to_string(), "uno".to_string()),
+            ("batch:2".to_string(), "two".to_string()),
+        ]
+    );
+    let first = store
+        .outbox_enqueue(msg("many", Some("many-k1"), "m0"))
+        .await
+        .unwrap();
+    let ids = store
+        .outbox_enqueue_many(vec![
+            msg("many", Some("many-k2"), "m1"),
+            msg("many", Some("many-k1"), "dup"),
+            msg("many", None, "m2"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 3);
+    assert_eq!(ids[1], first, "a known dedup key returns the existing id");
+    assert!(first < ids[0] && ids[0] < ids[2], "{first} {ids:?}");
+    let many: Vec<String> = store
+        .outbox_pending_for("robot", "many")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.payload)
+        .collect();
+    assert_eq!(many, vec!["m0", "m1", "m2"]);
     store.kv_delete("token:wecom").await.unwrap();
     assert_eq!(store.kv_get("token:wecom").await.unwrap(), None);
 
