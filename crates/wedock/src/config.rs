@@ -376,6 +376,9 @@ pub struct OutboxConfig {
     /// First retry delay; doubles each attempt up to `max_backoff_ms`.
     pub initial_backoff_ms: u64,
     pub max_backoff_ms: u64,
+    /// Days sent and dead-lettered messages are kept for `/outbox` and `/alerts` before they
+    /// are deleted (0 keeps them forever). Expired kv entries go at the same time.
+    pub keep_days: u32,
 }
 
 impl Default for OutboxConfig {
@@ -384,6 +387,7 @@ impl Default for OutboxConfig {
             max_attempts: 8,
             initial_backoff_ms: 500,
             max_backoff_ms: 60_000,
+            keep_days: 7,
         }
     }
 }

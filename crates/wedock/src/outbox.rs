@@ -11,6 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
 
+/// How often finished messages and expired keys are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
 /// What a sender reports about one attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
@@ -99,6 +102,24 @@ impl Outbox {
         Ok(id)
     }
 
+    /// Deletes finished messages older than `keep_days` and expired kv entries.
+    pub async fn prune(&self) {
+        let before = if self.cfg.keep_days == 0 {
+            0
+        } else {
+            now_ms() - i64::from(self.cfg.keep_days) * 86_400_000
+        };
+        match self.store.prune(before).await {
+            Ok(n) => {
+                metrics::counter!("wedock_store_pruned_total").increment(n);
+                if n > 0 {
+                    tracing::info!(rows = n, "pruned finished outbox messages and expired keys");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "store housekeeping failed"),
+        }
+    }
+
     /// Makes the sender look at the queue now (after messages were written around it).
     pub fn wake(&self) {
         self.wake.notify_one();
@@ -131,7 +152,14 @@ impl Outbox {
     /// Sends what is due until `shutdown` resolves. Safe to run in one task per process.
     pub async fn run(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
+        let mut last_prune: Option<std::time::Instant> = None;
         loop {
+            // Housekeeping rides on the delivery worker: it runs on the leader only, so one
+            // replica prunes the shared database.
+            if last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
+                last_prune = Some(std::time::Instant::now());
+                self.prune().await;
+            }
             let next_wake = match self.tick().await {
                 Ok(d) => d,
                 Err(e) => {
@@ -305,6 +333,7 @@ mod tests {
                 max_attempts: 3,
                 initial_backoff_ms: 1,
                 max_backoff_ms: 5,
+                keep_days: 7,
             },
         );
         ob.add_sender(sender.clone());

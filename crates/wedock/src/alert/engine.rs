@@ -314,11 +314,20 @@ impl Engine {
                     r.cfg.template.clone(),
                 )
             };
+            // The dedup key names the alerts and the repeat period: a retried hand-over (a
+            // crash before the source was acknowledged) lands on the same key, while a repeat
+            // the route allows after its interval is a new message, not swallowed as a replay.
+            let repeat_ms = if ri < self.routes.len() {
+                self.routes[ri].repeat_ms
+            } else {
+                self.dedup_ms
+            };
             let mut ids_src = sha1::Sha1::new();
             for a in &alerts {
                 ids_src.update(a.event_id.as_bytes());
                 ids_src.update(b"\n");
             }
+            ids_src.update((now_ms() / repeat_ms.max(1)).to_le_bytes());
             let base = hex::encode(&ids_src.finalize()[..10]);
             for t in targets {
                 let format = self.format_for(&t);

@@ -191,6 +191,9 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> StoreResult<Vec<OutboxMessage>>;
     async fn outbox_counts(&self) -> StoreResult<OutboxCounts>;
+    /// Housekeeping: deletes sent and dead-lettered messages finished before `done_before`
+    /// (ms; 0 keeps them) and kv entries that have expired. Returns the rows deleted.
+    async fn prune(&self, done_before: i64) -> StoreResult<u64>;
 
     async fn audit_append(&self, entry: AuditEntry) -> StoreResult<()>;
     async fn audit_recent(&self, limit: usize) -> StoreResult<Vec<AuditEntry>>;

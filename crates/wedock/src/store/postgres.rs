@@ -457,6 +457,25 @@ impl Store for PostgresStore {
         Ok(counts)
     }
 
+    async fn prune(&self, done_before: i64) -> StoreResult<u64> {
+        let c = self.client().await?;
+        let mut n = c
+            .execute(
+                "DELETE FROM outbox WHERE status IN ('sent', 'dead') AND done_at < $1",
+                &[&done_before],
+            )
+            .await
+            .map_err(db)?;
+        n += c
+            .execute(
+                "DELETE FROM kv WHERE expires_at IS NOT NULL AND expires_at < $1",
+                &[&now_ms()],
+            )
+            .await
+            .map_err(db)?;
+        Ok(n)
+    }
+
     async fn audit_append(&self, e: AuditEntry) -> StoreResult<()> {
         let c = self.client().await?;
         c.execute(

@@ -441,6 +441,23 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn prune(&self, done_before: i64) -> StoreResult<u64> {
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            let mut n = tx.execute(
+                "DELETE FROM outbox WHERE status IN ('sent', 'dead') AND done_at < ?1",
+                params![done_before],
+            )?;
+            n += tx.execute(
+                "DELETE FROM kv WHERE expires_at IS NOT NULL AND expires_at < ?1",
+                params![now_ms()],
+            )?;
+            tx.commit()?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
     async fn audit_append(&self, e: AuditEntry) -> StoreResult<()> {
         self.with(move |c| {
             c.execute(

@@ -294,6 +294,38 @@ async fn alertmanager_firing_grouped_and_resolved_reach_the_robot() {
 }
 
 #[tokio::test]
+async fn a_still_firing_alert_is_repeated_after_the_route_interval() {
+    let fake = FakeRobot::start().await;
+    let tail = r#"
+[[alerts.routes]]
+name = "reminders"
+targets = ["ops"]
+repeat_interval = "1s"
+"#;
+    let s = TestServer::start(&config(&fake, "", tail)).await;
+    let firing = am_payload("firing", &[("DiskFull", "node-c:9100")]);
+    let (_, v) = post(&s, "/alertmanager", Some("Bearer amtoken"), &firing).await;
+    assert_eq!(v["messages"], 1, "{v}");
+    // Alertmanager resends the same group (same startsAt) on its own repeat interval.
+    let (_, v) = post(&s, "/alertmanager", Some("Bearer amtoken"), &firing).await;
+    assert_eq!(v["suppressed"], 1, "within the interval: {v}");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (_, v) = post(&s, "/alertmanager", Some("Bearer amtoken"), &firing).await;
+    assert_eq!(v["messages"], 1, "{v}");
+    assert!(
+        fake.wait_for("K-ops", WAIT, |p| p
+            .iter()
+            .filter(|p| p.content.contains("node-c:9100"))
+            .count()
+            == 2)
+            .await,
+        "the reminder must reach the group, not be taken for a replay: {}",
+        fake.text("K-ops")
+    );
+    s.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn mutes_from_chat_silence_matching_alerts() {
     let fake = FakeRobot::start().await;
     // A route that sends hook alerts through the routes (no direct targets).

@@ -256,6 +256,41 @@ async fn conformance(store: Arc<dyn Store>) {
         .map(|m| m.payload)
         .collect();
     assert_eq!(many, vec!["m0", "m1", "m2"]);
+
+    // Housekeeping deletes finished messages older than the cut-off and expired keys only.
+    store
+        .outbox_finish(first, OutboxStatus::Sent, None)
+        .await
+        .unwrap();
+    store
+        .kv_set("prune:expired", "x", Some(Duration::ZERO))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(3)).await;
+    let kept_before = store.outbox_list(None, 1000).await.unwrap().len();
+    assert!(store.prune(0).await.unwrap() >= 1, "expired keys go");
+    assert_eq!(
+        store.outbox_list(None, 1000).await.unwrap().len(),
+        kept_before,
+        "a cut-off of 0 keeps every message"
+    );
+    store.prune(now_ms() + 1).await.unwrap();
+    let left: Vec<i64> = store
+        .outbox_list(None, 1000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    assert!(!left.contains(&first), "a sent message is pruned");
+    assert!(
+        left.contains(&ids[0]) && left.contains(&ids[2]),
+        "pending ones stay"
+    );
+    assert_eq!(
+        store.kv_get("batch:1").await.unwrap().as_deref(),
+        Some("uno")
+    );
     store.kv_delete("token:wecom").await.unwrap();
     assert_eq!(store.kv_get("token:wecom").await.unwrap(), None);
 
