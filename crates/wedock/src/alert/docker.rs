@@ -704,6 +704,23 @@ mod tests {
     }
 
     #[test]
+    fn replayed_history_of_a_reconciled_death_is_skipped() {
+        let mut t = Tracker::new("local", 3, Duration::from_secs(600));
+        // What reconcile feeds: the death as found in the container's state at t=100 s.
+        assert_eq!(
+            kinds(&mut t, ev("c", "die", 100, &[("exitCode", "6")])),
+            ["die"]
+        );
+        t.reconciled.insert("c".into(), 100 * 1_000_000_000);
+        // The engine then replays what it still remembers: its start, and the same death.
+        assert!(kinds(&mut t, ev("c", "start", 99, &[])).is_empty());
+        assert!(kinds(&mut t, ev("c", "die", 100, &[("exitCode", "6")])).is_empty());
+        assert!(t.reconciled.is_empty());
+        // Live events afterwards count as usual: the container coming back is a recovery.
+        assert_eq!(kinds(&mut t, ev("c", "start", 130, &[])), ["recovered"]);
+    }
+
+    #[test]
     fn deaths_ooms_kills_loops_and_recoveries() {
         let mut t = Tracker::new("local", 3, Duration::from_secs(600));
         let die1 = [("exitCode", "1"), (PROJECT_LABEL, "shop")];
