@@ -81,6 +81,12 @@ pub async fn run_with(
         tokio::spawn(role_report),
     ];
     tasks.extend(crate::channel::spawn(&state, stop_rx.clone()));
+    // One long-poll per personal-WeChat account: the server supports one poller per token.
+    tasks.extend(crate::channel::ilink::poller::spawn(
+        &state,
+        leader.clone(),
+        stop_rx.clone(),
+    ));
     tasks.extend(crate::alert::spawn(&state, stop_rx.clone()));
     app.health
         .set("http", true, true, format!("listening on {listen}"));
