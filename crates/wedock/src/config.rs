@@ -1158,4 +1158,25 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.key, "wecom.robots[0].url");
     }
+
+    #[test]
+    fn weixin_keys_are_checked_by_name() {
+        let ok = load_str(
+            "[weixin]\nenabled = true\n[[weixin.accounts]]\nname = \"main\"\n",
+            &[],
+        );
+        assert_eq!(ok.unwrap().weixin.per_inbound, 10);
+        let e = load_str("[weixin]\nper_inbound = 11\n", &[]).unwrap_err();
+        assert_eq!(e.key, "weixin.per_inbound");
+        let e = load_str("[[weixin.accounts]]\nname = \"Main Phone\"\n", &[]).unwrap_err();
+        assert_eq!(e.key, "weixin.accounts[0].name");
+        let e = load_str(
+            "[[weixin.accounts]]\nname = \"a\"\n[[weixin.accounts]]\nname = \"a\"\n",
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "weixin.accounts[1].name");
+        let e = load_str("[[weixin.accounts]]\nname = \"a\"\ntoken = \"x\"\n", &[]).unwrap_err();
+        assert!(e.key.starts_with("weixin.accounts"), "{e}");
+    }
 }

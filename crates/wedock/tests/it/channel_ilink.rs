@@ -502,3 +502,135 @@ async fn restart_between_long_polls_loses_nothing_and_answers_once() {
     );
     b.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_batch_stored_before_a_crash_is_answered_after_restart() {
+    let fake = FakeIlink::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    seed(&fake, &data, ALICE).await;
+    // The server handed the message out; the process stored it and died before answering.
+    fake.inject_text(ALICE, "/ping", false);
+    let batch = fake.take_pending();
+    assert_eq!(batch.len(), 1);
+    {
+        let store = SqliteStore::open(&data).unwrap();
+        ilink::poller::stash(&store, "main", &batch).await.unwrap();
+        store.flush().await.unwrap();
+    }
+    let _server = TestServer::start(&config(&fake, &data, "")).await;
+    let got = wait_delivered(&fake, ALICE, 1).await;
+    assert!(got[0].contains("pong"), "{got:?}");
+    let polls = fake.polls();
+    fake.wait_for("two more polls", |f| f.polls() >= polls + 2)
+        .await;
+    assert_eq!(fake.sent().len(), 1, "answered once");
+}
+
+#[tokio::test]
+async fn an_alert_outside_the_window_is_held_and_follows_the_next_message() {
+    let fake = FakeIlink::start().await;
+    let (_server, dir) = bound(&fake, "").await;
+    fake.inject_text(ALICE, "/ping", false);
+    wait_delivered(&fake, ALICE, 1).await;
+    // A day later (server clock) an alert is routed to Alice.
+    fake.advance(Duration::from_secs(25 * 3600));
+    let store = SqliteStore::open(&dir.path().join("data")).unwrap();
+    store
+        .outbox_enqueue(wedock::store::NewOutboxMessage {
+            channel: "weixin".into(),
+            target: format!("main/{ALICE}"),
+            payload: wedock::channel::robot::body(
+                wedock::channel::robot::Format::Text,
+                "web-1 died (exit 137)",
+            ),
+            dedup_key: None,
+        })
+        .await
+        .unwrap();
+    fake.wait_for("the window refusal", |f| {
+        f.sent().iter().any(|s| s.outcome == "refused:window")
+    })
+    .await;
+    fake.inject_text(ALICE, "/ping", false);
+    let got = wait_delivered(&fake, ALICE, 2).await;
+    assert!(
+        got[1].contains("拒绝") || got[1].contains("refused"),
+        "{got:?}"
+    );
+    assert!(
+        got[1].contains("web-1 died (exit 137)") && got[1].contains("pong"),
+        "{got:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_console_shows_a_qr_login_and_the_new_account_is_served() {
+    let fake = FakeIlink::start().await;
+    let (server, _dir) = bound(&fake, "").await;
+    let client = reqwest::Client::new();
+    let r = client
+        .post(server.url("/api/weixin/login"))
+        .json(&serde_json::json!({"name": "phone"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    fake.wait_for("a QR", |f| f.qr_count() == 1).await;
+    let get = || async {
+        client
+            .get(server.url("/api/weixin"))
+            .send()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()
+    };
+    let mut v = get().await;
+    for _ in 0..50 {
+        if v["login"]["qr_svg"].is_string() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        v = get().await;
+    }
+    assert!(
+        v["login"]["qr_svg"].as_str().unwrap().starts_with("<svg"),
+        "{v}"
+    );
+    assert_eq!(v["login"]["name"], "phone");
+    // A second login while one runs is refused.
+    let r = client
+        .post(server.url("/api/weixin/login"))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    fake.scan();
+    fake.confirm(BOB);
+    for _ in 0..200 {
+        v = get().await;
+        if v["login"]["done"] == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(v["login"]["status"], "confirmed", "{v}");
+    assert!(
+        v["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["name"] == "phone")
+    );
+    assert!(
+        !v.to_string().contains("tok-"),
+        "tokens never reach the console"
+    );
+    // The manager picks the new account up and answers its user.
+    fake.inject_text(BOB, "/ping", false);
+    let got = wait_delivered(&fake, BOB, 1).await;
+    assert!(got[0].contains("pong"));
+}

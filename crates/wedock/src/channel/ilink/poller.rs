@@ -212,7 +212,7 @@ async fn poll_account(
                     hold = Duration::from_millis(ms.min(120_000) as u64);
                 }
                 // Store first, then move the cursor, then process.
-                match stash(&app, name, &resp.msgs).await {
+                match stash(app.store.as_ref(), name, &resp.msgs).await {
                     Ok(()) => {
                         if let Some(next) = resp.get_updates_buf.filter(|c| !c.is_empty())
                             && let Err(e) = app.store.kv_set(&cursor_key, &next, None).await
@@ -262,8 +262,12 @@ async fn poll_account(
     stopped
 }
 
-/// Writes a batch to the inbox, in order, before anything else happens to it.
-async fn stash(app: &App, account: &str, msgs: &[Value]) -> crate::store::StoreResult<()> {
+/// Writes a batch to the account's inbox, in order, before anything else happens to it.
+pub async fn stash(
+    store: &dyn crate::store::Store,
+    account: &str,
+    msgs: &[Value],
+) -> crate::store::StoreResult<()> {
     let base = now_ms();
     for (i, m) in msgs.iter().enumerate() {
         // Key order is arrival order: time, then position in the batch.
@@ -271,7 +275,7 @@ async fn stash(app: &App, account: &str, msgs: &[Value]) -> crate::store::StoreR
             "{INBOX_PREFIX}{account}:{base:013}{i:05}{:04x}",
             rand::random::<u16>()
         );
-        app.store.kv_set(&key, &m.to_string(), None).await?;
+        store.kv_set(&key, &m.to_string(), None).await?;
     }
     metrics::counter!("wedock_weixin_received_total").increment(msgs.len() as u64);
     Ok(())
@@ -395,9 +399,12 @@ async fn with_typing<T>(
 ) -> T {
     tokio::pin!(work);
     let after = Duration::from_millis(app.config.weixin.typing_after_ms);
-    tokio::select! {
-        r = &mut work => return r,
-        _ = tokio::time::sleep(after) => {}
+    // 0 means "always": a zero sleep is not ready before the timer ticks, so skip the race.
+    if !after.is_zero() {
+        tokio::select! {
+            r = &mut work => return r,
+            _ = tokio::time::sleep(after) => {}
+        }
     }
     let client = acct.client(super::api::http_client());
     let Some(ticket) = typing_ticket(app, acct, &client, user, token).await else {

@@ -311,6 +311,25 @@ impl FakeIlink {
         id
     }
 
+    /// Hands the pending messages of the newest valid bot out without a client, as if a poll
+    /// answer reached a process that died before doing anything else with it.
+    pub fn take_pending(&self) -> Vec<Value> {
+        let mut g = self.lock();
+        let Some(bot) = g
+            .bots
+            .iter()
+            .rev()
+            .find(|b| b.valid)
+            .map(|b| b.bot_id.clone())
+        else {
+            return Vec::new();
+        };
+        let all = g.inbox.get(&bot).cloned().unwrap_or_default();
+        let mark = g.watermark.get(&bot).copied().unwrap_or(0);
+        g.watermark.insert(bot, all.len());
+        all[mark..].to_vec()
+    }
+
     /// Queues the message with this id again (the server has been seen redelivering).
     pub fn redeliver(&self, message_id: u64) {
         let mut g = self.lock();
