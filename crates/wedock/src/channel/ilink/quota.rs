@@ -70,34 +70,35 @@ impl Conv {
 /// character, each within `max_chars` characters and [`CHUNK_BYTES`] bytes.
 pub fn chunk(text: &str, max_chars: usize) -> Vec<String> {
     let max_chars = max_chars.max(16);
-    let fits = |s: &str| s.len() <= CHUNK_BYTES && s.chars().count() <= max_chars;
     let mut parts = Vec::new();
+    // The chunk being built and its length in characters (bytes are `current.len()`).
     let mut current = String::new();
+    let mut chars = 0usize;
     for line in text.split('\n') {
-        let candidate = if current.is_empty() {
-            line.to_string()
-        } else {
-            format!("{current}\n{line}")
-        };
-        if fits(&candidate) {
-            current = candidate;
+        let line_chars = line.chars().count();
+        let sep = usize::from(!current.is_empty());
+        if chars + sep + line_chars <= max_chars && current.len() + sep + line.len() <= CHUNK_BYTES
+        {
+            if sep == 1 {
+                current.push('\n');
+            }
+            current.push_str(line);
+            chars += sep + line_chars;
             continue;
         }
         if !current.is_empty() {
             parts.push(std::mem::take(&mut current));
         }
+        chars = 0;
         // A line too long on its own is cut at character boundaries.
-        let mut piece = String::new();
-        let mut chars = 0;
         for c in line.chars() {
-            if chars + 1 > max_chars || piece.len() + c.len_utf8() > CHUNK_BYTES {
-                parts.push(std::mem::take(&mut piece));
+            if chars + 1 > max_chars || current.len() + c.len_utf8() > CHUNK_BYTES {
+                parts.push(std::mem::take(&mut current));
                 chars = 0;
             }
-            piece.push(c);
+            current.push(c);
             chars += 1;
         }
-        current = piece;
     }
     if !current.is_empty() || parts.is_empty() {
         parts.push(current);
