@@ -221,6 +221,18 @@ mod tests {
         assert_eq!((p.now.len(), p.held.as_deref()), (0, Some("later")));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn chunks_never_exceed_limits_or_lose_text(text in "(\\PC{0,300}\n?){0,40}", max in 16usize..400) {
+            let parts = chunk(&text, max);
+            for p in &parts {
+                proptest::prop_assert!(p.chars().count() <= max && p.len() <= CHUNK_BYTES);
+            }
+            // Only line breaks used as split points may go.
+            proptest::prop_assert_eq!(parts.concat().replace('\n', ""), text.replace('\n', ""));
+        }
+    }
+
     #[test]
     fn budget_and_window_follow_inbound_messages() {
         let mut c = Conv::default();
