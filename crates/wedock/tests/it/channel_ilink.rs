@@ -634,3 +634,65 @@ async fn the_console_shows_a_qr_login_and_the_new_account_is_served() {
     let got = wait_delivered(&fake, BOB, 1).await;
     assert!(got[0].contains("pong"));
 }
+
+#[tokio::test]
+async fn cli_login_asks_for_the_number_on_the_phone_until_it_is_right() {
+    use tokio::io::AsyncWriteExt;
+    crate::support::init();
+    let fake = FakeIlink::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("wedock.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[store]\ndata_dir = \"{}\"\n[api]\nilink_base = \"{}\"\n",
+            dir.path().join("data").display(),
+            fake.base()
+        ),
+    )
+    .unwrap();
+    let mut login = tokio::process::Command::new(wedock_bin())
+        .arg("--config")
+        .arg(&cfg)
+        .args(["weixin", "login", "--name", "ops-phone"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = login.stdin.take().unwrap();
+    fake.wait_for("a QR", |f| f.qr_count() == 1).await;
+    fake.require_code("482913");
+    fake.wait_for("the code asked for", |f| {
+        f.status_polls().iter().any(|(_, s)| s == "need_verifycode")
+    })
+    .await;
+    // A wrong number: asked again on the same QR.
+    stdin.write_all(b"111111\n").await.unwrap();
+    fake.wait_for("asked again", |f| {
+        f.status_polls()
+            .iter()
+            .filter(|(_, s)| s == "need_verifycode")
+            .count()
+            >= 2
+    })
+    .await;
+    stdin.write_all(b"482913\n").await.unwrap();
+    fake.wait_for("accepted", |f| {
+        f.status_polls().iter().any(|(_, s)| s == "scaned")
+    })
+    .await;
+    fake.confirm(BOB);
+    let out = tokio::time::timeout(Duration::from_secs(20), login.wait_with_output())
+        .await
+        .expect("login finishes")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("ops-phone") && stdout.contains(BOB),
+        "{stdout}"
+    );
+    assert_eq!(fake.qr_count(), 1, "a wrong code is not a new QR");
+}
