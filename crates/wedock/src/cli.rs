@@ -1,4 +1,4 @@
-//! The command line: `serve`, `ask`, `chat`, `check`, `version`, `healthcheck`, `kb`.
+//! The command line: `serve`, `ask`, `chat`, `check`, `version`, `healthcheck`, `kb`, `weixin`.
 
 use crate::app::App;
 use crate::config::Config;
@@ -59,6 +59,9 @@ pub enum CliCommand {
     /// Maintain the knowledge base
     #[command(subcommand)]
     Kb(KbCommand),
+    /// Personal WeChat through Tencent's bot API: login (QR), status, logout
+    #[command(subcommand)]
+    Weixin(crate::channel::ilink::cli::WeixinCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -120,6 +123,7 @@ pub fn main() -> ExitCode {
                     CliCommand::Chat => chat(config).await,
                     CliCommand::Healthcheck { addr } => healthcheck(config, addr).await,
                     CliCommand::Kb(kb) => crate::knowledge::cli::run(&config, kb),
+                    CliCommand::Weixin(w) => crate::channel::ilink::cli::run(config, w).await,
                     CliCommand::Version | CliCommand::Check => Ok(()),
                 }
             });

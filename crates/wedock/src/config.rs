@@ -507,12 +507,51 @@ pub struct HookConfig {
     pub targets: Vec<String>,
 }
 
-/// Personal WeChat via Tencent's official bot API.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// Personal WeChat via Tencent's official bot API (iLink), see docs/channels.md. The login
+/// host is `api.ilink_base`; after a login each account uses the base URL the login returned.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WeixinConfig {
+    /// Poll every bound account and answer its direct messages.
     pub enabled: bool,
-    pub accounts: Vec<toml::Value>,
+    /// Accounts expected to be bound (`wedock weixin login --name NAME`); accounts bound with
+    /// other names at login time are served too.
+    pub accounts: Vec<WeixinAccountConfig>,
+    /// Bot messages allowed per user message (the server refuses the 11th with ret -2).
+    pub per_inbound: u32,
+    /// Replies are sent only this long after the user's last message (the server allows 24 h).
+    pub window_hours: u64,
+    /// Show "typing…" when an answer takes longer than this (0 = always).
+    pub typing_after_ms: u64,
+    /// How long the server may hold a long-poll before answering empty.
+    pub long_poll_ms: u64,
+    /// How often a stopped account (never bound, or session expired) looks for a new login.
+    pub relogin_check_secs: u64,
+    /// Where an expired session is reported (alert targets such as `robot:ops`,
+    /// `wecom_app:zhangsan`).
+    pub notify: Vec<String>,
+}
+
+impl Default for WeixinConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            accounts: Vec::new(),
+            per_inbound: 10,
+            window_hours: 23,
+            typing_after_ms: 1500,
+            long_poll_ms: 35_000,
+            relogin_check_secs: 10,
+            notify: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeixinAccountConfig {
+    /// Local name of the account (`wedock weixin login --name NAME`).
+    pub name: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -738,6 +777,7 @@ impl Config {
             return Err(err("store.leader_lease_secs", "must be at least 3"));
         }
         self.validate_alerts()?;
+        self.validate_weixin()?;
         if !self.identity.local_user.contains(':') {
             return Err(err("identity.local_user", "must look like channel:userid"));
         }
@@ -762,6 +802,43 @@ impl Config {
 }
 
 impl Config {
+    fn validate_weixin(&self) -> Result<(), ConfigError> {
+        let w = &self.weixin;
+        if !(1..=10).contains(&w.per_inbound) {
+            return Err(err("weixin.per_inbound", "must be between 1 and 10"));
+        }
+        if !(1..=24).contains(&w.window_hours) {
+            return Err(err("weixin.window_hours", "must be between 1 and 24"));
+        }
+        if !(100..=60_000).contains(&w.long_poll_ms) {
+            return Err(err("weixin.long_poll_ms", "must be between 100 and 60000"));
+        }
+        if w.relogin_check_secs == 0 {
+            return Err(err("weixin.relogin_check_secs", "must be at least 1"));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (i, a) in w.accounts.iter().enumerate() {
+            if !valid_account_name(&a.name) {
+                return Err(err(
+                    format!("weixin.accounts[{i}].name"),
+                    "must be 1-32 characters of a-z, 0-9, - and _",
+                ));
+            }
+            if !names.insert(a.name.clone()) {
+                return Err(err(
+                    format!("weixin.accounts[{i}].name"),
+                    format!("duplicate account {:?}", a.name),
+                ));
+            }
+        }
+        for (i, t) in w.notify.iter().enumerate() {
+            if t.trim().is_empty() {
+                return Err(err(format!("weixin.notify[{i}]"), "must not be empty"));
+            }
+        }
+        Ok(())
+    }
+
     fn validate_alerts(&self) -> Result<(), ConfigError> {
         let a = &self.alerts;
         if crate::i18n::Lang::parse(&a.lang).is_none() {
@@ -883,6 +960,14 @@ impl Config {
 }
 
 /// EncodingAESKey: 43 characters of base64 (trailing bits are allowed, as in real keys).
+/// A personal-WeChat account name: it becomes part of store keys and outbox targets.
+pub fn valid_account_name(name: &str) -> bool {
+    (1..=32).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
 fn check_aes_key(key: &str, value: &str) -> Result<(), ConfigError> {
     wxcrypt::EncodingAesKey::decode(value)
         .map(|_| ())
@@ -1076,5 +1161,26 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.key, "wecom.robots[0].url");
+    }
+
+    #[test]
+    fn weixin_keys_are_checked_by_name() {
+        let ok = load_str(
+            "[weixin]\nenabled = true\n[[weixin.accounts]]\nname = \"main\"\n",
+            &[],
+        );
+        assert_eq!(ok.unwrap().weixin.per_inbound, 10);
+        let e = load_str("[weixin]\nper_inbound = 11\n", &[]).unwrap_err();
+        assert_eq!(e.key, "weixin.per_inbound");
+        let e = load_str("[[weixin.accounts]]\nname = \"Main Phone\"\n", &[]).unwrap_err();
+        assert_eq!(e.key, "weixin.accounts[0].name");
+        let e = load_str(
+            "[[weixin.accounts]]\nname = \"a\"\n[[weixin.accounts]]\nname = \"a\"\n",
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "weixin.accounts[1].name");
+        let e = load_str("[[weixin.accounts]]\nname = \"a\"\ntoken = \"x\"\n", &[]).unwrap_err();
+        assert!(e.key.starts_with("weixin.accounts"), "{e}");
     }
 }

@@ -101,6 +101,13 @@ pub async fn run_with(
         })
     };
     tasks.push(tokio::spawn(singletons));
+    // One long-poll per personal-WeChat account (the server allows one poller per token);
+    // it follows leadership itself, so a new login can start a poller at any time.
+    tasks.extend(crate::channel::ilink::poller::spawn(
+        &state,
+        leader.clone(),
+        stop_rx.clone(),
+    ));
     app.health
         .set("http", true, true, format!("listening on {listen}"));
 

@@ -6,10 +6,12 @@
 //! | WeCom self-built app | `GET/POST /wecom/app` | `wecom_app` (`message/send`) | `wecom` |
 //! | WeChat Official Account | `GET/POST /wechat/mp` | `wechat_mp` (customer-service send) | `wechat` |
 //! | personal WeChat (wechatbot-webhook) | `POST /gateway/wechatbot` | `wechatbot` (`/webhook/msg/v2`) | `wechatbot` |
+//! | personal WeChat (Tencent iLink bot API) | long-poll from `weixin.accounts` | `weixin` (`sendmessage`) | `weixin` |
 //! | WeCom intelligent robot | WebSocket to `api.aibot_ws_url`, or `GET/POST /wecom/aibot` | `aibot` (`aibot_send_msg`, long connection only) | `aibot` |
 
 pub mod aibot_callback;
 pub mod aibot_ws;
+pub mod ilink;
 pub mod respond;
 pub mod token;
 pub mod wechat_mp;
@@ -41,6 +43,9 @@ pub fn routes(app: &App) -> axum::Router<AppState> {
     if let Some(b) = aibot_callback::routes(app) {
         r = r.merge(b);
     }
+    if app.config.weixin.enabled && app.config.server.console {
+        r = r.merge(ilink::console::routes());
+    }
     r
 }
 
@@ -58,6 +63,9 @@ pub fn register_senders(app: &Arc<App>, outbox: &mut Outbox) {
     if let Some(s) = wechatbot::sender(app) {
         outbox.add_sender(Arc::new(s));
     }
+    if let Some(s) = ilink::sender(app) {
+        outbox.add_sender(Arc::new(s));
+    }
 }
 
 /// State shared between a channel's callbacks, its sender and its background task.
@@ -65,6 +73,8 @@ pub fn register_senders(app: &Arc<App>, outbox: &mut Outbox) {
 pub struct Shared {
     /// The intelligent-robot long connection, when up.
     pub aibot: aibot_ws::Link,
+    /// Personal-WeChat conversation locks, typing tickets and the console's login.
+    pub weixin: ilink::Shared,
 }
 
 pub mod robot;

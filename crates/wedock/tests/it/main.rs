@@ -6,6 +6,7 @@ mod alert_crash;
 mod alert_docker;
 mod alerts;
 mod channel_aibot;
+mod channel_ilink;
 mod channel_interop;
 mod channel_mp;
 mod channel_wechatbot;
