@@ -588,7 +588,7 @@ async fn the_console_shows_a_qr_login_and_the_new_account_is_served() {
             .unwrap()
     };
     let mut v = get().await;
-    for _ in 0..50 {
+    for _ in 0..500 {
         if v["login"]["qr_svg"].is_string() {
             break;
         }
@@ -610,7 +610,7 @@ async fn the_console_shows_a_qr_login_and_the_new_account_is_served() {
     assert_eq!(r.status(), 409);
     fake.scan();
     fake.confirm(BOB);
-    for _ in 0..200 {
+    for _ in 0..800 {
         v = get().await;
         if v["login"]["done"] == true {
             break;
