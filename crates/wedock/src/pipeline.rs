@@ -28,10 +28,20 @@ pub struct Pipeline {
     /// Each user's last language, mirrored from the store so a message costs no extra write
     /// unless the language changed.
     langs: Arc<Mutex<HashMap<String, Lang>>>,
+    /// Recent knowledge answers by (question, language): the same question asked again
+    /// within [`ANSWER_TTL`] is answered without searching again.
+    answers: AnswerCache,
 }
+
+type AnswerCache = Arc<Mutex<HashMap<(String, Lang), (Instant, Reply)>>>;
 
 /// Bound on the in-memory language mirror; it is cleared when full (the store keeps all).
 const LANG_CACHE_MAX: usize = 10_000;
+/// How long a cached knowledge answer is reused. Bounded so that a knowledge-base reload
+/// shows within a minute without the cache knowing about reloads.
+const ANSWER_TTL: Duration = Duration::from_secs(60);
+/// Bound on cached answers; the cache is cleared when full.
+const ANSWER_CACHE_MAX: usize = 4096;
 
 impl Pipeline {
     pub fn new(app: Arc<App>) -> Self {
@@ -39,6 +49,7 @@ impl Pipeline {
             app,
             in_flight: Arc::default(),
             langs: Arc::default(),
+            answers: Arc::default(),
         }
     }
 
@@ -86,7 +97,11 @@ impl Pipeline {
         // The claim also reads what routing needs (one store round trip instead of three);
         // the language write, if any, rides on the dedup result's write.
         let identity = msg.identity();
-        let keys = vec![format!("lang:{identity}"), format!("confirm:{identity}")];
+        let keys = vec![
+            format!("lang:{identity}"),
+            format!("confirm:{identity}"),
+            crate::knowledge::quiz::pending_key(&identity, msg.chat.as_deref()),
+        ];
         let (result, fresh) = async {
             match self
                 .app
@@ -95,11 +110,13 @@ impl Pipeline {
                 .await
             {
                 Ok((DedupState::New, mut values)) => {
+                    let quiz = values.pop();
                     let confirm = values.pop();
                     let lang = values.pop();
                     let mut pre = Prefetch {
                         lang,
                         confirm,
+                        quiz,
                         deferred: Some(Vec::new()),
                     };
                     let reply = self.process(&msg, &mut pre).await;
@@ -216,7 +233,24 @@ impl Pipeline {
             .await;
 
         if !is_command {
-            let mut reply = crate::knowledge::respond(&self.app, msg, role, lang).await;
+            // Cacheable: no quiz answer pending (known from the claim's read) and no LLM
+            // (its answers vary and are worth asking fresh).
+            let cacheable = self.app.config.llm.is_none() && matches!(pre.quiz, Some(None));
+            let cached = if cacheable {
+                self.cached_answer(text, lang)
+            } else {
+                None
+            };
+            let mut reply = match cached {
+                Some(r) => r,
+                None => {
+                    let r = crate::knowledge::respond(&self.app, msg, role, lang).await;
+                    if cacheable {
+                        self.cache_answer(text, lang, &r);
+                    }
+                    r
+                }
+            };
             if pending {
                 reply.reply = format!("{}\n\n{}", cancelled_note(lang), reply.reply);
             }
@@ -282,6 +316,21 @@ impl Pipeline {
             self.remember_lang(identity, lang);
         }
         lang
+    }
+
+    fn cached_answer(&self, text: &str, lang: Lang) -> Option<Reply> {
+        let m = self.answers.lock().ok()?;
+        let (at, reply) = m.get(&(text.to_string(), lang))?;
+        (at.elapsed() < ANSWER_TTL).then(|| reply.clone())
+    }
+
+    fn cache_answer(&self, text: &str, lang: Lang, reply: &Reply) {
+        if let Ok(mut m) = self.answers.lock() {
+            if m.len() >= ANSWER_CACHE_MAX {
+                m.clear();
+            }
+            m.insert((text.to_string(), lang), (Instant::now(), reply.clone()));
+        }
     }
 
     fn remember_lang(&self, identity: &str, lang: Lang) {
@@ -477,6 +526,8 @@ struct Prefetch {
     lang: Option<Option<String>>,
     /// The stored pending confirmation, same convention.
     confirm: Option<Option<String>>,
+    /// The stored pending quiz question, same convention.
+    quiz: Option<Option<String>>,
     /// `Some`: key-value writes to make together with the dedup result.
     deferred: Option<Vec<(String, String)>>,
 }
