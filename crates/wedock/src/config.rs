@@ -231,6 +231,9 @@ pub struct WecomAppConfig {
     /// Passive-reply window: answers ready sooner go in the HTTP response.
     #[serde(default = "default_passive_ms")]
     pub passive_reply_ms: u64,
+    /// Key rollover: the previous EncodingAESKey, still accepted (replies use whichever key
+    /// opened the message). Remove it once the console shows only the new key.
+    pub encoding_aes_key_previous: Option<ConfigSecret>,
 }
 
 fn default_passive_ms() -> u64 {
@@ -266,10 +269,27 @@ pub struct AibotConfig {
     /// ones are delivered on WeCom's stream refresh callbacks.
     #[serde(default = "default_aibot_passive")]
     pub passive_reply_ms: u64,
+    /// Long-connection mode: while a slow answer is prepared, the open reply stream is
+    /// refreshed this often (the platform closes streams idle for about 6 minutes).
+    #[serde(default = "default_aibot_keepalive")]
+    pub stream_keepalive_ms: u64,
+    /// Long-connection mode: an answer not ready this long after the stream opened finishes
+    /// the stream with a note and follows as a proactive message (`aibot_send_msg`). Kept
+    /// under the platform's window (6 minutes in older documents, 10 in newer ones).
+    #[serde(default = "default_aibot_stream_window")]
+    pub stream_window_ms: u64,
+    /// Callback mode: key rollover — the previous EncodingAESKey, still accepted.
+    pub encoding_aes_key_previous: Option<ConfigSecret>,
 }
 
 fn default_aibot_passive() -> u64 {
     1000
+}
+fn default_aibot_keepalive() -> u64 {
+    240_000
+}
+fn default_aibot_stream_window() -> u64 {
+    330_000
 }
 
 fn default_aibot_heartbeat() -> u64 {
@@ -317,6 +337,9 @@ pub struct WechatMpConfig {
     pub encoding_aes_key: Option<ConfigSecret>,
     #[serde(default = "default_mp_passive_ms")]
     pub passive_reply_ms: u64,
+    /// Key rollover: the previous EncodingAESKey, still accepted (WeChat's FAQ: keep the
+    /// current and the previous key; reply with whichever opened the message).
+    pub encoding_aes_key_previous: Option<ConfigSecret>,
 }
 
 fn default_mp_passive_ms() -> u64 {
@@ -630,6 +653,9 @@ impl Config {
         }
         if let Some(app) = &self.wecom.app {
             check_aes_key("wecom.app.encoding_aes_key", app.encoding_aes_key.expose())?;
+            if let Some(k) = &app.encoding_aes_key_previous {
+                check_aes_key("wecom.app.encoding_aes_key_previous", k.expose())?;
+            }
             check_token("wecom.app.token", app.token.expose())?;
             if app.corp_id.trim().is_empty() {
                 return Err(err("wecom.app.corp_id", "must not be empty"));
@@ -660,6 +686,9 @@ impl Config {
                         ));
                     };
                     check_aes_key("wecom.aibot.encoding_aes_key", key.expose())?;
+                    if let Some(k) = &bot.encoding_aes_key_previous {
+                        check_aes_key("wecom.aibot.encoding_aes_key_previous", k.expose())?;
+                    }
                 }
             }
         }
@@ -698,6 +727,9 @@ impl Config {
         }
         if let Some(mp) = &self.wechat.mp {
             check_token("wechat.mp.token", mp.token.expose())?;
+            if let Some(k) = &mp.encoding_aes_key_previous {
+                check_aes_key("wechat.mp.encoding_aes_key_previous", k.expose())?;
+            }
             if let Some(k) = &mp.encoding_aes_key {
                 check_aes_key("wechat.mp.encoding_aes_key", k.expose())?;
             }

@@ -28,10 +28,20 @@ pub struct Pipeline {
     /// Each user's last language, mirrored from the store so a message costs no extra write
     /// unless the language changed.
     langs: Arc<Mutex<HashMap<String, Lang>>>,
+    /// Recent knowledge answers by (question, language): the same question asked again
+    /// within [`ANSWER_TTL`] is answered without searching again.
+    answers: AnswerCache,
 }
+
+type AnswerCache = Arc<Mutex<HashMap<(String, Lang), (Instant, Reply)>>>;
 
 /// Bound on the in-memory language mirror; it is cleared when full (the store keeps all).
 const LANG_CACHE_MAX: usize = 10_000;
+/// How long a cached knowledge answer is reused. Bounded so that a knowledge-base reload
+/// shows within a minute without the cache knowing about reloads.
+const ANSWER_TTL: Duration = Duration::from_secs(60);
+/// Bound on cached answers; the cache is cleared when full.
+const ANSWER_CACHE_MAX: usize = 4096;
 
 impl Pipeline {
     pub fn new(app: Arc<App>) -> Self {
@@ -39,6 +49,7 @@ impl Pipeline {
             app,
             in_flight: Arc::default(),
             langs: Arc::default(),
+            answers: Arc::default(),
         }
     }
 
@@ -49,12 +60,18 @@ impl Pipeline {
     /// Handles one message. `None` means "send nothing" (ignored sender, or a duplicate whose
     /// first delivery had no reply).
     pub async fn handle(&self, msg: Incoming) -> Option<Reply> {
+        self.handle_traced(msg).await.0
+    }
+
+    /// [`Pipeline::handle`], also telling whether this call ran the message (`true`) or
+    /// answered it as a duplicate of an earlier run (`false`).
+    pub async fn handle_traced(&self, msg: Incoming) -> (Option<Reply>, bool) {
         let started = Instant::now();
         metrics::counter!("wedock_messages_total", "channel" => msg.channel.clone()).increment(1);
         let Some(msg_id) = msg.msg_id.clone().filter(|id| !id.is_empty()) else {
-            let reply = self.process(&msg).await;
+            let reply = self.process(&msg, &mut Prefetch::default()).await;
             record(&msg, reply.as_ref(), started);
-            return reply;
+            return (reply, true);
         };
 
         let key = format!("{}\u{1f}{}", msg.channel, msg_id);
@@ -75,35 +92,57 @@ impl Pipeline {
         if let Some(existing) = already {
             metrics::counter!("wedock_duplicates_total", "channel" => msg.channel.clone())
                 .increment(1);
-            return wait_local(existing).await;
+            return (wait_local(existing).await, false);
         }
-        let result = async {
+        // The claim also reads what routing needs (one store round trip instead of three);
+        // the language write, if any, rides on the dedup result's write.
+        let identity = msg.identity();
+        let keys = vec![
+            format!("lang:{identity}"),
+            format!("confirm:{identity}"),
+            crate::knowledge::quiz::pending_key(&identity, msg.chat.as_deref()),
+        ];
+        let (result, fresh) = async {
             match self
                 .app
                 .store
-                .dedup_begin(&msg.channel, &msg_id, ttl, DEDUP_STALE)
+                .dedup_begin_with(&msg.channel, &msg_id, ttl, DEDUP_STALE, keys)
                 .await
             {
-                Ok(DedupState::New) => {
-                    let reply = self.process(&msg).await;
+                Ok((DedupState::New, mut values)) => {
+                    let quiz = values.pop();
+                    let confirm = values.pop();
+                    let lang = values.pop();
+                    let mut pre = Prefetch {
+                        lang,
+                        confirm,
+                        quiz,
+                        deferred: Some(Vec::new()),
+                    };
+                    let reply = self.process(&msg, &mut pre).await;
                     let stored = reply.as_ref().and_then(|r| serde_json::to_string(r).ok());
                     if let Err(e) = self
                         .app
                         .store
-                        .dedup_finish(&msg.channel, &msg_id, stored.as_deref())
+                        .dedup_finish_with(
+                            &msg.channel,
+                            &msg_id,
+                            stored.as_deref(),
+                            pre.deferred.take().unwrap_or_default(),
+                        )
                         .await
                     {
                         tracing::warn!(error = %e, "could not record dedup result");
                     }
                     record(&msg, reply.as_ref(), started);
-                    reply
+                    (reply, true)
                 }
-                Ok(DedupState::Done(stored)) => {
+                Ok((DedupState::Done(stored), _)) => {
                     metrics::counter!("wedock_duplicates_total", "channel" => msg.channel.clone())
                         .increment(1);
-                    stored.and_then(|s| decode_stored(&s, &msg))
+                    (stored.and_then(|s| decode_stored(&s, &msg)), false)
                 }
-                Ok(DedupState::InProgress) => {
+                Ok((DedupState::InProgress, _)) => {
                     // Processing elsewhere (another replica): poll the store for its result.
                     metrics::counter!("wedock_duplicates_total", "channel" => msg.channel.clone())
                         .increment(1);
@@ -113,11 +152,12 @@ impl Pipeline {
                     // Without dedup we would risk running a command twice: refuse instead.
                     tracing::error!(error = %e, "dedup store unavailable");
                     metrics::counter!("wedock_errors_total", "reason" => "store").increment(1);
-                    Some(Reply::error(
+                    let reply = Reply::error(
                         Text::InternalError
                             .fill(Lang::detect(&msg.text), &[("reason", "store unavailable")]),
                         Lang::detect(&msg.text),
-                    ))
+                    );
+                    (Some(reply), false)
                 }
             }
         }
@@ -126,10 +166,12 @@ impl Pipeline {
         if let Ok(mut m) = self.in_flight.lock() {
             m.remove(&key);
         }
-        result
+        (result, fresh)
     }
 
-    async fn wait_store(&self, msg: &Incoming, msg_id: &str) -> Option<Reply> {
+    /// Polls the store for the result of a message another replica is processing. Returns
+    /// the reply and whether this call ended up running it (a stale claim taken over).
+    async fn wait_store(&self, msg: &Incoming, msg_id: &str) -> (Option<Reply>, bool) {
         let deadline = Instant::now() + Duration::from_secs(15);
         while Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -140,29 +182,31 @@ impl Pipeline {
                 .dedup_begin(&msg.channel, msg_id, ttl, DEDUP_STALE)
                 .await
             {
-                Ok(DedupState::Done(stored)) => return stored.and_then(|s| decode_stored(&s, msg)),
+                Ok(DedupState::Done(stored)) => {
+                    return (stored.and_then(|s| decode_stored(&s, msg)), false);
+                }
                 Ok(DedupState::InProgress) => continue,
                 // Claimed by us after the other processor was declared stale: process it.
                 Ok(DedupState::New) => {
-                    let reply = self.process(msg).await;
+                    let reply = self.process(msg, &mut Prefetch::default()).await;
                     let stored = reply.as_ref().and_then(|r| serde_json::to_string(r).ok());
                     let _ = self
                         .app
                         .store
                         .dedup_finish(&msg.channel, msg_id, stored.as_deref())
                         .await;
-                    return reply;
+                    return (reply, true);
                 }
                 Err(_) => break,
             }
         }
-        None
+        (None, false)
     }
 
     /// Role, confirmation, routing. Never panics on any text.
-    async fn process(&self, msg: &Incoming) -> Option<Reply> {
+    async fn process(&self, msg: &Incoming, pre: &mut Prefetch) -> Option<Reply> {
         let identity = msg.identity();
-        let lang = self.language_of(&identity, &msg.text).await;
+        let lang = self.language_of(&identity, &msg.text, pre).await;
         let role = match msg.granted_role {
             Some(r) => r,
             None => self
@@ -184,10 +228,29 @@ impl Pipeline {
         let is_command = text.starts_with('/') || text.starts_with('／');
         // Anything but `/confirm` cancels a pending confirmation.
         let confirm_key = format!("confirm:{identity}");
-        let pending = self.take_pending_unless_confirm(&confirm_key, text).await;
+        let pending = self
+            .take_pending_unless_confirm(&confirm_key, text, pre.confirm.take())
+            .await;
 
         if !is_command {
-            let mut reply = crate::knowledge::respond(&self.app, msg, role, lang).await;
+            // Cacheable: no quiz answer pending (known from the claim's read) and no LLM
+            // (its answers vary and are worth asking fresh).
+            let cacheable = self.app.config.llm.is_none() && matches!(pre.quiz, Some(None));
+            let cached = if cacheable {
+                self.cached_answer(text, lang)
+            } else {
+                None
+            };
+            let mut reply = match cached {
+                Some(r) => r,
+                None => {
+                    let r = crate::knowledge::respond(&self.app, msg, role, lang).await;
+                    if cacheable {
+                        self.cache_answer(text, lang, &r);
+                    }
+                    r
+                }
+            };
             if pending {
                 reply.reply = format!("{}\n\n{}", cancelled_note(lang), reply.reply);
             }
@@ -209,13 +272,18 @@ impl Pipeline {
 
     /// The reply language: that of the message when it says (plain text), otherwise the
     /// language this user last wrote in (commands are ASCII), Chinese by default.
-    async fn language_of(&self, identity: &str, text: &str) -> Lang {
+    async fn language_of(&self, identity: &str, text: &str, pre: &mut Prefetch) -> Lang {
         let key = format!("lang:{identity}");
         let cached = self
             .langs
             .lock()
             .ok()
             .and_then(|m| m.get(identity).copied());
+        // What the store said, when it was read with the dedup claim.
+        let prefetched = pre
+            .lang
+            .as_ref()
+            .map(|v| v.as_deref().and_then(Lang::parse));
         let t = text.trim_start();
         if t.starts_with('/') || t.starts_with('／') {
             if crate::i18n::has_han(t) {
@@ -224,19 +292,45 @@ impl Pipeline {
             if let Some(lang) = cached {
                 return lang;
             }
-            let lang = match self.app.store.kv_get(&key).await {
-                Ok(Some(code)) => Lang::parse(&code).unwrap_or_default(),
-                _ => Lang::default(),
+            let stored = match prefetched {
+                Some(l) => l,
+                None => match self.app.store.kv_get(&key).await {
+                    Ok(Some(code)) => Lang::parse(&code),
+                    _ => None,
+                },
             };
+            let lang = stored.unwrap_or_default();
             self.remember_lang(identity, lang);
             return lang;
         }
         let lang = Lang::detect(text);
+        if cached.or(prefetched.flatten()) != Some(lang) {
+            match pre.deferred.as_mut() {
+                Some(writes) => writes.push((key, lang.code().to_string())),
+                None => {
+                    let _ = self.app.store.kv_set(&key, lang.code(), None).await;
+                }
+            }
+        }
         if cached != Some(lang) {
-            let _ = self.app.store.kv_set(&key, lang.code(), None).await;
             self.remember_lang(identity, lang);
         }
         lang
+    }
+
+    fn cached_answer(&self, text: &str, lang: Lang) -> Option<Reply> {
+        let m = self.answers.lock().ok()?;
+        let (at, reply) = m.get(&(text.to_string(), lang))?;
+        (at.elapsed() < ANSWER_TTL).then(|| reply.clone())
+    }
+
+    fn cache_answer(&self, text: &str, lang: Lang, reply: &Reply) {
+        if let Ok(mut m) = self.answers.lock() {
+            if m.len() >= ANSWER_CACHE_MAX {
+                m.clear();
+            }
+            m.insert((text.to_string(), lang), (Instant::now(), reply.clone()));
+        }
     }
 
     fn remember_lang(&self, identity: &str, lang: Lang) {
@@ -250,7 +344,13 @@ impl Pipeline {
 
     /// Removes a pending confirmation unless `text` is `/confirm …`. Returns whether one was
     /// cancelled.
-    async fn take_pending_unless_confirm(&self, key: &str, text: &str) -> bool {
+    /// `prefetched` is the stored value when it was read with the dedup claim.
+    async fn take_pending_unless_confirm(
+        &self,
+        key: &str,
+        text: &str,
+        prefetched: Option<Option<String>>,
+    ) -> bool {
         let is_confirm = command::split_words(text)
             .ok()
             .and_then(|w| w.first().cloned())
@@ -258,7 +358,11 @@ impl Pipeline {
         if is_confirm {
             return false;
         }
-        match self.app.store.kv_get(key).await {
+        let stored = match prefetched {
+            Some(v) => Ok(v),
+            None => self.app.store.kv_get(key).await,
+        };
+        match stored {
             Ok(Some(_)) => {
                 let _ = self.app.store.kv_delete(key).await;
                 true
@@ -412,6 +516,20 @@ impl Pipeline {
         self.run_words(msg, identity, role, lang, p.words, true)
             .await
     }
+}
+
+/// Per-user state read together with the dedup claim, and writes that wait for the dedup
+/// result (so a message costs two store writes, not four). Empty for messages without an id.
+#[derive(Default)]
+struct Prefetch {
+    /// The stored language code (`Some(None)`: read, none stored; `None`: not read).
+    lang: Option<Option<String>>,
+    /// The stored pending confirmation, same convention.
+    confirm: Option<Option<String>>,
+    /// The stored pending quiz question, same convention.
+    quiz: Option<Option<String>>,
+    /// `Some`: key-value writes to make together with the dedup result.
+    deferred: Option<Vec<(String, String)>>,
 }
 
 fn cancelled_note(lang: Lang) -> &'static str {

@@ -7,6 +7,11 @@
 //!   and WeCom's refresh callbacks (`msgtype: "stream"`) get the answer once it is ready.
 //!   Group messages arrive only when the bot is @-mentioned; the mention is stripped.
 //! * `enter_chat` gets a welcome; other message types a polite "not supported yet".
+//! * An answer not ready `stream_window_ms` after the message (WeCom stops polling about six
+//!   minutes in) finishes the stream on the next refresh with a note; the answer then goes
+//!   out once through the message's `response_url` (outbox sender `aibot_response`; usable
+//!   once, for an hour). The URL must be on the `api.wecom_base` host: it came inside an
+//!   authenticated callback, and the check keeps a forged one from aiming wedock elsewhere.
 //!
 //! Identities are `aibot:<userid>`, the same as in long-connection mode.
 
@@ -14,7 +19,9 @@ use super::reject;
 use crate::app::App;
 use crate::config::AibotMode;
 use crate::message::Incoming;
+use crate::outbox::{Delivery, Sender};
 use crate::server::AppState;
+use crate::store::{NewOutboxMessage, OutboxMessage};
 use axum::extract::{Extension, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -24,7 +31,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
-use wxcrypt::{EncodingAesKey, MsgCrypt, ReceiveId};
+use wxcrypt::ReceiveId;
 
 use super::aibot_ws::{CHANNEL, STREAM_LIMIT, strip_mentions};
 
@@ -32,13 +39,25 @@ use super::aibot_ws::{CHANNEL, STREAM_LIMIT, strip_mentions};
 const STREAM_TTL: Duration = Duration::from_secs(7 * 60);
 
 pub struct AibotCallback {
-    crypt: MsgCrypt,
+    keys: super::KeyRing,
     window: Duration,
+    /// After this, a refresh finishes the stream and the answer goes via `response_url`.
+    stream_window: Duration,
+    /// The only host a `response_url` may point at.
+    wecom_host: Option<String>,
     streams: Mutex<HashMap<String, Stream>>,
 }
 
-/// When a stream started, and its answer once ready.
-type Stream = (Instant, watch::Receiver<Option<String>>);
+/// When a stream started, its answer once ready, and whether the answer was handed over to
+/// `response_url` (decided once, under the lock, against the answer arriving).
+type Stream = (
+    Instant,
+    watch::Receiver<Option<String>>,
+    Arc<tokio::sync::Mutex<bool>>,
+);
+
+/// Outbox sender that posts late answers to a callback's `response_url`.
+pub const RESPONSE_SENDER: &str = "aibot_response";
 
 pub fn routes(app: &App) -> Option<axum::Router<AppState>> {
     let cfg = app
@@ -50,7 +69,12 @@ pub fn routes(app: &App) -> Option<axum::Router<AppState>> {
     let (Some(token), Some(key)) = (&cfg.token, &cfg.encoding_aes_key) else {
         return None;
     };
-    let key = match EncodingAesKey::decode(key.expose()) {
+    let keys = match super::KeyRing::new(
+        token.expose(),
+        key.expose(),
+        cfg.encoding_aes_key_previous.as_ref().map(|k| k.expose()),
+        ReceiveId::Empty,
+    ) {
         Ok(k) => k,
         Err(e) => {
             tracing::error!(error = %e, "wecom.aibot disabled: bad encoding_aes_key");
@@ -58,8 +82,10 @@ pub fn routes(app: &App) -> Option<axum::Router<AppState>> {
         }
     };
     let state = Arc::new(AibotCallback {
-        crypt: MsgCrypt::new(token.expose(), key, ReceiveId::Empty),
+        keys,
         window: Duration::from_millis(cfg.passive_reply_ms),
+        stream_window: Duration::from_millis(cfg.stream_window_ms),
+        wecom_host: app.config.api.wecom_base.host_str().map(str::to_string),
         streams: Mutex::default(),
     });
     app.health
@@ -93,11 +119,9 @@ async fn verify(
     if let Err((reason, detail)) = super::check_timestamp(s.app(), ts) {
         return reject(CHANNEL, reason, StatusCode::FORBIDDEN, &detail);
     }
-    match b
-        .crypt
-        .verify_url(sig, ts, nonce, &super::wecom_app::b64_param(echo))
-    {
-        Ok(plain) => (StatusCode::OK, plain).into_response(),
+    let echo = super::wecom_app::b64_param(echo);
+    match b.keys.open(|c| c.verify_url(sig, ts, nonce, &echo)) {
+        Ok((plain, _)) => (StatusCode::OK, plain).into_response(),
         Err(e) => {
             let (reason, status) = super::crypt_reason(&e);
             reject(CHANNEL, reason, status, &format!("{e} ({})", e.code()))
@@ -112,10 +136,11 @@ async fn receive(
     body: axum::body::Body,
 ) -> Response {
     let q = super::wecom_app::query_map(q);
-    let plain = match super::open_encrypted_callback(s.app(), CHANNEL, &b.crypt, &q, body).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let (plain, crypt) =
+        match super::open_encrypted_callback(s.app(), CHANNEL, &b.keys, &q, body).await {
+            Ok(p) => p,
+            Err(r) => return r,
+        };
     // Present: the callback was refused above otherwise.
     let nonce = q.get("nonce").map_or("", String::as_str);
     let v: Value = match serde_json::from_str(&plain) {
@@ -137,10 +162,18 @@ async fn receive(
         "stream" => {
             // A refresh: the latest state of our stream.
             let id = v["stream"]["id"].as_str().unwrap_or("").to_string();
-            let state = b.current(&id);
+            let state = b.current(&id).await;
             match state {
-                Some(Some(content)) => stream(&id, true, &content),
-                Some(None) => stream(&id, false, ""),
+                Some(Refresh::Done(content)) => stream(&id, true, &content),
+                Some(Refresh::Working) => stream(&id, false, ""),
+                Some(Refresh::HandedOver) => {
+                    let lang = super::user_lang(&app, &identity).await;
+                    let note = lang.pick(
+                        "答案准备时间较长，完成后将作为单独的消息发送给你。",
+                        "This is taking a while; the answer will follow as a separate message.",
+                    );
+                    stream(&id, true, note)
+                }
                 // Unknown or expired: close it rather than leave the bubble spinning.
                 None => stream(&id, true, ""),
             }
@@ -192,7 +225,11 @@ async fn receive(
                     msg_id
                 }
             );
-            let mut rx = b.start(&s, &id, msg);
+            let response_url = v["response_url"]
+                .as_str()
+                .filter(|u| b.response_url_allowed(u))
+                .map(str::to_string);
+            let mut rx = b.start(&s, &id, msg, response_url);
             if !b.window.is_zero() {
                 let _ = tokio::time::timeout(b.window, rx.wait_for(|r| r.is_some())).await;
             }
@@ -212,10 +249,7 @@ async fn receive(
         }
     };
     let now = super::now_secs().to_string();
-    match b
-        .crypt
-        .encrypt_reply_json(&reply.to_string(), &now, &super::reply_nonce(nonce))
-    {
+    match crypt.encrypt_reply_json(&reply.to_string(), &now, &super::reply_nonce(nonce)) {
         Ok(env) => (
             StatusCode::OK,
             [(axum::http::header::CONTENT_TYPE, "application/json")],
@@ -237,30 +271,200 @@ fn stream(id: &str, finish: bool, content: &str) -> Value {
     json!({"msgtype": "stream", "stream": {"id": id, "finish": finish, "content": content}})
 }
 
+/// What a stream refresh finds.
+enum Refresh {
+    Working,
+    Done(String),
+    /// The stream window is over; the answer goes (or went) through `response_url`.
+    HandedOver,
+}
+
 impl AibotCallback {
+    /// Only URLs on the configured WeCom API host, over http(s).
+    fn response_url_allowed(&self, u: &str) -> bool {
+        let ok = url::Url::parse(u).is_ok_and(|url| {
+            matches!(url.scheme(), "https" | "http")
+                && url.host_str().is_some()
+                && url.host_str().map(str::to_string) == self.wecom_host
+        });
+        if !ok {
+            tracing::warn!(
+                channel = CHANNEL,
+                "response_url not on the WeCom API host; ignored"
+            );
+            metrics::counter!("wedock_rejected_total", "reason" => "bad_response_url").increment(1);
+        }
+        ok
+    }
+
     /// Starts (or joins, for a redelivered message) the stream `id`.
-    fn start(&self, s: &AppState, id: &str, msg: Incoming) -> watch::Receiver<Option<String>> {
+    fn start(
+        &self,
+        s: &AppState,
+        id: &str,
+        msg: Incoming,
+        response_url: Option<String>,
+    ) -> watch::Receiver<Option<String>> {
         let Ok(mut streams) = self.streams.lock() else {
             let (_, rx) = watch::channel(Some(String::new()));
             return rx;
         };
-        streams.retain(|_, (at, _)| at.elapsed() < STREAM_TTL);
-        if let Some((_, rx)) = streams.get(id) {
+        streams.retain(|_, (at, _, _)| at.elapsed() < STREAM_TTL);
+        if let Some((_, rx, _)) = streams.get(id) {
             return rx.clone();
         }
         let (tx, rx) = watch::channel(None);
-        streams.insert(id.to_string(), (Instant::now(), rx.clone()));
+        let handed_over = Arc::new(tokio::sync::Mutex::new(false));
+        streams.insert(
+            id.to_string(),
+            (Instant::now(), rx.clone(), handed_over.clone()),
+        );
         let pipeline = s.pipeline.clone();
+        let outbox = s.outbox.clone();
+        let user = msg.user.clone();
+        let key = format!("{RESPONSE_SENDER}:{id}");
         tokio::spawn(async move {
             let reply = pipeline.handle(msg).await.map(|r| r.reply);
-            let _ = tx.send(Some(reply.unwrap_or_default()));
+            let content = reply.unwrap_or_default();
+            let late = handed_over.lock().await;
+            let _ = tx.send(Some(content.clone()));
+            if *late && !content.is_empty() {
+                match response_url {
+                    Some(url) => {
+                        let m = response_message(&user, &url, &content, &key);
+                        if let Err(e) = outbox.enqueue(m).await {
+                            tracing::error!(error = %e, "aibot: could not queue the late answer");
+                        }
+                    }
+                    None => {
+                        tracing::warn!(
+                            channel = CHANNEL,
+                            "late answer lost: the stream closed and the message had no usable response_url"
+                        );
+                        metrics::counter!("wedock_undeliverable_total", "reason" => "no_response_url")
+                            .increment(1);
+                    }
+                }
+            }
         });
         rx
     }
 
-    /// `None`: unknown stream; `Some(None)`: still working; `Some(Some(text))`: done.
-    fn current(&self, id: &str) -> Option<Option<String>> {
-        let streams = self.streams.lock().ok()?;
-        streams.get(id).map(|(_, rx)| rx.borrow().clone())
+    /// The state of stream `id` for a refresh; past the stream window an unfinished answer
+    /// is handed over to `response_url` (once; later refreshes see the same).
+    async fn current(&self, id: &str) -> Option<Refresh> {
+        let (at, rx, handed_over) = {
+            let streams = self.streams.lock().ok()?;
+            streams.get(id).cloned()?
+        };
+        let mut late = handed_over.lock().await;
+        if let Some(done) = rx.borrow().clone() {
+            return Some(if *late {
+                Refresh::HandedOver
+            } else {
+                Refresh::Done(done)
+            });
+        }
+        if *late || at.elapsed() >= self.stream_window {
+            if !*late {
+                metrics::counter!("wedock_aibot_stream_fallback_total", "reason" => "window")
+                    .increment(1);
+            }
+            *late = true;
+            return Some(Refresh::HandedOver);
+        }
+        Some(Refresh::Working)
+    }
+}
+
+/// An outbox message posting `content` (markdown) to a callback's one-shot `response_url`.
+fn response_message(user: &str, url: &str, content: &str, key: &str) -> NewOutboxMessage {
+    let first = crate::render::split_by_bytes(content, STREAM_LIMIT)
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    NewOutboxMessage {
+        channel: RESPONSE_SENDER.into(),
+        target: user.to_string(),
+        payload: json!({
+            "url": url,
+            "expires_at": crate::store::now_ms() + RESPONSE_URL_TTL_MS,
+            "body": {"msgtype": "markdown", "markdown": {"content": first}},
+        })
+        .to_string(),
+        dedup_key: Some(key.to_string()),
+    }
+}
+
+/// A `response_url` is valid for one hour (wechat-protocol.md §6).
+const RESPONSE_URL_TTL_MS: i64 = 3_600_000;
+
+/// Posts late answers to `response_url` (plain JSON, not encrypted).
+pub struct ResponseSender {
+    http: reqwest::Client,
+}
+
+pub fn response_sender(app: &Arc<App>) -> Option<ResponseSender> {
+    app.config
+        .wecom
+        .aibot
+        .as_ref()
+        .filter(|c| c.mode == AibotMode::Callback)?;
+    Some(ResponseSender {
+        http: super::token::http_client(),
+    })
+}
+
+#[async_trait::async_trait]
+impl Sender for ResponseSender {
+    fn channel(&self) -> &str {
+        RESPONSE_SENDER
+    }
+    async fn deliver(&self, msg: &OutboxMessage) -> Delivery {
+        let Ok(v) = serde_json::from_str::<Value>(&msg.payload) else {
+            return Delivery::Dead("payload is not JSON".into());
+        };
+        let (Some(url), Some(body)) = (v["url"].as_str(), v.get("body")) else {
+            return Delivery::Dead("payload without url or body".into());
+        };
+        if v["expires_at"]
+            .as_i64()
+            .is_some_and(|t| t < crate::store::now_ms())
+        {
+            return Delivery::Undelivered("response_url expired (valid for one hour)".into());
+        }
+        let resp = match self.http.post(url).json(body).send().await {
+            Ok(r) => r,
+            Err(e) => {
+                return Delivery::Retry {
+                    reason: format!("request failed: {}", e.without_url()),
+                    after: None,
+                };
+            }
+        };
+        let status = resp.status();
+        if status.is_server_error() {
+            return Delivery::Retry {
+                reason: format!("HTTP {status}"),
+                after: None,
+            };
+        }
+        let v: Value = match resp.json().await {
+            Ok(v) => v,
+            Err(e) => {
+                return Delivery::Dead(format!(
+                    "HTTP {status}, unreadable body: {}",
+                    e.without_url()
+                ));
+            }
+        };
+        match v["errcode"].as_i64().unwrap_or(0) {
+            0 => Delivery::Sent,
+            // The URL works once: any refusal is final.
+            code => Delivery::Dead(format!(
+                "errcode {code}: {}",
+                v["errmsg"].as_str().unwrap_or("")
+            )),
+        }
     }
 }

@@ -443,41 +443,121 @@ async fn on_message(
         }
     };
     let text = if group { strip_mentions(&text) } else { text };
-    let stream_id = new_req_id("stream");
-    // Open the bubble at once so the user sees the bot working.
-    let opening = json!({
-        "cmd": "aibot_respond_msg",
-        "headers": {"req_id": cb},
-        "body": {"msgtype": "stream", "stream": {"id": stream_id, "finish": false, "content": "…"}},
-    });
-    if let Err(e) = send_frame(&tx, &pending, &cb, opening).await {
-        tracing::warn!(error = %e, "aibot: could not open the reply stream");
-    }
+    let lang = crate::i18n::Lang::detect(&text);
+    let msgid = body["msgid"].as_str().map(str::to_string);
+    // Where a proactive message reaches this conversation: the group, or the user.
+    let push_group = chat.is_some();
+    let push_to = chat.clone().unwrap_or_else(|| user.clone());
     let msg = Incoming {
         channel: CHANNEL.into(),
         user,
         chat,
         text,
-        msg_id: body["msgid"].as_str().map(str::to_string),
+        msg_id: msgid.clone(),
         granted_role: None,
     };
-    let content = match state.pipeline.handle(msg).await {
-        Some(r) => r.reply,
-        None => String::new(),
+    let (keepalive, window) =
+        ws_config(state.app()).map_or((Duration::from_secs(240), Duration::from_secs(330)), |c| {
+            (
+                Duration::from_millis(c.stream_keepalive_ms.max(50)),
+                Duration::from_millis(c.stream_window_ms.max(50)),
+            )
+        });
+    let stream = Stream {
+        tx: &tx,
+        pending: &pending,
+        cb: &cb,
+        id: new_req_id("stream"),
     };
-    let content = crate::render::split_by_bytes(&content, STREAM_LIMIT)
-        .into_iter()
-        .next()
-        .unwrap_or_default();
-    let last = json!({
-        "cmd": "aibot_respond_msg",
-        "headers": {"req_id": cb},
-        "body": {"msgtype": "stream", "stream": {"id": stream_id, "finish": true, "content": content}},
-    });
-    match send_frame(&tx, &pending, &cb, last).await {
-        Ok((0, _)) => {}
-        Ok((code, msg)) => tracing::warn!(errcode = code, errmsg = %msg, "aibot: reply refused"),
-        Err(e) => tracing::warn!(error = %e, "aibot: reply not acknowledged"),
+    // Open the bubble at once so the user sees the bot working.
+    let mut open = stream.frame("…", false).await.is_ok();
+    let opened = tokio::time::Instant::now();
+    let pipeline = state.pipeline.clone();
+    let mut work = tokio::spawn(async move { pipeline.handle(msg).await });
+    // While the answer is prepared, refresh the stream so the platform does not close it
+    // as idle; past our window, finish it with a note and push the answer when it comes.
+    let reply = loop {
+        if !open {
+            break (&mut work).await.ok().flatten();
+        }
+        let left = window.saturating_sub(opened.elapsed());
+        let tick = tokio::time::sleep(keepalive.min(left));
+        tokio::select! {
+            r = &mut work => break r.ok().flatten(),
+            _ = tick => {}
+        }
+        if opened.elapsed() >= window {
+            let note = lang.pick(
+                "答案准备时间较长，完成后将作为单独的消息发送给你。",
+                "This is taking a while; the answer will follow as a separate message.",
+            );
+            let _ = stream.frame(note, true).await;
+            metrics::counter!("wedock_aibot_stream_fallback_total", "reason" => "window")
+                .increment(1);
+            open = false;
+        } else if stream.frame("…", false).await.is_err() {
+            // Refused (846608: the platform closed it) or unacknowledged: the answer goes
+            // out as a proactive message instead.
+            metrics::counter!("wedock_aibot_stream_fallback_total", "reason" => "keepalive")
+                .increment(1);
+            open = false;
+        }
+    };
+    let content = reply.map(|r| r.reply).unwrap_or_default();
+    let parts = crate::render::split_by_bytes(&content, STREAM_LIMIT);
+    // The stream carries the first part; what it cannot carry (a closed stream, or text
+    // beyond the 20480-byte limit) follows through `aibot_send_msg`, so nothing is lost.
+    let mut pushed_from = parts.len().min(1);
+    if open {
+        let first = parts.first().map_or("", String::as_str);
+        if let Err(why) = stream.frame(first, true).await {
+            tracing::warn!(reason = %why, "aibot: final stream frame failed; sending the answer as a proactive message");
+            metrics::counter!("wedock_aibot_stream_fallback_total", "reason" => "final")
+                .increment(1);
+            pushed_from = 0;
+        }
+    } else {
+        pushed_from = 0;
+    }
+    let key = msgid.unwrap_or_else(|| cb.clone());
+    for (i, part) in parts.iter().enumerate().skip(pushed_from) {
+        let mut m = push_message(&push_to, push_group, part);
+        m.dedup_key = Some(format!("{SENDER}:reply:{key}:{i}"));
+        if let Err(e) = state.outbox.enqueue(m).await {
+            tracing::error!(error = %e, "aibot: could not queue the answer");
+        }
+    }
+}
+
+/// One reply stream on a callback's req_id. Frames are sent one at a time, each waiting for
+/// its ack (the platform acks a req_id's frames in order).
+struct Stream<'a> {
+    tx: &'a mpsc::Sender<Message>,
+    pending: &'a Mutex<HashMap<String, VecDeque<Ack>>>,
+    cb: &'a str,
+    id: String,
+}
+
+impl Stream<'_> {
+    /// Sends a snapshot of the stream; `Err` says why it was not accepted (the errcode, e.g.
+    /// 846608 when the platform closed the stream, or a missing ack).
+    async fn frame(&self, content: &str, finish: bool) -> Result<(), String> {
+        let frame = json!({
+            "cmd": "aibot_respond_msg",
+            "headers": {"req_id": self.cb},
+            "body": {"msgtype": "stream", "stream": {"id": self.id, "finish": finish, "content": content}},
+        });
+        match send_frame(self.tx, self.pending, self.cb, frame).await {
+            Ok((0, _)) => Ok(()),
+            Ok((code, msg)) => {
+                tracing::warn!(errcode = code, errmsg = %msg, finish, "aibot: stream frame refused");
+                Err(format!("errcode {code}: {msg}"))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, finish, "aibot: stream frame not acknowledged");
+                Err(e)
+            }
+        }
     }
 }
 

@@ -66,6 +66,9 @@ pub fn register_senders(app: &Arc<App>, outbox: &mut Outbox) {
     if let Some(s) = ilink::sender(app) {
         outbox.add_sender(Arc::new(s));
     }
+    if let Some(s) = aibot_callback::response_sender(app) {
+        outbox.add_sender(Arc::new(s));
+    }
 }
 
 /// State shared between a channel's callbacks, its sender and its background task.
@@ -198,16 +201,77 @@ pub(crate) async fn read_body(
     })
 }
 
+/// The EncodingAESKey of a callback and, during a key rollover, the previous one.
+///
+/// WeChat's FAQ (wechat-protocol.md §1.1): keep the current and the previous key; when the
+/// current one cannot open a message, try the previous one, and encrypt the reply with
+/// whichever key worked. The signature does not depend on the key, so only decryption
+/// failures (bad padding, wrong receive id after decrypting with the wrong key) fall back.
+pub(crate) struct KeyRing {
+    pub current: wxcrypt::MsgCrypt,
+    pub previous: Option<wxcrypt::MsgCrypt>,
+}
+
+impl KeyRing {
+    /// Builds the ring from the configured keys.
+    pub fn new(
+        token: &str,
+        key: &str,
+        previous: Option<&str>,
+        receive_id: wxcrypt::ReceiveId,
+    ) -> Result<Self, wxcrypt::Error> {
+        let make = |k: &str| {
+            wxcrypt::EncodingAesKey::decode(k)
+                .map(|k| wxcrypt::MsgCrypt::new(token, k, receive_id.clone()))
+        };
+        Ok(KeyRing {
+            current: make(key)?,
+            previous: previous.map(make).transpose()?,
+        })
+    }
+
+    /// Runs `f` with the current key, then with the previous one if the current key cannot
+    /// open the message. Returns the result and the key that opened it (for the reply); on
+    /// failure, the current key's error.
+    pub fn open<T>(
+        &self,
+        f: impl Fn(&wxcrypt::MsgCrypt) -> wxcrypt::Result<T>,
+    ) -> wxcrypt::Result<(T, &wxcrypt::MsgCrypt)> {
+        use wxcrypt::Error as E;
+        match f(&self.current) {
+            Ok(v) => Ok((v, &self.current)),
+            Err(e @ (E::DecryptAes(_) | E::IllegalBuffer(_) | E::ValidateReceiveId)) => {
+                match &self.previous {
+                    Some(prev) => match f(prev) {
+                        Ok(v) => {
+                            metrics::counter!("wedock_previous_key_used_total").increment(1);
+                            tracing::info!(
+                                "callback opened with the previous EncodingAESKey (key rollover in progress)"
+                            );
+                            Ok((v, prev))
+                        }
+                        Err(_) => Err(e),
+                    },
+                    None => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
 /// Opens an encrypted WeCom callback (`msg_signature`, `timestamp`, `nonce` in the query, the
 /// envelope in the body): checks the parameters and the timestamp window, reads the body within
-/// [`CALLBACK_BODY_LIMIT`] and verifies and decrypts it. `Err` is the rejection to answer with.
-pub(crate) async fn open_encrypted_callback(
+/// [`CALLBACK_BODY_LIMIT`] and verifies and decrypts it (with the previous key too during a
+/// rollover). Returns the plaintext and the key to encrypt the reply with; `Err` is the
+/// rejection to answer with.
+pub(crate) async fn open_encrypted_callback<'k>(
     app: &App,
     channel: &str,
-    crypt: &wxcrypt::MsgCrypt,
+    keys: &'k KeyRing,
     q: &std::collections::HashMap<String, String>,
     body: axum::body::Body,
-) -> Result<String, Response> {
+) -> Result<(String, &'k wxcrypt::MsgCrypt), Response> {
     let (Some(sig), Some(ts), Some(nonce)) =
         (q.get("msg_signature"), q.get("timestamp"), q.get("nonce"))
     else {
@@ -222,10 +286,11 @@ pub(crate) async fn open_encrypted_callback(
         return Err(reject(channel, reason, StatusCode::FORBIDDEN, &detail));
     }
     let body = read_body(channel, body, CALLBACK_BODY_LIMIT).await?;
-    crypt.decrypt_envelope(sig, ts, nonce, &body).map_err(|e| {
-        let (reason, status) = crypt_reason(&e);
-        reject(channel, reason, status, &format!("{e} ({})", e.code()))
-    })
+    keys.open(|c| c.decrypt_envelope(sig, ts, nonce, &body))
+        .map_err(|e| {
+            let (reason, status) = crypt_reason(&e);
+            reject(channel, reason, status, &format!("{e} ({})", e.code()))
+        })
 }
 
 /// Largest callback body accepted (Tencent's messages are a few KiB).

@@ -60,9 +60,6 @@ impl Responder {
         let key = format!("{channel}\u{1f}{msg_id}");
         let marker = format!("late:{channel}:{msg_id}");
         let app = state.app().clone();
-        if let Ok(Some(_)) = app.store.kv_get(&marker).await {
-            return Answer::Nothing;
-        }
 
         let (slot, owner) = {
             let Ok(mut slots) = self.slots.lock() else {
@@ -88,8 +85,16 @@ impl Responder {
             let slot = slot.clone();
             let slots = self.slots.clone();
             let key = key.clone();
+            let store = app.store.clone();
+            let marker = marker.clone();
             tokio::spawn(async move {
-                let reply = pipeline.handle(msg).await;
+                let (mut reply, fresh) = pipeline.handle_traced(msg).await;
+                // A duplicate of a message that went late earlier (before a restart, or on
+                // another replica) was answered through the outbox: answer it with nothing.
+                // Only duplicates can have the marker, so first runs skip this read.
+                if !fresh && matches!(store.kv_get(&marker).await, Ok(Some(_))) {
+                    reply = None;
+                }
                 let late_now = slot.late.lock().await;
                 let _ = tx.send(Some(reply.clone()));
                 if *late_now {

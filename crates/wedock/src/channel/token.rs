@@ -1,5 +1,11 @@
 //! Access tokens of the WeCom self-built app (`gettoken`) and the Official Account
-//! (`cgi-bin/token`), and the JSON API calls that need them.
+//! (`cgi-bin/stable_token`), and the JSON API calls that need them.
+//!
+//! The Official Account uses the stable token (wechat-protocol.md §2.7, the recommended
+//! endpoint): unlike the classic `cgi-bin/token`, fetching it does not invalidate the token
+//! other tools of the same account hold. Normal mode returns the current token; only when the
+//! platform refused a token that normal mode hands back again is `force_refresh` used (it is
+//! limited to 20 a day).
 //!
 //! A token is cached in the store's key-value table (so a restart does not burn the daily
 //! fetch quota) and refreshed a few minutes before it expires. A call that fails with
@@ -25,7 +31,7 @@ pub const TOKEN_ERRCODES: [i64; 3] = [40014, 42001, 40001];
 pub enum TokenKind {
     /// `GET {base}/cgi-bin/gettoken?corpid=&corpsecret=`
     Wecom { corp_id: String, secret: Secret },
-    /// `GET {base}/cgi-bin/token?grant_type=client_credential&appid=&secret=`
+    /// `POST {base}/cgi-bin/stable_token` `{grant_type, appid, secret, force_refresh}`
     Wechat { app_id: String, secret: Secret },
 }
 
@@ -33,6 +39,9 @@ pub enum TokenKind {
 struct Cached {
     token: String,
     expires_at: i64,
+    /// When to fetch again (older entries lack it: `expires_at` minus the margin).
+    #[serde(default)]
+    refresh_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,7 +122,8 @@ impl TokenSource {
     async fn cached(&self) -> Option<String> {
         let raw = self.store.kv_get(&self.key).await.ok()??;
         let c: Cached = serde_json::from_str(&raw).ok()?;
-        (c.expires_at - REFRESH_MARGIN_MS > now_ms()).then_some(c.token)
+        let refresh_at = c.refresh_at.unwrap_or(c.expires_at - REFRESH_MARGIN_MS);
+        (refresh_at > now_ms()).then_some(c.token)
     }
 
     /// A valid token: the cached one, or a fresh one.
@@ -137,39 +147,22 @@ impl TokenSource {
         {
             return Ok(t);
         }
-        let (url, query): (String, Vec<(&str, &str)>) = match &self.kind {
-            TokenKind::Wecom { corp_id, secret } => (
-                format!("{}/cgi-bin/gettoken", self.base),
-                vec![("corpid", corp_id), ("corpsecret", secret.expose())],
-            ),
-            TokenKind::Wechat { app_id, secret } => (
-                format!("{}/cgi-bin/token", self.base),
-                vec![
-                    ("grant_type", "client_credential"),
-                    ("appid", app_id),
-                    ("secret", secret.expose()),
-                ],
-            ),
-        };
         let api = match self.kind {
             TokenKind::Wecom { .. } => "wecom",
             TokenKind::Wechat { .. } => "wechat",
         };
-        metrics::counter!("wedock_token_refresh_total", "api" => api).increment(1);
-        let resp = self
-            .http
-            .get(&url)
-            .query(&query)
-            .send()
-            .await
-            .map_err(|e| ApiError::Transient(format!("token fetch failed: {}", e.without_url())))?;
-        let status = resp.status();
-        let body: TokenResponse = resp.json().await.map_err(|e| {
-            ApiError::Transient(format!(
-                "token fetch: HTTP {status}, unreadable body: {}",
-                e.without_url()
-            ))
-        })?;
+        let mut body = self.fetch(false).await?;
+        if let (Some(stale), Some(got)) = (stale, body.access_token.as_deref())
+            && stale == got
+            && matches!(self.kind, TokenKind::Wechat { .. })
+        {
+            // Normal mode handed back the token the platform just refused: force a new one.
+            tracing::warn!(
+                api,
+                "stable token refused but still current; forcing a refresh"
+            );
+            body = self.fetch(true).await?;
+        }
         let (Some(token), 0) = (body.access_token.filter(|t| !t.is_empty()), body.errcode) else {
             tracing::error!(api, errcode = body.errcode, errmsg = %body.errmsg, "access token refused");
             return Err(ApiError::Platform {
@@ -178,9 +171,15 @@ impl TokenSource {
             });
         };
         let expires_in = body.expires_in.unwrap_or(7200).clamp(60, 86_400);
+        let now = now_ms();
+        // A stable token near its end is handed out with as little as 300 s left (the
+        // platform overlaps old and new): refresh at the margin or half-way, whichever is
+        // later, so such a token is used rather than refetched on every call.
+        let margin = REFRESH_MARGIN_MS.min(expires_in * 500);
         let cached = Cached {
             token: token.clone(),
-            expires_at: now_ms() + expires_in * 1000,
+            expires_at: now + expires_in * 1000,
+            refresh_at: Some(now + expires_in * 1000 - margin),
         };
         if let Ok(raw) = serde_json::to_string(&cached) {
             let _ = self
@@ -194,6 +193,45 @@ impl TokenSource {
         }
         tracing::info!(api, expires_in, "access token refreshed");
         Ok(token)
+    }
+
+    /// One token request. `force` (stable token only) asks for a new token even if the
+    /// current one has not expired.
+    async fn fetch(&self, force: bool) -> Result<TokenResponse, ApiError> {
+        let (api, req) = match &self.kind {
+            TokenKind::Wecom { corp_id, secret } => (
+                "wecom",
+                self.http
+                    .get(format!("{}/cgi-bin/gettoken", self.base))
+                    .query(&[
+                        ("corpid", corp_id.as_str()),
+                        ("corpsecret", secret.expose()),
+                    ]),
+            ),
+            TokenKind::Wechat { app_id, secret } => (
+                "wechat",
+                self.http
+                    .post(format!("{}/cgi-bin/stable_token", self.base))
+                    .json(&serde_json::json!({
+                        "grant_type": "client_credential",
+                        "appid": app_id,
+                        "secret": secret.expose(),
+                        "force_refresh": force,
+                    })),
+            ),
+        };
+        metrics::counter!("wedock_token_refresh_total", "api" => api).increment(1);
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| ApiError::Transient(format!("token fetch failed: {}", e.without_url())))?;
+        let status = resp.status();
+        resp.json().await.map_err(|e| {
+            ApiError::Transient(format!(
+                "token fetch: HTTP {status}, unreadable body: {}",
+                e.without_url()
+            ))
+        })
     }
 
     /// POSTs `body` to `{base}{path}?access_token=…`, refreshing the token once when the

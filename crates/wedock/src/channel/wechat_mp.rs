@@ -30,7 +30,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use std::sync::Arc;
 use std::time::Duration;
-use wxcrypt::{EncodingAesKey, MsgCrypt, ReceiveId};
+use wxcrypt::{MsgCrypt, ReceiveId};
 
 pub const CHANNEL: &str = "wechat";
 pub const SENDER: &str = "wechat_mp";
@@ -40,7 +40,7 @@ pub const TEXT_LIMIT: usize = 2048;
 pub struct WechatMp {
     token: String,
     /// Present in compatible/safe mode.
-    crypt: Option<MsgCrypt>,
+    crypt: Option<super::KeyRing>,
     window: Duration,
     responder: Responder,
 }
@@ -48,12 +48,13 @@ pub struct WechatMp {
 pub fn routes(app: &App) -> Option<axum::Router<AppState>> {
     let cfg = app.config.wechat.mp.as_ref()?;
     let crypt = match &cfg.encoding_aes_key {
-        Some(k) => match EncodingAesKey::decode(k.expose()) {
-            Ok(key) => Some(MsgCrypt::new(
-                cfg.token.expose(),
-                key,
-                ReceiveId::new(cfg.app_id.clone()),
-            )),
+        Some(k) => match super::KeyRing::new(
+            cfg.token.expose(),
+            k.expose(),
+            cfg.encoding_aes_key_previous.as_ref().map(|k| k.expose()),
+            ReceiveId::new(cfg.app_id.clone()),
+        ) {
+            Ok(keys) => Some(keys),
             Err(e) => {
                 tracing::error!(error = %e, "wechat.mp disabled: bad encoding_aes_key");
                 return None;
@@ -132,8 +133,9 @@ async fn receive(
         Err(r) => return r,
     };
     let encrypted = q.get("encrypt_type").is_some_and(|t| t == "aes");
+    let mut reply_crypt = None;
     let plain = if encrypted {
-        let Some(crypt) = &m.crypt else {
+        let Some(keys) = &m.crypt else {
             return reject(
                 CHANNEL,
                 "not_configured",
@@ -149,8 +151,11 @@ async fn receive(
                 &"encrypted message without msg_signature",
             );
         };
-        match crypt.decrypt_envelope(sig, ts, nonce, &body) {
-            Ok(p) => p,
+        match keys.open(|c| c.decrypt_envelope(sig, ts, nonce, &body)) {
+            Ok((p, crypt)) => {
+                reply_crypt = Some(crypt);
+                p
+            }
             Err(e) => {
                 let (reason, status) = super::crypt_reason(&e);
                 return reject(CHANNEL, reason, status, &format!("{e} ({})", e.code()));
@@ -203,7 +208,7 @@ async fn receive(
     let app = s.app();
     let identity = format!("{CHANNEL}:{user}");
     let reply_mode = Mode {
-        crypt: if encrypted { m.crypt.as_ref() } else { None },
+        crypt: reply_crypt,
         nonce,
     };
     let text = match field("MsgType") {
@@ -234,15 +239,21 @@ async fn receive(
         msg_id: Some(msg_id.clone()),
         granted_role: None,
     };
+    // The user's message opens the customer-service window the late reply must fit in.
+    let opened = crate::store::now_ms();
     let late_user = user.clone();
     let late_id = msg_id.clone();
     let late = Box::new(move |r: &Reply| {
-        send_messages(&late_user, &format!("reply:{late_id}"), &r.reply, 0)
+        with_window(
+            send_messages(&late_user, &format!("reply:{late_id}"), &r.reply, 0),
+            opened,
+        )
     });
     match m.responder.respond(&s, msg, m.window, late).await {
         Answer::Passive(reply) => {
             let parts = crate::render::split_by_bytes(&reply.reply, TEXT_LIMIT);
-            for extra in send_messages(&user, &format!("reply:{msg_id}"), &reply.reply, 1) {
+            let extras = send_messages(&user, &format!("reply:{msg_id}"), &reply.reply, 1);
+            for extra in with_window(extras, opened) {
                 if let Err(e) = s.outbox.enqueue(extra).await {
                     tracing::error!(error = %e, "could not queue a reply part");
                 }
@@ -308,9 +319,59 @@ pub fn send_messages(user: &str, key: &str, text: &str, skip: usize) -> Vec<NewO
         .collect()
 }
 
+/// The customer-service window (wechat-protocol.md §3): a user's message allows
+/// [`SERVICE_BUDGET`] messages within [`SERVICE_WINDOW_MS`].
+pub const SERVICE_WINDOW_MS: i64 = 48 * 3600 * 1000;
+pub const SERVICE_BUDGET: u32 = 5;
+/// Payload field carrying when the window opened; removed before the payload is sent.
+const WINDOW_FIELD: &str = "wedock_window_opened_at";
+
+/// Marks customer-service payloads with the time the user's message opened the window.
+pub fn with_window(mut msgs: Vec<NewOutboxMessage>, opened_at: i64) -> Vec<NewOutboxMessage> {
+    for m in &mut msgs {
+        if let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&m.payload)
+            && let Some(o) = v.as_object_mut()
+        {
+            o.insert(WINDOW_FIELD.into(), opened_at.into());
+            m.payload = v.to_string();
+        }
+    }
+    msgs
+}
+
+/// Decides whether one more customer-service message fits the user's window. `stored` is
+/// the recorded `"<opened_at>:<used>"` of the user's latest window, `opened_at` the window
+/// of this message (a newer user message opens a new window with a fresh budget). `Ok`
+/// carries the state to record once it is sent, `Err` why it cannot be sent.
+pub fn service_budget(stored: Option<&str>, opened_at: i64, now: i64) -> Result<String, String> {
+    let (from, used) = stored
+        .and_then(|s| s.split_once(':'))
+        .and_then(|(f, u)| Some((f.parse::<i64>().ok()?, u.parse::<u32>().ok()?)))
+        .unwrap_or((i64::MIN, 0));
+    let (from, used) = if opened_at > from {
+        (opened_at, 0)
+    } else {
+        (from, used)
+    };
+    if now - from > SERVICE_WINDOW_MS {
+        return Err(format!(
+            "customer-service window closed: the user's last message was {} h ago (limit 48 h); \
+             WeChat would refuse it with 45015",
+            (now - from) / 3_600_000
+        ));
+    }
+    if used >= SERVICE_BUDGET {
+        return Err(format!(
+            "customer-service budget used: {SERVICE_BUDGET} messages per user message within 48 h"
+        ));
+    }
+    Ok(format!("{from}:{}", used + 1))
+}
+
 /// Delivers customer-service messages with the account's access token.
 pub struct WechatMpSender {
     tokens: TokenSource,
+    store: Arc<dyn crate::store::Store>,
 }
 
 pub fn sender(app: &Arc<App>) -> Option<WechatMpSender> {
@@ -324,6 +385,7 @@ pub fn sender(app: &Arc<App>) -> Option<WechatMpSender> {
             &app.config.api.wechat_base,
             app.store.clone(),
         ),
+        store: app.store.clone(),
     })
 }
 
@@ -333,11 +395,95 @@ impl Sender for WechatMpSender {
         SENDER
     }
     async fn deliver(&self, msg: &OutboxMessage) -> Delivery {
-        // 45015 (48-hour window closed) and 45047 (quota) are permanent for this message.
-        delivery_of(
-            self.tokens
-                .post_json("/cgi-bin/message/custom/send", &msg.payload)
-                .await,
-        )
+        let Ok(mut body) = serde_json::from_str::<serde_json::Value>(&msg.payload) else {
+            return Delivery::Dead("payload is not JSON".into());
+        };
+        let opened_at = body
+            .as_object_mut()
+            .and_then(|o| o.remove(WINDOW_FIELD))
+            .and_then(|v| v.as_i64());
+        // Checked here, not at enqueue: a message may wait in the outbox (retries, a
+        // restart) until its window has closed. Outside it, it is recorded as undeliverable
+        // with the reason instead of being retried.
+        let budget_key = format!("cs_budget:{}", msg.target);
+        let next_state = match opened_at {
+            Some(at) => {
+                let stored = self.store.kv_get(&budget_key).await.ok().flatten();
+                match service_budget(stored.as_deref(), at, crate::store::now_ms()) {
+                    Ok(next) => Some(next),
+                    Err(why) => {
+                        tracing::warn!(reason = %why, "customer-service message not sent");
+                        metrics::counter!("wedock_undeliverable_total", "reason" => "service_window").increment(1);
+                        return Delivery::Undelivered(why);
+                    }
+                }
+            }
+            None => None,
+        };
+        let result = self
+            .tokens
+            .post_json("/cgi-bin/message/custom/send", &body.to_string())
+            .await;
+        match result {
+            Ok(_) => {
+                if let Some(next) = next_state {
+                    let ttl = Duration::from_millis(SERVICE_WINDOW_MS as u64);
+                    let _ = self.store.kv_set(&budget_key, &next, Some(ttl)).await;
+                }
+                Delivery::Sent
+            }
+            // Permanent for this message and not worth a dead letter's alarm: the user's
+            // window closed (or they unfollowed), or the quota is used up.
+            Err(super::token::ApiError::Platform { errcode, errmsg })
+                if errcode == 45015 || errcode == 45047 =>
+            {
+                let why = if errcode == 45015 {
+                    "the 48-hour customer-service window closed or the user unfollowed"
+                } else {
+                    "the customer-service message quota for this user is used up"
+                };
+                Delivery::Undelivered(format!("errcode {errcode}: {errmsg} ({why})"))
+            }
+            other => delivery_of(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: i64 = 3_600_000;
+
+    #[test]
+    fn service_window_allows_five_messages_within_48_hours() {
+        let t0 = 1_000 * H;
+        let mut state = None::<String>;
+        for _ in 0..SERVICE_BUDGET {
+            state = Some(service_budget(state.as_deref(), t0, t0 + H).unwrap());
+        }
+        let err = service_budget(state.as_deref(), t0, t0 + H).unwrap_err();
+        assert!(err.contains("budget"), "{err}");
+        // A newer user message opens a new window with a fresh budget.
+        assert_eq!(
+            service_budget(state.as_deref(), t0 + 2 * H, t0 + 2 * H).unwrap(),
+            format!("{}:1", t0 + 2 * H)
+        );
+        // An older message's reply counts against the newer window.
+        let newer = format!("{}:{SERVICE_BUDGET}", t0 + 2 * H);
+        assert!(service_budget(Some(&newer), t0, t0 + 3 * H).is_err());
+        // Past 48 hours: closed, with the reason.
+        let err = service_budget(None, t0, t0 + 49 * H).unwrap_err();
+        assert!(err.contains("48"), "{err}");
+        // Garbage state is treated as none.
+        assert!(service_budget(Some("x:y"), t0, t0).is_ok());
+    }
+
+    #[test]
+    fn window_field_is_added_to_payloads() {
+        let msgs = with_window(send_messages("o1", "k", "hi", 0), 42);
+        let v: serde_json::Value = serde_json::from_str(&msgs[0].payload).unwrap();
+        assert_eq!(v[WINDOW_FIELD], 42);
+        assert_eq!(v["touser"], "o1");
     }
 }

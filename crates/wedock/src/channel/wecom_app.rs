@@ -33,7 +33,7 @@ pub const SENDER: &str = "wecom_app";
 pub const TEXT_LIMIT: usize = 2048;
 
 pub struct WecomApp {
-    crypt: MsgCrypt,
+    keys: super::KeyRing,
     corp_id: String,
     agent_id: i64,
     window: Duration,
@@ -42,12 +42,13 @@ pub struct WecomApp {
 
 pub fn routes(app: &App) -> Option<axum::Router<AppState>> {
     let cfg = app.config.wecom.app.as_ref()?;
-    let crypt = match MsgCrypt::from_config(
+    let keys = match super::KeyRing::new(
         cfg.token.expose(),
         cfg.encoding_aes_key.expose(),
-        &cfg.corp_id,
+        cfg.encoding_aes_key_previous.as_ref().map(|k| k.expose()),
+        wxcrypt::ReceiveId::new(cfg.corp_id.clone()),
     ) {
-        Ok(c) => c,
+        Ok(k) => k,
         Err(e) => {
             // Config validation checks the key; this only guards against drift.
             tracing::error!(error = %e, "wecom.app disabled: bad encoding_aes_key");
@@ -55,7 +56,7 @@ pub fn routes(app: &App) -> Option<axum::Router<AppState>> {
         }
     };
     let state = Arc::new(WecomApp {
-        crypt,
+        keys,
         corp_id: cfg.corp_id.clone(),
         agent_id: cfg.agent_id,
         window: Duration::from_millis(cfg.passive_reply_ms),
@@ -104,8 +105,9 @@ async fn verify(
     if let Err((reason, detail)) = super::check_timestamp(s.app(), ts) {
         return reject(CHANNEL, reason, StatusCode::FORBIDDEN, &detail);
     }
-    match w.crypt.verify_url(sig, ts, nonce, &b64_param(echo)) {
-        Ok(plain) => {
+    let echo = b64_param(echo);
+    match w.keys.open(|c| c.verify_url(sig, ts, nonce, &echo)) {
+        Ok((plain, _)) => {
             tracing::info!(channel = CHANNEL, "URL verification answered");
             (StatusCode::OK, plain).into_response()
         }
@@ -123,16 +125,28 @@ async fn receive(
     body: axum::body::Body,
 ) -> Response {
     let q = query_map(q);
-    let plain = match super::open_encrypted_callback(s.app(), CHANNEL, &w.crypt, &q, body).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let (plain, crypt) =
+        match super::open_encrypted_callback(s.app(), CHANNEL, &w.keys, &q, body).await {
+            Ok(p) => p,
+            Err(r) => return r,
+        };
     // Present: the callback was refused above otherwise.
     let nonce = q.get("nonce").map_or("", String::as_str);
-    let fields = match super::xml::parse_flat(&plain) {
-        Ok(f) => f,
-        Err(e) => return reject(CHANNEL, "bad_xml", StatusCode::BAD_REQUEST, &e),
+    // The console lets an app receive JSON instead of XML (wechat-protocol.md §4.1, vector
+    // WC7): same field names, JSON values. Replies follow the format of the message.
+    let json = plain.trim_start().starts_with('{');
+    let fields = if json {
+        match json_fields(&plain) {
+            Ok(f) => f,
+            Err(e) => return reject(CHANNEL, "bad_json", StatusCode::BAD_REQUEST, &e),
+        }
+    } else {
+        match super::xml::parse_flat(&plain) {
+            Ok(f) => f,
+            Err(e) => return reject(CHANNEL, "bad_xml", StatusCode::BAD_REQUEST, &e),
+        }
     };
+    let crypt = PassiveFormat { crypt, json };
     let field = |k: &str| fields.get(k).map(String::as_str).unwrap_or("");
     let user = field("FromUserName").to_string();
     if user.is_empty() {
@@ -153,7 +167,7 @@ async fn receive(
             return match event {
                 "enter_agent" | "subscribe" => {
                     let lang = super::user_lang(app, &identity).await;
-                    w.passive(&user, super::welcome(lang), nonce)
+                    w.passive(crypt, &user, super::welcome(lang), nonce)
                 }
                 // Menu clicks, location reports, contact changes: nothing to say.
                 _ => {
@@ -164,7 +178,7 @@ async fn receive(
         }
         other => {
             let lang = super::user_lang(app, &identity).await;
-            return w.passive(&user, &super::unsupported(lang, other), nonce);
+            return w.passive(crypt, &user, &super::unsupported(lang, other), nonce);
         }
     };
     // Messages without MsgId (never seen for text, but be safe) dedup on sender + time.
@@ -202,24 +216,85 @@ async fn receive(
                     tracing::error!(error = %e, "could not queue a reply part");
                 }
             }
-            w.passive(&user, parts.first().map_or("", String::as_str), nonce)
+            w.passive(
+                crypt,
+                &user,
+                parts.first().map_or("", String::as_str),
+                nonce,
+            )
         }
         Answer::Nothing => StatusCode::OK.into_response(),
     }
 }
 
+/// The flat fields of a JSON message (top-level scalars as strings).
+fn json_fields(plain: &str) -> Result<HashMap<String, String>, String> {
+    let v: serde_json::Value = serde_json::from_str(plain).map_err(|e| e.to_string())?;
+    let obj = v.as_object().ok_or("message is not a JSON object")?;
+    let mut out = HashMap::new();
+    for (k, v) in obj {
+        let s = match v {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Number(n) => n.to_string(),
+            serde_json::Value::Bool(b) => b.to_string(),
+            _ => continue,
+        };
+        // Tencent's JSON samples disagree on key case: use the documented spelling.
+        let key = CANONICAL
+            .iter()
+            .find(|c| c.eq_ignore_ascii_case(k))
+            .map_or_else(|| k.clone(), |c| (*c).to_string());
+        out.insert(key, s);
+    }
+    Ok(out)
+}
+
+const CANONICAL: &[&str] = &[
+    "ToUserName",
+    "FromUserName",
+    "CreateTime",
+    "MsgType",
+    "Content",
+    "MsgId",
+    "AgentID",
+    "Event",
+];
+
+/// How to answer one callback: the key that opened it and the format it came in.
+#[derive(Clone, Copy)]
+struct PassiveFormat<'a> {
+    crypt: &'a MsgCrypt,
+    json: bool,
+}
+
 impl WecomApp {
-    /// An encrypted passive text reply.
-    fn passive(&self, user: &str, content: &str, nonce: &str) -> Response {
+    /// An encrypted passive text reply, in the format of the message.
+    fn passive(&self, r: PassiveFormat<'_>, user: &str, content: &str, nonce: &str) -> Response {
         let now = super::now_secs();
-        let xml = super::xml::text_reply(user, &self.corp_id, now, content);
-        match self
-            .crypt
-            .encrypt_reply_xml(&xml, &now.to_string(), &super::reply_nonce(nonce))
-        {
-            Ok(env) => (
+        let nonce = super::reply_nonce(nonce);
+        let sealed = if r.json {
+            // The JSON reply mirrors the XML one field for field (uncertain: there is no
+            // official JSON passive-reply sample for apps; the envelope is WeCom's JSON one).
+            let plain = serde_json::json!({
+                "ToUserName": user,
+                "FromUserName": self.corp_id,
+                "CreateTime": now,
+                "MsgType": "text",
+                "Content": content,
+            });
+            r.crypt
+                .encrypt_reply_json(&plain.to_string(), &now.to_string(), &nonce)
+                .map(|env| ("application/json", env))
+        } else {
+            let xml = super::xml::text_reply(user, &self.corp_id, now, content);
+            r.crypt
+                .encrypt_reply_xml(&xml, &now.to_string(), &nonce)
+                .map(|env| ("application/xml", env))
+        };
+        match sealed {
+            Ok((ctype, env)) => (
                 StatusCode::OK,
-                [(axum::http::header::CONTENT_TYPE, "application/xml")],
+                [(axum::http::header::CONTENT_TYPE, ctype)],
                 env,
             )
                 .into_response(),

@@ -137,6 +137,27 @@ pub trait Store: Send + Sync + 'static {
         ttl: Duration,
         stale_after: Duration,
     ) -> StoreResult<DedupState>;
+    /// [`Store::dedup_begin`], then the values of `keys` (as [`Store::kv_get`] would return
+    /// them), in one round trip where the backend can: a message's first store visit also
+    /// fetches the per-user state routing needs (language, pending confirmation). The values
+    /// are only fetched (and the vector only filled) when the state is [`DedupState::New`].
+    async fn dedup_begin_with(
+        &self,
+        channel: &str,
+        msg_id: &str,
+        ttl: Duration,
+        stale_after: Duration,
+        keys: Vec<String>,
+    ) -> StoreResult<(DedupState, Vec<Option<String>>)> {
+        let state = self.dedup_begin(channel, msg_id, ttl, stale_after).await?;
+        let mut values = Vec::with_capacity(keys.len());
+        if state == DedupState::New {
+            for k in &keys {
+                values.push(self.kv_get(k).await?);
+            }
+        }
+        Ok((state, values))
+    }
     /// Records the reply of a claimed message so a retry gets the same answer.
     async fn dedup_finish(
         &self,
@@ -144,6 +165,21 @@ pub trait Store: Send + Sync + 'static {
         msg_id: &str,
         reply: Option<&str>,
     ) -> StoreResult<()>;
+
+    /// [`Store::dedup_finish`] plus `kv_set`s (no TTL) that belong to the same message, in
+    /// one write where the backend can (e.g. the user's language changed).
+    async fn dedup_finish_with(
+        &self,
+        channel: &str,
+        msg_id: &str,
+        reply: Option<&str>,
+        kv: Vec<(String, String)>,
+    ) -> StoreResult<()> {
+        for (k, v) in &kv {
+            self.kv_set(k, v, None).await?;
+        }
+        self.dedup_finish(channel, msg_id, reply).await
+    }
 
     /// Adds a message; returns its id, or the id of the existing one with the same dedup key.
     async fn outbox_enqueue(&self, msg: NewOutboxMessage) -> StoreResult<i64>;

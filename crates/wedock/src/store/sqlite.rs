@@ -3,6 +3,7 @@
 use super::*;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -66,9 +67,22 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 pub struct SqliteStore {
+    /// The one writer (SQLite allows one at a time anyway); also reads in transactions.
     conn: Arc<Mutex<Connection>>,
+    /// Read-only connections for point reads on the message path, so a `kv_get` does not
+    /// queue behind writes: in WAL mode readers see every committed write and never block the
+    /// writer. Empty for an in-memory store (its data lives in the one connection).
+    readers: Vec<Arc<Mutex<Connection>>>,
+    next_reader: AtomicUsize,
+    /// When expired dedup rows were last purged (ms); the purge runs at most every
+    /// [`DEDUP_PURGE_EVERY_MS`], not on every message.
+    last_purge: AtomicI64,
     path: PathBuf,
 }
+
+/// How many read-only connections a file-backed store opens.
+const READERS: usize = 2;
+const DEDUP_PURGE_EVERY_MS: i64 = 10_000;
 
 fn db(e: rusqlite::Error) -> StoreError {
     StoreError::Db(e.to_string())
@@ -90,13 +104,28 @@ impl SqliteStore {
             .map_err(|e| open_err(format!("data directory is not writable: {e}")))?;
         let _ = std::fs::remove_file(&probe);
         let conn = Connection::open(&path).map_err(|e| open_err(e.to_string()))?;
-        Self::init(conn, path.clone()).map_err(|e| StoreError::Open {
+        let mut store = Self::init(conn, path.clone()).map_err(|e| StoreError::Open {
             path: path.display().to_string(),
             reason: match e {
                 StoreError::Db(r) => r,
                 StoreError::Open { reason, .. } => reason,
             },
-        })
+        })?;
+        // Opened after the migrations so the readers see the final schema.
+        for _ in 0..READERS {
+            let r = Connection::open_with_flags(
+                &path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .and_then(|r| {
+                r.busy_timeout(std::time::Duration::from_secs(5))?;
+                Ok(r)
+            })
+            .map_err(|e| open_err(format!("cannot open a read connection: {e}")))?;
+            store.readers.push(Arc::new(Mutex::new(r)));
+        }
+        Ok(store)
     }
 
     /// An in-memory store for tests and `wedock ask` without a data directory.
@@ -139,6 +168,9 @@ impl SqliteStore {
         }
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            readers: Vec::new(),
+            next_reader: AtomicUsize::new(0),
+            last_purge: AtomicI64::new(0),
             path,
         })
     }
@@ -162,6 +194,84 @@ impl SqliteStore {
         .await
         .map_err(|e| StoreError::Db(format!("store task failed: {e}")))?
     }
+
+    /// Runs a read-only `f` on a reader connection (the writer when there is none).
+    async fn with_read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        if self.readers.is_empty() {
+            return self.with(f).await;
+        }
+        let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+        let conn = self.readers[i].clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn
+                .lock()
+                .map_err(|_| StoreError::Db("store lock poisoned".into()))?;
+            f(&mut guard).map_err(db)
+        })
+        .await
+        .map_err(|e| StoreError::Db(format!("store task failed: {e}")))?
+    }
+
+    /// Whether this call should purge expired dedup rows (at most every few seconds).
+    fn purge_due(&self, now: i64) -> bool {
+        let last = self.last_purge.load(Ordering::Relaxed);
+        now - last >= DEDUP_PURGE_EVERY_MS
+            && self
+                .last_purge
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+}
+
+/// The dedup claim of [`Store::dedup_begin`], inside the caller's transaction. Rows past
+/// their expiry count as absent even before the purge removes them.
+fn dedup_claim(
+    tx: &rusqlite::Transaction<'_>,
+    channel: &str,
+    msg_id: &str,
+    ttl: Duration,
+    stale_after: Duration,
+    now: i64,
+    purge: bool,
+) -> rusqlite::Result<DedupState> {
+    if purge {
+        tx.prepare_cached("DELETE FROM dedup WHERE expires_at < ?1")?
+            .execute(params![now])?;
+    }
+    let existing: Option<(String, Option<String>, i64)> = tx
+        .prepare_cached(
+            "SELECT state, reply, created_at FROM dedup
+             WHERE channel = ?1 AND msg_id = ?2 AND expires_at >= ?3",
+        )?
+        .query_row(params![channel, msg_id, now], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?;
+    Ok(match existing {
+        Some((s, reply, _)) if s == "done" => DedupState::Done(reply),
+        Some((_, _, created)) if now - created < stale_after.as_millis() as i64 => {
+            DedupState::InProgress
+        }
+        _ => {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO dedup (channel, msg_id, state, reply, created_at, expires_at)
+                 VALUES (?1, ?2, 'processing', NULL, ?3, ?4)",
+            )?
+            .execute(params![channel, msg_id, now, now + ttl.as_millis() as i64])?;
+            DedupState::New
+        }
+    })
+}
+
+fn kv_read(c: &Connection, key: &str, now: i64) -> rusqlite::Result<Option<String>> {
+    c.prepare_cached(
+        "SELECT value FROM kv WHERE key = ?1 AND (expires_at IS NULL OR expires_at > ?2)",
+    )?
+    .query_row(params![key, now], |r| r.get(0))
+    .optional()
 }
 
 /// Inserts one outbox row, or returns the id of the row that already has its dedup key.
@@ -227,34 +337,34 @@ impl Store for SqliteStore {
         ttl: Duration,
         stale_after: Duration,
     ) -> StoreResult<DedupState> {
+        Ok(self
+            .dedup_begin_with(channel, msg_id, ttl, stale_after, Vec::new())
+            .await?
+            .0)
+    }
+
+    async fn dedup_begin_with(
+        &self,
+        channel: &str,
+        msg_id: &str,
+        ttl: Duration,
+        stale_after: Duration,
+        keys: Vec<String>,
+    ) -> StoreResult<(DedupState, Vec<Option<String>>)> {
         let (channel, msg_id) = (channel.to_string(), msg_id.to_string());
+        let now = now_ms();
+        let purge = self.purge_due(now);
         self.with(move |c| {
-            let now = now_ms();
             let tx = c.transaction()?;
-            tx.execute("DELETE FROM dedup WHERE expires_at < ?1", params![now])?;
-            let existing: Option<(String, Option<String>, i64)> = tx
-                .query_row(
-                    "SELECT state, reply, created_at FROM dedup WHERE channel = ?1 AND msg_id = ?2",
-                    params![channel, msg_id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()?;
-            let state = match existing {
-                Some((s, reply, _)) if s == "done" => DedupState::Done(reply),
-                Some((_, _, created)) if now - created < stale_after.as_millis() as i64 => {
-                    DedupState::InProgress
+            let state = dedup_claim(&tx, &channel, &msg_id, ttl, stale_after, now, purge)?;
+            let mut values = Vec::with_capacity(keys.len());
+            if state == DedupState::New {
+                for k in &keys {
+                    values.push(kv_read(&tx, k, now)?);
                 }
-                _ => {
-                    tx.execute(
-                        "INSERT OR REPLACE INTO dedup (channel, msg_id, state, reply, created_at, expires_at)
-                         VALUES (?1, ?2, 'processing', NULL, ?3, ?4)",
-                        params![channel, msg_id, now, now + ttl.as_millis() as i64],
-                    )?;
-                    DedupState::New
-                }
-            };
+            }
             tx.commit()?;
-            Ok(state)
+            Ok((state, values))
         })
         .await
     }
@@ -265,17 +375,36 @@ impl Store for SqliteStore {
         msg_id: &str,
         reply: Option<&str>,
     ) -> StoreResult<()> {
+        self.dedup_finish_with(channel, msg_id, reply, Vec::new())
+            .await
+    }
+
+    async fn dedup_finish_with(
+        &self,
+        channel: &str,
+        msg_id: &str,
+        reply: Option<&str>,
+        kv: Vec<(String, String)>,
+    ) -> StoreResult<()> {
         let (channel, msg_id, reply) = (
             channel.to_string(),
             msg_id.to_string(),
             reply.map(str::to_string),
         );
         self.with(move |c| {
-            c.execute(
+            let tx = c.transaction()?;
+            for (k, v) in &kv {
+                tx.prepare_cached(
+                    "INSERT INTO kv (key, value, expires_at) VALUES (?1, ?2, NULL)
+                     ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = NULL",
+                )?
+                .execute(params![k, v])?;
+            }
+            tx.prepare_cached(
                 "UPDATE dedup SET state = 'done', reply = ?3 WHERE channel = ?1 AND msg_id = ?2",
-                params![channel, msg_id, reply],
-            )?;
-            Ok(())
+            )?
+            .execute(params![channel, msg_id, reply])?;
+            tx.commit()
         })
         .await
     }
@@ -496,15 +625,7 @@ impl Store for SqliteStore {
 
     async fn kv_get(&self, key: &str) -> StoreResult<Option<String>> {
         let key = key.to_string();
-        self.with(move |c| {
-            c.query_row(
-                "SELECT value FROM kv WHERE key = ?1 AND (expires_at IS NULL OR expires_at > ?2)",
-                params![key, now_ms()],
-                |r| r.get(0),
-            )
-            .optional()
-        })
-        .await
+        self.with_read(move |c| kv_read(c, &key, now_ms())).await
     }
 
     async fn kv_set(&self, key: &str, value: &str, ttl: Option<Duration>) -> StoreResult<()> {

@@ -254,6 +254,96 @@ mod callback {
     }
 
     #[tokio::test]
+    async fn late_answer_goes_once_through_response_url() {
+        use crate::support::fake_tencent::FakeTencent;
+        let fake = FakeTencent::start("ww", "s", "wx", "s").await;
+        // A slow answer (fake LLM, 1.2 s) against a 300 ms stream window.
+        let llm = super::slow::slow_llm(std::time::Duration::from_millis(1200)).await;
+        let server = TestServer::start(&format!(
+            "[wecom.aibot]\nmode = \"callback\"\ntoken = \"{TOKEN}\"\nencoding_aes_key = \"{KEY}\"\npassive_reply_ms = 0\nstream_window_ms = 300\n\n[llm]\nbase_url = \"{llm}\"\nmodel = \"m\"\ntimeout_ms = 10000\n\n[api]\nwecom_base = \"{}\"\n\n[outbox]\ninitial_backoff_ms = 20\nmax_backoff_ms = 200\n",
+            fake.base()
+        ))
+        .await;
+        let mut msg = text("m9", false, super::slow::Q);
+        msg["response_url"] = json!(format!(
+            "{}/cgi-bin/aibot/response?response_code=RC9",
+            fake.base()
+        ));
+        let (_, v) = post(&server, &msg).await;
+        assert_eq!(v["stream"]["finish"], false);
+        let id = v["stream"]["id"].as_str().unwrap().to_string();
+        let refresh = json!({"msgid": "r9", "aibotid": "AIBOTID", "chattype": "single",
+            "from": {"userid": "zhangsan"}, "msgtype": "stream", "stream": {"id": id}});
+        // Past the window, a refresh finishes the stream with a note.
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        let (_, v) = post(&server, &refresh).await;
+        assert_eq!(v["stream"]["finish"], true);
+        let note = v["stream"]["content"].as_str().unwrap();
+        assert!(note.contains("单独的消息"), "{note}");
+        // The answer follows once through response_url, as markdown.
+        let sent = fake.wait_delivered("/cgi-bin/aibot/response", 1).await;
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0]["msgtype"], "markdown");
+        assert!(
+            sent[0]["markdown"]["content"]
+                .as_str()
+                .unwrap()
+                .starts_with(super::slow::ANSWER),
+            "{}",
+            sent[0]
+        );
+        // Later refreshes keep the stream finished and do not send it again.
+        let (_, v) = post(&server, &refresh).await;
+        assert_eq!(v["stream"]["finish"], true);
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert_eq!(fake.requests("/cgi-bin/aibot/response").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn response_url_off_the_wecom_host_is_never_called() {
+        use crate::support::fake_tencent::FakeTencent;
+        let fake = FakeTencent::start("ww", "s", "wx", "s").await;
+        let llm = super::slow::slow_llm(std::time::Duration::from_millis(600)).await;
+        let server = TestServer::start(&format!(
+            "[wecom.aibot]\nmode = \"callback\"\ntoken = \"{TOKEN}\"\nencoding_aes_key = \"{KEY}\"\npassive_reply_ms = 0\nstream_window_ms = 100\n\n[llm]\nbase_url = \"{llm}\"\nmodel = \"m\"\ntimeout_ms = 10000\n\n[api]\nwecom_base = \"https://qyapi.weixin.qq.com\"\n"
+        ))
+        .await;
+        let mut msg = text("m10", false, super::slow::Q);
+        msg["response_url"] = json!(format!(
+            "{}/cgi-bin/aibot/response?response_code=RC10",
+            fake.base()
+        ));
+        let (_, v) = post(&server, &msg).await;
+        let id = v["stream"]["id"].as_str().unwrap().to_string();
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let refresh = json!({"msgid": "r10", "aibotid": "AIBOTID", "chattype": "single",
+            "from": {"userid": "zhangsan"}, "msgtype": "stream", "stream": {"id": id}});
+        let (_, v) = post(&server, &refresh).await;
+        assert_eq!(v["stream"]["finish"], true);
+        tokio::time::sleep(std::time::Duration::from_millis(900)).await;
+        assert!(fake.requests("/cgi-bin/aibot/response").is_empty());
+    }
+
+    #[tokio::test]
+    async fn key_rollover_accepts_the_previous_key() {
+        const NEW: &str = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
+        let server = TestServer::start(&format!(
+            "[wecom.aibot]\nmode = \"callback\"\ntoken = \"{TOKEN}\"\nencoding_aes_key = \"{NEW}\"\nencoding_aes_key_previous = \"{KEY}\"\npassive_reply_ms = 3000\n"
+        ))
+        .await;
+        // `post` encrypts with the previous key and opens the reply with it.
+        let (s, v) = post(&server, &text("m11", false, "/whoami")).await;
+        assert_eq!(s, 200, "{v}");
+        assert!(
+            v["stream"]["content"]
+                .as_str()
+                .unwrap()
+                .contains("aibot:zhangsan"),
+            "{v}"
+        );
+    }
+
+    #[tokio::test]
     async fn url_verification_uses_the_empty_receive_id() {
         let server = server(1000).await;
         let c = crypt();
@@ -349,6 +439,14 @@ async fn queued_push_goes_out_over_the_live_connection() {
     let fake = FakeAibot::start(BOT, SECRET).await;
     let server = TestServer::start(&config(&fake, SECRET)).await;
     fake.wait_until("subscribe", |f| f.subscribes() == 1).await;
+    // The platform only accepts pushes to a conversation someone has written in.
+    let cb = fake.inject_text("zhangsan", Some("wrkGroup1"), "/ping");
+    fake.wait_until("reply", |f| {
+        f.replies_to(&cb)
+            .iter()
+            .any(|r| r["body"]["stream"]["finish"] == true)
+    })
+    .await;
     // What an alert would do: queue a push to a group chat in the durable outbox.
     let store = wedock::store::SqliteStore::open(&server.dir.path().join("data")).unwrap();
     store
@@ -380,4 +478,159 @@ async fn queued_push_goes_out_over_the_live_connection() {
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
     panic!("push not recorded as sent");
+}
+
+pub(crate) mod slow {
+    //! Slow answers: the stream is kept alive, and an answer the stream can no longer carry
+    //! arrives as a proactive message. The slowness comes from a fake LLM endpoint.
+    use super::{BOT, SECRET};
+    use crate::support::TestServer;
+    use crate::support::fake_tencent::aibot::FakeAibot;
+    use std::time::Duration;
+
+    pub const Q: &str = "CMD 和 ENTRYPOINT 有什么区别";
+    pub const ANSWER: &str = "ENTRYPOINT 固定程序，CMD 给默认参数 [1]。";
+
+    /// An OpenAI-compatible endpoint that answers after `delay`.
+    pub async fn slow_llm(delay: Duration) -> String {
+        let app = axum::Router::new().route(
+            "/v1/chat/completions",
+            axum::routing::post(move || async move {
+                tokio::time::sleep(delay).await;
+                axum::Json(serde_json::json!({
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": ANSWER},
+                                 "finish_reason": "stop"}]
+                }))
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        format!("http://{addr}/v1")
+    }
+
+    async fn start(fake: &FakeAibot, keepalive_ms: u64, window_ms: u64) -> TestServer {
+        let llm = slow_llm(Duration::from_millis(1200)).await;
+        let server = TestServer::start(&format!(
+            r#"
+[wecom.aibot]
+mode = "websocket"
+bot_id = "{BOT}"
+secret = "{SECRET}"
+heartbeat_secs = 30
+reconnect_min_ms = 50
+stream_keepalive_ms = {keepalive_ms}
+stream_window_ms = {window_ms}
+
+[llm]
+base_url = "{llm}"
+model = "m"
+timeout_ms = 10000
+
+[api]
+aibot_ws_url = "{}"
+"#,
+            fake.url()
+        ))
+        .await;
+        fake.wait_until("subscribe", |f| f.subscribes() == 1).await;
+        server
+    }
+
+    fn finished(fake: &FakeAibot, cb: &str) -> bool {
+        fake.replies_to(cb)
+            .iter()
+            .any(|r| r["body"]["stream"]["finish"] == true)
+    }
+
+    #[tokio::test]
+    async fn slow_answer_keeps_the_stream_alive_until_it_is_ready() {
+        let fake = FakeAibot::start(BOT, SECRET).await;
+        let _server = start(&fake, 200, 60_000).await;
+        let cb = fake.inject_text("lisi", None, Q);
+        fake.wait_until("final frame", |f| finished(f, &cb)).await;
+        let frames = fake.replies_to(&cb);
+        let id = &frames[0]["body"]["stream"]["id"];
+        assert!(frames.iter().all(|f| &f["body"]["stream"]["id"] == id));
+        let open = frames
+            .iter()
+            .filter(|f| f["body"]["stream"]["finish"] == false)
+            .count();
+        // Opening frame plus refreshes every 200 ms during the 1.2 s answer.
+        assert!(open >= 4, "{frames:?}");
+        let last = frames.last().unwrap();
+        assert_eq!(last["body"]["stream"]["finish"], true);
+        assert!(
+            last["body"]["stream"]["content"]
+                .as_str()
+                .unwrap()
+                .starts_with(ANSWER),
+            "{last}"
+        );
+        assert!(fake.pushes().is_empty());
+    }
+
+    #[tokio::test]
+    async fn expired_stream_falls_back_to_a_proactive_message() {
+        let fake = FakeAibot::start(BOT, SECRET).await;
+        // No refresh before the answer is ready; the platform closes idle streams at 300 ms.
+        let server = start(&fake, 30_000, 60_000).await;
+        fake.set_stream_windows(Duration::from_millis(300), Duration::from_secs(600));
+        let cb = fake.inject_text("lisi", None, Q);
+        fake.wait_until("push", |f| !f.pushes().is_empty()).await;
+        // The final frame was tried (and refused with 846608) before the push.
+        assert!(finished(&fake, &cb));
+        let push = &fake.pushes()[0];
+        assert_eq!(push["body"]["chatid"], "lisi");
+        assert_eq!(push["body"]["chat_type"], 1);
+        assert_eq!(push["body"]["msgtype"], "markdown");
+        assert!(
+            push["body"]["markdown"]["content"]
+                .as_str()
+                .unwrap()
+                .starts_with(ANSWER),
+            "{push}"
+        );
+        use wedock::store::Store;
+        let store = wedock::store::SqliteStore::open(&server.dir.path().join("data")).unwrap();
+        for _ in 0..200 {
+            if store.outbox_counts().await.unwrap().sent == 1 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("fallback push not recorded as sent");
+    }
+
+    #[tokio::test]
+    async fn answer_later_than_the_window_finishes_the_stream_and_follows_as_a_push() {
+        let fake = FakeAibot::start(BOT, SECRET).await;
+        let _server = start(&fake, 150, 400).await;
+        let cb = fake.inject_text("wangwu", Some("wrkGroup9"), Q);
+        fake.wait_until("push", |f| !f.pushes().is_empty()).await;
+        let frames = fake.replies_to(&cb);
+        let last = frames.last().unwrap();
+        assert_eq!(last["body"]["stream"]["finish"], true);
+        let note = last["body"]["stream"]["content"].as_str().unwrap();
+        assert!(note.contains("单独的消息"), "{note}");
+        assert!(!note.contains(ANSWER));
+        // Exactly one finishing frame: the note; the answer came as one group push.
+        let finishing = frames
+            .iter()
+            .filter(|f| f["body"]["stream"]["finish"] == true)
+            .count();
+        assert_eq!(finishing, 1);
+        let pushes = fake.pushes();
+        assert_eq!(pushes.len(), 1);
+        assert_eq!(pushes[0]["body"]["chatid"], "wrkGroup9");
+        assert_eq!(pushes[0]["body"]["chat_type"], 2);
+        assert!(
+            pushes[0]["body"]["markdown"]["content"]
+                .as_str()
+                .unwrap()
+                .starts_with(ANSWER)
+        );
+    }
 }

@@ -234,10 +234,72 @@ async fn late_answer_says_success_then_sends_one_customer_service_message() {
     assert_eq!(r, 200);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(fake.delivered("/cgi-bin/message/custom/send").len(), 1);
-    // The OA token endpoint was used with the account's credentials.
-    let t = fake.requests("/cgi-bin/token");
+    // The stable-token endpoint was used with the account's credentials, in normal mode.
+    assert!(fake.requests("/cgi-bin/token").is_empty());
+    let t = fake.requests("/cgi-bin/stable_token");
     assert_eq!(t.len(), 1);
-    assert_eq!(t[0].query["appid"], APP_ID);
+    let body: serde_json::Value = serde_json::from_str(&t[0].body).unwrap();
+    assert_eq!(body["appid"], APP_ID);
+    assert_eq!(body["grant_type"], "client_credential");
+    assert_eq!(body["force_refresh"], false);
+}
+
+#[tokio::test]
+async fn refused_stable_token_is_force_refreshed_once() {
+    let fake = FakeTencent::start("ww", "s", APP_ID, APP_SECRET).await;
+    let server = TestServer::start(&config(&fake, 0, true)).await;
+    let (q, b) = encrypted(&text_xml("oTok", "41", "/ping"), false);
+    assert_eq!(post(&server, &q, b).await, (200, "success".to_string()));
+    fake.wait_delivered("/cgi-bin/message/custom/send", 1).await;
+    // The platform now refuses the token (40001) that normal mode still returns.
+    fake.refuse_tokens();
+    let (q, b) = encrypted(&text_xml("oTok", "42", "/ping"), false);
+    assert_eq!(post(&server, &q, b).await, (200, "success".to_string()));
+    let sent = fake.wait_delivered("/cgi-bin/message/custom/send", 2).await;
+    assert_eq!(sent.len(), 2);
+    let forces: Vec<bool> = fake
+        .requests("/cgi-bin/stable_token")
+        .iter()
+        .map(|r| {
+            serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["force_refresh"] == true
+        })
+        .collect();
+    // First fetch, the normal-mode refresh that returned the refused token, one forced.
+    assert_eq!(forces, vec![false, false, true]);
+}
+
+#[tokio::test]
+async fn late_reply_outside_the_service_window_is_recorded_undeliverable() {
+    use wedock::store::{OutboxStatus, Store};
+    let fake = FakeTencent::start("ww", "s", APP_ID, APP_SECRET).await;
+    let server = TestServer::start(&config(&fake, 0, true)).await;
+    fake.close_service_window();
+    let (q, b) = encrypted(&text_xml("oGone", "51", "/ping"), false);
+    assert_eq!(post(&server, &q, b).await, (200, "success".to_string()));
+    let store = wedock::store::SqliteStore::open(&server.dir.path().join("data")).unwrap();
+    let mut found = None;
+    for _ in 0..200 {
+        let u = store
+            .outbox_list(Some(OutboxStatus::Undelivered), 10)
+            .await
+            .unwrap();
+        if let Some(m) = u.into_iter().next() {
+            found = Some(m);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let m = found.expect("recorded as undeliverable");
+    let why = m.last_error.unwrap_or_default();
+    assert!(why.contains("45015") && why.contains("48-hour"), "{why}");
+    // Not retried: one attempt, nothing pending, nothing dead.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(fake.requests("/cgi-bin/message/custom/send").len(), 1);
+    let c = store.outbox_counts().await.unwrap();
+    assert_eq!((c.pending, c.dead, c.undelivered), (0, 0, 1));
+    // The window marker never reaches the platform.
+    let body = &fake.requests("/cgi-bin/message/custom/send")[0].body;
+    assert!(!body.contains("wedock_window"), "{body}");
 }
 
 #[tokio::test]
@@ -254,4 +316,21 @@ async fn subscribe_event_is_welcomed_and_other_events_get_success() {
     assert!(wedock::channel::xml::parse_flat(&body).unwrap()["Content"].contains("/help"));
     let (s, body) = post(&server, &plain_query("oNew"), ev("unsubscribe")).await;
     assert_eq!((s, body.as_str()), (200, "success"));
+}
+
+#[tokio::test]
+async fn key_rollover_accepts_the_previous_key_in_safe_mode() {
+    const NEW: &str = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
+    let fake = FakeTencent::start("ww", "s", APP_ID, APP_SECRET).await;
+    let cfg = config(&fake, 4000, true).replace(
+        &format!("encoding_aes_key = \"{KEY}\""),
+        &format!("encoding_aes_key = \"{NEW}\"\nencoding_aes_key_previous = \"{KEY}\""),
+    );
+    let server = TestServer::start(&cfg).await;
+    // WeChat still encrypts with the previous key (the test's `crypt()`).
+    let (q, b) = encrypted(&text_xml("oRoll", "61", "/ping"), false);
+    let (s, body) = post(&server, &q, b).await;
+    assert_eq!(s, 200, "{body}");
+    // The reply is encrypted with the key that opened the message.
+    assert!(open(&body)["Content"].contains("pong"));
 }

@@ -471,3 +471,123 @@ async fn bad_input_is_rejected_with_a_reason_and_counted() {
     assert_eq!(s, 200);
     assert!(peer.open_reply(&body)["Content"].contains("pong"));
 }
+
+/// A key rollover: wedock has the new EncodingAESKey and keeps the previous one. Tencent
+/// still encrypting with the old key is understood and answered with the old key; messages
+/// with the new key are answered with the new key; a third key is refused.
+#[tokio::test]
+async fn key_rollover_accepts_the_previous_key_and_answers_with_it() {
+    const NEW: &str = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR";
+    const OTHER: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+    let fake = FakeTencent::start(CORP, SECRET, "wxunused", "unused").await;
+    let cfg = config(&fake, 3000).replace(
+        &format!("encoding_aes_key = \"{KEY}\""),
+        &format!("encoding_aes_key = \"{NEW}\"\nencoding_aes_key_previous = \"{KEY}\""),
+    );
+    let server = TestServer::start(&cfg).await;
+    let old = Peer::new(&server);
+    let new = Peer {
+        crypt: MsgCrypt::from_config(TOKEN, NEW, CORP).unwrap(),
+        ..Peer::new(&server)
+    };
+
+    let (s, body) = old.post(&text_xml("roll1", "9001", "/ping")).await;
+    assert_eq!(s, 200, "{body}");
+    assert!(old.open_reply(&body)["Content"].contains("pong"));
+    let (s, body) = new.post(&text_xml("roll2", "9002", "/ping")).await;
+    assert_eq!(s, 200, "{body}");
+    assert!(new.open_reply(&body)["Content"].contains("pong"));
+    // The reply to a new-key message is not readable with the old key.
+    let env = wedock::channel::xml::parse_flat(&body).unwrap();
+    assert!(
+        old.crypt
+            .decrypt_message(
+                &env["MsgSignature"],
+                &env["TimeStamp"],
+                &env["Nonce"],
+                &env["Encrypt"]
+            )
+            .is_err()
+    );
+
+    // URL verification with the old key still works during the rollover.
+    let ts = now();
+    let echostr = old.crypt.encrypt(b"echo-old-key").unwrap();
+    let sig = old.crypt.signature(&ts, "11", &echostr);
+    let r = reqwest::Client::new()
+        .get(server.url("/wecom/app"))
+        .query(&[
+            ("msg_signature", sig.as_str()),
+            ("timestamp", ts.as_str()),
+            ("nonce", "11"),
+            ("echostr", echostr.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "echo-old-key");
+
+    // Neither key: refused as before.
+    let other = Peer {
+        crypt: MsgCrypt::from_config(TOKEN, OTHER, CORP).unwrap(),
+        ..Peer::new(&server)
+    };
+    let (s, _) = other.post(&text_xml("roll3", "9003", "/ping")).await;
+    assert_eq!(s, 400);
+}
+
+/// An app set to JSON in the console: JSON envelope, JSON message (vector WC7's shape, with
+/// numbers as numbers), and an encrypted JSON reply.
+#[tokio::test]
+async fn json_format_callback_is_answered_in_json() {
+    let (_fake, _server, peer) = start(3000).await;
+    let plain = format!(
+        r#"{{"ToUserName":"{CORP}","FromUserName":"jsonuser","CreateTime": {},"MsgType":"text","Content":"/ping","MsgId":4561255354251345930,"AgentID": 1000002}}"#,
+        now()
+    );
+    let ts = now();
+    let env = peer
+        .crypt
+        .encrypt_reply_envelope(&plain, &ts, "5151")
+        .unwrap();
+    // Tencent's JSON samples capitalise the envelope keys too.
+    let body = serde_json::json!({"ToUserName": CORP, "Encrypt": env.encrypt, "AgentID": 1000002});
+    let q = vec![
+        ("msg_signature".to_string(), env.msg_signature),
+        ("timestamp".to_string(), ts),
+        ("nonce".to_string(), "5151".to_string()),
+    ];
+    let (s, text) = peer.post_raw(&q, body.to_string()).await;
+    assert_eq!(s, 200, "{text}");
+    let e: serde_json::Value = serde_json::from_str(&text).expect("JSON reply envelope");
+    let reply = peer
+        .crypt
+        .decrypt_message(
+            e["msgsignature"].as_str().unwrap(),
+            e["timestamp"].as_str().unwrap(),
+            e["nonce"].as_str().unwrap(),
+            e["encrypt"].as_str().unwrap(),
+        )
+        .expect("reply verifies");
+    let v: serde_json::Value = serde_json::from_str(&reply).expect("JSON reply");
+    assert_eq!(v["ToUserName"], "jsonuser");
+    assert_eq!(v["FromUserName"], CORP);
+    assert_eq!(v["MsgType"], "text");
+    assert!(v["Content"].as_str().unwrap().contains("pong"), "{v}");
+
+    // A JSON message that does not parse is refused with its reason.
+    let ts = now();
+    let env = peer
+        .crypt
+        .encrypt_reply_envelope("{\"MsgType\": ", &ts, "5152")
+        .unwrap();
+    let q = vec![
+        ("msg_signature".to_string(), env.msg_signature),
+        ("timestamp".to_string(), ts),
+        ("nonce".to_string(), "5152".to_string()),
+    ];
+    let body = serde_json::json!({"encrypt": env.encrypt});
+    let (s, text) = peer.post_raw(&q, body.to_string()).await;
+    assert_eq!((s, text.as_str()), (400, "bad_json"));
+}

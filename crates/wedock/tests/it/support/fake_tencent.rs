@@ -1,8 +1,10 @@
-//! A fake Tencent platform for tests: the WeCom API (`gettoken`, `message/send`) and the
-//! Official Account API (`token`, `message/custom/send`), faithful to the documented request
-//! and response shapes (wechat-protocol.md §2.7, §3, §4.5, §4.6). It records every request
-//! and can inject errors: expired tokens (42001), invalid tokens (40014) and arbitrary
-//! errcodes on the next sends.
+//! A fake Tencent platform for tests: the WeCom API (`gettoken`, `message/send`, the
+//! intelligent robot's one-shot `aibot/response`) and the Official Account API (`token`,
+//! `stable_token`, `message/custom/send`), faithful to the documented request and response
+//! shapes (wechat-protocol.md §2.7, §3, §4.5, §4.6, §6). It records every request and can
+//! inject errors: expired tokens (42001), invalid tokens (40014), tokens refused with 40001
+//! that normal-mode `stable_token` still returns, a closed customer-service window (45015)
+//! and arbitrary errcodes on the next sends.
 
 use axum::Router;
 use axum::extract::{RawQuery, State};
@@ -28,6 +30,12 @@ struct Inner {
     valid: HashSet<String>,
     expired: HashSet<String>,
     send_errors: VecDeque<i64>,
+    /// The Official Account's current stable token (§2.7: normal mode returns it again).
+    stable: Option<String>,
+    /// Tokens the send API refuses with 40001 although stable_token still hands them out.
+    refused: HashSet<String>,
+    /// Customer-service messages answer 45015 (48-hour window closed) when set.
+    window_closed: bool,
 }
 
 #[derive(Clone)]
@@ -73,6 +81,8 @@ impl FakeTencent {
         let app = Router::new()
             .route("/cgi-bin/gettoken", get(wecom_token))
             .route("/cgi-bin/token", get(wechat_token))
+            .route("/cgi-bin/stable_token", post(stable_token))
+            .route("/cgi-bin/aibot/response", post(aibot_response))
             .route("/cgi-bin/message/send", post(send))
             .route("/cgi-bin/message/custom/send", post(send))
             .with_state(fake.clone());
@@ -122,9 +132,25 @@ impl FakeTencent {
         self.delivered(path)
     }
 
-    /// Token fetches so far (both APIs).
+    /// Token fetches so far (every token API).
     pub fn token_fetches(&self) -> usize {
-        self.requests("/cgi-bin/gettoken").len() + self.requests("/cgi-bin/token").len()
+        self.requests("/cgi-bin/gettoken").len()
+            + self.requests("/cgi-bin/token").len()
+            + self.requests("/cgi-bin/stable_token").len()
+    }
+
+    /// The send APIs refuse every token issued so far with 40001, while the stable-token
+    /// endpoint keeps handing the current one out in normal mode (only `force_refresh`
+    /// replaces it).
+    pub fn refuse_tokens(&self) {
+        let mut g = self.fake.inner.lock().unwrap();
+        let all: Vec<String> = g.valid.iter().cloned().collect();
+        g.refused.extend(all);
+    }
+
+    /// Customer-service sends answer 45015 from now on (the user's 48-hour window closed).
+    pub fn close_service_window(&self) {
+        self.fake.inner.lock().unwrap().window_closed = true;
     }
 
     /// Expires every issued token: the next call with one gets 42001.
@@ -182,6 +208,67 @@ async fn wechat_token(State(f): State<Fake>, RawQuery(q): RawQuery) -> Json<Valu
     Json(issue(&f, "/cgi-bin/token", q))
 }
 
+/// The intelligent robot's one-shot `response_url` (wechat-protocol.md §6): plain JSON,
+/// usable once per response_code (the reuse errcode is invented: none is documented).
+async fn aibot_response(State(f): State<Fake>, RawQuery(q): RawQuery, body: Bytes) -> Json<Value> {
+    let mut q = query_map(q);
+    let body = String::from_utf8_lossy(&body).into_owned();
+    let mut g = f.inner.lock().unwrap();
+    let code = q.get("response_code").cloned().unwrap_or_default();
+    let used = g.requests.iter().any(|r| {
+        r.path == "/cgi-bin/aibot/response"
+            && r.query.get("response_code") == Some(&code)
+            && r.query.contains_key("accepted")
+    });
+    let answer = if used || code.is_empty() {
+        json!({"errcode": -1, "errmsg": "response_code used or missing"})
+    } else {
+        q.insert("accepted".into(), "1".into());
+        json!({"errcode": 0, "errmsg": "ok"})
+    };
+    g.requests.push(Recorded {
+        path: "/cgi-bin/aibot/response".into(),
+        query: q,
+        body,
+    });
+    Json(answer)
+}
+
+async fn stable_token(State(f): State<Fake>, body: Bytes) -> Json<Value> {
+    let v: Value = serde_json::from_slice(&body).unwrap_or_default();
+    let force = v["force_refresh"] == true;
+    {
+        let mut g = f.inner.lock().unwrap();
+        let current = g.stable.clone().filter(|t| g.valid.contains(t));
+        if v["grant_type"] != "client_credential" || v["appid"] != f.app_id.as_str() {
+            return Json(json!({"errcode": 40013, "errmsg": "invalid appid"}));
+        }
+        if v["secret"] != f.app_secret.as_str() {
+            return Json(json!({"errcode": 40125, "errmsg": "invalid appsecret"}));
+        }
+        if let (Some(t), false) = (current, force) {
+            g.requests.push(Recorded {
+                path: "/cgi-bin/stable_token".into(),
+                query: HashMap::new(),
+                body: String::from_utf8_lossy(&body).into_owned(),
+            });
+            return Json(json!({"access_token": t, "expires_in": 7000}));
+        }
+    }
+    let mut issued = issue(&f, "/cgi-bin/stable_token", HashMap::new());
+    let mut g = f.inner.lock().unwrap();
+    if let Some(last) = g.requests.last_mut() {
+        last.body = String::from_utf8_lossy(&body).into_owned();
+    }
+    g.stable = issued["access_token"].as_str().map(str::to_string);
+    // The stable-token answer has no errcode on success.
+    if let Some(o) = issued.as_object_mut() {
+        o.remove("errcode");
+        o.remove("errmsg");
+    }
+    Json(issued)
+}
+
 async fn send(
     State(f): State<Fake>,
     uri: axum::http::Uri,
@@ -196,6 +283,10 @@ async fn send(
         json!({"errcode": 42001, "errmsg": "access_token expired"})
     } else if !g.valid.contains(&token) {
         json!({"errcode": 40014, "errmsg": "invalid access_token"})
+    } else if g.refused.contains(&token) {
+        json!({"errcode": 40001, "errmsg": "invalid credential, access_token is invalid or not latest"})
+    } else if g.window_closed && uri.path() == "/cgi-bin/message/custom/send" {
+        json!({"errcode": 45015, "errmsg": "response out of time limit or subscription is canceled"})
     } else if let Some(code) = g.send_errors.pop_front() {
         json!({"errcode": code, "errmsg": "injected"})
     } else if serde_json::from_str::<Value>(&body)
@@ -220,16 +311,20 @@ async fn send(
 /// §20: subscribe with bot_id + secret (853000 on bad credentials, socket kept open), `ping`
 /// acks, one owner connection per bot (a newer subscribe kicks the older one with
 /// `disconnected_event`, then drops it without a close frame), callbacks injected by the
-/// test, replies acked in order and recorded. Knobs: drop the socket, kick, stop acking pings.
+/// test, replies acked in order and recorded. Reply validation: unknown req_id → 846605, a
+/// second reply after a non-stream one → 846606, a stream updated after `finish` or past its
+/// idle/total window (6 / 10 minutes, shortened by `set_stream_windows`) → 846608; pushes
+/// (`aibot_send_msg`) only to conversations a user has written in. Knobs: drop the socket,
+/// kick, stop acking pings, stream windows.
 pub mod aibot {
     use axum::extract::State;
     use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
     use axum::response::Response;
     use serde_json::{Value, json};
-    use std::collections::HashSet;
+    use std::collections::{HashMap, HashSet};
     use std::net::SocketAddr;
     use std::sync::{Arc, Mutex};
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
     use tokio::sync::mpsc;
 
     enum Out {
@@ -238,7 +333,6 @@ pub mod aibot {
         Drop,
     }
 
-    #[derive(Default)]
     struct Inner {
         next_conn: u64,
         owner: Option<(u64, mpsc::UnboundedSender<Out>)>,
@@ -247,6 +341,90 @@ pub mod aibot {
         callbacks: HashSet<String>,
         ack_pings: bool,
         seq: u64,
+        /// Reply streams by stream id (§10.1): first and last frame time, finished.
+        streams: HashMap<String, StreamState>,
+        /// Idle and total stream windows (§10.1: 6 and 10 minutes by default).
+        stream_idle: Duration,
+        stream_total: Duration,
+        /// Callback req_ids consumed by a non-stream reply (§10.2 → 846606).
+        consumed: HashSet<String>,
+        /// Conversations a user has written in: group chat ids and user ids (§13).
+        known_chats: HashSet<String>,
+    }
+
+    struct StreamState {
+        first: Instant,
+        last: Instant,
+        finished: bool,
+    }
+
+    impl Default for Inner {
+        fn default() -> Self {
+            Inner {
+                next_conn: 0,
+                owner: None,
+                frames: Vec::new(),
+                subscribes_ok: 0,
+                callbacks: HashSet::new(),
+                ack_pings: true,
+                seq: 0,
+                streams: HashMap::new(),
+                stream_idle: Duration::from_secs(360),
+                stream_total: Duration::from_secs(600),
+                consumed: HashSet::new(),
+                known_chats: HashSet::new(),
+            }
+        }
+    }
+
+    impl Inner {
+        /// Validates an `aibot_respond_msg` (§20 "Reply validation").
+        fn respond(&mut self, req_id: &str, body: &Value) -> (i64, &'static str) {
+            if !self.callbacks.contains(req_id) {
+                return (846605, "invalid req_id");
+            }
+            if self.consumed.contains(req_id) {
+                return (846606, "request already responded, cannot respond again");
+            }
+            if body["msgtype"] != "stream" {
+                self.consumed.insert(req_id.to_string());
+                return (0, "ok");
+            }
+            let Some(id) = body["stream"]["id"].as_str() else {
+                return (-1, "stream.id missing");
+            };
+            let content = body["stream"]["content"].as_str().unwrap_or("");
+            if content.len() > 20480 {
+                // Invented code: the real one is not documented.
+                return (-2, "content too long");
+            }
+            let now = Instant::now();
+            let finish = body["stream"]["finish"] == true;
+            let (idle, total) = (self.stream_idle, self.stream_total);
+            match self.streams.get_mut(id) {
+                None => {
+                    self.streams.insert(
+                        id.to_string(),
+                        StreamState {
+                            first: now,
+                            last: now,
+                            finished: finish,
+                        },
+                    );
+                }
+                Some(st) => {
+                    if st.finished
+                        || now.duration_since(st.last) > idle
+                        || now.duration_since(st.first) > total
+                    {
+                        return (846608, "stream expired");
+                    }
+                    st.last = now;
+                    st.finished = finish;
+                }
+            }
+            (0, "ok")
+        }
     }
 
     #[derive(Clone)]
@@ -272,10 +450,7 @@ pub mod aibot {
         pub async fn start(bot_id: &str, secret: &str) -> Self {
             let _ = rustls::crypto::ring::default_provider().install_default();
             let shared = Shared {
-                inner: Arc::new(Mutex::new(Inner {
-                    ack_pings: true,
-                    ..Inner::default()
-                })),
+                inner: Arc::new(Mutex::new(Inner::default())),
                 bot_id: bot_id.into(),
                 secret: secret.into(),
             };
@@ -301,6 +476,22 @@ pub mod aibot {
         /// Frames received from clients, in order.
         pub fn frames(&self) -> Vec<Value> {
             self.shared.inner.lock().unwrap().frames.clone()
+        }
+
+        /// Shortens the stream windows: an update later than `idle` after the previous
+        /// frame, or `total` after the first, is refused with 846608.
+        pub fn set_stream_windows(&self, idle: Duration, total: Duration) {
+            let mut g = self.shared.inner.lock().unwrap();
+            g.stream_idle = idle;
+            g.stream_total = total;
+        }
+
+        /// Proactive messages (`aibot_send_msg`) received, in order.
+        pub fn pushes(&self) -> Vec<Value> {
+            self.frames()
+                .into_iter()
+                .filter(|f| f["cmd"] == "aibot_send_msg")
+                .collect()
         }
 
         pub fn stop_acking_pings(&self) {
@@ -335,6 +526,7 @@ pub mod aibot {
             if let Some(c) = group_chat {
                 body["chatid"] = json!(c);
             }
+            g.known_chats.insert(group_chat.unwrap_or(user).to_string());
             g.callbacks.insert(req_id.clone());
             let frame =
                 json!({"cmd": "aibot_msg_callback", "headers": {"req_id": req_id}, "body": body});
@@ -428,8 +620,20 @@ pub mod aibot {
                         }
                         _ if !subscribed => (-1, "not subscribed"),
                         Some("ping") if !g.ack_pings => (1, ""),
-                        Some("ping") | Some("aibot_send_msg") => (0, "ok"),
-                        Some("aibot_respond_msg") | Some("aibot_respond_welcome_msg") => {
+                        Some("ping") => (0, "ok"),
+                        // §13: only conversations a user has written in (invented code).
+                        Some("aibot_send_msg") => {
+                            if g.known_chats.contains(v["body"]["chatid"].as_str().unwrap_or("")) {
+                                (0, "ok")
+                            } else {
+                                (-3, "chat unknown to this bot")
+                            }
+                        }
+                        Some("aibot_respond_msg") => {
+                            let id = req_id.as_str().unwrap_or("").to_string();
+                            g.respond(&id, &v["body"])
+                        }
+                        Some("aibot_respond_welcome_msg") => {
                             if g.callbacks.contains(req_id.as_str().unwrap_or("")) {
                                 (0, "ok")
                             } else {
