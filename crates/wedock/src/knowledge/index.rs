@@ -80,13 +80,19 @@ struct TopicTerms {
     body: Box<[u32]>,
 }
 
-pub struct Corpus {
-    pub topics: Vec<Arc<Topic>>,
+/// The tantivy side of the corpus.
+struct Bm25 {
     /// Kept open: a searcher per query costs an allocation and an atomic per segment.
     searcher: Searcher,
     fields: [Field; 4],
     /// Per segment, the `ord` column mapping a tantivy doc to its topic.
     ords: Vec<Column<u64>>,
+}
+
+pub struct Corpus {
+    pub topics: Vec<Arc<Topic>>,
+    /// `None` for an empty corpus.
+    bm25: Option<Bm25>,
     dict: HashMap<String, u32>,
     /// Per term id: its weight as a term of a phrasing (kind × IDF).
     term_weight: Vec<f32>,
@@ -123,8 +129,24 @@ fn has(set: &[u32], id: u32) -> bool {
 }
 
 impl Corpus {
+    /// A corpus without topics; every search finds nothing.
+    pub fn empty() -> Corpus {
+        Corpus {
+            topics: Vec::new(),
+            bm25: None,
+            dict: HashMap::new(),
+            term_weight: Vec::new(),
+            df: Vec::new(),
+            terms: Vec::new(),
+            subject: Vec::new(),
+        }
+    }
+
     pub fn build(mut topics: Vec<Topic>) -> anyhow::Result<Corpus> {
         topics.retain(|t| t.zh.is_some() || t.en.is_some());
+        if topics.is_empty() {
+            return Ok(Corpus::empty());
+        }
         let mut sb = Schema::builder();
         let opts = TextOptions::default().set_indexing_options(
             TextFieldIndexing::default()
@@ -259,9 +281,11 @@ impl Corpus {
             .collect();
         Ok(Corpus {
             topics: topics.into_iter().map(Arc::new).collect(),
-            searcher,
-            fields,
-            ords,
+            bm25: Some(Bm25 {
+                searcher,
+                fields,
+                ords,
+            }),
             dict,
             term_weight,
             df,
@@ -297,6 +321,9 @@ impl Corpus {
 
     /// BM25 candidates: (score, topic index), best first.
     fn candidates(&self, terms: &[QueryTerm]) -> tantivy::Result<Vec<(f32, usize)>> {
+        let Some(bm25) = &self.bm25 else {
+            return Ok(Vec::new());
+        };
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for t in terms {
             // A term no topic uses cannot match; skipping it saves a dictionary probe per field.
@@ -304,7 +331,7 @@ impl Corpus {
                 continue;
             }
             for (fi, (_, boost)) in FIELDS.iter().enumerate() {
-                let term = Term::from_field_text(self.fields[fi], &t.text);
+                let term = Term::from_field_text(bm25.fields[fi], &t.text);
                 let q = TermQuery::new(term, IndexRecordOption::WithFreqs);
                 clauses.push((
                     Occur::Should,
@@ -316,13 +343,13 @@ impl Corpus {
             return Ok(Vec::new());
         }
         let query = BooleanQuery::new(clauses);
-        let top = self
+        let top = bm25
             .searcher
             .search(&query, &TopDocs::with_limit(CANDIDATES).order_by_score())?;
         Ok(top
             .into_iter()
             .filter_map(|(score, addr)| {
-                let ord = self
+                let ord = bm25
                     .ords
                     .get(addr.segment_ord as usize)?
                     .first(addr.doc_id)?;
