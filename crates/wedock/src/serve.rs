@@ -27,10 +27,10 @@ pub async fn run_with(
     let listen = listener.local_addr()?;
     let grace = Duration::from_millis(config.server.shutdown_grace_ms);
     let app = build_app(config).await?;
+    // The knowledge base finishes loading on its own thread and logs when it is done.
     tracing::info!(
-        topics = app.knowledge.topic_count(),
         data_dir = %app.config.store.data_dir.display(),
-        "store open, knowledge loaded"
+        "store open"
     );
 
     let (stop_tx, stop_rx) = watch::channel(false);

@@ -1,30 +1,65 @@
-//! The search index: one tantivy document per topic (both languages together, so mixed
-//! questions meet either), built in RAM at start-up from pre-tokenized text.
+//! The search index: tantivy finds candidates, an in-memory re-ranker picks the answer.
 //!
-//! Ranking is BM25 over four fields with boosts (question phrasings and title over tags over
-//! body). The confidence of a hit is separate and bounded: the share of the question's
-//! IDF-weighted terms the topic contains (strong fields count fully, the body partly), so
-//! "how much of what was asked does this topic talk about" is comparable across questions.
+//! One tantivy document per topic (both languages together, so mixed questions meet either),
+//! built in RAM at start-up from pre-tokenized text. BM25 over four boosted fields (question
+//! phrasings and title over tags over body) narrows the base to a few dozen candidates.
+//!
+//! Those are re-scored from per-topic term-id sets kept beside the index, so re-ranking costs a
+//! few thousand integer lookups instead of postings reads:
+//! - coverage: the share of the question's IDF-weighted terms the topic contains (phrasings
+//!   count fully, tags nearly, the body partly) — "how much of what was asked does this topic
+//!   talk about", comparable across questions and used for the confidence threshold;
+//! - phrasing similarity: the best single title or question phrasing, scored both ways (how
+//!   much of the question it covers and how much of it the question covers). Each phrasing is
+//!   its own passage, so ten phrasings about one aspect do not outvote the one that matches.
 
 use super::doc::Topic;
 use super::text::{self, Kind, QueryTerm};
+use std::collections::HashMap;
 use std::sync::Arc;
 use tantivy::collector::TopDocs;
+use tantivy::columnar::Column;
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
 use tantivy::schema::{FAST, Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions};
 use tantivy::tokenizer::{PreTokenizedString, Token};
-use tantivy::{DocSet, Index, IndexReader, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{Index, ReloadPolicy, Searcher, TantivyDocument, Term};
 
-/// BM25 boosts per field, and how much a match in that field counts for confidence.
-const FIELDS: [(&str, f32, f32); 4] = [
-    ("questions", 3.0, 1.0),
-    ("title", 2.5, 1.0),
-    ("tags", 1.8, 0.9),
-    ("body", 1.0, 0.6),
+/// BM25 boosts per field.
+const FIELDS: [(&str, f32); 4] = [
+    ("questions", 3.0),
+    ("title", 2.5),
+    ("tags", 1.8),
+    ("body", 1.0),
 ];
+const QUESTIONS: usize = 0;
+const TITLE: usize = 1;
+const TAGS: usize = 2;
+const BODY: usize = 3;
+
+/// How much a term found only in the tags / only in the body counts, relative to one in a
+/// phrasing. Tags are curated subject words and count fully. For ranking a body match counts
+/// nearly as much (the body is where the detail lives); for the confidence threshold it counts
+/// less, so a question that only brushes past a topic's prose is not answered with it.
+const TAG_FACTOR: f32 = 1.0;
+const BODY_RANK_FACTOR: f32 = 0.8;
+const BODY_FACTOR: f32 = 0.6;
+/// Re-ranking: coverage, best phrasing and relative BM25, all 0..1, then scaled by relative
+/// BM25 to a small power (a candidate far behind the best BM25 score is less likely meant).
+/// Calibrated on knowledge/eval; the ranking is flat around these values.
+const RANK_COVERAGE: f32 = 0.4;
+const RANK_PHRASING: f32 = 0.2;
+const RANK_BM25: f32 = 0.1;
+const RANK_BM25_POWER: f32 = 0.2;
+/// Ranking factor for a Docker topic when the question names only Kubernetes, and vice versa
+/// ("restart policy" means different things on the two).
+const OTHER_PLATFORM: f32 = 0.9;
+/// Confidence factor when the topic shares no subject word with the question.
+const UNANCHORED: f32 = 0.5;
+/// A synonym counts slightly less than the word that was typed.
+const ALT_FACTOR: f32 = 0.9;
 
 /// How many BM25 candidates are re-scored.
-const CANDIDATES: usize = 12;
+const CANDIDATES: usize = 30;
 
 #[derive(Debug, Clone)]
 pub struct Hit {
@@ -35,22 +70,90 @@ pub struct Hit {
     pub confidence: f32,
 }
 
+/// A topic's terms as sorted, deduplicated ids.
+struct TopicTerms {
+    /// Titles and question phrasings, one set each, with the sum of their term weights.
+    phrasings: Vec<(Box<[u32]>, f32)>,
+    /// Union of the phrasings.
+    strong: Box<[u32]>,
+    tags: Box<[u32]>,
+    body: Box<[u32]>,
+}
+
+/// The tantivy side of the corpus.
+struct Bm25 {
+    /// Kept open: a searcher per query costs an allocation and an atomic per segment.
+    searcher: Searcher,
+    fields: [Field; 4],
+    /// Per segment, the `ord` column mapping a tantivy doc to its topic.
+    ords: Vec<Column<u64>>,
+}
+
 pub struct Corpus {
     pub topics: Vec<Arc<Topic>>,
-    reader: IndexReader,
-    fields: [Field; 4],
+    /// `None` for an empty corpus.
+    bm25: Option<Bm25>,
+    dict: HashMap<String, u32>,
+    /// Per term id: its weight as a term of a phrasing (kind × IDF).
+    term_weight: Vec<f32>,
+    /// Per term id: how many topics use it anywhere.
+    df: Vec<u32>,
+    terms: Vec<TopicTerms>,
+    /// Per term id: whether it names a subject of the base (a tag, id or synonym-table word).
+    /// An answer must share at least one with the question; generic words such as "原理" or
+    /// "python list" alone are not enough.
+    subject: Vec<bool>,
+}
+
+fn kind_of(term: &str) -> Kind {
+    let mut chars = term.chars();
+    match (chars.next(), chars.next(), chars.next()) {
+        (Some(a), None, _) if crate::i18n::is_han(a) => Kind::HanUni,
+        (Some(a), Some(b), None) if crate::i18n::is_han(a) && crate::i18n::is_han(b) => Kind::HanBi,
+        _ => Kind::Word,
+    }
+}
+
+fn idf(n: f32, df: f32) -> f32 {
+    (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+}
+
+fn sorted(mut ids: Vec<u32>) -> Box<[u32]> {
+    ids.sort_unstable();
+    ids.dedup();
+    ids.into_boxed_slice()
+}
+
+fn has(set: &[u32], id: u32) -> bool {
+    set.binary_search(&id).is_ok()
 }
 
 impl Corpus {
+    /// A corpus without topics; every search finds nothing.
+    pub fn empty() -> Corpus {
+        Corpus {
+            topics: Vec::new(),
+            bm25: None,
+            dict: HashMap::new(),
+            term_weight: Vec::new(),
+            df: Vec::new(),
+            terms: Vec::new(),
+            subject: Vec::new(),
+        }
+    }
+
     pub fn build(mut topics: Vec<Topic>) -> anyhow::Result<Corpus> {
         topics.retain(|t| t.zh.is_some() || t.en.is_some());
+        if topics.is_empty() {
+            return Ok(Corpus::empty());
+        }
         let mut sb = Schema::builder();
         let opts = TextOptions::default().set_indexing_options(
             TextFieldIndexing::default()
                 .set_tokenizer("raw")
                 .set_index_option(IndexRecordOption::WithFreqs),
         );
-        let fields = FIELDS.map(|(name, _, _)| sb.add_text_field(name, opts.clone()));
+        let fields = FIELDS.map(|(name, _)| sb.add_text_field(name, opts.clone()));
         let ord = sb.add_u64_field("ord", FAST);
         let index = Index::create_in_ram(sb.build());
         let budget = if topics.len() > 2_000 {
@@ -59,20 +162,58 @@ impl Corpus {
             20_000_000
         };
         let mut writer = index.writer_with_num_threads::<TantivyDocument>(1, budget)?;
+        let mut dict: HashMap<String, u32> = HashMap::new();
+        let mut intern = |toks: &[String]| -> Vec<u32> {
+            toks.iter()
+                .map(|t| {
+                    let next = dict.len() as u32;
+                    *dict.entry(t.clone()).or_insert(next)
+                })
+                .collect()
+        };
+        let mut subject_words: Vec<String> = text::synonym_terms().cloned().collect();
+        let mut all_terms = Vec::with_capacity(topics.len());
         for (i, t) in topics.iter().enumerate() {
             let mut doc = TantivyDocument::new();
             doc.add_u64(ord, i as u64);
+            let mut phrasings = Vec::new();
+            let (mut tags, mut body) = (Vec::new(), Vec::new());
             for v in t.variants() {
-                add(&mut doc, fields[1], &v.title);
+                let toks = text::terms(&v.title);
+                phrasings.push(intern(&toks));
+                add(&mut doc, fields[TITLE], toks);
                 for q in &v.questions {
-                    add(&mut doc, fields[0], q);
+                    let toks = text::terms(q);
+                    phrasings.push(intern(&toks));
+                    add(&mut doc, fields[QUESTIONS], toks);
                 }
-                add(&mut doc, fields[2], &v.tags.join(" "));
-                add(&mut doc, fields[3], &v.body);
+                let toks = text::terms(&v.tags.join(" "));
+                tags.extend(intern(&toks));
+                add(&mut doc, fields[TAGS], toks);
+                let toks = text::terms(&v.body);
+                body.extend(intern(&toks));
+                add(&mut doc, fields[BODY], toks);
             }
+            for v in t.variants() {
+                for tag in &v.tags {
+                    subject_words.extend(text::subject_terms(tag));
+                }
+                if t.category == "runbook" {
+                    subject_words.extend(text::subject_terms(&v.title));
+                }
+            }
+            subject_words.extend(text::subject_terms(&t.id.replace([':', '/'], " ")));
             // The id words help runbooks named after what they fix.
-            add(&mut doc, fields[2], &t.id.replace([':', '/'], " "));
+            let toks = text::terms(&t.id.replace([':', '/'], " "));
+            tags.extend(intern(&toks));
+            add(&mut doc, fields[TAGS], toks);
             writer.add_document(doc)?;
+            let phrasings: Vec<Box<[u32]>> = phrasings
+                .into_iter()
+                .map(sorted)
+                .filter(|p| !p.is_empty())
+                .collect();
+            all_terms.push((phrasings, sorted(tags), sorted(body)));
         }
         writer.commit()?;
         writer.wait_merging_threads()?;
@@ -80,10 +221,76 @@ impl Corpus {
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
+        let searcher = reader.searcher();
+        let ords = searcher
+            .segment_readers()
+            .iter()
+            .map(|s| s.fast_fields().u64("ord"))
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let mut subject = vec![false; dict.len()];
+        for w in &subject_words {
+            if let Some(&id) = dict.get(w) {
+                subject[id as usize] = true;
+            }
+        }
+        // Document frequencies over whole topics, and term weights from them.
+        let mut df = vec![0u32; dict.len()];
+        let mut kinds = vec![Kind::Word; dict.len()];
+        for (word, &id) in &dict {
+            kinds[id as usize] = kind_of(word);
+        }
+        let mut seen = vec![u32::MAX; dict.len()];
+        for (i, (phrasings, tags, body)) in all_terms.iter().enumerate() {
+            let ids = phrasings
+                .iter()
+                .flat_map(|p| p.iter())
+                .chain(tags.iter())
+                .chain(body.iter());
+            for &id in ids {
+                if seen[id as usize] != i as u32 {
+                    seen[id as usize] = i as u32;
+                    df[id as usize] += 1;
+                }
+            }
+        }
+        let n = all_terms.len().max(1) as f32;
+        let term_weight: Vec<f32> = df
+            .iter()
+            .zip(&kinds)
+            .map(|(&d, &k)| text::kind_weight(k) * idf(n, d as f32))
+            .collect();
+        let terms = all_terms
+            .into_iter()
+            .map(|(phrasings, tags, body)| {
+                let strong = sorted(phrasings.iter().flat_map(|p| p.iter().copied()).collect());
+                let phrasings = phrasings
+                    .into_iter()
+                    .map(|p| {
+                        let w = p.iter().map(|&id| term_weight[id as usize]).sum::<f32>();
+                        (p, w.max(1e-6))
+                    })
+                    .collect();
+                TopicTerms {
+                    phrasings,
+                    strong,
+                    tags,
+                    body,
+                }
+            })
+            .collect();
         Ok(Corpus {
             topics: topics.into_iter().map(Arc::new).collect(),
-            reader,
-            fields,
+            bm25: Some(Bm25 {
+                searcher,
+                fields,
+                ords,
+            }),
+            dict,
+            term_weight,
+            df,
+            terms,
+            subject,
         })
     }
 
@@ -112,13 +319,19 @@ impl Corpus {
         }
     }
 
-    fn search_terms(&self, terms: &[QueryTerm], limit: usize) -> tantivy::Result<Vec<Hit>> {
-        let searcher = self.reader.searcher();
-        let n = searcher.num_docs().max(1) as f32;
+    /// BM25 candidates: (score, topic index), best first.
+    fn candidates(&self, terms: &[QueryTerm]) -> tantivy::Result<Vec<(f32, usize)>> {
+        let Some(bm25) = &self.bm25 else {
+            return Ok(Vec::new());
+        };
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for t in terms {
-            for (fi, (_, boost, _)) in FIELDS.iter().enumerate() {
-                let term = Term::from_field_text(self.fields[fi], &t.text);
+            // A term no topic uses cannot match; skipping it saves a dictionary probe per field.
+            if !self.dict.contains_key(&t.text) {
+                continue;
+            }
+            for (fi, (_, boost)) in FIELDS.iter().enumerate() {
+                let term = Term::from_field_text(bm25.fields[fi], &t.text);
                 let q = TermQuery::new(term, IndexRecordOption::WithFreqs);
                 clauses.push((
                     Occur::Should,
@@ -126,118 +339,165 @@ impl Corpus {
                 ));
             }
         }
+        if clauses.is_empty() {
+            return Ok(Vec::new());
+        }
         let query = BooleanQuery::new(clauses);
-        let top = searcher.search(&query, &TopDocs::with_limit(CANDIDATES).order_by_score())?;
+        let top = bm25
+            .searcher
+            .search(&query, &TopDocs::with_limit(CANDIDATES).order_by_score())?;
+        Ok(top
+            .into_iter()
+            .filter_map(|(score, addr)| {
+                let ord = bm25
+                    .ords
+                    .get(addr.segment_ord as usize)?
+                    .first(addr.doc_id)?;
+                let ord = usize::try_from(ord).ok()?;
+                (ord < self.topics.len()).then_some((score, ord))
+            })
+            .collect())
+    }
+
+    fn search_terms(&self, terms: &[QueryTerm], limit: usize) -> tantivy::Result<Vec<Hit>> {
+        let top = self.candidates(terms)?;
         if top.is_empty() {
             return Ok(Vec::new());
         }
+        let n = self.topics.len().max(1) as f32;
 
-        // Per typed term: its weight for confidence (kind × IDF, cross-word Han bigrams that
-        // occur nowhere discounted) and the terms that satisfy it.
+        // Per typed term: its weight (kind × IDF, with the adjustments below) and the term ids
+        // that satisfy it (itself at full value, its synonyms slightly less).
         struct Need {
             weight: f32,
-            any_of: Vec<Term>,
+            any_of: Vec<(u32, f32)>,
         }
-        let mut needs = Vec::new();
-        for t in terms.iter().filter(|t| !t.expanded) {
-            let mut df = 0u64;
-            for f in &self.fields {
-                df = df.max(searcher.doc_freq(&Term::from_field_text(*f, &t.text))?);
+        let mut needs = Vec::with_capacity(terms.len());
+        // Every id the question names, typed or expanded: what a phrasing can be covered by.
+        let mut asked: Vec<u32> = Vec::with_capacity(terms.len() * 2);
+        for t in terms {
+            if let Some(&id) = self.dict.get(&t.text) {
+                asked.push(id);
             }
-            let idf = (1.0 + (n - df as f32 + 0.5) / (df as f32 + 0.5)).ln();
-            let mut w = text::kind_weight(t.kind) * idf;
-            if df == 0 && t.kind == Kind::Word {
-                // A word the base never uses is a strong sign of another subject; a number
-                // or size ("3306", "1.2g") is just a detail of the question.
-                w *= if t.text.bytes().any(|b| b.is_ascii_digit()) {
-                    0.3
-                } else {
-                    3.0
-                };
+            if t.expanded {
+                continue;
+            }
+            let id = self.dict.get(&t.text).copied();
+            let df = id.map(|i| self.df[i as usize]).unwrap_or(0);
+            let mut w = text::kind_weight(t.kind) * idf(n, df as f32);
+            if df == 0 && t.kind == Kind::Word && t.text.bytes().any(|b| b.is_ascii_digit()) {
+                // An unseen number or size ("3306", "1.2g") is just a detail of the question.
+                w *= 0.3;
             }
             if t.text.starts_with('~') {
                 w *= 0.3;
             }
             if df == 0 && t.kind == Kind::HanBi {
+                // Most unknown bigrams straddle two words ("改镜" in "改镜像").
                 w *= 0.35;
             }
-            let mut words = vec![t.text.clone()];
-            words.extend(t.alts.iter().cloned());
-            needs.push((w, words));
+            let mut any_of: Vec<(u32, f32)> = id.map(|i| (i, 1.0)).into_iter().collect();
+            for alt in &t.alts {
+                if let Some(&a) = self.dict.get(alt) {
+                    asked.push(a);
+                    any_of.push((a, ALT_FACTOR));
+                }
+            }
+            needs.push(Need { weight: w, any_of });
         }
-        let needs: Vec<Need> = needs
-            .into_iter()
-            .map(|(weight, words)| Need {
-                weight,
-                any_of: words
-                    .iter()
-                    .flat_map(|w| {
-                        self.fields
-                            .iter()
-                            .map(move |f| Term::from_field_text(*f, w))
-                    })
-                    .collect(),
-            })
-            .collect();
+        let typed = || terms.iter().filter(|t| !t.expanded);
+        let asks_k8s = typed().any(|t| text::is_k8s_word(&t.text));
+        let asks_docker = typed().any(|t| text::is_docker_word(&t.text));
+        asked.sort_unstable();
+        asked.dedup();
         let total: f32 = needs.iter().map(|n| n.weight).sum::<f32>().max(1e-6);
 
-        let mut hits = Vec::with_capacity(top.len());
         let max_score = top.first().map(|(s, _)| *s).unwrap_or(1.0).max(1e-6);
-        for (score, addr) in top {
-            let seg = searcher.segment_reader(addr.segment_ord);
-            let ord = seg
-                .fast_fields()
-                .u64("ord")?
-                .first(addr.doc_id)
-                .unwrap_or(u64::MAX) as usize;
-            let Some(topic) = self.topics.get(ord) else {
-                continue;
-            };
-            let mut got = 0.0;
+        let mut ranked = Vec::with_capacity(top.len());
+        for (score, ord) in top {
+            let tt = &self.terms[ord];
+            // Coverage over the whole topic.
+            let (mut got, mut got_strict) = (0.0, 0.0);
+            let mut anchored = false;
             for need in &needs {
-                let mut best: f32 = 0.0;
-                for (k, term) in need.any_of.iter().enumerate() {
-                    let fi = k % FIELDS.len();
-                    // Synonyms count slightly less than the typed word.
-                    let factor = FIELDS[fi].2 * if k < FIELDS.len() { 1.0 } else { 0.9 };
-                    if factor <= best {
-                        continue;
-                    }
-                    let inv = seg.inverted_index(term.field())?;
-                    if let Some(mut p) = inv.read_postings(term, IndexRecordOption::Basic)? {
-                        // `seek` needs a target at or after the current doc.
-                        let d = p.doc();
-                        if d == addr.doc_id
-                            || (d < addr.doc_id && p.seek(addr.doc_id) == addr.doc_id)
-                        {
-                            best = factor;
-                        }
-                    }
+                let (mut best, mut strict): (f32, f32) = (0.0, 0.0);
+                for &(id, f) in &need.any_of {
+                    let (field, sfield) = if has(&tt.strong, id) {
+                        (1.0, 1.0)
+                    } else if has(&tt.tags, id) {
+                        (TAG_FACTOR, TAG_FACTOR)
+                    } else if has(&tt.body, id) {
+                        (BODY_RANK_FACTOR, BODY_FACTOR)
+                    } else {
+                        (0.0, 0.0)
+                    };
+                    best = best.max(field * f);
+                    strict = strict.max(sfield * f);
                 }
                 got += need.weight * best;
+                got_strict += need.weight * strict;
+                if strict > 0.0 && need.any_of.iter().any(|&(id, _)| self.subject[id as usize]) {
+                    anchored = true;
+                }
             }
             let coverage = got / total;
+            let strict = got_strict / total;
+            // The best single phrasing, both ways.
+            let mut phrasing: f32 = 0.0;
+            for (p, pw) in &tt.phrasings {
+                let mut q_got = 0.0;
+                for need in &needs {
+                    let mut best: f32 = 0.0;
+                    for &(id, f) in &need.any_of {
+                        if f > best && has(p, id) {
+                            best = f;
+                        }
+                    }
+                    q_got += need.weight * best;
+                }
+                if q_got <= 0.0 {
+                    continue;
+                }
+                let p_got: f32 = p
+                    .iter()
+                    .filter(|&&id| has(&asked, id))
+                    .map(|&id| self.term_weight[id as usize])
+                    .sum();
+                let qc = q_got / total;
+                let pc = (p_got / pw).min(1.0);
+                phrasing = phrasing.max((qc * pc).sqrt());
+            }
             let rel = score / max_score;
+            // A question that names only one platform is about that platform's topic.
+            let platform = match (asks_k8s, asks_docker, self.topics[ord].category.as_str()) {
+                (true, false, "docker") | (false, true, "k8s") => OTHER_PLATFORM,
+                _ => 1.0,
+            };
+            let key = (RANK_COVERAGE * coverage + RANK_PHRASING * phrasing + RANK_BM25 * rel)
+                * rel.powf(RANK_BM25_POWER)
+                * platform;
             // A candidate far behind the best BM25 score is less likely to be meant.
-            hits.push(Hit {
-                topic: topic.clone(),
-                score,
-                confidence: (coverage * (0.75 + 0.25 * rel)).clamp(0.0, 1.0),
-            });
+            let anchor = if anchored { 1.0 } else { UNANCHORED };
+            let confidence = (anchor * strict * (0.75 + 0.25 * rel)).clamp(0.0, 1.0);
+            ranked.push((
+                key,
+                Hit {
+                    topic: self.topics[ord].clone(),
+                    score,
+                    confidence,
+                },
+            ));
         }
-        // Re-rank: mostly coverage, partly BM25 (which knows term frequencies and lengths).
-        hits.sort_by(|a, b| {
-            let ka = a.confidence * 0.7 + 0.3 * a.score / max_score;
-            let kb = b.confidence * 0.7 + 0.3 * b.score / max_score;
-            kb.total_cmp(&ka)
-        });
-        hits.truncate(limit);
-        Ok(hits)
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+        Ok(ranked.into_iter().take(limit).map(|(_, h)| h).collect())
     }
 }
 
-fn add(doc: &mut TantivyDocument, field: Field, text: &str) {
-    let tokens: Vec<Token> = text::terms(text)
+fn add(doc: &mut TantivyDocument, field: Field, toks: Vec<String>) {
+    if toks.is_empty() {
+        return;
+    }
+    let tokens: Vec<Token> = toks
         .into_iter()
         .enumerate()
         .map(|(i, t)| Token {
@@ -248,9 +508,6 @@ fn add(doc: &mut TantivyDocument, field: Field, text: &str) {
             position_length: 1,
         })
         .collect();
-    if tokens.is_empty() {
-        return;
-    }
     doc.add_pre_tokenized_text(
         field,
         PreTokenizedString {

@@ -16,7 +16,7 @@ use crate::message::{Reply, Source};
 use doc::{Topic, lang_from_name, merge, parse_file};
 pub use index::{Corpus, Hit};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 use std::time::{Duration, SystemTime};
 
 mod builtin {
@@ -32,32 +32,39 @@ pub struct Knowledge {
 
 struct Inner {
     cfg: KnowledgeConfig,
-    builtin: Vec<Topic>,
-    corpus: RwLock<Arc<Corpus>>,
+    builtin: OnceLock<Vec<Topic>>,
+    /// `None` until the first load finishes.
+    corpus: RwLock<Option<Arc<Corpus>>>,
+    /// The first load, running on its own thread so start-up does not wait for it; the first
+    /// caller that needs the index joins it (and holds the lock meanwhile, so others wait).
+    pending: Mutex<Option<std::thread::JoinHandle<anyhow::Result<Corpus>>>>,
     /// Files skipped on the last (re)load, with the reason.
     problems: Mutex<Vec<String>>,
     fingerprint: Mutex<Vec<(PathBuf, Option<SystemTime>, u64)>>,
 }
 
 impl Knowledge {
-    /// Parses the built-in base and the user directories and builds the index. User files that
-    /// cannot be read are skipped with a logged reason; a broken built-in file is a build bug
-    /// and fails loudly.
+    /// Starts loading: the built-in base and the user directories are parsed and indexed on a
+    /// background thread, so the server can bind and open its store meanwhile; the first
+    /// search waits for it. User files that cannot be read are skipped with a logged reason; a
+    /// broken built-in file is a build bug (the test suite loads the base) and leaves the base
+    /// empty with an error logged and counted.
     pub fn load(cfg: &KnowledgeConfig) -> anyhow::Result<Knowledge> {
-        let builtin = if cfg.builtin {
-            load_builtin()?
-        } else {
-            Vec::new()
-        };
-        let (user, problems, fp) = load_user(&cfg.dirs);
-        let corpus = build_corpus(&builtin, user, problems.clone())?;
         let inner = Arc::new(Inner {
             cfg: cfg.clone(),
-            builtin,
-            corpus: RwLock::new(Arc::new(corpus)),
-            problems: Mutex::new(problems),
-            fingerprint: Mutex::new(fp),
+            builtin: OnceLock::new(),
+            corpus: RwLock::new(None),
+            pending: Mutex::new(None),
+            problems: Mutex::new(Vec::new()),
+            fingerprint: Mutex::new(Vec::new()),
         });
+        let worker = inner.clone();
+        let handle = std::thread::Builder::new()
+            .name("wedock-kb-load".to_string())
+            .spawn(move || worker.first_load())?;
+        if let Ok(mut p) = inner.pending.lock() {
+            *p = Some(handle);
+        }
         if !cfg.dirs.is_empty() && cfg.reload_secs > 0 {
             spawn_watcher(Arc::downgrade(&inner), Duration::from_secs(cfg.reload_secs));
         }
@@ -70,8 +77,9 @@ impl Knowledge {
         Ok(Knowledge {
             inner: Arc::new(Inner {
                 cfg: cfg.clone(),
-                builtin: Vec::new(),
-                corpus: RwLock::new(Arc::new(corpus)),
+                builtin: OnceLock::from(Vec::new()),
+                corpus: RwLock::new(Some(Arc::new(corpus))),
+                pending: Mutex::new(None),
                 problems: Mutex::new(Vec::new()),
                 fingerprint: Mutex::new(Vec::new()),
             }),
@@ -83,12 +91,9 @@ impl Knowledge {
         self.corpus().len()
     }
 
-    /// The current index (swapped atomically on reload).
+    /// The current index (swapped atomically on reload); waits for the first load.
     pub fn corpus(&self) -> Arc<Corpus> {
-        match self.inner.corpus.read() {
-            Ok(c) => c.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
+        self.inner.corpus()
     }
 
     pub fn min_confidence(&self) -> f32 {
@@ -97,6 +102,7 @@ impl Knowledge {
 
     /// Files skipped on the last load, with reasons.
     pub fn problems(&self) -> Vec<String> {
+        self.inner.corpus();
         self.inner
             .problems
             .lock()
@@ -196,6 +202,81 @@ pub fn format_answer(topic: &Topic, lang: Lang) -> String {
         out.push_str(url);
     }
     out
+}
+
+impl Inner {
+    fn current(&self) -> Option<Arc<Corpus>> {
+        match self.corpus.read() {
+            Ok(c) => c.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    fn set(&self, corpus: Corpus) {
+        match self.corpus.write() {
+            Ok(mut slot) => *slot = Some(Arc::new(corpus)),
+            Err(p) => *p.into_inner() = Some(Arc::new(corpus)),
+        }
+    }
+
+    fn corpus(&self) -> Arc<Corpus> {
+        if let Some(c) = self.current() {
+            return c;
+        }
+        {
+            let mut pending = match self.pending.lock() {
+                Ok(p) => p,
+                Err(p) => p.into_inner(),
+            };
+            if let Some(handle) = pending.take() {
+                let built = match handle.join() {
+                    Ok(Ok(c)) => Some(c),
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "knowledge base failed to load");
+                        None
+                    }
+                    Err(_) => {
+                        tracing::error!("knowledge loader thread panicked");
+                        None
+                    }
+                };
+                match built {
+                    Some(c) => self.set(c),
+                    None => {
+                        metrics::counter!("wedock_errors_total", "reason" => "knowledge_load")
+                            .increment(1);
+                        self.set(Corpus::empty());
+                    }
+                }
+            }
+        }
+        self.current().unwrap_or_else(|| Arc::new(Corpus::empty()))
+    }
+
+    /// The first load, on the loader thread.
+    fn first_load(&self) -> anyhow::Result<Corpus> {
+        let started = std::time::Instant::now();
+        let builtin = if self.cfg.builtin {
+            load_builtin()?
+        } else {
+            Vec::new()
+        };
+        let (user, problems, fp) = load_user(&self.cfg.dirs);
+        let corpus = build_corpus(&builtin, user, problems.clone())?;
+        let _ = self.builtin.set(builtin);
+        if let Ok(mut p) = self.problems.lock() {
+            *p = problems;
+        }
+        if let Ok(mut f) = self.fingerprint.lock() {
+            *f = fp;
+        }
+        tracing::info!(
+            topics = corpus.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "knowledge loaded"
+        );
+        Ok(corpus)
+    }
 }
 
 fn load_builtin() -> anyhow::Result<Vec<Topic>> {
@@ -364,6 +445,8 @@ fn build_corpus(
 }
 
 fn reload(inner: &Inner) -> bool {
+    // The fingerprint to compare with is set by the first load.
+    inner.corpus();
     let mut probe = Vec::new();
     let files = scan(&inner.cfg.dirs, &mut probe);
     let fp = fingerprint(&files);
@@ -376,12 +459,11 @@ fn reload(inner: &Inner) -> bool {
         }
     }
     let (user, problems, fp) = load_user(&inner.cfg.dirs);
-    match build_corpus(&inner.builtin, user, problems.clone()) {
+    let builtin = inner.builtin.get().map(Vec::as_slice).unwrap_or(&[]);
+    match build_corpus(builtin, user, problems.clone()) {
         Ok(c) => {
             let n = c.len();
-            if let Ok(mut slot) = inner.corpus.write() {
-                *slot = Arc::new(c);
-            }
+            inner.set(c);
             if let Ok(mut f) = inner.fingerprint.lock() {
                 *f = fp;
             }

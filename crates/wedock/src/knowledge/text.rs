@@ -285,8 +285,15 @@ fn is_word_char(c: char) -> bool {
 /// Tokens of `text` (normalised first). Words joined by `-`, `_`, `.` or `/` are emitted as
 /// their parts and joined, so `kube-proxy`, `kube proxy` and `kubeproxy` meet.
 pub fn tokenize(text: &str) -> Vec<Tok> {
-    let text = normalize(text);
     let mut out = Vec::new();
+    // `FROM` is a Dockerfile instruction, not the stop word "from".
+    if text.contains("FROM") {
+        out.push(Tok {
+            text: "from".to_string(),
+            kind: Kind::Word,
+        });
+    }
+    let text = normalize(text);
     intents(&text, &mut out);
     let chars: Vec<char> = text.chars().collect();
     let mut i = 0;
@@ -360,7 +367,65 @@ const STOP_BIGRAMS: &[&str] = &[
 static STOP_BI: LazyLock<std::collections::HashSet<&'static str>> =
     LazyLock::new(|| STOP_BIGRAMS.iter().copied().collect());
 
+/// Chinese words of the domain and of everyday questions. A Han run is segmented against this
+/// list (longest match first) only to find word boundaries: a bigram that straddles one
+/// ("动容" in "启动容器") is not a word and is not emitted, while text between known words still
+/// gets all its bigrams, so unlisted words keep matching. Words longer than two characters are
+/// also emitted whole. A list of a few hundred words instead of a full dictionary keeps start-up
+/// fast and memory small.
+const WORDS: &str = "容器 镜像 仓库 镜像层 分层 构建 缓存 启动 停止 重启 删除 运行 执行 命令 参数 \
+    网络 网桥 网段 端口 映射 宿主机 主机 机器 服务器 节点 集群 服务 域名 解析 负载 均衡 负载均衡 \
+    内存 限制 资源 请求 磁盘 空间 存储 数据 数据卷 挂载 目录 文件 日志 清理 轮转 \
+    进程 信号 退出 退出码 状态 健康 检查 健康检查 探针 存活 就绪 调度 调度器 亲和 反亲和 \
+    污点 容忍 副本 扩容 缩容 扩缩容 自动 滚动 更新 回滚 发布 部署 编排 控制器 控制 平面 \
+    组件 架构 客户端 服务端 守护 守护进程 内核 隔离 命名 空间 命名空间 虚拟机 虚拟 物理 \
+    权限 用户 密码 密钥 证书 安全 特权 配置 环境 变量 环境变量 开发 开发环境 生产 生产环境 \
+    测试 本地 远程 外部 外网 内网 公网 访问 通信 连接 转发 流量 会话 保持 地址 名字 \
+    版本 标签 大小 体积 优化 区别 不同 关系 原理 流程 底层 作用 好处 优点 缺点 \
+    方式 类型 模式 策略 规则 原因 办法 步骤 顺序 每次 第一次 一次 多个 两个 一个 \
+    重新 失败 成功 报错 错误 异常 超时 卡住 崩溃 掉线 连不上 不通 找不到 起不来 \
+    应用 程序 系统 平台 工具 插件 接口 文件系统 写时复制 生命周期 有状态 无状态 \
+    定时 任务 定时任务 脚本 面试 入门 基础 概念 通俗 为什么 为啥 怎么 如何 什么 \
+    拉取 推送 下载 上传 拷贝 复制 打包 编译 安装 升级 迁移 备份 恢复 监控 告警 \
+    进入 查看 显示 输出 写入 读取 修改 设置 指定 使用 选择 替换 覆盖 继承 共享 \
+    静态 动态 默认 自定义 内置 官方 私有 公共 离线 在线 实时 同时 一起 互相 之间";
+
+static DICT: LazyLock<std::collections::HashSet<&'static str>> =
+    LazyLock::new(|| WORDS.split_whitespace().collect());
+
+/// Longest listed word in characters.
+const MAX_WORD_CHARS: usize = 4;
+
 fn han_run(run: &[char], out: &mut Vec<Tok>) {
+    // Word boundaries from the list: `cut[j]` is true when a listed word starts or ends
+    // between characters j-1 and j.
+    let mut cut = vec![false; run.len() + 1];
+    let mut buf = String::new();
+    let mut i = 0;
+    while i < run.len() {
+        let mut len = 0;
+        for l in (2..=MAX_WORD_CHARS.min(run.len() - i)).rev() {
+            buf.clear();
+            buf.extend(&run[i..i + l]);
+            if DICT.contains(buf.as_str()) {
+                len = l;
+                break;
+            }
+        }
+        if len == 0 {
+            i += 1;
+            continue;
+        }
+        cut[i] = true;
+        cut[i + len] = true;
+        if len > 2 && !run[i..i + len].iter().any(|&c| is_stop_han(c)) {
+            out.push(Tok {
+                text: run[i..i + len].iter().collect(),
+                kind: Kind::HanBi,
+            });
+        }
+        i += len;
+    }
     // Characters covered only by filler bigrams are dropped as unigrams too.
     let mut filler = vec![false; run.len()];
     for j in 0..run.len().saturating_sub(1) {
@@ -382,6 +447,7 @@ fn han_run(run: &[char], out: &mut Vec<Tok>) {
         }
         if let Some(&d) = run.get(j + 1)
             && !filler[j + 1]
+            && !cut[j + 1]
             && !is_stop_han(c)
             && !is_stop_han(d)
         {
@@ -665,6 +731,54 @@ static SYN: LazyLock<SynonymTable> = LazyLock::new(|| {
     SynonymTable { phrases, groups }
 });
 
+/// Every term of the synonym table: words the base is about, whatever the topic.
+pub fn synonym_terms() -> impl Iterator<Item = &'static String> {
+    SYN.phrases.iter().flat_map(|(k, _)| k.iter())
+}
+
+/// Terms that name a subject rather than ask about one: whole words (a compound such as
+/// `list-watch` only as a whole, not its generic parts) and Han bigrams.
+pub fn subject_terms(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for piece in text.split_whitespace() {
+        let toks = tokenize(piece);
+        let compound =
+            piece.chars().any(|c| matches!(c, '-' | '_' | '.' | '/')) && !piece.chars().any(is_han);
+        for (i, t) in toks.into_iter().enumerate() {
+            if t.kind == Kind::HanUni || t.text.starts_with('~') || (compound && i > 0) {
+                continue;
+            }
+            out.push(t.text);
+        }
+    }
+    out
+}
+
+/// Words only Kubernetes questions use (stemmed as the tokenizer stems them).
+static K8S_WORDS: LazyLock<std::collections::HashSet<String>> = LazyLock::new(|| {
+    terms(
+        "k8s kubernetes kube kubectl pod pods helm cronjob statefulset daemonset ingress svc hpa \
+         pvc configmap kubelet deployment replicaset 集群",
+    )
+    .into_iter()
+    .collect()
+});
+
+/// Words only Docker questions use.
+static DOCKER_WORDS: LazyLock<std::collections::HashSet<String>> = LazyLock::new(|| {
+    terms("docker dockerfile dockerd compose docker-compose swarm")
+        .into_iter()
+        .collect()
+});
+
+pub fn is_k8s_word(term: &str) -> bool {
+    K8S_WORDS.contains(term)
+}
+
+pub fn is_docker_word(term: &str) -> bool {
+    DOCKER_WORDS.contains(term)
+}
+
 /// A weighted query term. `alts` are synonyms that satisfy it as well (for confidence).
 #[derive(Debug, Clone)]
 pub struct QueryTerm {
@@ -681,7 +795,7 @@ pub fn kind_weight(kind: Kind) -> f32 {
     match kind {
         Kind::Word => 1.0,
         Kind::HanBi => 1.0,
-        Kind::HanUni => 0.2,
+        Kind::HanUni => 0.1,
     }
 }
 
@@ -784,6 +898,39 @@ mod tests {
         assert!(t.contains(&"网络".to_string()));
         assert!(t.contains(&"容".to_string()));
         assert!(!t.iter().any(|x| x.contains('的')), "{t:?}");
+    }
+
+    #[test]
+    fn listed_words_cut_bigrams_at_their_boundaries() {
+        let t = texts("启动容器");
+        assert!(t.contains(&"启动".to_string()), "{t:?}");
+        assert!(t.contains(&"容器".to_string()), "{t:?}");
+        assert!(!t.contains(&"动容".to_string()), "{t:?}");
+        // Text between listed words still gets its bigrams.
+        let t = texts("改镜像");
+        assert!(t.contains(&"镜像".to_string()), "{t:?}");
+        assert!(!t.contains(&"改镜".to_string()), "{t:?}");
+        let t = texts("树莓派");
+        assert!(
+            t.contains(&"树莓".to_string()) && t.contains(&"莓派".to_string()),
+            "{t:?}"
+        );
+        // Longer listed words are also whole tokens.
+        assert!(texts("宿主机的网络").contains(&"宿主机".to_string()));
+    }
+
+    #[test]
+    fn dockerfile_from_is_not_a_stop_word() {
+        assert!(texts("两个 FROM 是干嘛的").contains(&"from".to_string()));
+        assert!(!texts("copy files from the host").contains(&"from".to_string()));
+    }
+
+    #[test]
+    fn subject_terms_skip_generic_compound_parts() {
+        let t = subject_terms("list-watch");
+        assert_eq!(t, vec!["listwatch".to_string()]);
+        let t = subject_terms("启动命令");
+        assert!(t.contains(&"启动".to_string()) && !t.iter().any(|x| x.chars().count() == 1));
     }
 
     #[test]

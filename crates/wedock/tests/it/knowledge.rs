@@ -178,6 +178,27 @@ fn user_runbooks_reload_in_the_background() {
     assert!(seen, "the watcher picked up the new file");
 }
 
+#[test]
+fn searches_right_after_load_wait_for_the_loader_thread() {
+    // Loading runs in the background; every early caller must get the full base, not an
+    // empty or half-built one.
+    let kb = Arc::new(Knowledge::load(&KnowledgeConfig::default()).unwrap());
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let kb = kb.clone();
+            std::thread::spawn(move || {
+                let hits = kb.search("what does exit code 137 mean", 3);
+                (kb.topic_count(), hits.first().map(|h| h.topic.id.clone()))
+            })
+        })
+        .collect();
+    for t in threads {
+        let (count, best) = t.join().unwrap();
+        assert!(count >= 80, "{count} topics");
+        assert_eq!(best.as_deref(), Some("ts-exit-code-137"));
+    }
+}
+
 async fn pipeline() -> (Pipeline, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let env = vec![(

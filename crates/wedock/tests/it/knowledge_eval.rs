@@ -35,8 +35,6 @@ fn eval_cases() -> Vec<(String, Case)> {
     out
 }
 
-/// What the eval measured when this was last tuned; a drop below it is a regression.
-const REGRESSION_FLOOR: f64 = 77.0;
 /// The quality target of the issue.
 const TARGET: f64 = 90.0;
 
@@ -113,22 +111,6 @@ fn run_eval() -> Report {
 }
 
 #[test]
-fn eval_set_does_not_regress() {
-    let r = run_eval();
-    assert!(
-        r.top1 >= REGRESSION_FLOOR,
-        "top-1 accuracy {:.1} % fell below {REGRESSION_FLOOR} %",
-        r.top1
-    );
-    assert!(
-        r.off_ok + 1 >= r.off_total,
-        "off-topic questions answered: {}",
-        r.off_total - r.off_ok
-    );
-}
-
-#[test]
-#[ignore = "top-1 is 78.5 % and one off-topic question is answered; the 90 % gate is not met yet"]
 fn eval_set_meets_the_target() {
     let r = run_eval();
     assert_eq!(
