@@ -14,6 +14,8 @@ mod cli;
 mod console;
 mod docker;
 mod knowledge;
+mod kube;
+mod manifests;
 mod knowledge_eval;
 mod knowledge_llm;
 mod replicas;

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod fake_kube;
 pub mod fake_robot;
 pub mod fake_tencent;
 
