@@ -47,7 +47,9 @@ fn pod_json(i: usize, rv: u64, crashing: bool, restarts: i64) -> Value {
 }
 
 fn pod_list(n: usize) -> Vec<u8> {
-    let items: Vec<Value> = (0..n).map(|i| pod_json(i, 1000 + i as u64, i % 100 == 0, 3)).collect();
+    let items: Vec<Value> = (0..n)
+        .map(|i| pod_json(i, 1000 + i as u64, i % 100 == 0, 3))
+        .collect();
     serde_json::to_vec(&json!({"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "99999"}, "items": items}))
         .unwrap()
 }
@@ -73,7 +75,10 @@ fn render_all(body: &[u8]) -> String {
 fn get_pods_all_2000(c: &mut Criterion) {
     let body = pod_list(2000);
     let out = render_all(&body);
-    assert!(out.len() <= 2048 && out.contains("2000 pods, 20 not ready"), "{out}");
+    assert!(
+        out.len() <= 2048 && out.contains("2000 pods, 20 not ready"),
+        "{out}"
+    );
     c.bench_function("get_pods_all_2000", |b| b.iter(|| render_all(&body)));
     let mut times: Vec<f64> = (0..50)
         .map(|_| {
@@ -159,7 +164,10 @@ fn watch_soak(_: &mut Criterion) {
         rss_mid,
         rss_kib()
     );
-    assert_eq!(alerts, 20, "one alert per crash-looping pod, not per update");
+    assert_eq!(
+        alerts, 20,
+        "one alert per crash-looping pod, not per update"
+    );
 }
 
 criterion_group!(benches, get_pods_all_2000, watch_500_updates, watch_soak);

@@ -911,7 +911,13 @@ impl Config {
                 ));
             }
         }
-        for (i, g) in a.namespaces.iter().chain(&a.exclude_namespaces).chain(&a.names).enumerate() {
+        for (i, g) in a
+            .namespaces
+            .iter()
+            .chain(&a.exclude_namespaces)
+            .chain(&a.names)
+            .enumerate()
+        {
             if glob::Pattern::new(g).is_err() {
                 return Err(err(
                     format!("alerts.kubernetes (pattern {i})"),

@@ -19,8 +19,8 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ContainerStatus, Event, Node, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, ListParams, LogParams};
-use kube::runtime::watcher::{self, Event as WEvent};
 use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event as WEvent};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -82,7 +82,9 @@ pub struct Tracker {
 }
 
 fn globs(v: &[String]) -> Vec<glob::Pattern> {
-    v.iter().filter_map(|g| glob::Pattern::new(g).ok()).collect()
+    v.iter()
+        .filter_map(|g| glob::Pattern::new(g).ok())
+        .collect()
 }
 
 fn ms(t: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time) -> i64 {
@@ -292,7 +294,12 @@ impl Tracker {
             out.push(Problem {
                 fp: format!("{key}|{uid}|{}|oom|{when}", c.name),
                 alert: a,
-                logs: LogsOf::Container(ns.clone(), pod.clone(), c.name.clone(), term_now.is_none()),
+                logs: LogsOf::Container(
+                    ns.clone(),
+                    pod.clone(),
+                    c.name.clone(),
+                    term_now.is_none(),
+                ),
                 resolvable: false,
             });
         } else if wreason == "CrashLoopBackOff" && self.kinds.contains("crashloop") {
@@ -304,9 +311,7 @@ impl Tracker {
                     t.reason.as_deref().unwrap_or("Error"),
                     t.exit_code
                 ),
-                None => waiting
-                    .and_then(|w| w.message.clone())
-                    .unwrap_or_default(),
+                None => waiting.and_then(|w| w.message.clone()).unwrap_or_default(),
             });
             out.push(Problem {
                 fp: format!("{key}|{uid}|{}|crashloop", c.name),
@@ -331,8 +336,10 @@ impl Tracker {
                 resolvable: false,
             });
         }
-        if matches!(wreason, "CreateContainerConfigError" | "CreateContainerError")
-            && self.kinds.contains("config_error")
+        if matches!(
+            wreason,
+            "CreateContainerConfigError" | "CreateContainerError"
+        ) && self.kinds.contains("config_error")
         {
             let mut a = mk("config_error", Severity::Warning);
             a.text = waiting.and_then(|w| w.message.clone());
@@ -362,7 +369,12 @@ impl Tracker {
         }
         let pending = st.and_then(|s| s.phase.as_deref()) == Some("Pending");
         if pending && out.is_empty() && self.kinds.contains("pending") {
-            let created = p.metadata.creation_timestamp.as_ref().map(ms).unwrap_or(now);
+            let created = p
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .map(ms)
+                .unwrap_or(now);
             if now - created >= self.pending_after_ms {
                 let m = &p.metadata;
                 let mut a = self.base(
@@ -374,7 +386,10 @@ impl Tracker {
                 a.at = now;
                 a.text = st
                     .and_then(|s| s.conditions.as_ref())
-                    .and_then(|c| c.iter().find(|c| c.type_ == "PodScheduled" && c.status == "False"))
+                    .and_then(|c| {
+                        c.iter()
+                            .find(|c| c.type_ == "PodScheduled" && c.status == "False")
+                    })
                     .and_then(|c| c.message.clone())
                     .or_else(|| Some(format!("Pending for {} s", (now - created) / 1000)));
                 out.push(Problem {
@@ -510,7 +525,10 @@ impl Tracker {
                 st.and_then(|s| s.unavailable_replicas).unwrap_or(0)
             ));
             out.push(Problem {
-                fp: format!("{key}|{}|unavailable", d.metadata.uid.as_deref().unwrap_or("")),
+                fp: format!(
+                    "{key}|{}|unavailable",
+                    d.metadata.uid.as_deref().unwrap_or("")
+                ),
                 alert: a,
                 logs: LogsOf::None,
                 resolvable: true,
@@ -535,7 +553,12 @@ impl Tracker {
         let mut out = Vec::new();
         if let Some(c) = failed {
             let name = j.metadata.name.clone().unwrap_or_default();
-            let mut a = self.base("job_failed", Severity::Critical, &j.metadata, format!("job/{name}"));
+            let mut a = self.base(
+                "job_failed",
+                Severity::Critical,
+                &j.metadata,
+                format!("job/{name}"),
+            );
             a.at = now;
             a.title = Some(name.clone());
             a.text = Some(format!(
@@ -797,16 +820,34 @@ pub async fn watch(
     }
     let mut streams = vec![
         stream_of(Api::<Pod>::all(c.clone()), wc.clone(), "pod", Item::Pod),
-        stream_of(Api::<Node>::all(c.clone()), watcher::Config::default(), "node", Item::Node),
-        stream_of(Api::<Deployment>::all(c.clone()), wc.clone(), "deploy", Item::Deploy),
+        stream_of(
+            Api::<Node>::all(c.clone()),
+            watcher::Config::default(),
+            "node",
+            Item::Node,
+        ),
+        stream_of(
+            Api::<Deployment>::all(c.clone()),
+            wc.clone(),
+            "deploy",
+            Item::Deploy,
+        ),
         stream_of(Api::<Job>::all(c.clone()), wc.clone(), "job", Item::Job),
     ];
-    if !cfg.event_reasons.is_empty() && (cfg.reasons.is_empty() || cfg.reasons.iter().any(|r| r == "event")) {
+    if !cfg.event_reasons.is_empty()
+        && (cfg.reasons.is_empty() || cfg.reasons.iter().any(|r| r == "event"))
+    {
         let ec = watcher::Config::default().fields("type=Warning");
-        streams.push(stream_of(Api::<Event>::all(c.clone()), ec, "event", Item::Event));
+        streams.push(stream_of(
+            Api::<Event>::all(c.clone()),
+            ec,
+            "event",
+            Item::Event,
+        ));
     }
     let mut merged = futures::stream::select_all(streams);
-    app.health.set(&health, true, false, format!("watching {ctx}"));
+    app.health
+        .set(&health, true, false, format!("watching {ctx}"));
     tracing::info!(context = %ctx, "watching Kubernetes for alerts");
     let tick_every = Duration::from_secs(5);
     let mut ticker = tokio::time::interval(tick_every);
@@ -888,9 +929,15 @@ mod tests {
         assert_eq!(f[0].alert.exit_code, Some(1));
         assert!(matches!(f[0].logs, LogsOf::Container(_, _, _, true)));
         // More restarts, a re-list: nothing new.
-        assert!(t.apply_pod(&crash(4, "Error", 1, "2025-03-01T09:21:02Z"), 2).is_empty());
+        assert!(
+            t.apply_pod(&crash(4, "Error", 1, "2025-03-01T09:21:02Z"), 2)
+                .is_empty()
+        );
         t.init("pod");
-        assert!(t.apply_pod(&crash(5, "Error", 1, "2025-03-01T09:22:02Z"), 3).is_empty());
+        assert!(
+            t.apply_pod(&crash(5, "Error", 1, "2025-03-01T09:22:02Z"), 3)
+                .is_empty()
+        );
         t.init_done("pod");
         // State survives a restart through the store.
         let saved = t.take_dirty().unwrap();
@@ -910,7 +957,10 @@ mod tests {
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].alert.kind, "oom");
         assert_eq!(f[0].alert.exit_code, Some(137));
-        assert!(t.apply_pod(&crash(3, "OOMKilled", 137, "2025-03-01T09:30:44Z"), 2).is_empty());
+        assert!(
+            t.apply_pod(&crash(3, "OOMKilled", 137, "2025-03-01T09:30:44Z"), 2)
+                .is_empty()
+        );
         let f = t.apply_pod(&crash(4, "OOMKilled", 137, "2025-03-01T09:31:44Z"), 3);
         assert_eq!(f.len(), 1, "a second kill is a new occurrence");
     }
@@ -923,7 +973,10 @@ mod tests {
             ..KubeAlertsConfig::default()
         };
         let mut t = Tracker::new("c", &cfg);
-        assert!(t.apply_pod(&crash(3, "Error", 1, "a"), 1).is_empty(), "crashloop not enabled");
+        assert!(
+            t.apply_pod(&crash(3, "Error", 1, "a"), 1).is_empty(),
+            "crashloop not enabled"
+        );
         let mut p = crash(3, "OOMKilled", 137, "a");
         p.metadata.namespace = Some("kube-system".into());
         assert!(t.apply_pod(&p, 1).is_empty(), "namespace excluded");

@@ -289,8 +289,10 @@ pub fn host_word_index(words: &[String]) -> Option<usize> {
     }
     let first = words.first()?.as_str();
     // `/k @prod get pods` names a cluster context the same way.
-    if matches!(first, "docker" | "ps" | "logs" | "restart" | "kubectl" | "k")
-        && words.get(1).is_some_and(is_at)
+    if matches!(
+        first,
+        "docker" | "ps" | "logs" | "restart" | "kubectl" | "k"
+    ) && words.get(1).is_some_and(is_at)
     {
         return Some(1);
     }

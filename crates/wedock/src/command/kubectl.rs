@@ -421,7 +421,10 @@ pub fn cluster_error_text(lang: Lang, e: &ClusterError) -> String {
             .to_string(),
         ClusterError::UnknownContext { name, known } => match lang {
             Lang::Zh => format!("没有名为 {name} 的集群上下文。可用：{}", known.join("、")),
-            Lang::En => format!("No cluster context {name}. Configured: {}", known.join(", ")),
+            Lang::En => format!(
+                "No cluster context {name}. Configured: {}",
+                known.join(", ")
+            ),
         },
         ClusterError::Config(m) => match lang {
             Lang::Zh => format!("无法加载 Kubernetes 配置：{m}"),
@@ -560,7 +563,9 @@ pub fn pod_status(p: &Pod) -> String {
         return "Terminating".into();
     }
     let st = p.status.as_ref();
-    let statuses = st.and_then(|s| s.container_statuses.as_deref()).unwrap_or(&[]);
+    let statuses = st
+        .and_then(|s| s.container_statuses.as_deref())
+        .unwrap_or(&[]);
     let init = st
         .and_then(|s| s.init_container_statuses.as_deref())
         .unwrap_or(&[]);
@@ -569,7 +574,10 @@ pub fn pod_status(p: &Pod) -> String {
         if let Some(t) = state.and_then(|s| s.terminated.as_ref())
             && t.exit_code != 0
         {
-            return format!("Init:{}", t.reason.clone().unwrap_or_else(|| "Error".into()));
+            return format!(
+                "Init:{}",
+                t.reason.clone().unwrap_or_else(|| "Error".into())
+            );
         }
         if let Some(w) = state.and_then(|s| s.waiting.as_ref()) {
             return match w.reason.as_deref() {
@@ -587,7 +595,10 @@ pub fn pod_status(p: &Pod) -> String {
             return r;
         }
         if let Some(t) = state.and_then(|s| s.terminated.as_ref()) {
-            return t.reason.clone().unwrap_or_else(|| format!("ExitCode:{}", t.exit_code));
+            return t
+                .reason
+                .clone()
+                .unwrap_or_else(|| format!("ExitCode:{}", t.exit_code));
         }
     }
     if let Some(r) = st.and_then(|s| s.reason.clone()) {
@@ -688,7 +699,10 @@ pub fn pods_reply(
 ) -> String {
     let bad = pods.iter().filter(|p| !pod_healthy(p)).count();
     let head = match lang {
-        Lang::Zh => format!("☸️ {context} · {scope} · {} 个 Pod，{bad} 个异常", pods.len()),
+        Lang::Zh => format!(
+            "☸️ {context} · {scope} · {} 个 Pod，{bad} 个异常",
+            pods.len()
+        ),
         Lang::En => format!(
             "☸️ {context} · {scope} · {} pods, {bad} not ready",
             pods.len()
@@ -779,7 +793,11 @@ async fn get(k: &K<'_, '_>, a: GetArgs) -> Outcome {
                 })
                 .collect();
             (
-                with_ns(all, lang, &["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]),
+                with_ns(
+                    all,
+                    lang,
+                    &["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"],
+                ),
                 rows,
             )
         }
@@ -790,7 +808,11 @@ async fn get(k: &K<'_, '_>, a: GetArgs) -> Outcome {
                 .iter()
                 .map(|d| {
                     let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-                    let ready = d.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
+                    let ready = d
+                        .status
+                        .as_ref()
+                        .and_then(|s| s.ready_replicas)
+                        .unwrap_or(0);
                     let mut row = ns_col(all, &d.metadata);
                     row.extend([
                         format!("{} {}", marker(ready >= want), name_of(&d.metadata)),
@@ -857,7 +879,11 @@ async fn get(k: &K<'_, '_>, a: GetArgs) -> Outcome {
                             .unwrap_or_else(|| "ClusterIP".into()),
                         spec.and_then(|s| s.cluster_ip.clone())
                             .unwrap_or_else(|| "<none>".into()),
-                        if ports.is_empty() { "<none>".into() } else { ports },
+                        if ports.is_empty() {
+                            "<none>".into()
+                        } else {
+                            ports
+                        },
                         age(s.metadata.creation_timestamp.as_ref(), now),
                     ]);
                     row
@@ -947,7 +973,11 @@ async fn get(k: &K<'_, '_>, a: GetArgs) -> Outcome {
                 })
                 .collect();
             (
-                with_ns(all, lang, &["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]),
+                with_ns(
+                    all,
+                    lang,
+                    &["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"],
+                ),
                 rows,
             )
         }
@@ -1010,10 +1040,7 @@ async fn get(k: &K<'_, '_>, a: GetArgs) -> Outcome {
                     let mut row = ns_col(all, &j.metadata);
                     row.extend([
                         name_of(&j.metadata).to_string(),
-                        format!(
-                            "{} {status}",
-                            if status == "Failed" { "🔴" } else { "🟢" }
-                        ),
+                        format!("{} {status}", if status == "Failed" { "🔴" } else { "🟢" }),
                         format!("{done}/{want}"),
                         age(j.metadata.creation_timestamp.as_ref(), now),
                     ]);
@@ -1029,7 +1056,10 @@ async fn get(k: &K<'_, '_>, a: GetArgs) -> Outcome {
     if rows.is_empty() {
         return none();
     }
-    reply(ctx, fit(lang, &head(rows.len()), &table::render(&header, &rows)))
+    reply(
+        ctx,
+        fit(lang, &head(rows.len()), &table::render(&header, &rows)),
+    )
 }
 
 fn ns_col(all: bool, m: &ObjectMeta) -> Vec<String> {
@@ -1164,8 +1194,16 @@ fn event_lines(evs: &[Event], now: i64, lang: Lang) -> Vec<String> {
         let when = event_time(e)
             .map(|t| render::human_ago(t, now, lang))
             .unwrap_or_default();
-        let count = e.count.filter(|c| *c > 1).map(|c| format!(" ×{c}")).unwrap_or_default();
-        let mark = if e.type_.as_deref() == Some("Warning") { "⚠️" } else { "·" };
+        let count = e
+            .count
+            .filter(|c| *c > 1)
+            .map(|c| format!(" ×{c}"))
+            .unwrap_or_default();
+        let mark = if e.type_.as_deref() == Some("Warning") {
+            "⚠️"
+        } else {
+            "·"
+        };
         out.push(format!(
             "  {mark} {}{count} ({when}): {}",
             e.reason.as_deref().unwrap_or(""),
@@ -1205,14 +1243,15 @@ fn probe_text(p: &Probe) -> String {
 
 fn resources_text(c: &Container) -> Option<String> {
     let r = c.resources.as_ref()?;
-    let fmt = |m: &Option<BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>| {
-        m.as_ref().map(|m| {
-            m.iter()
-                .map(|(k, v)| format!("{k} {}", v.0))
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-    };
+    let fmt =
+        |m: &Option<BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>| {
+            m.as_ref().map(|m| {
+                m.iter()
+                    .map(|(k, v)| format!("{k} {}", v.0))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+        };
     let req = fmt(&r.requests).filter(|s| !s.is_empty());
     let lim = fmt(&r.limits).filter(|s| !s.is_empty());
     if req.is_none() && lim.is_none() {
@@ -1225,7 +1264,12 @@ fn resources_text(c: &Container) -> Option<String> {
     ))
 }
 
-fn container_lines(c: &Container, s: Option<&ContainerStatus>, now: i64, lang: Lang) -> Vec<String> {
+fn container_lines(
+    c: &Container,
+    s: Option<&ContainerStatus>,
+    now: i64,
+    lang: Lang,
+) -> Vec<String> {
     let l = |zh: &'static str, en: &'static str| lang.pick(zh, en);
     let mut out = vec![format!(
         "{} {}: {}",
@@ -1265,7 +1309,11 @@ fn container_lines(c: &Container, s: Option<&ContainerStatus>, now: i64, lang: L
         out.push(format!(
             "  {}: {} · {}: {}",
             l("就绪", "Ready"),
-            if s.ready { l("是", "yes") } else { l("否", "no") },
+            if s.ready {
+                l("是", "yes")
+            } else {
+                l("否", "no")
+            },
             l("重启次数", "Restarts"),
             s.restart_count
         ));
@@ -1297,7 +1345,13 @@ fn container_lines(c: &Container, s: Option<&ContainerStatus>, now: i64, lang: L
 }
 
 /// The readable `describe pod` summary.
-pub fn describe_pod_lines(p: &Pod, events: &[Event], context: &str, now: i64, lang: Lang) -> Vec<String> {
+pub fn describe_pod_lines(
+    p: &Pod,
+    events: &[Event],
+    context: &str,
+    now: i64,
+    lang: Lang,
+) -> Vec<String> {
     let l = |zh: &'static str, en: &'static str| lang.pick(zh, en);
     let m = &p.metadata;
     let mut out = vec![format!("📦 pod {}/{} @{context}", ns_of(m), name_of(m))];
@@ -1342,13 +1396,23 @@ pub fn describe_pod_lines(p: &Pod, events: &[Event], context: &str, now: i64, la
     }
     if let Some(msg) = st
         .and_then(|s| s.conditions.as_ref())
-        .and_then(|v| v.iter().find(|c| c.type_ == "PodScheduled" && c.status == "False"))
+        .and_then(|v| {
+            v.iter()
+                .find(|c| c.type_ == "PodScheduled" && c.status == "False")
+        })
         .and_then(|c| c.message.clone())
     {
         out.push(format!("  {}", trunc(&msg, 200)));
     }
-    let statuses = st.and_then(|s| s.container_statuses.as_deref()).unwrap_or(&[]);
-    for c in p.spec.as_ref().map(|s| s.containers.as_slice()).unwrap_or(&[]) {
+    let statuses = st
+        .and_then(|s| s.container_statuses.as_deref())
+        .unwrap_or(&[]);
+    for c in p
+        .spec
+        .as_ref()
+        .map(|s| s.containers.as_slice())
+        .unwrap_or(&[])
+    {
         let s = statuses.iter().find(|s| s.name == c.name);
         out.extend(container_lines(c, s, now, lang));
     }
@@ -1388,7 +1452,10 @@ async fn describe(k: &K<'_, '_>, kind: Kind, name: &str) -> Outcome {
                 l("不可用", "Unavailable"),
                 st.and_then(|s| s.unavailable_replicas).unwrap_or(0),
             ));
-            if let Some(s) = spec.and_then(|s| s.strategy.as_ref()).and_then(|s| s.type_.clone()) {
+            if let Some(s) = spec
+                .and_then(|s| s.strategy.as_ref())
+                .and_then(|s| s.type_.clone())
+            {
                 out.push(format!("{}: {s}", l("策略", "Strategy")));
             }
             if spec.and_then(|s| s.paused) == Some(true) {
@@ -1398,7 +1465,11 @@ async fn describe(k: &K<'_, '_>, kind: Kind, name: &str) -> Outcome {
                 let s: Vec<String> = sel.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 out.push(format!("{}: {}", l("选择器", "Selector"), s.join(",")));
             }
-            for c in spec.and_then(|s| s.template.spec.as_ref()).map(|s| s.containers.as_slice()).unwrap_or(&[]) {
+            for c in spec
+                .and_then(|s| s.template.spec.as_ref())
+                .map(|s| s.containers.as_slice())
+                .unwrap_or(&[])
+            {
                 out.extend(container_lines(c, None, now, lang));
             }
             for c in st.and_then(|s| s.conditions.as_ref()).into_iter().flatten() {
@@ -1437,12 +1508,18 @@ async fn describe(k: &K<'_, '_>, kind: Kind, name: &str) -> Outcome {
                 .spec
                 .as_ref()
                 .and_then(|s| s.taints.as_ref())
-                .map(|t| t.iter().map(|t| format!("{}:{}", t.key, t.effect)).collect())
+                .map(|t| {
+                    t.iter()
+                        .map(|t| format!("{}:{}", t.key, t.effect))
+                        .collect()
+                })
                 .unwrap_or_default();
             if !taints.is_empty() {
                 out.push(format!("Taints: {}", taints.join(", ")));
             }
-            let q = |m: Option<&BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>| {
+            let q = |m: Option<
+                &BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>,
+            >| {
                 m.map(|m| {
                     ["cpu", "memory", "pods"]
                         .iter()
@@ -1475,7 +1552,8 @@ async fn describe(k: &K<'_, '_>, kind: Kind, name: &str) -> Outcome {
             out.push(format!(
                 "{}: {} · ClusterIP: {}",
                 l("类型", "Type"),
-                spec.and_then(|s| s.type_.clone()).unwrap_or_else(|| "ClusterIP".into()),
+                spec.and_then(|s| s.type_.clone())
+                    .unwrap_or_else(|| "ClusterIP".into()),
                 spec.and_then(|s| s.cluster_ip.clone()).unwrap_or_default()
             ));
             if let Some(sel) = spec.and_then(|s| s.selector.as_ref()) {
@@ -1487,8 +1565,12 @@ async fn describe(k: &K<'_, '_>, kind: Kind, name: &str) -> Outcome {
                     .target_port
                     .as_ref()
                     .map(|t| match t {
-                        k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(i) => i.to_string(),
-                        k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(s) => s.clone(),
+                        k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(i) => {
+                            i.to_string()
+                        }
+                        k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(s) => {
+                            s.clone()
+                        }
                     })
                     .unwrap_or_default();
                 out.push(format!(
@@ -1539,12 +1621,18 @@ async fn logs(k: &K<'_, '_>, a: LogsArgs) -> Outcome {
     };
     let head = match ctx.lang {
         Lang::Zh => format!("📜 {which} 最近 {tail} 行 @{}/{}", k.cluster.context, k.ns),
-        Lang::En => format!("📜 {which} last {tail} lines @{}/{}", k.cluster.context, k.ns),
+        Lang::En => format!(
+            "📜 {which} last {tail} lines @{}/{}",
+            k.cluster.context, k.ns
+        ),
     };
     if text.trim().is_empty() {
         return reply(
             ctx,
-            format!("{head}\n{}", ctx.lang.pick("（没有日志输出）", "(no log output)")),
+            format!(
+                "{head}\n{}",
+                ctx.lang.pick("（没有日志输出）", "(no log output)")
+            ),
         );
     }
     let body = render::tail_fit(
@@ -1595,7 +1683,12 @@ macro_rules! metrics_resource {
                 "v1beta1".into()
             }
             fn plural(_: &()) -> std::borrow::Cow<'_, str> {
-                if $kind == "PodMetrics" { "pods" } else { "nodes" }.into()
+                if $kind == "PodMetrics" {
+                    "pods"
+                } else {
+                    "nodes"
+                }
+                .into()
             }
             fn meta(&self) -> &ObjectMeta {
                 &self.metadata
@@ -1606,8 +1699,16 @@ macro_rules! metrics_resource {
         }
     };
 }
-metrics_resource!(PodMetrics, "PodMetrics", k8s_openapi::NamespaceResourceScope);
-metrics_resource!(NodeMetrics, "NodeMetrics", k8s_openapi::ClusterResourceScope);
+metrics_resource!(
+    PodMetrics,
+    "PodMetrics",
+    k8s_openapi::NamespaceResourceScope
+);
+metrics_resource!(
+    NodeMetrics,
+    "NodeMetrics",
+    k8s_openapi::ClusterResourceScope
+);
 
 /// CPU quantity in millicores: `250m`, `2`, `487558164n`, `1500u`.
 pub fn cpu_millis(q: &str) -> Option<f64> {
@@ -1650,7 +1751,9 @@ fn metrics_absent(e: &CallError) -> bool {
     // 503 from the aggregator. A JSON NotFound is a real answer about one object.
     match e {
         CallError::Api { code: 503, .. } => true,
-        CallError::Api { code: 404, reason, .. } => reason != "NotFound",
+        CallError::Api {
+            code: 404, reason, ..
+        } => reason != "NotFound",
         _ => false,
     }
 }
@@ -1687,8 +1790,16 @@ async fn top(k: &K<'_, '_>, a: TopArgs) -> Outcome {
             .items
             .iter()
             .map(|n| {
-                let cpu = n.usage.get("cpu").and_then(|q| cpu_millis(q)).unwrap_or(0.0);
-                let mem = n.usage.get("memory").and_then(|q| mem_bytes(q)).unwrap_or(0.0);
+                let cpu = n
+                    .usage
+                    .get("cpu")
+                    .and_then(|q| cpu_millis(q))
+                    .unwrap_or(0.0);
+                let mem = n
+                    .usage
+                    .get("memory")
+                    .and_then(|q| mem_bytes(q))
+                    .unwrap_or(0.0);
                 (
                     cpu,
                     vec![
@@ -1730,7 +1841,10 @@ async fn top(k: &K<'_, '_>, a: TopArgs) -> Outcome {
                 (cpu, row)
             })
             .collect();
-        (with_ns(a.all_namespaces, lang, &["NAME", "CPU", "MEMORY"]), rows)
+        (
+            with_ns(a.all_namespaces, lang, &["NAME", "CPU", "MEMORY"]),
+            rows,
+        )
     };
     // Busiest first, like `kubectl top --sort-by=cpu`.
     rows.sort_by(|a, b| b.0.total_cmp(&a.0));
@@ -1738,10 +1852,17 @@ async fn top(k: &K<'_, '_>, a: TopArgs) -> Outcome {
     let head = format!(
         "📊 {} · {}",
         k.cluster.context,
-        if nodes { "nodes".to_string() } else { format!("ns/{}", k.ns) }
+        if nodes {
+            "nodes".to_string()
+        } else {
+            format!("ns/{}", k.ns)
+        }
     );
     if rows.is_empty() {
-        return reply(ctx, format!("{head}\n{}", lang.pick("（没有数据）", "(no data)")));
+        return reply(
+            ctx,
+            format!("{head}\n{}", lang.pick("（没有数据）", "(no data)")),
+        );
     }
     reply(ctx, fit(lang, &head, &table::render(&header, &rows)))
 }
@@ -1755,7 +1876,10 @@ pub fn deployment_rollout(d: &Deployment) -> (bool, String) {
     let st = d.status.clone().unwrap_or_default();
     let generation = d.metadata.generation.unwrap_or(0);
     if st.observed_generation.unwrap_or(0) < generation {
-        return (false, "Waiting for deployment spec update to be observed...".into());
+        return (
+            false,
+            "Waiting for deployment spec update to be observed...".into(),
+        );
     }
     if let Some(c) = st
         .conditions
@@ -1763,7 +1887,10 @@ pub fn deployment_rollout(d: &Deployment) -> (bool, String) {
         .and_then(|c| c.iter().find(|c| c.type_ == "Progressing"))
         && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
     {
-        return (false, format!("deployment \"{name}\" exceeded its progress deadline"));
+        return (
+            false,
+            format!("deployment \"{name}\" exceeded its progress deadline"),
+        );
     }
     let updated = st.updated_replicas.unwrap_or(0);
     let replicas = st.replicas.unwrap_or(0);
@@ -1793,7 +1920,10 @@ pub fn deployment_rollout(d: &Deployment) -> (bool, String) {
             ),
         );
     }
-    (true, format!("deployment \"{name}\" successfully rolled out"))
+    (
+        true,
+        format!("deployment \"{name}\" successfully rolled out"),
+    )
 }
 
 async fn rollout_status(k: &K<'_, '_>, kind: Kind, name: &str) -> Outcome {
@@ -1805,7 +1935,12 @@ async fn rollout_status(k: &K<'_, '_>, kind: Kind, name: &str) -> Outcome {
     let (done, text) = deployment_rollout(&d);
     reply(
         k.ctx,
-        format!("{} {text} @{}/{}", if done { "✅" } else { "⏳" }, k.cluster.context, k.ns),
+        format!(
+            "{} {text} @{}/{}",
+            if done { "✅" } else { "⏳" },
+            k.cluster.context,
+            k.ns
+        ),
     )
 }
 
@@ -1882,8 +2017,18 @@ async fn rollout_restart(k: &K<'_, '_>, kind: Kind, name: &str) -> Outcome {
         }
     };
     let text = match k.ctx.lang {
-        Lang::Zh => format!("🔄 {}/{name} 已触发滚动重启 @{}/{}", kind.word(), k.cluster.context, k.ns),
-        Lang::En => format!("🔄 {}/{name} restarted @{}/{}", kind.word(), k.cluster.context, k.ns),
+        Lang::Zh => format!(
+            "🔄 {}/{name} 已触发滚动重启 @{}/{}",
+            kind.word(),
+            k.cluster.context,
+            k.ns
+        ),
+        Lang::En => format!(
+            "🔄 {}/{name} restarted @{}/{}",
+            kind.word(),
+            k.cluster.context,
+            k.ns
+        ),
     };
     audited(k, &target, r.map(|()| text))
 }
@@ -1998,15 +2143,23 @@ async fn rollout_undo(k: &K<'_, '_>, kind: Kind, name: &str) -> Outcome {
         })
         .unwrap_or_default();
     let rs_api: Api<ReplicaSet> = Api::namespaced(c, &k.ns);
-    let list = try_call!(k, rs_api.list(&list_params(Some(&selector).filter(|s| !s.is_empty()).map(String::as_str))));
+    let list = try_call!(
+        k,
+        rs_api.list(&list_params(
+            Some(&selector)
+                .filter(|s| !s.is_empty())
+                .map(String::as_str)
+        ))
+    );
     let uid = d.metadata.uid.clone().unwrap_or_default();
     let mut owned: Vec<&ReplicaSet> = list
         .items
         .iter()
         .filter(|rs| {
-            rs.metadata.owner_references.as_ref().is_some_and(|o| {
-                o.iter().any(|o| o.controller == Some(true) && o.uid == uid)
-            })
+            rs.metadata
+                .owner_references
+                .as_ref()
+                .is_some_and(|o| o.iter().any(|o| o.controller == Some(true) && o.uid == uid))
         })
         .collect();
     owned.sort_by_key(|rs| std::cmp::Reverse(revision_of(&rs.metadata)));
@@ -2029,7 +2182,9 @@ async fn rollout_undo(k: &K<'_, '_>, kind: Kind, name: &str) -> Outcome {
             k.ctx,
             match lang {
                 Lang::Zh => format!("已跳过回滚（当前模板已与版本 {rev} 相同）"),
-                Lang::En => format!("skipped rollback (current template already matches revision {rev})"),
+                Lang::En => {
+                    format!("skipped rollback (current template already matches revision {rev})")
+                }
             },
         );
     }
@@ -2059,8 +2214,14 @@ async fn rollout_undo(k: &K<'_, '_>, kind: Kind, name: &str) -> Outcome {
     )
     .await;
     let text = match lang {
-        Lang::Zh => format!("⏪ deployment/{name} 已回滚到版本 {rev} @{}/{}", k.cluster.context, k.ns),
-        Lang::En => format!("⏪ deployment/{name} rolled back to revision {rev} @{}/{}", k.cluster.context, k.ns),
+        Lang::Zh => format!(
+            "⏪ deployment/{name} 已回滚到版本 {rev} @{}/{}",
+            k.cluster.context, k.ns
+        ),
+        Lang::En => format!(
+            "⏪ deployment/{name} rolled back to revision {rev} @{}/{}",
+            k.cluster.context, k.ns
+        ),
     };
     audited(k, &target, r.map(|_| text))
 }
@@ -2134,7 +2295,11 @@ async fn cordon(k: &K<'_, '_>, node: &str, on: bool) -> Outcome {
         let summary = match k.ctx.lang {
             Lang::Zh => format!(
                 "{} 节点 {node}（{status}）@{}",
-                if on { "禁止调度（cordon）" } else { "恢复调度（uncordon）" },
+                if on {
+                    "禁止调度（cordon）"
+                } else {
+                    "恢复调度（uncordon）"
+                },
                 k.cluster.context
             ),
             Lang::En => format!("{verb} node {node} ({status}) on {}", k.cluster.context),
@@ -2158,8 +2323,7 @@ async fn cordon(k: &K<'_, '_>, node: &str, on: bool) -> Outcome {
 /// Why drain leaves a pod alone, if it does.
 fn drain_skip(p: &Pod, a: &DrainArgs) -> Option<&'static str> {
     let m = &p.metadata;
-    if m
-        .annotations
+    if m.annotations
         .as_ref()
         .is_some_and(|x| x.contains_key("kubernetes.io/config.mirror"))
     {
@@ -2250,11 +2414,15 @@ async fn drain(k: &K<'_, '_>, a: DrainArgs) -> Outcome {
         .await;
         match r {
             Ok(_) => lines.push(format!("✅ {ns}/{name} evicted")),
-            Err(CallError::Api { code: 429, message, .. }) => {
+            Err(CallError::Api {
+                code: 429, message, ..
+            }) => {
                 blocked += 1;
                 lines.push(format!("⏸ {ns}/{name}: {message}"));
             }
-            Err(CallError::Api { code: 404, .. }) => lines.push(format!("✅ {ns}/{name} already gone")),
+            Err(CallError::Api { code: 404, .. }) => {
+                lines.push(format!("✅ {ns}/{name} already gone"))
+            }
             Err(e) => {
                 blocked += 1;
                 lines.push(format!("❌ {ns}/{name}: {}", call_error_text(k, &e)));
@@ -2267,14 +2435,22 @@ async fn drain(k: &K<'_, '_>, a: DrainArgs) -> Outcome {
             Lang::En => format!("{blocked} pods were not evicted (usually a PodDisruptionBudget); run drain again later."),
         });
     }
-    let result = if blocked == 0 { "ok".to_string() } else { format!("{blocked} not evicted") };
+    let result = if blocked == 0 {
+        "ok".to_string()
+    } else {
+        format!("{blocked} not evicted")
+    };
     let text = fit(lang, "", &lines);
     let r = if blocked == 0 {
         Reply::command(text, lang)
     } else {
         Reply::error(text, lang)
     };
-    Outcome::Audited(r, k.ctx.audit(Some(&k.cluster.context), Some(&target), &result))
+    Outcome::Audited(
+        r,
+        k.ctx
+            .audit(Some(&k.cluster.context), Some(&target), &result),
+    )
 }
 
 #[cfg(test)]
@@ -2324,7 +2500,10 @@ mod tests {
             target("deploy/api", None).unwrap(),
             (Kind::Deployment, "api".into())
         );
-        assert_eq!(target("sts", Some("db")).unwrap(), (Kind::StatefulSet, "db".into()));
+        assert_eq!(
+            target("sts", Some("db")).unwrap(),
+            (Kind::StatefulSet, "db".into())
+        );
         assert!(target("deploy/api", Some("x")).is_err());
         assert!(target("widget/x", None).is_err());
         assert!(target("deploy/A_B", None).is_err());

@@ -19,7 +19,10 @@ pub const IN_CLUSTER: &str = "in-cluster";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClusterError {
     Disabled,
-    UnknownContext { name: String, known: Vec<String> },
+    UnknownContext {
+        name: String,
+        known: Vec<String>,
+    },
     /// The kubeconfig or in-cluster environment could not be read or is unusable.
     Config(String),
 }
@@ -154,8 +157,7 @@ impl Clusters {
         config.default_retry = false;
         if let Some(w) = who {
             config.auth_info.impersonate = Some(w.user.clone());
-            config.auth_info.impersonate_groups =
-                (!w.groups.is_empty()).then(|| w.groups.clone());
+            config.auth_info.impersonate_groups = (!w.groups.is_empty()).then(|| w.groups.clone());
         }
         let namespace = config.default_namespace.clone();
         let client = kube::Client::try_from(config)
@@ -254,8 +256,7 @@ pub fn validate_selector(s: &str) -> Result<(), String> {
             k
         } else if let Some((k, _)) = p.split_once('=') {
             k
-        } else if let Some((k, rest)) = p.split_once(" in ").or_else(|| p.split_once(" notin "))
-        {
+        } else if let Some((k, rest)) = p.split_once(" in ").or_else(|| p.split_once(" notin ")) {
             let r = rest.trim();
             if !(r.starts_with('(') && r.ends_with(')')) {
                 return Err(format!("{p:?}: a set needs parentheses, like env in (a,b)"));
@@ -349,11 +350,13 @@ mod tests {
         );
         let c = Clusters::new(&cfg);
         assert_eq!(
-            c.impersonation("wecom:alice", "viewer").map(|i| i.user.as_str()),
+            c.impersonation("wecom:alice", "viewer")
+                .map(|i| i.user.as_str()),
             Some("alice")
         );
         assert_eq!(
-            c.impersonation("wecom:bob", "viewer").map(|i| i.user.as_str()),
+            c.impersonation("wecom:bob", "viewer")
+                .map(|i| i.user.as_str()),
             Some("chat-viewer")
         );
         assert!(c.impersonation("wecom:bob", "admin").is_none());

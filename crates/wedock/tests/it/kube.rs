@@ -39,6 +39,15 @@ impl Cluster {
         }
     }
 
+    /// A bot whose test users have written English before, so replies are in English.
+    async fn bot(&self, extra: &str) -> Bot {
+        let bot = Bot::new(&self.config(extra)).await;
+        for u in ["viewer1", "op1", "admin1"] {
+            bot.say(u, "hello").await;
+        }
+        bot
+    }
+
     fn config(&self, extra: &str) -> String {
         format!(
             "[docker]\nenabled = false\n\n[kubernetes]\nenabled = true\nkubeconfig = \"{}\"\n{extra}\n{USERS}",
@@ -49,8 +58,14 @@ impl Cluster {
     /// The pods, nodes and workloads most tests look at.
     fn seed(&self) {
         let f = &self.fake;
-        f.put("pods", objects::running_pod("default", "web-1", "web", "node-1"));
-        f.put("pods", objects::running_pod("default", "web-2", "web", "node-1"));
+        f.put(
+            "pods",
+            objects::running_pod("default", "web-1", "web", "node-1"),
+        );
+        f.put(
+            "pods",
+            objects::running_pod("default", "web-2", "web", "node-1"),
+        );
         f.put("pods", objects::running_pod("prod", "db-0", "db", "node-2"));
         f.put(
             "pods",
@@ -104,14 +119,20 @@ async fn get_describe_and_logs_read_the_cluster() {
         "starting\n",
         Some("boot 1\nboot 2\npanic: cannot connect to db\n"),
     );
-    let bot = Bot::new(&c.config("")).await;
+    let bot = c.bot("").await;
 
     // get pods: the context's namespace only, problems first, kubectl's status words.
     let r = bot.say("viewer1", "/k get pods").await;
     let t = ok(&r);
     assert!(t.contains("prod · ns/default · 3 pods, 1 not ready"), "{t}");
-    assert!(t.contains("web-1") && t.contains("web-2") && !t.contains("db-0"), "{t}");
-    let crash_line = t.lines().position(|l| l.contains("CrashLoopBackOff")).unwrap();
+    assert!(
+        t.contains("web-1") && t.contains("web-2") && !t.contains("db-0"),
+        "{t}"
+    );
+    let crash_line = t
+        .lines()
+        .position(|l| l.contains("CrashLoopBackOff"))
+        .unwrap();
     let web_line = t.lines().position(|l| l.contains("web-1")).unwrap();
     assert!(crash_line < web_line, "{t}");
     assert!(t.contains("1/1") && t.contains("0/1"), "{t}");
@@ -120,27 +141,47 @@ async fn get_describe_and_logs_read_the_cluster() {
     c.fake.clear_requests();
     let r = bot.say("viewer1", "/kubectl get pods -A -l app=web").await;
     let t = ok(&r);
-    assert!(t.contains("NAMESPACE") && t.contains("web-1") && !t.contains("db-0"), "{t}");
+    assert!(
+        t.contains("NAMESPACE") && t.contains("web-1") && !t.contains("db-0"),
+        "{t}"
+    );
     let reqs = c.fake.requests();
-    let list = reqs.iter().find(|r| r.path == "/api/v1/pods").expect("a cluster-wide list");
+    let list = reqs
+        .iter()
+        .find(|r| r.path == "/api/v1/pods")
+        .expect("a cluster-wide list");
     assert_eq!(list.param("labelSelector"), Some("app=web"));
     assert_eq!(list.header("authorization"), Some("Bearer test-token"));
     let r = bot.say("viewer1", "/k get pods -n prod -o wide").await;
     let t = ok(&r);
-    assert!(t.contains("db-0") && t.contains("node-2") && t.contains("10.244.1.7"), "{t}");
+    assert!(
+        t.contains("db-0") && t.contains("node-2") && t.contains("10.244.1.7"),
+        "{t}"
+    );
 
     // Other kinds.
     let t = ok(&bot.say("viewer1", "/k get nodes").await).to_string();
-    assert!(t.contains("node-1") && t.contains("Ready") && t.contains("v1.33.1") && t.contains("worker"), "{t}");
+    assert!(
+        t.contains("node-1")
+            && t.contains("Ready")
+            && t.contains("v1.33.1")
+            && t.contains("worker"),
+        "{t}"
+    );
     let t = ok(&bot.say("viewer1", "/k get deploy").await).to_string();
     assert!(t.contains("web") && t.contains("2/2"), "{t}");
     let t = ok(&bot.say("viewer1", "/k get events").await).to_string();
-    assert!(t.contains("BackOff") && t.contains("pod/api-7d4b8c9f6-x2j9k"), "{t}");
+    assert!(
+        t.contains("BackOff") && t.contains("pod/api-7d4b8c9f6-x2j9k"),
+        "{t}"
+    );
     let t = ok(&bot.say("viewer1", "/k get jobs").await).to_string();
     assert!(t.contains("no resources found"), "{t}");
 
     // describe pod: status, restarts, last termination with exit meaning, probes, events.
-    let r = bot.say("viewer1", "/k describe pod api-7d4b8c9f6-x2j9k").await;
+    let r = bot
+        .say("viewer1", "/k describe pod api-7d4b8c9f6-x2j9k")
+        .await;
     let t = ok(&r);
     for want in [
         "CrashLoopBackOff",
@@ -159,6 +200,7 @@ async fn get_describe_and_logs_read_the_cluster() {
         .fake
         .requests()
         .into_iter()
+        .rev()
         .find(|r| r.path == "/api/v1/namespaces/default/events")
         .expect("events listed");
     assert_eq!(
@@ -175,15 +217,25 @@ async fn get_describe_and_logs_read_the_cluster() {
     assert!(t.contains("boot 2\npanic: cannot connect to db"), "{t}");
     assert!(!t.contains("boot 1"), "{t}");
     let req = &c.fake.requests()[0];
-    assert_eq!(req.path, "/api/v1/namespaces/default/pods/api-7d4b8c9f6-x2j9k/log");
+    assert_eq!(
+        req.path,
+        "/api/v1/namespaces/default/pods/api-7d4b8c9f6-x2j9k/log"
+    );
     assert_eq!(req.param("previous"), Some("true"));
     assert_eq!(req.param("tailLines"), Some("2"));
     // No earlier instance: the kubelet's 400, said plainly.
     let r = bot.say("viewer1", "/k logs web-1 -p").await;
     let t = failed(&r);
-    assert!(t.contains("previous terminated container \"app\" in pod \"web-1\" not found"), "{t}");
+    assert!(
+        t.contains("previous terminated container \"app\" in pod \"web-1\" not found"),
+        "{t}"
+    );
     let r = bot.say("viewer1", "/k describe pod nope").await;
-    assert!(failed(&r).contains("pods \"nope\" not found"), "{}", r.reply);
+    assert!(
+        failed(&r).contains("pods \"nope\" not found"),
+        "{}",
+        r.reply
+    );
 
     // Contexts: `@NAME` and --context choose; an unknown one lists the configured.
     let t = ok(&bot.say("viewer1", "/k @staging get pods").await).to_string();
@@ -205,7 +257,7 @@ async fn get_describe_and_logs_read_the_cluster() {
 async fn scale_and_rollout_restart_send_kubectl_patches() {
     let c = Cluster::start().await;
     c.seed();
-    let bot = Bot::new(&c.config("")).await;
+    let bot = c.bot("").await;
 
     let r = bot.say("viewer1", "/k scale deploy/web --replicas 5").await;
     assert!(failed(&r).contains("operator"), "{}", r.reply);
@@ -216,8 +268,14 @@ async fn scale_and_rollout_restart_send_kubectl_patches() {
     assert!(t.contains("2 → 5"), "{t}");
     let reqs = c.fake.requests();
     let p = reqs.iter().find(|r| r.method == "PATCH").expect("a patch");
-    assert_eq!(p.path, "/apis/apps/v1/namespaces/default/deployments/web/scale");
-    assert_eq!(p.header("content-type"), Some("application/merge-patch+json"));
+    assert_eq!(
+        p.path,
+        "/apis/apps/v1/namespaces/default/deployments/web/scale"
+    );
+    assert_eq!(
+        p.header("content-type"),
+        Some("application/merge-patch+json")
+    );
     assert_eq!(p.json(), json!({"spec": {"replicas": 5}}));
     let d = c.fake.get("deployments", "default", "web").unwrap();
     assert_eq!(d["spec"]["replicas"], 5);
@@ -245,18 +303,29 @@ async fn scale_and_rollout_restart_send_kubectl_patches() {
         json!(at)
     );
     // Still the same template otherwise (a merge, not a replace).
-    assert_eq!(d["spec"]["template"]["spec"]["containers"][0]["name"], "app");
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["name"],
+        "app"
+    );
 
     // rollout status reads kubectl's sentence.
     let t = ok(&bot.say("viewer1", "/k rollout status deploy/web").await).to_string();
-    assert!(t.contains("Waiting for deployment \"web\" rollout to finish"), "{t}");
+    // The restart bumped the generation; the (absent) controller has not observed it yet.
+    assert!(
+        t.contains("Waiting for deployment spec update to be observed"),
+        "{t}"
+    );
 
     // Writes are audited.
     let audit = bot.admin("/audit 5").await;
-    assert!(audit.reply.contains("k scale deploy/web --replicas 5"), "{}", audit.reply);
+    assert!(
+        audit.reply.contains("k scale deploy/web --replicas 5"),
+        "{}",
+        audit.reply
+    );
 
     // Read-only mode refuses before calling the cluster.
-    let ro = Bot::new(&c.config("read_only = true")).await;
+    let ro = c.bot("read_only = true").await;
     c.fake.clear_requests();
     let r = ro.say("op1", "/k rollout restart deploy/web").await;
     assert!(failed(&r).contains("read-only"), "{}", r.reply);
@@ -281,40 +350,61 @@ async fn rollout_undo_patches_the_previous_template() {
     };
     c.fake.put("replicasets", rs("1", "registry.local/web:1.0"));
     c.fake.put("replicasets", rs("2", "registry.local/web:2.0"));
-    let bot = Bot::new(&c.config("")).await;
+    let bot = c.bot("").await;
     c.fake.clear_requests();
     let r = bot.say("op1", "/k rollout undo deploy/web").await;
     assert!(ok(&r).contains("revision 1"), "{}", r.reply);
     let reqs = c.fake.requests();
     let p = reqs.iter().find(|r| r.method == "PATCH").expect("a patch");
-    assert_eq!(p.header("content-type"), Some("application/json-patch+json"));
+    assert_eq!(
+        p.header("content-type"),
+        Some("application/json-patch+json")
+    );
     let ops = p.json();
     assert_eq!(ops[0]["op"], "replace");
     assert_eq!(ops[0]["path"], "/spec/template");
-    assert!(ops[0]["value"]["metadata"]["labels"].get("pod-template-hash").is_none());
+    assert!(
+        ops[0]["value"]["metadata"]["labels"]
+            .get("pod-template-hash")
+            .is_none()
+    );
     let d = c.fake.get("deployments", "default", "web").unwrap();
-    assert_eq!(d["spec"]["template"]["spec"]["containers"][0]["image"], "registry.local/web:1.0");
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.local/web:1.0"
+    );
     assert_eq!(d["metadata"]["annotations"]["note"], "rev 1");
-    assert_eq!(d["metadata"]["annotations"]["deployment.kubernetes.io/revision"], "2");
+    assert_eq!(
+        d["metadata"]["annotations"]["deployment.kubernetes.io/revision"],
+        "2"
+    );
 }
 
 #[tokio::test]
 async fn delete_pod_needs_admin_and_confirmation() {
     let c = Cluster::start().await;
     c.seed();
-    let bot = Bot::new(&c.config("")).await;
+    let bot = c.bot("").await;
     let r = bot.say("op1", "/k delete pod web-1").await;
     assert!(failed(&r).contains("admin"), "{}", r.reply);
 
     let r = bot.say("admin1", "/k delete pod web-1").await;
     let t = ok(&r).to_string();
-    assert!(t.contains("delete pod default/web-1") && t.contains("ReplicaSet/web-7d4b8c9f6"), "{t}");
-    assert!(c.fake.get("pods", "default", "web-1").is_some(), "nothing deleted before /confirm");
+    assert!(
+        t.contains("delete pod default/web-1") && t.contains("ReplicaSet/web-7d4b8c9f6"),
+        "{t}"
+    );
+    assert!(
+        c.fake.get("pods", "default", "web-1").is_some(),
+        "nothing deleted before /confirm"
+    );
     assert!(!c.fake.requests().iter().any(|r| r.method == "DELETE"));
 
     // Anything else cancels.
     bot.say("admin1", "/k get pods").await;
-    let r = bot.say("admin1", &format!("/confirm {}", code_of(&t))).await;
+    let r = bot
+        .say("admin1", &format!("/confirm {}", code_of(&t)))
+        .await;
     failed(&r);
     assert!(c.fake.get("pods", "default", "web-1").is_some());
 
@@ -346,7 +436,7 @@ async fn rbac_denials_and_missing_metrics_are_explained() {
     c.fake.forbid(None, "list", "pods");
     c.fake.forbid(Some("chat-viewer"), "get", "pods/log");
     let extra = "[kubernetes.impersonate]\n\"role:viewer\" = { user = \"chat-viewer\", groups = [\"wedock-viewers\"] }\n";
-    let bot = Bot::new(&c.config(extra)).await;
+    let bot = c.bot(extra).await;
 
     let r = bot.say("op1", "/k get pods").await;
     let t = failed(&r);
@@ -359,12 +449,18 @@ async fn rbac_denials_and_missing_metrics_are_explained() {
     c.fake.clear_requests();
     let r = bot.say("viewer1", "/k logs web-1").await;
     let t = failed(&r);
-    assert!(t.contains("User \"chat-viewer\" cannot get resource \"pods/log\""), "{t}");
+    assert!(
+        t.contains("User \"chat-viewer\" cannot get resource \"pods/log\""),
+        "{t}"
+    );
     let req = &c.fake.requests()[0];
     assert_eq!(req.header("impersonate-user"), Some("chat-viewer"));
     assert_eq!(req.header("impersonate-group"), Some("wedock-viewers"));
     // The operator has no mapping: wedock's own account, allowed.
-    assert_eq!(bot.say("op1", "/k logs web-1").await.kind, ReplyKind::Command);
+    assert_eq!(
+        bot.say("op1", "/k logs web-1").await.kind,
+        ReplyKind::Command
+    );
 
     // metrics-server: not installed (plain 404), then down (plain 503, answered at once).
     let r = bot.say("op1", "/k top pods").await;
@@ -376,7 +472,11 @@ async fn rbac_denials_and_missing_metrics_are_explained() {
     assert!(failed(&r).contains("metrics-server"), "{}", r.reply);
     assert!(started.elapsed() < Duration::from_secs(3), "retried a 503");
     assert_eq!(
-        c.fake.requests().iter().filter(|r| r.path.starts_with("/apis/metrics.k8s.io")).count(),
+        c.fake
+            .requests()
+            .iter()
+            .filter(|r| r.path.starts_with("/apis/metrics.k8s.io"))
+            .count(),
         1
     );
     c.fake.set_metrics(
@@ -386,7 +486,10 @@ async fn rbac_denials_and_missing_metrics_are_explained() {
             "containers": [{"name": "app", "usage": {"cpu": "2082398n", "memory": "3795872Ki"}}]})],
     );
     let t = ok(&bot.say("op1", "/k top pods").await).to_string();
-    assert!(t.contains("web-1") && t.contains("2m") && t.contains("3.6 GiB"), "{t}");
+    assert!(
+        t.contains("web-1") && t.contains("2m") && t.contains("3.6 GiB"),
+        "{t}"
+    );
 }
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -396,7 +499,10 @@ async fn crashloop_and_oom_are_alerted_once_even_after_410_relist() {
     let c = Cluster::start().await;
     let robot = FakeRobot::start().await;
     c.fake.put("nodes", objects::node("node-1", true));
-    c.fake.put("pods", objects::running_pod("default", "web-1", "web", "node-1"));
+    c.fake.put(
+        "pods",
+        objects::running_pod("default", "web-1", "web", "node-1"),
+    );
     c.fake.set_logs(
         "shop",
         "api-1",
@@ -404,7 +510,8 @@ async fn crashloop_and_oom_are_alerted_once_even_after_410_relist() {
         "",
         Some("connecting\npanic: cannot connect to db\n"),
     );
-    c.fake.set_logs("shop", "worker-1", "app", "", Some("allocating\nkilled\n"));
+    c.fake
+        .set_logs("shop", "worker-1", "app", "", Some("allocating\nkilled\n"));
     let toml = c.config(&format!(
         r#"
 [api]
@@ -425,18 +532,34 @@ log_lines = 5
     // The watchers listed everything once before problems appear.
     assert!(
         c.fake
-            .wait_request(WAIT, |r| r.path == "/api/v1/pods" && r.param("watch") == Some("true"))
+            .wait_request(WAIT, |r| r.path == "/api/v1/pods"
+                && r.param("watch") == Some("true"))
             .await
     );
-    c.fake.put("pods", objects::crashloop_pod("shop", "api-1", "api", 7, "Error", 1));
-    c.fake.put("pods", objects::crashloop_pod("shop", "worker-1", "worker", 3, "OOMKilled", 137));
+    c.fake.put(
+        "pods",
+        objects::crashloop_pod("shop", "api-1", "api", 7, "Error", 1),
+    );
+    c.fake.put(
+        "pods",
+        objects::crashloop_pod("shop", "worker-1", "worker", 3, "OOMKilled", 137),
+    );
     let both = |p: &[crate::support::fake_robot::Post]| {
-        p.iter().any(|p| p.content.contains("CrashLoopBackOff") && p.content.contains("api-1/app"))
-            && p.iter().any(|p| p.content.contains("out of memory") && p.content.contains("worker-1/app"))
+        p.iter()
+            .any(|p| p.content.contains("CrashLoopBackOff") && p.content.contains("api-1/app"))
+            && p.iter()
+                .any(|p| p.content.contains("out of memory") && p.content.contains("worker-1/app"))
     };
-    assert!(robot.wait_for("K-kube", WAIT, both).await, "{}", robot.text("K-kube"));
+    assert!(
+        robot.wait_for("K-kube", WAIT, both).await,
+        "{}",
+        robot.text("K-kube")
+    );
     let text = robot.text("K-kube");
-    assert!(text.contains("panic: cannot connect to db"), "logs attached: {text}");
+    assert!(
+        text.contains("panic: cannot connect to db"),
+        "logs attached: {text}"
+    );
     assert!(text.contains("exit 137"), "{text}");
     assert!(text.contains("@prod/shop"), "{text}");
     assert_eq!(robot.posts("K-kube").len(), 2, "{text}");
@@ -450,7 +573,10 @@ log_lines = 5
             .count()
     };
     let lists_before = lists(&c.fake);
-    c.fake.put("pods", objects::crashloop_pod("shop", "api-1", "api", 8, "Error", 1));
+    c.fake.put(
+        "pods",
+        objects::crashloop_pod("shop", "api-1", "api", 8, "Error", 1),
+    );
     c.fake.expire_history();
     let end = std::time::Instant::now() + WAIT;
     while lists(&c.fake) <= lists_before {
@@ -466,7 +592,9 @@ log_lines = 5
     c.fake.put("pods", pull);
     assert!(
         robot
-            .wait_for("K-kube", WAIT, |p| p.iter().any(|p| p.content.contains("Image pull failing")))
+            .wait_for("K-kube", WAIT, |p| p
+                .iter()
+                .any(|p| p.content.contains("Image pull failing")))
             .await,
         "{}",
         robot.text("K-kube")
@@ -476,7 +604,10 @@ log_lines = 5
     let posts = robot.posts("K-kube");
     assert_eq!(posts.len(), 3, "{}", robot.text("K-kube"));
     assert_eq!(
-        posts.iter().filter(|p| p.content.contains("api-1/app")).count(),
+        posts
+            .iter()
+            .filter(|p| p.content.contains("api-1/app"))
+            .count(),
         1
     );
     server.stop().await.unwrap();

@@ -91,7 +91,9 @@ fn manifests_are_valid_kubernetes_objects() {
     let mut deployment = None;
     let mut roles = Vec::new();
     for (file, v) in &docs {
-        let kind = v["kind"].as_str().unwrap_or_else(|| panic!("{file}: no kind"));
+        let kind = v["kind"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{file}: no kind"));
         kinds.push(kind.to_string());
         match kind {
             "Deployment" => deployment = Some(typed::<Deployment>(file, v)),
@@ -106,7 +108,13 @@ fn manifests_are_valid_kubernetes_objects() {
                     .as_ref()
                     .and_then(|d| d.get("wedock.toml"))
                     .unwrap_or_else(|| panic!("{file}: no wedock.toml key"));
+                // Secrets come from the mounted Secret; stand-ins in a temp dir take its place.
                 let tmp = tempfile::tempdir().unwrap();
+                let secrets = tmp.path().join("secrets");
+                std::fs::create_dir(&secrets).unwrap();
+                std::fs::write(secrets.join("postgres_url"), "postgres://wedock@db/wedock")
+                    .unwrap();
+                let toml = toml.replace("/etc/wedock/secrets", &secrets.display().to_string());
                 let p = tmp.path().join("wedock.toml");
                 std::fs::write(&p, toml).unwrap();
                 wedock::config::Config::load(Some(&p), Vec::new())
@@ -137,23 +145,49 @@ fn manifests_are_valid_kubernetes_objects() {
             other => panic!("{file}: unexpected kind {other}"),
         }
     }
-    for want in ["Deployment", "Service", "ConfigMap", "Secret", "ServiceAccount", "ClusterRole", "PodDisruptionBudget"] {
+    for want in [
+        "Deployment",
+        "Service",
+        "ConfigMap",
+        "Secret",
+        "ServiceAccount",
+        "ClusterRole",
+        "PodDisruptionBudget",
+    ] {
         assert!(kinds.iter().any(|k| k == want), "no {want} manifest");
     }
 
     let d = deployment.expect("a Deployment");
     let spec = d.spec.as_ref().unwrap();
-    assert!(spec.replicas.unwrap_or(1) > 1, "high availability needs replicas > 1");
+    assert!(
+        spec.replicas.unwrap_or(1) > 1,
+        "high availability needs replicas > 1"
+    );
     let pod = spec.template.spec.as_ref().unwrap();
     assert_eq!(pod.service_account_name.as_deref(), Some("wedock"));
     let psc = pod.security_context.as_ref();
     for c in &pod.containers {
         let path = |p: &Option<k8s_openapi::api::core::v1::Probe>| {
-            p.as_ref().and_then(|p| p.http_get.as_ref()).and_then(|h| h.path.clone())
+            p.as_ref()
+                .and_then(|p| p.http_get.as_ref())
+                .and_then(|h| h.path.clone())
         };
-        assert_eq!(path(&c.liveness_probe).as_deref(), Some("/healthz"), "{}", c.name);
-        assert_eq!(path(&c.readiness_probe).as_deref(), Some("/readyz"), "{}", c.name);
-        let sc = c.security_context.as_ref().expect("container securityContext");
+        assert_eq!(
+            path(&c.liveness_probe).as_deref(),
+            Some("/healthz"),
+            "{}",
+            c.name
+        );
+        assert_eq!(
+            path(&c.readiness_probe).as_deref(),
+            Some("/readyz"),
+            "{}",
+            c.name
+        );
+        let sc = c
+            .security_context
+            .as_ref()
+            .expect("container securityContext");
         assert_eq!(sc.read_only_root_filesystem, Some(true));
         assert_eq!(sc.allow_privilege_escalation, Some(false));
         let non_root = sc
@@ -163,24 +197,42 @@ fn manifests_are_valid_kubernetes_objects() {
         assert!(non_root, "{} must run as non-root", c.name);
         let r = c.resources.as_ref().expect("resources");
         let req = r.requests.as_ref().expect("requests");
-        assert!(req.contains_key("cpu") && req.contains_key("memory"), "{req:?}");
+        assert!(
+            req.contains_key("cpu") && req.contains_key("memory"),
+            "{req:?}"
+        );
         assert!(r.limits.as_ref().is_some_and(|l| l.contains_key("memory")));
     }
 
     // Read-only by default, writes only in the opt-in role.
-    let write_verbs = ["create", "update", "patch", "delete", "deletecollection", "impersonate"];
-    let (_, read) = roles.iter().find(|(f, _)| f.contains("readonly")).expect("read role");
+    let write_verbs = [
+        "create",
+        "update",
+        "patch",
+        "delete",
+        "deletecollection",
+        "impersonate",
+    ];
+    let (_, read) = roles
+        .iter()
+        .find(|(f, _)| f.contains("readonly"))
+        .expect("read role");
     for rule in read.rules.iter().flatten() {
         for v in &rule.verbs {
-            assert!(!write_verbs.contains(&v.as_str()), "read-only role grants {v}");
+            assert!(
+                !write_verbs.contains(&v.as_str()),
+                "read-only role grants {v}"
+            );
         }
     }
-    let (_, write) = roles.iter().find(|(f, _)| f.contains("write")).expect("write role");
-    assert!(
-        write
-            .rules
+    let (_, write) = roles
+        .iter()
+        .find(|(f, _)| f.contains("write"))
+        .expect("write role");
+    assert!(write.rules.iter().flatten().any(|r| {
+        r.resources
             .iter()
             .flatten()
-            .any(|r| r.resources.iter().flatten().any(|x| x == "deployments/scale"))
-    );
+            .any(|x| x == "deployments/scale")
+    }));
 }

@@ -67,17 +67,83 @@ struct Res {
 }
 
 const RESOURCES: &[Res] = &[
-    Res { plural: "pods", group: "", version: "v1", kind: "Pod", namespaced: true },
-    Res { plural: "services", group: "", version: "v1", kind: "Service", namespaced: true },
-    Res { plural: "events", group: "", version: "v1", kind: "Event", namespaced: true },
-    Res { plural: "nodes", group: "", version: "v1", kind: "Node", namespaced: false },
-    Res { plural: "namespaces", group: "", version: "v1", kind: "Namespace", namespaced: false },
-    Res { plural: "deployments", group: "apps", version: "v1", kind: "Deployment", namespaced: true },
-    Res { plural: "statefulsets", group: "apps", version: "v1", kind: "StatefulSet", namespaced: true },
-    Res { plural: "daemonsets", group: "apps", version: "v1", kind: "DaemonSet", namespaced: true },
-    Res { plural: "replicasets", group: "apps", version: "v1", kind: "ReplicaSet", namespaced: true },
-    Res { plural: "ingresses", group: "networking.k8s.io", version: "v1", kind: "Ingress", namespaced: true },
-    Res { plural: "jobs", group: "batch", version: "v1", kind: "Job", namespaced: true },
+    Res {
+        plural: "pods",
+        group: "",
+        version: "v1",
+        kind: "Pod",
+        namespaced: true,
+    },
+    Res {
+        plural: "services",
+        group: "",
+        version: "v1",
+        kind: "Service",
+        namespaced: true,
+    },
+    Res {
+        plural: "events",
+        group: "",
+        version: "v1",
+        kind: "Event",
+        namespaced: true,
+    },
+    Res {
+        plural: "nodes",
+        group: "",
+        version: "v1",
+        kind: "Node",
+        namespaced: false,
+    },
+    Res {
+        plural: "namespaces",
+        group: "",
+        version: "v1",
+        kind: "Namespace",
+        namespaced: false,
+    },
+    Res {
+        plural: "deployments",
+        group: "apps",
+        version: "v1",
+        kind: "Deployment",
+        namespaced: true,
+    },
+    Res {
+        plural: "statefulsets",
+        group: "apps",
+        version: "v1",
+        kind: "StatefulSet",
+        namespaced: true,
+    },
+    Res {
+        plural: "daemonsets",
+        group: "apps",
+        version: "v1",
+        kind: "DaemonSet",
+        namespaced: true,
+    },
+    Res {
+        plural: "replicasets",
+        group: "apps",
+        version: "v1",
+        kind: "ReplicaSet",
+        namespaced: true,
+    },
+    Res {
+        plural: "ingresses",
+        group: "networking.k8s.io",
+        version: "v1",
+        kind: "Ingress",
+        namespaced: true,
+    },
+    Res {
+        plural: "jobs",
+        group: "batch",
+        version: "v1",
+        kind: "Job",
+        namespaced: true,
+    },
 ];
 
 fn res(plural: &str) -> Option<Res> {
@@ -238,8 +304,9 @@ impl FakeKube {
                 .and_then(|e| e["metadata"]["uid"].as_str().map(str::to_string))
                 .unwrap_or_else(|| format!("uid-{plural}-{ns}-{name}"));
             m.entry("uid").or_insert(json!(uid));
-            m.entry("creationTimestamp")
-                .or_insert(json!(chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()));
+            m.entry("creationTimestamp").or_insert(json!(
+                chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+            ));
         }
         if let Some(o) = obj.as_object_mut() {
             o.remove("kind");
@@ -249,7 +316,11 @@ impl FakeKube {
         let ev = WatchEvent {
             rv,
             plural: plural.to_string(),
-            kind: if existed.is_some() { "MODIFIED" } else { "ADDED" },
+            kind: if existed.is_some() {
+                "MODIFIED"
+            } else {
+                "ADDED"
+            },
             object: obj.clone(),
         };
         i.history.push(ev.clone());
@@ -296,7 +367,14 @@ impl FakeKube {
         ));
     }
 
-    pub fn set_logs(&self, ns: &str, pod: &str, container: &str, current: &str, previous: Option<&str>) {
+    pub fn set_logs(
+        &self,
+        ns: &str,
+        pod: &str,
+        container: &str,
+        current: &str,
+        previous: Option<&str>,
+    ) {
         self.lock().logs.insert(
             (ns.into(), pod.into(), container.into()),
             (current.into(), previous.map(str::to_string)),
@@ -373,7 +451,12 @@ fn status(code: u16, reason: &str, message: &str, details: Option<Value>) -> Res
 }
 
 fn json_ok(code: StatusCode, v: &Value) -> Response {
-    (code, [(header::CONTENT_TYPE, "application/json")], v.to_string()).into_response()
+    (
+        code,
+        [(header::CONTENT_TYPE, "application/json")],
+        v.to_string(),
+    )
+        .into_response()
 }
 
 fn plain(code: StatusCode, text: &str) -> Response {
@@ -477,10 +560,20 @@ fn selector_matches(sel: &str, labels: &Value) -> Result<bool, String> {
         } else if let Some((k, v)) = p.split_once("==").or_else(|| p.split_once('=')) {
             get(k.trim()) == Some(v.trim())
         } else if let Some((k, set)) = p.split_once(" notin ") {
-            let set: Vec<&str> = set.trim().trim_matches(['(', ')']).split(',').map(str::trim).collect();
+            let set: Vec<&str> = set
+                .trim()
+                .trim_matches(['(', ')'])
+                .split(',')
+                .map(str::trim)
+                .collect();
             !get(k.trim()).is_some_and(|v| set.contains(&v))
         } else if let Some((k, set)) = p.split_once(" in ") {
-            let set: Vec<&str> = set.trim().trim_matches(['(', ')']).split(',').map(str::trim).collect();
+            let set: Vec<&str> = set
+                .trim()
+                .trim_matches(['(', ')'])
+                .split(',')
+                .map(str::trim)
+                .collect();
             get(k.trim()).is_some_and(|v| set.contains(&v))
         } else {
             get(p).is_some()
@@ -619,11 +712,17 @@ async fn handle(
     let user = user_of(&headers);
     let denied = {
         let i = fake.lock();
-        i.forbidden.contains(&(user.clone(), verb.to_string(), resource.clone()))
-            || i.forbidden.contains(&("*".to_string(), verb.to_string(), resource.clone()))
+        i.forbidden
+            .contains(&(user.clone(), verb.to_string(), resource.clone()))
+            || i.forbidden
+                .contains(&("*".to_string(), verb.to_string(), resource.clone()))
     };
     if denied {
-        let group = if t.res.group.is_empty() { "" } else { t.res.group };
+        let group = if t.res.group.is_empty() {
+            ""
+        } else {
+            t.res.group
+        };
         let subject = match &t.name {
             Some(n) => format!("{} \"{n}\" is forbidden", t.res.qualified()),
             None => format!("{} is forbidden", t.res.qualified()),
@@ -635,12 +734,12 @@ async fn handle(
         let msg = format!(
             "{subject}: User \"{user}\" cannot {verb} resource \"{resource}\" in API group \"{group}\" {scope}"
         );
-        return status(
-            403,
-            "Forbidden",
-            &msg,
-            Some(json!({"name": t.name, "group": t.res.group, "kind": t.res.plural})),
-        );
+        // Like the real server, `name` is left out for collection requests.
+        let mut details = json!({"group": t.res.group, "kind": t.res.plural});
+        if let Some(n) = &t.name {
+            details["name"] = json!(n);
+        }
+        return status(403, "Forbidden", &msg, Some(details));
     }
     match verb {
         "watch" => watch_stream(&fake, &t, &query),
@@ -666,11 +765,7 @@ fn key_of(t: &Target) -> (String, String, String) {
     )
 }
 
-fn filtered(
-    i: &Inner,
-    t: &Target,
-    query: &[(String, String)],
-) -> Result<Vec<Value>, Response> {
+fn filtered(i: &Inner, t: &Target, query: &[(String, String)]) -> Result<Vec<Value>, Response> {
     let q = |k: &str| query.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone());
     let mut out = Vec::new();
     for ((plural, ns, _), obj) in &i.objects {
@@ -722,9 +817,15 @@ fn list(fake: &FakeKube, t: &Target, query: &[(String, String)]) -> Response {
         },
         None => 0,
     };
-    let limit: usize = q("limit").and_then(|l| l.parse().ok()).filter(|l| *l > 0).unwrap_or(usize::MAX);
+    let limit: usize = q("limit")
+        .and_then(|l| l.parse().ok())
+        .filter(|l| *l > 0)
+        .unwrap_or(usize::MAX);
     let end = start.saturating_add(limit).min(items.len());
-    let page: Vec<Value> = items.get(start..end).map(<[Value]>::to_vec).unwrap_or_default();
+    let page: Vec<Value> = items
+        .get(start..end)
+        .map(<[Value]>::to_vec)
+        .unwrap_or_default();
     let mut meta = json!({"resourceVersion": i.rv.to_string()});
     if end < items.len() {
         meta["continue"] = json!(format!("offset:{end}"));
@@ -754,12 +855,21 @@ fn get(fake: &FakeKube, t: &Target, query: &[(String, String)]) -> Response {
             let pod = t.name.clone().unwrap_or_default();
             let containers: Vec<String> = obj["spec"]["containers"]
                 .as_array()
-                .map(|a| a.iter().filter_map(|c| c["name"].as_str().map(str::to_string)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|c| c["name"].as_str().map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default();
             let container = match q("container") {
                 Some(c) if containers.contains(&c) => c,
                 Some(c) => {
-                    return status(400, "BadRequest", &format!("container {c} is not valid for pod {pod}"), None);
+                    return status(
+                        400,
+                        "BadRequest",
+                        &format!("container {c} is not valid for pod {pod}"),
+                        None,
+                    );
                 }
                 None if containers.len() == 1 => containers[0].clone(),
                 None => {
@@ -783,7 +893,9 @@ fn get(fake: &FakeKube, t: &Target, query: &[(String, String)]) -> Response {
                     return status(
                         400,
                         "BadRequest",
-                        &format!("previous terminated container \"{container}\" in pod \"{pod}\" not found"),
+                        &format!(
+                            "previous terminated container \"{container}\" in pod \"{pod}\" not found"
+                        ),
                         None,
                     );
                 }
@@ -804,7 +916,10 @@ fn get(fake: &FakeKube, t: &Target, query: &[(String, String)]) -> Response {
             };
             plain(StatusCode::OK, &text)
         }
-        Some(other) => plain(StatusCode::NOT_FOUND, &format!("404 page not found: {other}")),
+        Some(other) => plain(
+            StatusCode::NOT_FOUND,
+            &format!("404 page not found: {other}"),
+        ),
     }
 }
 
@@ -834,20 +949,37 @@ fn patch(fake: &FakeKube, t: &Target, headers: &HeaderMap, body: &Bytes) -> Resp
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let Some(cur) = fake.get(t.res.plural, &t.ns.clone().unwrap_or_default(), t.name.as_deref().unwrap_or("")) else {
+    let Some(cur) = fake.get(
+        t.res.plural,
+        &t.ns.clone().unwrap_or_default(),
+        t.name.as_deref().unwrap_or(""),
+    ) else {
         return not_found(&t.res, t.name.as_deref().unwrap_or(""));
     };
     let Ok(p) = serde_json::from_slice::<Value>(body) else {
-        return status(400, "BadRequest", "the body of the request was in an unknown format", None);
+        return status(
+            400,
+            "BadRequest",
+            "the body of the request was in an unknown format",
+            None,
+        );
     };
     let mut next = cur.clone();
     match (ct.as_str(), t.sub.as_deref()) {
         ("application/merge-patch+json" | "application/strategic-merge-patch+json", None) => {
             merge(&mut next, &p)
         }
-        ("application/merge-patch+json" | "application/strategic-merge-patch+json", Some("scale")) => {
+        (
+            "application/merge-patch+json" | "application/strategic-merge-patch+json",
+            Some("scale"),
+        ) => {
             let Some(r) = p["spec"]["replicas"].as_i64() else {
-                return status(422, "Invalid", "Scale.autoscaling \"x\" is invalid: spec.replicas: Required value", None);
+                return status(
+                    422,
+                    "Invalid",
+                    "Scale.autoscaling \"x\" is invalid: spec.replicas: Required value",
+                    None,
+                );
             };
             next["spec"]["replicas"] = json!(r);
         }
@@ -864,7 +996,9 @@ fn patch(fake: &FakeKube, t: &Target, headers: &HeaderMap, body: &Bytes) -> Resp
             return status(
                 415,
                 "UnsupportedMediaType",
-                &format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml; got {ct}"),
+                &format!(
+                    "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml; got {ct}"
+                ),
                 None,
             );
         }
@@ -901,14 +1035,25 @@ fn evict(fake: &FakeKube, t: &Target, body: &Bytes) -> Response {
     let (_, ns, name) = key_of(t);
     let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     if v["metadata"]["name"].as_str() != Some(name.as_str()) {
-        return status(400, "BadRequest", "name in URL does not match name in Eviction object", None);
+        return status(
+            400,
+            "BadRequest",
+            "name in URL does not match name in Eviction object",
+            None,
+        );
     }
-    if fake.lock().pdb_blocked.contains(&(ns.clone(), name.clone())) {
+    if fake
+        .lock()
+        .pdb_blocked
+        .contains(&(ns.clone(), name.clone()))
+    {
         return status(
             429,
             "TooManyRequests",
             "Cannot evict pod as it would violate the pod's disruption budget.",
-            Some(json!({"causes": [{"reason": "DisruptionBudget", "message": "The disruption budget web-pdb needs 2 healthy pods and has 2 currently"}]})),
+            Some(
+                json!({"causes": [{"reason": "DisruptionBudget", "message": "The disruption budget web-pdb needs 2 healthy pods and has 2 currently"}]}),
+            ),
         );
     }
     match fake.remove("pods", &ns, &name) {
@@ -977,8 +1122,13 @@ fn line(v: &Value) -> Bytes {
 fn watch_stream(fake: &FakeKube, t: &Target, query: &[(String, String)]) -> Response {
     let q = |k: &str| query.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone());
     let bookmarks = q("allowWatchBookmarks").as_deref() == Some("true");
-    let timeout: u64 = q("timeoutSeconds").and_then(|s| s.parse().ok()).unwrap_or(290).min(600);
-    let from: u64 = q("resourceVersion").and_then(|s| s.parse().ok()).unwrap_or(0);
+    let timeout: u64 = q("timeoutSeconds")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(290)
+        .min(600);
+    let from: u64 = q("resourceVersion")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let (tx, rx) = futures::channel::mpsc::unbounded::<Result<Bytes, std::convert::Infallible>>();
     let mut sub = fake.events.subscribe();
     let (replay, oldest, epoch, now_rv) = {
@@ -1009,11 +1159,21 @@ fn watch_stream(fake: &FakeKube, t: &Target, query: &[(String, String)]) -> Resp
     let t_query = query.to_vec();
     let fake2 = fake.clone();
     tokio::spawn(async move {
-        let target = Target { res: r, ns: t_ns, name: None, sub: None };
+        let target = Target {
+            res: r,
+            ns: t_ns,
+            name: None,
+            sub: None,
+        };
         let mut last = from;
         for e in replay {
             last = e.rv;
-            if tx.unbounded_send(Ok(line(&json!({"type": e.kind, "object": with_type(&r, &e.object)})))).is_err() {
+            if tx
+                .unbounded_send(Ok(line(
+                    &json!({"type": e.kind, "object": with_type(&r, &e.object)}),
+                )))
+                .is_err()
+            {
                 return;
             }
         }
@@ -1076,7 +1236,14 @@ pub mod objects {
     }
 
     /// §7.1: CrashLoopBackOff with the last termination in lastState.
-    pub fn crashloop_pod(ns: &str, name: &str, app: &str, restarts: i64, last_reason: &str, exit: i64) -> Value {
+    pub fn crashloop_pod(
+        ns: &str,
+        name: &str,
+        app: &str,
+        restarts: i64,
+        last_reason: &str,
+        exit: i64,
+    ) -> Value {
         json!({
             "metadata": {"name": name, "namespace": ns, "labels": {"app": app, "pod-template-hash": "7d4b8c9f6"},
                 "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": format!("{app}-7d4b8c9f6"),
@@ -1136,7 +1303,11 @@ pub mod objects {
         let (status, reason, msg) = if ready {
             ("True", "KubeletReady", "kubelet is posting ready status")
         } else {
-            ("Unknown", "NodeStatusUnknown", "Kubelet stopped posting node status.")
+            (
+                "Unknown",
+                "NodeStatusUnknown",
+                "Kubelet stopped posting node status.",
+            )
         };
         json!({
             "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, "node-role.kubernetes.io/worker": ""}},
@@ -1157,7 +1328,14 @@ pub mod objects {
         })
     }
 
-    pub fn warning_event(ns: &str, name: &str, pod: &str, reason: &str, message: &str, count: i64) -> Value {
+    pub fn warning_event(
+        ns: &str,
+        name: &str,
+        pod: &str,
+        reason: &str,
+        message: &str,
+        count: i64,
+    ) -> Value {
         json!({
             "metadata": {"name": name, "namespace": ns},
             "involvedObject": {"kind": "Pod", "namespace": ns, "name": pod, "uid": "0d3a9a52", "apiVersion": "v1", "fieldPath": "spec.containers{app}"},
