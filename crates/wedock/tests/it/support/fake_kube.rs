@@ -765,7 +765,8 @@ fn key_of(t: &Target) -> (String, String, String) {
     )
 }
 
-fn filtered(i: &Inner, t: &Target, query: &[(String, String)]) -> Result<Vec<Value>, Response> {
+/// The objects a LIST returns, or the reason for a 400.
+fn filtered(i: &Inner, t: &Target, query: &[(String, String)]) -> Result<Vec<Value>, String> {
     let q = |k: &str| query.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone());
     let mut out = Vec::new();
     for ((plural, ns, _), obj) in &i.objects {
@@ -781,14 +782,14 @@ fn filtered(i: &Inner, t: &Target, query: &[(String, String)]) -> Result<Vec<Val
             match selector_matches(&sel, &obj["metadata"]["labels"]) {
                 Ok(true) => {}
                 Ok(false) => continue,
-                Err(e) => return Err(status(400, "BadRequest", &e, None)),
+                Err(e) => return Err(e),
             }
         }
         if let Some(sel) = q("fieldSelector") {
             match field_matches(t.res.plural, &sel, obj) {
                 Ok(true) => {}
                 Ok(false) => continue,
-                Err(e) => return Err(status(400, "BadRequest", &e, None)),
+                Err(e) => return Err(e),
             }
         }
         out.push(obj.clone());
@@ -801,7 +802,7 @@ fn list(fake: &FakeKube, t: &Target, query: &[(String, String)]) -> Response {
     let i = fake.lock();
     let items = match filtered(&i, t, query) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(e) => return status(400, "BadRequest", &e, None),
     };
     let start: usize = match q("continue") {
         Some(c) => match c.strip_prefix("offset:").and_then(|n| n.parse().ok()) {
