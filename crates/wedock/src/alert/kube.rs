@@ -943,11 +943,11 @@ mod tests {
         let saved = t.take_dirty().unwrap();
         let mut t2 = Tracker::new("prod", &KubeAlertsConfig::default());
         t2.restore(&saved);
-        assert!(t2.apply_pod(&crash(6, "Error", 1, "x"), 4).is_empty());
+        assert!(t2.apply_pod(&crash(6, "Error", 1, "2025-03-01T09:23:02Z"), 4).is_empty());
         // Healthy again, then crashing again: a new episode.
         assert!(t2.apply_pod(&healthy(), 5).is_empty());
         assert_eq!(t2.active_len(), 0);
-        assert_eq!(t2.apply_pod(&crash(10, "Error", 1, "y"), 6).len(), 1);
+        assert_eq!(t2.apply_pod(&crash(10, "Error", 1, "2025-03-01T09:40:02Z"), 6).len(), 1);
     }
 
     #[test]
@@ -974,13 +974,13 @@ mod tests {
         };
         let mut t = Tracker::new("c", &cfg);
         assert!(
-            t.apply_pod(&crash(3, "Error", 1, "a"), 1).is_empty(),
+            t.apply_pod(&crash(3, "Error", 1, "2025-03-01T09:20:02Z"), 1).is_empty(),
             "crashloop not enabled"
         );
-        let mut p = crash(3, "OOMKilled", 137, "a");
+        let mut p = crash(3, "OOMKilled", 137, "2025-03-01T09:30:44Z");
         p.metadata.namespace = Some("kube-system".into());
         assert!(t.apply_pod(&p, 1).is_empty(), "namespace excluded");
-        let f = t.apply_pod(&crash(3, "OOMKilled", 137, "a"), 1);
+        let f = t.apply_pod(&crash(3, "OOMKilled", 137, "2025-03-01T09:30:44Z"), 1);
         assert_eq!(f.len(), 1);
         // A re-list without the pod forgets it.
         t.init("pod");
