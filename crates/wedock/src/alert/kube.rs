@@ -943,11 +943,18 @@ mod tests {
         let saved = t.take_dirty().unwrap();
         let mut t2 = Tracker::new("prod", &KubeAlertsConfig::default());
         t2.restore(&saved);
-        assert!(t2.apply_pod(&crash(6, "Error", 1, "2025-03-01T09:23:02Z"), 4).is_empty());
+        assert!(
+            t2.apply_pod(&crash(6, "Error", 1, "2025-03-01T09:23:02Z"), 4)
+                .is_empty()
+        );
         // Healthy again, then crashing again: a new episode.
         assert!(t2.apply_pod(&healthy(), 5).is_empty());
         assert_eq!(t2.active_len(), 0);
-        assert_eq!(t2.apply_pod(&crash(10, "Error", 1, "2025-03-01T09:40:02Z"), 6).len(), 1);
+        assert_eq!(
+            t2.apply_pod(&crash(10, "Error", 1, "2025-03-01T09:40:02Z"), 6)
+                .len(),
+            1
+        );
     }
 
     #[test]
@@ -974,7 +981,8 @@ mod tests {
         };
         let mut t = Tracker::new("c", &cfg);
         assert!(
-            t.apply_pod(&crash(3, "Error", 1, "2025-03-01T09:20:02Z"), 1).is_empty(),
+            t.apply_pod(&crash(3, "Error", 1, "2025-03-01T09:20:02Z"), 1)
+                .is_empty(),
             "crashloop not enabled"
         );
         let mut p = crash(3, "OOMKilled", 137, "2025-03-01T09:30:44Z");

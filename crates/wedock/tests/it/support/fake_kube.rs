@@ -6,7 +6,7 @@
 //! in-stream `ERROR` Status of code 410), pod logs as text/plain with the kubelet's 400s,
 //! merge / strategic / JSON patches on objects and on `/scale`, pod deletion returning the
 //! object, evictions, the metrics API (absent = plain-text 404, down = plain-text 503), and
-//! `Status` bodies that always carry `code` and `reason` (kube's helpers read the reason only).
+//! `Status` bodies that always carry `code` and `reason` (kube's is_* checks read the reason only).
 //!
 //! Tests script it: put objects (every write bumps one global resourceVersion and emits a watch
 //! event), forbid verbs per resource and user (403 with the real message), expire the watch
