@@ -17,6 +17,8 @@ pub struct App {
     pub health: crate::health::Health,
     /// Docker engines by name, connected on first use.
     pub docker: crate::ops::docker::Engines,
+    /// Kubernetes clusters by context, clients made on first use.
+    pub kube: crate::ops::kube::Clusters,
     /// State channels share between their callbacks, senders and background tasks.
     pub channels: crate::channel::Shared,
     /// The alert engine, once `alert::init` has built it.
@@ -28,6 +30,7 @@ impl App {
         Self {
             policy: Policy::new(config.identity.clone()),
             docker: crate::ops::docker::Engines::new(&config.docker),
+            kube: crate::ops::kube::Clusters::new(&config.kubernetes),
             config,
             store,
             knowledge,

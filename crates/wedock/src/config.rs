@@ -450,6 +450,8 @@ pub struct AlertsConfig {
     pub reconnect_min_ms: u64,
     pub reconnect_max_ms: u64,
     pub routes: Vec<RouteConfig>,
+    /// Cluster watchers (`[alerts.kubernetes]`).
+    pub kubernetes: KubeAlertsConfig,
 }
 
 impl Default for AlertsConfig {
@@ -472,6 +474,7 @@ impl Default for AlertsConfig {
             reconnect_min_ms: 500,
             reconnect_max_ms: 30_000,
             routes: Vec::new(),
+            kubernetes: KubeAlertsConfig::default(),
         }
     }
 }
@@ -577,12 +580,111 @@ pub struct WeixinAccountConfig {
     pub name: String,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+/// Kubernetes clusters for `/kubectl` and cluster alerts (`[kubernetes]`, see
+/// docs/kubernetes.md).
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct KubernetesConfig {
     pub enabled: bool,
+    /// A kubeconfig file; unset = `$KUBECONFIG`, then `~/.kube/config`.
+    pub kubeconfig: Option<PathBuf>,
+    /// Contexts of the kubeconfig that may be used (empty = every context in it).
     pub contexts: Vec<String>,
+    /// Context used when a command names none (default: the kubeconfig's current context).
+    pub default_context: Option<String>,
+    /// Offer the pod's own service account as context `in-cluster` (and use it by default
+    /// when there is no kubeconfig).
+    pub in_cluster: bool,
+    /// Refuse every write command on clusters.
+    pub read_only: bool,
+    /// Longest wait for one API call of a chat command.
+    pub request_timeout_secs: u64,
+    /// Default `logs --tail`.
+    pub logs_tail: usize,
+    /// Chat role or user → Kubernetes identity to impersonate, so the cluster's RBAC has the
+    /// last word. Keys: `role:viewer|operator|admin` or `user:CHANNEL:ID` (user wins).
+    pub impersonate: BTreeMap<String, ImpersonateConfig>,
 }
+
+impl Default for KubernetesConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            kubeconfig: None,
+            contexts: Vec::new(),
+            default_context: None,
+            in_cluster: false,
+            read_only: false,
+            request_timeout_secs: 15,
+            logs_tail: 50,
+            impersonate: BTreeMap::new(),
+        }
+    }
+}
+
+/// A Kubernetes user (and groups) requests are made as (`Impersonate-User/Group`).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq, Hash)]
+#[serde(deny_unknown_fields)]
+pub struct ImpersonateConfig {
+    pub user: String,
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+/// Cluster alert watchers (`[alerts.kubernetes]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KubeAlertsConfig {
+    /// Watch clusters when `[kubernetes]` is enabled.
+    pub enabled: bool,
+    /// Contexts to watch (empty = the default context).
+    pub contexts: Vec<String>,
+    /// Namespaces to watch, globs (empty = all).
+    pub namespaces: Vec<String>,
+    /// Namespaces never alerted on, globs.
+    pub exclude_namespaces: Vec<String>,
+    /// Label selector for pods, deployments and jobs (`app=api,tier!=batch`).
+    pub labels: Option<String>,
+    /// Object names alerted on, globs (empty = all).
+    pub names: Vec<String>,
+    /// Alert kinds to raise: crashloop, oom, image_pull, config_error, pending, job_failed,
+    /// node_not_ready, node_pressure, deployment_unavailable, event (empty = all but event).
+    pub reasons: Vec<String>,
+    /// A pod Pending for longer than this is reported (`5m`).
+    pub pending_after: String,
+    /// Warning event reasons reported as kind `event` (empty = none; events are noisy).
+    pub event_reasons: Vec<String>,
+}
+
+impl Default for KubeAlertsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            contexts: Vec::new(),
+            namespaces: Vec::new(),
+            exclude_namespaces: Vec::new(),
+            labels: None,
+            names: Vec::new(),
+            reasons: Vec::new(),
+            pending_after: "5m".to_string(),
+            event_reasons: Vec::new(),
+        }
+    }
+}
+
+/// Alert kinds a Kubernetes watcher can raise.
+pub const KUBE_ALERT_KINDS: &[&str] = &[
+    "crashloop",
+    "oom",
+    "image_pull",
+    "config_error",
+    "pending",
+    "job_failed",
+    "node_not_ready",
+    "node_pressure",
+    "deployment_unavailable",
+    "event",
+];
 
 /// A configuration error: the dotted key and why it is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -810,6 +912,7 @@ impl Config {
         }
         self.validate_alerts()?;
         self.validate_weixin()?;
+        self.validate_kubernetes()?;
         if !self.identity.local_user.contains(':') {
             return Err(err("identity.local_user", "must look like channel:userid"));
         }
@@ -866,6 +969,73 @@ impl Config {
         for (i, t) in w.notify.iter().enumerate() {
             if t.trim().is_empty() {
                 return Err(err(format!("weixin.notify[{i}]"), "must not be empty"));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_kubernetes(&self) -> Result<(), ConfigError> {
+        let k = &self.kubernetes;
+        if !(1..=300).contains(&k.request_timeout_secs) {
+            return Err(err(
+                "kubernetes.request_timeout_secs",
+                "must be between 1 and 300",
+            ));
+        }
+        if !(1..=10_000).contains(&k.logs_tail) {
+            return Err(err("kubernetes.logs_tail", "must be between 1 and 10000"));
+        }
+        for key in k.impersonate.keys() {
+            let ok = match key.split_once(':') {
+                Some(("role", r)) => matches!(r, "viewer" | "operator" | "admin"),
+                Some(("user", u)) => !u.is_empty(),
+                _ => false,
+            };
+            if !ok {
+                return Err(err(
+                    format!("kubernetes.impersonate.{key}"),
+                    "key must be role:viewer|operator|admin or user:CHANNEL:ID",
+                ));
+            }
+        }
+        for (key, v) in &k.impersonate {
+            if v.user.trim().is_empty() {
+                return Err(err(
+                    format!("kubernetes.impersonate.{key}.user"),
+                    "must not be empty",
+                ));
+            }
+        }
+        let a = &self.alerts.kubernetes;
+        for (i, r) in a.reasons.iter().enumerate() {
+            if !KUBE_ALERT_KINDS.contains(&r.as_str()) {
+                return Err(err(
+                    format!("alerts.kubernetes.reasons[{i}]"),
+                    format!("unknown kind; use one of: {}", KUBE_ALERT_KINDS.join(", ")),
+                ));
+            }
+        }
+        match humantime::parse_duration(&a.pending_after) {
+            Ok(d) if d.as_secs() >= 1 => {}
+            _ => {
+                return Err(err(
+                    "alerts.kubernetes.pending_after",
+                    "must be a duration of at least 1s, like 5m",
+                ));
+            }
+        }
+        for (i, g) in a
+            .namespaces
+            .iter()
+            .chain(&a.exclude_namespaces)
+            .chain(&a.names)
+            .enumerate()
+        {
+            if glob::Pattern::new(g).is_err() {
+                return Err(err(
+                    format!("alerts.kubernetes (pattern {i})"),
+                    format!("{g:?} is not a valid glob"),
+                ));
             }
         }
         Ok(())

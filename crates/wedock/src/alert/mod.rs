@@ -1,4 +1,4 @@
-//! Alerts: sources (Docker events, Alertmanager, webhooks) → routes → noise control → outbox.
+//! Alerts: sources (Docker events, Kubernetes watches, Alertmanager, webhooks) → routes → noise control → outbox.
 //!
 //! Every source turns what it sees into [`Alert`]s and hands a batch to [`Engine::submit`],
 //! which returns only once the resulting messages are durably in the outbox; only then does a
@@ -7,6 +7,7 @@
 pub mod docker;
 pub mod engine;
 pub mod http;
+pub mod kube;
 pub mod render;
 
 pub use engine::Engine;
@@ -177,6 +178,21 @@ pub fn spawn_sources(
             tasks.push(tokio::spawn(docker::watch(
                 engine.clone(),
                 host,
+                shutdown.clone(),
+            )));
+        }
+    }
+    if app.config.kubernetes.enabled && app.config.alerts.kubernetes.enabled {
+        let contexts = &app.config.alerts.kubernetes.contexts;
+        let targets: Vec<Option<String>> = if contexts.is_empty() {
+            vec![None]
+        } else {
+            contexts.iter().cloned().map(Some).collect()
+        };
+        for ctx in targets {
+            tasks.push(tokio::spawn(kube::watch(
+                engine.clone(),
+                ctx,
                 shutdown.clone(),
             )));
         }

@@ -288,7 +288,12 @@ pub fn host_word_index(words: &[String]) -> Option<usize> {
         return Some(0);
     }
     let first = words.first()?.as_str();
-    if matches!(first, "docker" | "ps" | "logs" | "restart") && words.get(1).is_some_and(is_at) {
+    // `/k @prod get pods` names a cluster context the same way.
+    if matches!(
+        first,
+        "docker" | "ps" | "logs" | "restart" | "kubectl" | "k"
+    ) && words.get(1).is_some_and(is_at)
+    {
         return Some(1);
     }
     None

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod alerts;
 pub mod docker;
+pub mod kubectl;
 pub mod quiz;
 
 use crate::app::App;
@@ -70,6 +71,9 @@ pub enum ChatCommand {
     Logs(docker::LogsArgs),
     /// Alias of `docker restart` / 重启容器
     Restart(docker::TargetsArgs),
+    /// Kubernetes: get, describe, logs, rollout, scale, … / Kubernetes 查看与操作
+    #[command(visible_alias = "k")]
+    Kubectl(kubectl::KubectlArgs),
     /// Interview practice: a question, then your answer / 面试练习
     Quiz(quiz::QuizArgs),
     /// Recent alerts and their delivery / 最近的告警
@@ -101,6 +105,7 @@ impl ChatCommand {
             ChatCommand::Docker(d) => d.required_role(),
             ChatCommand::Ps(_) | ChatCommand::Logs(_) => Role::Viewer,
             ChatCommand::Restart(_) => Role::Operator,
+            ChatCommand::Kubectl(k) => k.required_role(),
             ChatCommand::Quiz(_) | ChatCommand::Alerts { .. } | ChatCommand::Mutes => Role::Viewer,
             ChatCommand::Mute(_) | ChatCommand::Unmute { .. } => Role::Operator,
         }
@@ -245,6 +250,7 @@ pub async fn run(cmd: ChatCommand, ctx: &Ctx<'_>) -> Outcome {
         ChatCommand::Ps(a) => docker::run(docker::DockerCommand::Ps(a), ctx).await,
         ChatCommand::Logs(a) => docker::run(docker::DockerCommand::Logs(a), ctx).await,
         ChatCommand::Restart(a) => docker::run(docker::DockerCommand::Restart(a), ctx).await,
+        ChatCommand::Kubectl(a) => kubectl::run(a, ctx).await,
         ChatCommand::Quiz(a) => quiz::run(a, ctx).await,
         ChatCommand::Alerts { n } => alerts::recent(n, ctx).await,
         ChatCommand::Mute(a) => alerts::mute(a, ctx).await,

@@ -1,3 +1,4 @@
 //! Typed views of the engines wedock operates, shared by commands and alerts.
 
 pub mod docker;
+pub mod kube;

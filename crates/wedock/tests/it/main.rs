@@ -17,6 +17,8 @@ mod docker;
 mod knowledge;
 mod knowledge_eval;
 mod knowledge_llm;
+mod kube;
+mod manifests;
 mod replicas;
 mod server;
 mod store;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod fake_ilink;
+pub mod fake_kube;
 pub mod fake_robot;
 pub mod fake_tencent;
 
