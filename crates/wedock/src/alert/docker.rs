@@ -21,6 +21,35 @@ pub fn cursor_key(host: &str) -> String {
     format!("alerts:cursor:{host}")
 }
 
+/// Containers already reported unhealthy on a host, so a restarted watcher neither repeats
+/// nor misses them.
+fn unhealthy_key(host: &str) -> String {
+    format!("alerts:unhealthy:{host}")
+}
+
+async fn load_unhealthy(store: &Arc<dyn crate::store::Store>, host: &str) -> HashSet<String> {
+    match store.kv_get(&unhealthy_key(host)).await {
+        Ok(Some(v)) => serde_json::from_str(&v).unwrap_or_default(),
+        _ => HashSet::new(),
+    }
+}
+
+/// Saves the tracker's unhealthy set when it differs from `saved`.
+async fn save_unhealthy(
+    store: &Arc<dyn crate::store::Store>,
+    tracker: &Tracker,
+    saved: &mut HashSet<String>,
+) {
+    if tracker.unhealthy == *saved {
+        return;
+    }
+    let v = serde_json::to_string(&tracker.unhealthy).unwrap_or_else(|_| "[]".into());
+    match store.kv_set(&unhealthy_key(&tracker.host), &v, None).await {
+        Ok(()) => saved.clone_from(&tracker.unhealthy),
+        Err(e) => tracing::warn!(error = %e, "cannot save the unhealthy containers"),
+    }
+}
+
 /// Turns a host's container events into alerts; remembers what it needs across events
 /// (recent kills and OOMs, deaths for restart loops, which containers are down/unhealthy).
 pub struct Tracker {
@@ -316,6 +345,7 @@ where
     let mut saved = cursor;
     let mut last = cursor;
     let mut deadline: Option<tokio::time::Instant> = None;
+    let mut saved_unhealthy = tracker.unhealthy.clone();
     loop {
         let sleep_until =
             deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
@@ -395,6 +425,7 @@ where
         {
             return PumpEnd::Shutdown;
         }
+        save_unhealthy(&store, tracker, &mut saved_unhealthy).await;
         saved = batch_cursor;
         if end {
             return PumpEnd::StreamEnded;
@@ -446,12 +477,14 @@ async fn flush(
 /// engine keeps only a short in-memory event history and loses it when it restarts, so
 /// `since` alone cannot be trusted after a long gap. Containers that stopped with a failure
 /// after `cursor` (ns) are reported as deaths (their replayed `die` events, if any, are then
-/// skipped), and the tracker learns which containers are down or unhealthy so their recovery
-/// is reported.
+/// skipped); running containers that are unhealthy and not in `reported_unhealthy` are
+/// reported too, and the tracker learns which containers are down or unhealthy so their
+/// recovery is reported.
 pub async fn reconcile(
     client: &bollard::Docker,
     tracker: &mut Tracker,
     cursor: i64,
+    reported_unhealthy: &HashSet<String>,
 ) -> Vec<Translated> {
     use bollard::query_parameters as qp;
     let opts = qp::ListContainersOptionsBuilder::default()
@@ -474,7 +507,29 @@ pub async fn reconcile(
                 .as_deref()
                 .is_some_and(|s| s.contains("(unhealthy)"))
             {
-                tracker.unhealthy.insert(id);
+                if reported_unhealthy.contains(&id) {
+                    tracker.unhealthy.insert(id);
+                } else {
+                    // Turned unhealthy while nobody watched: report it as the event would.
+                    let mut attrs: HashMap<String, String> = c.labels.unwrap_or_default();
+                    if let Some(n) = c.names.as_ref().and_then(|n| n.first()) {
+                        attrs.insert("name".into(), n.trim_start_matches('/').to_string());
+                    }
+                    if let Some(img) = c.image {
+                        attrs.insert("image".into(), img);
+                    }
+                    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
+                    out.extend(tracker.translate(&EventMessage {
+                        action: Some("health_status: unhealthy".into()),
+                        actor: Some(bollard::models::EventActor {
+                            id: Some(id.clone()),
+                            attributes: Some(attrs),
+                        }),
+                        time_nano: Some(now),
+                        time: Some(now / 1_000_000_000),
+                        ..Default::default()
+                    }));
+                }
             }
             continue;
         }
@@ -623,10 +678,11 @@ pub async fn watch(
                 continue;
             }
         };
+        let mut saved_unhealthy = load_unhealthy(&store, &host.name).await;
         let mut found = if first_start {
             Vec::new()
         } else {
-            reconcile(&client, &mut tracker, cursor).await
+            reconcile(&client, &mut tracker, cursor, &saved_unhealthy).await
         };
         // The cursor stays where it was: the replay that follows still has to be read.
         if !flush(
@@ -642,6 +698,7 @@ pub async fn watch(
         {
             return;
         }
+        save_unhealthy(&store, &tracker, &mut saved_unhealthy).await;
         let since = format!("{}.{:09}", cursor / 1_000_000_000, cursor % 1_000_000_000);
         let mut filters = HashMap::new();
         filters.insert("type".to_string(), vec!["container".to_string()]);

@@ -117,6 +117,9 @@ format = "markdown_v2"
 [alerts]
 lang = "en"
 log_lines = 5
+# Every test's server sees every test's containers on the shared engine; keep their alerts
+# as whole messages (digest folding is tested in alerts.rs).
+digest_pending = 100
 "#,
         fake.base()
     )
@@ -369,6 +372,64 @@ async fn deaths_the_engine_no_longer_remembers_are_found_from_container_state() 
         .posts("K-docker")
         .iter()
         .filter(|p| p.content.contains(&name))
+        .count();
+    assert_eq!(n, 1, "{}", fake.text("K-docker"));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_container_that_turned_unhealthy_while_wedock_was_down_is_reported_once() {
+    if !docker_available("a_container_that_turned_unhealthy_while_wedock_was_down_is_reported_once")
+    {
+        return;
+    }
+    ensure_image();
+    let fake = FakeRobot::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&config(&fake), dir.path()).await;
+    s.stop().await;
+
+    let c = Containers::new("alerts-sick-while-down");
+    let sick = c.run(
+        "sick-while-down",
+        &[
+            "--health-cmd",
+            "false",
+            "--health-interval",
+            "1s",
+            "--health-retries",
+            "1",
+        ],
+        "echo sick-while-down-logs; sleep 120",
+    );
+    for _ in 0..400 {
+        let o = Command::new("docker")
+            .args(["inspect", "-f", "{{.State.Health.Status}}", &sick])
+            .output()
+            .unwrap();
+        if String::from_utf8_lossy(&o.stdout).trim() == "unhealthy" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let s = Server::start(&config(&fake), dir.path()).await;
+    assert!(
+        fake.wait_for("K-docker", WAIT, |p| mentions(
+            p,
+            &["Container unhealthy", &sick, "sick-while-down-logs"]
+        ))
+        .await,
+        "unhealthy while down not reported: {}",
+        fake.text("K-docker")
+    );
+    // Neither the engine's replay nor the next restart reports it again.
+    s.stop().await;
+    let s = Server::start(&config(&fake), dir.path()).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let n = fake
+        .posts("K-docker")
+        .iter()
+        .filter(|p| p.content.contains(&sick))
         .count();
     assert_eq!(n, 1, "{}", fake.text("K-docker"));
     s.stop().await;
