@@ -175,6 +175,30 @@ impl Server {
 
 const WAIT: Duration = Duration::from_secs(30);
 
+/// Waits (up to 10 s) until `docker inspect -f FORMAT NAME` prints `want`.
+async fn wait_inspect(name: &str, format: &str, want: &str) {
+    for _ in 0..400 {
+        let o = Command::new("docker")
+            .args(["inspect", "-f", format, name])
+            .output()
+            .unwrap();
+        if String::from_utf8_lossy(&o.stdout).trim() == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Exactly one robot message names `container`.
+fn assert_reported_once(fake: &FakeRobot, container: &str) {
+    let n = fake
+        .posts("K-docker")
+        .iter()
+        .filter(|p| p.content.contains(container))
+        .count();
+    assert_eq!(n, 1, "{}", fake.text("K-docker"));
+}
+
 fn mentions(posts: &[crate::support::fake_robot::Post], all: &[&str]) -> bool {
     posts
         .iter()
@@ -261,16 +285,7 @@ async fn deaths_while_wedock_is_down_are_reported_after_restart() {
     let c = Containers::new("alerts-cursor");
     let name = c.run("while-down", &[], "echo died-while-down; exit 4");
     // Wait until it has exited before wedock comes back.
-    for _ in 0..200 {
-        let o = Command::new("docker")
-            .args(["inspect", "-f", "{{.State.Status}}", &name])
-            .output()
-            .unwrap();
-        if String::from_utf8_lossy(&o.stdout).trim() == "exited" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    wait_inspect(&name, "{{.State.Status}}", "exited").await;
     let s = Server::start(&config(&fake), dir.path()).await;
     assert!(
         fake.wait_for("K-docker", WAIT, |p| mentions(
@@ -283,12 +298,7 @@ async fn deaths_while_wedock_is_down_are_reported_after_restart() {
     );
     // Found both in the container's state and in the replayed events: reported once.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let n = fake
-        .posts("K-docker")
-        .iter()
-        .filter(|p| p.content.contains(&name))
-        .count();
-    assert_eq!(n, 1, "{}", fake.text("K-docker"));
+    assert_reported_once(&fake, &name);
     s.stop().await;
 }
 
@@ -330,16 +340,7 @@ async fn deaths_the_engine_no_longer_remembers_are_found_from_container_state() 
     let c = Containers::new("alerts-forgotten");
     let name = c.run("forgotten", &[], "echo forgotten-death; exit 6");
     let busy = c.run("busy", &[], "sleep 600");
-    for _ in 0..200 {
-        let o = Command::new("docker")
-            .args(["inspect", "-f", "{{.State.Status}}", &name])
-            .output()
-            .unwrap();
-        if String::from_utf8_lossy(&o.stdout).trim() == "exited" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    wait_inspect(&name, "{{.State.Status}}", "exited").await;
     // The engine keeps a short in-memory event history (256 events); push the death out of
     // it with pause/unpause events, as a busy host or an engine restart would.
     let docker = bollard::Docker::connect_with_local_defaults().unwrap();
@@ -368,12 +369,7 @@ async fn deaths_the_engine_no_longer_remembers_are_found_from_container_state() 
     );
     // Reported once, not again by a replay or a second look.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let n = fake
-        .posts("K-docker")
-        .iter()
-        .filter(|p| p.content.contains(&name))
-        .count();
-    assert_eq!(n, 1, "{}", fake.text("K-docker"));
+    assert_reported_once(&fake, &name);
     s.stop().await;
 }
 
@@ -402,16 +398,7 @@ async fn a_container_that_turned_unhealthy_while_wedock_was_down_is_reported_onc
         ],
         "echo sick-while-down-logs; sleep 120",
     );
-    for _ in 0..400 {
-        let o = Command::new("docker")
-            .args(["inspect", "-f", "{{.State.Health.Status}}", &sick])
-            .output()
-            .unwrap();
-        if String::from_utf8_lossy(&o.stdout).trim() == "unhealthy" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    wait_inspect(&sick, "{{.State.Health.Status}}", "unhealthy").await;
     let s = Server::start(&config(&fake), dir.path()).await;
     assert!(
         fake.wait_for("K-docker", WAIT, |p| mentions(
@@ -426,12 +413,7 @@ async fn a_container_that_turned_unhealthy_while_wedock_was_down_is_reported_onc
     s.stop().await;
     let s = Server::start(&config(&fake), dir.path()).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let n = fake
-        .posts("K-docker")
-        .iter()
-        .filter(|p| p.content.contains(&sick))
-        .count();
-    assert_eq!(n, 1, "{}", fake.text("K-docker"));
+    assert_reported_once(&fake, &sick);
     s.stop().await;
 }
 
