@@ -173,7 +173,8 @@ impl Server {
     }
 }
 
-const WAIT: Duration = Duration::from_secs(30);
+// Generous: every test's server watches every test's containers on one shared, busy engine.
+const WAIT: Duration = Duration::from_secs(90);
 
 /// Waits (up to 10 s) until `docker inspect -f FORMAT NAME` prints `want`.
 async fn wait_inspect(name: &str, format: &str, want: &str) {
