@@ -3,6 +3,8 @@
 use crate::i18n::Lang;
 use crate::identity::Role;
 use serde::Serialize;
+use std::sync::Arc;
+use tokio::sync::watch;
 
 /// A message from any channel, already decrypted and parsed.
 #[derive(Debug, Clone)]
@@ -47,6 +49,32 @@ impl Incoming {
         self.chat
             .as_ref()
             .map(|c| format!("{}:{}", self.channel, c))
+    }
+}
+
+/// The text of a reply still being written (an LLM answer arriving token by token), for
+/// channels that can show it before the reply is final — the AI bot's stream replies. Each
+/// update is the whole text so far, not a delta, because a stream frame replaces the bubble.
+#[derive(Clone)]
+pub struct Progress(Arc<watch::Sender<String>>);
+
+impl Progress {
+    /// A progress sender and the receiver a channel watches.
+    pub fn channel() -> (Self, watch::Receiver<String>) {
+        let (tx, rx) = watch::channel(String::new());
+        (Self(Arc::new(tx)), rx)
+    }
+
+    /// Publishes the text so far. Receivers that are gone are not an error: the final reply
+    /// still arrives the normal way.
+    pub fn update(&self, text_so_far: &str) {
+        self.0.send_replace(text_so_far.to_string());
+    }
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress")
     }
 }
 

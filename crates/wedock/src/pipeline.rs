@@ -6,7 +6,7 @@ use crate::app::App;
 use crate::command::{self, ChatCommand, Ctx, Outcome, PendingConfirmation};
 use crate::i18n::{Lang, Text};
 use crate::identity::Role;
-use crate::message::{Incoming, Reply, ReplyKind};
+use crate::message::{Incoming, Progress, Reply, ReplyKind};
 use crate::store::{DedupState, now_ms};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -66,10 +66,22 @@ impl Pipeline {
     /// [`Pipeline::handle`], also telling whether this call ran the message (`true`) or
     /// answered it as a duplicate of an earlier run (`false`).
     pub async fn handle_traced(&self, msg: Incoming) -> (Option<Reply>, bool) {
+        self.run(msg, None).await
+    }
+
+    /// [`Pipeline::handle`] for a channel that shows a reply while it is written: a knowledge
+    /// answer improved by the LLM publishes its text so far to `progress`. The returned
+    /// reply is still the complete, final one (it may differ from the last progress, e.g.
+    /// the plain answer when the LLM failed half-way).
+    pub async fn handle_streaming(&self, msg: Incoming, progress: &Progress) -> Option<Reply> {
+        self.run(msg, Some(progress)).await.0
+    }
+
+    async fn run(&self, msg: Incoming, progress: Option<&Progress>) -> (Option<Reply>, bool) {
         let started = Instant::now();
         metrics::counter!("wedock_messages_total", "channel" => msg.channel.clone()).increment(1);
         let Some(msg_id) = msg.msg_id.clone().filter(|id| !id.is_empty()) else {
-            let reply = self.process(&msg, &mut Prefetch::default()).await;
+            let reply = self.process(&msg, &mut Prefetch::default(), progress).await;
             record(&msg, reply.as_ref(), started);
             return (reply, true);
         };
@@ -119,7 +131,7 @@ impl Pipeline {
                         quiz,
                         deferred: Some(Vec::new()),
                     };
-                    let reply = self.process(&msg, &mut pre).await;
+                    let reply = self.process(&msg, &mut pre, progress).await;
                     let stored = reply.as_ref().and_then(|r| serde_json::to_string(r).ok());
                     if let Err(e) = self
                         .app
@@ -146,7 +158,7 @@ impl Pipeline {
                     // Processing elsewhere (another replica): poll the store for its result.
                     metrics::counter!("wedock_duplicates_total", "channel" => msg.channel.clone())
                         .increment(1);
-                    self.wait_store(&msg, &msg_id).await
+                    self.wait_store(&msg, &msg_id, progress).await
                 }
                 Err(e) => {
                     // Without dedup we would risk running a command twice: refuse instead.
@@ -171,7 +183,12 @@ impl Pipeline {
 
     /// Polls the store for the result of a message another replica is processing. Returns
     /// the reply and whether this call ended up running it (a stale claim taken over).
-    async fn wait_store(&self, msg: &Incoming, msg_id: &str) -> (Option<Reply>, bool) {
+    async fn wait_store(
+        &self,
+        msg: &Incoming,
+        msg_id: &str,
+        progress: Option<&Progress>,
+    ) -> (Option<Reply>, bool) {
         let deadline = Instant::now() + Duration::from_secs(15);
         while Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -188,7 +205,7 @@ impl Pipeline {
                 Ok(DedupState::InProgress) => continue,
                 // Claimed by us after the other processor was declared stale: process it.
                 Ok(DedupState::New) => {
-                    let reply = self.process(msg, &mut Prefetch::default()).await;
+                    let reply = self.process(msg, &mut Prefetch::default(), progress).await;
                     let stored = reply.as_ref().and_then(|r| serde_json::to_string(r).ok());
                     let _ = self
                         .app
@@ -204,7 +221,12 @@ impl Pipeline {
     }
 
     /// Role, confirmation, routing. Never panics on any text.
-    async fn process(&self, msg: &Incoming, pre: &mut Prefetch) -> Option<Reply> {
+    async fn process(
+        &self,
+        msg: &Incoming,
+        pre: &mut Prefetch,
+        progress: Option<&Progress>,
+    ) -> Option<Reply> {
         let identity = msg.identity();
         let lang = self.language_of(&identity, &msg.text, pre).await;
         let role = match msg.granted_role {
@@ -244,7 +266,7 @@ impl Pipeline {
             let mut reply = match cached {
                 Some(r) => r,
                 None => {
-                    let r = crate::knowledge::respond(&self.app, msg, role, lang).await;
+                    let r = crate::knowledge::respond(&self.app, msg, role, lang, progress).await;
                     if cacheable {
                         self.cache_answer(text, lang, &r);
                     }

@@ -4,7 +4,8 @@
 //! * POST: JSON envelope `{"encrypt": …}` (receive id empty). A text message starts a stream
 //!   (id derived from the msgid): when the answer is ready within `passive_reply_ms` the
 //!   first response already carries it with `finish: true`; otherwise the stream opens empty
-//!   and WeCom's refresh callbacks (`msgtype: "stream"`) get the answer once it is ready.
+//!   and WeCom's refresh callbacks (`msgtype: "stream"`) get the answer once it is ready —
+//!   and, before that, an LLM answer's text so far.
 //!   Group messages arrive only when the bot is @-mentioned; the mention is stripped.
 //! * `enter_chat` gets a welcome; other message types a polite "not supported yet".
 //! * An answer not ready `stream_window_ms` after the message (WeCom stops polling about six
@@ -18,7 +19,7 @@
 use super::reject;
 use crate::app::App;
 use crate::config::AibotMode;
-use crate::message::Incoming;
+use crate::message::{Incoming, Progress};
 use crate::outbox::{Delivery, Sender};
 use crate::server::AppState;
 use crate::store::{NewOutboxMessage, OutboxMessage};
@@ -48,11 +49,13 @@ pub struct AibotCallback {
     streams: Mutex<HashMap<String, Stream>>,
 }
 
-/// When a stream started, its answer once ready, and whether the answer was handed over to
-/// `response_url` (decided once, under the lock, against the answer arriving).
+/// When a stream started, its answer once ready, its text so far while an LLM answer streams
+/// in, and whether the answer was handed over to `response_url` (decided once, under the
+/// lock, against the answer arriving).
 type Stream = (
     Instant,
     watch::Receiver<Option<String>>,
+    watch::Receiver<String>,
     Arc<tokio::sync::Mutex<bool>>,
 );
 
@@ -165,7 +168,7 @@ async fn receive(
             let state = b.current(&id).await;
             match state {
                 Some(Refresh::Done(content)) => stream(&id, true, &content),
-                Some(Refresh::Working) => stream(&id, false, ""),
+                Some(Refresh::Working(so_far)) => stream(&id, false, &so_far),
                 Some(Refresh::HandedOver) => {
                     let lang = super::user_lang(&app, &identity).await;
                     let note = lang.pick(
@@ -273,7 +276,8 @@ fn stream(id: &str, finish: bool, content: &str) -> Value {
 
 /// What a stream refresh finds.
 enum Refresh {
-    Working,
+    /// Not ready; the text so far (empty unless an LLM answer is streaming in).
+    Working(String),
     Done(String),
     /// The stream window is over; the answer goes (or went) through `response_url`.
     HandedOver,
@@ -309,22 +313,26 @@ impl AibotCallback {
             let (_, rx) = watch::channel(Some(String::new()));
             return rx;
         };
-        streams.retain(|_, (at, _, _)| at.elapsed() < STREAM_TTL);
-        if let Some((_, rx, _)) = streams.get(id) {
+        streams.retain(|_, (at, _, _, _)| at.elapsed() < STREAM_TTL);
+        if let Some((_, rx, _, _)) = streams.get(id) {
             return rx.clone();
         }
         let (tx, rx) = watch::channel(None);
+        let (progress, so_far) = Progress::channel();
         let handed_over = Arc::new(tokio::sync::Mutex::new(false));
         streams.insert(
             id.to_string(),
-            (Instant::now(), rx.clone(), handed_over.clone()),
+            (Instant::now(), rx.clone(), so_far, handed_over.clone()),
         );
         let pipeline = s.pipeline.clone();
         let outbox = s.outbox.clone();
         let user = msg.user.clone();
         let key = format!("{RESPONSE_SENDER}:{id}");
         tokio::spawn(async move {
-            let reply = pipeline.handle(msg).await.map(|r| r.reply);
+            let reply = pipeline
+                .handle_streaming(msg, &progress)
+                .await
+                .map(|r| r.reply);
             let content = reply.unwrap_or_default();
             let late = handed_over.lock().await;
             let _ = tx.send(Some(content.clone()));
@@ -353,7 +361,7 @@ impl AibotCallback {
     /// The state of stream `id` for a refresh; past the stream window an unfinished answer
     /// is handed over to `response_url` (once; later refreshes see the same).
     async fn current(&self, id: &str) -> Option<Refresh> {
-        let (at, rx, handed_over) = {
+        let (at, rx, so_far, handed_over) = {
             let streams = self.streams.lock().ok()?;
             streams.get(id).cloned()?
         };
@@ -373,7 +381,8 @@ impl AibotCallback {
             *late = true;
             return Some(Refresh::HandedOver);
         }
-        Some(Refresh::Working)
+        let so_far = so_far.borrow().clone();
+        Some(Refresh::Working(so_far))
     }
 }
 

@@ -13,14 +13,15 @@
 //! * Messages (`aibot_msg_callback`): group messages arrive only when the bot is @-mentioned;
 //!   leading mentions are stripped before routing, and the chat id becomes `Incoming.chat`.
 //!   Replies are streamed with `aibot_respond_msg` on the callback's req_id: an opening
-//!   frame, then the full answer with `finish: true`. Frames of one req_id are sent one at a
-//!   time, each waiting for its ack.
+//!   frame, an LLM answer's text so far as it arrives (at most one frame per 300 ms), then
+//!   the full answer with `finish: true`. Frames of one req_id are sent one at a time, each
+//!   waiting for its ack.
 //! * `enter_chat` gets a welcome (`aibot_respond_welcome_msg`).
 //! * Proactive pushes (outbox sender `aibot`) use `aibot_send_msg` on the live connection.
 
 use crate::app::App;
 use crate::config::{AibotConfig, AibotMode};
-use crate::message::Incoming;
+use crate::message::{Incoming, Progress};
 use crate::outbox::{Delivery, Sender};
 use crate::server::AppState;
 use crate::store::{NewOutboxMessage, OutboxMessage};
@@ -39,6 +40,8 @@ pub const SENDER: &str = "aibot";
 /// Stream content limit, UTF-8 bytes.
 pub const STREAM_LIMIT: usize = 20480;
 const ACK_TIMEOUT: Duration = Duration::from_secs(5);
+/// Shortest gap between two frames showing an answer's text so far.
+const PARTIAL_INTERVAL: Duration = Duration::from_millis(300);
 const MAX_AUTH_FAILURES: u32 = 5;
 
 type Ack = oneshot::Sender<(i64, String)>;
@@ -472,19 +475,47 @@ async fn on_message(
     // Open the bubble at once so the user sees the bot working.
     let mut open = stream.frame("…", false).await.is_ok();
     let opened = tokio::time::Instant::now();
+    let mut last_frame = opened;
     let pipeline = state.pipeline.clone();
-    let mut work = tokio::spawn(async move { pipeline.handle(msg).await });
-    // While the answer is prepared, refresh the stream so the platform does not close it
-    // as idle; past our window, finish it with a note and push the answer when it comes.
+    let (progress, mut partial) = Progress::channel();
+    let mut work = tokio::spawn(async move { pipeline.handle_streaming(msg, &progress).await });
+    let mut partials_live = true;
+    // While the answer is prepared, show its text so far (an LLM answer streaming in), and
+    // otherwise refresh the stream so the platform does not close it as idle; past our
+    // window, finish it with a note and push the answer when it comes.
     let reply = loop {
         if !open {
             break (&mut work).await.ok().flatten();
         }
-        let left = window.saturating_sub(opened.elapsed());
-        let tick = tokio::time::sleep(keepalive.min(left));
+        let deadline = (last_frame + keepalive).min(opened + window);
         tokio::select! {
             r = &mut work => break r.ok().flatten(),
-            _ = tick => {}
+            _ = tokio::time::sleep_until(deadline) => {}
+            changed = partial.changed(), if partials_live => {
+                if changed.is_err() {
+                    partials_live = false;
+                    continue;
+                }
+                // At most one frame per interval: each waits for its ack, and the platform
+                // shows only the latest snapshot anyway.
+                let due = last_frame + PARTIAL_INTERVAL;
+                tokio::select! {
+                    r = &mut work => break r.ok().flatten(),
+                    _ = tokio::time::sleep_until(due) => {}
+                }
+                let text = partial.borrow_and_update().clone();
+                let first = crate::render::split_by_bytes(&text, STREAM_LIMIT)
+                    .into_iter()
+                    .next()
+                    .unwrap_or_default();
+                if stream.frame(&first, false).await.is_err() {
+                    metrics::counter!("wedock_aibot_stream_fallback_total", "reason" => "partial")
+                        .increment(1);
+                    open = false;
+                }
+                last_frame = tokio::time::Instant::now();
+                continue;
+            }
         }
         if opened.elapsed() >= window {
             let note = lang.pick(
@@ -495,12 +526,25 @@ async fn on_message(
             metrics::counter!("wedock_aibot_stream_fallback_total", "reason" => "window")
                 .increment(1);
             open = false;
-        } else if stream.frame("…", false).await.is_err() {
-            // Refused (846608: the platform closed it) or unacknowledged: the answer goes
-            // out as a proactive message instead.
-            metrics::counter!("wedock_aibot_stream_fallback_total", "reason" => "keepalive")
-                .increment(1);
-            open = false;
+        } else {
+            // A keep-alive repeats what the bubble shows (the text so far, if any).
+            let shown = partial.borrow().clone();
+            let shown = if shown.is_empty() {
+                "…".to_string()
+            } else {
+                crate::render::split_by_bytes(&shown, STREAM_LIMIT)
+                    .into_iter()
+                    .next()
+                    .unwrap_or_default()
+            };
+            if stream.frame(&shown, false).await.is_err() {
+                // Refused (846608: the platform closed it) or unacknowledged: the answer
+                // goes out as a proactive message instead.
+                metrics::counter!("wedock_aibot_stream_fallback_total", "reason" => "keepalive")
+                    .increment(1);
+                open = false;
+            }
+            last_frame = tokio::time::Instant::now();
         }
     };
     let content = reply.map(|r| r.reply).unwrap_or_default();

@@ -536,12 +536,14 @@ pub fn is_greeting(text: &str) -> bool {
 }
 
 /// The reply to a message that is not a command: a pending `/quiz` answer, a greeting, or a
-/// knowledge answer (improved by the LLM when one is configured).
+/// knowledge answer (improved by the LLM when one is configured; its text so far goes to
+/// `progress` while it streams in).
 pub async fn respond(
     app: &crate::app::App,
     msg: &crate::message::Incoming,
     _role: crate::identity::Role,
     lang: Lang,
+    progress: Option<&crate::message::Progress>,
 ) -> Reply {
     let text = msg.text.trim();
     if let Some(reply) = quiz::take_answer(app, msg, lang).await {
@@ -553,7 +555,7 @@ pub async fn respond(
     let hits = app.knowledge.search(text, 3);
     let plain = app.knowledge.reply_for(&hits, lang);
     match &app.config.llm {
-        Some(cfg) if plain.matched => llm::improve(cfg, text, &hits, lang, plain).await,
+        Some(cfg) if plain.matched => llm::improve(cfg, text, &hits, lang, plain, progress).await,
         _ => plain,
     }
 }

@@ -406,6 +406,52 @@ mod callback {
     }
 
     #[tokio::test]
+    async fn refreshes_show_an_llm_answer_while_it_streams_in() {
+        use crate::support::fake_llm::{Ending, StreamingLlm};
+        let pieces = ["ENTRYPOINT 固定程序，", "CMD 给默认参数", " [1]。"];
+        let llm =
+            StreamingLlm::start(&pieces, std::time::Duration::from_millis(300), Ending::Done).await;
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let server = TestServer::start(&format!(
+            "[wecom.aibot]\nmode = \"callback\"\ntoken = \"{TOKEN}\"\nencoding_aes_key = \"{KEY}\"\npassive_reply_ms = 0\n\n[llm]\nbase_url = \"{}\"\nmodel = \"m\"\ntimeout_ms = 10000\n",
+            llm.base_url
+        ))
+        .await;
+        let (_, v) = post(&server, &text("m9", false, super::slow::Q)).await;
+        assert_eq!(v["stream"]["finish"], false);
+        let id = v["stream"]["id"].as_str().unwrap().to_string();
+        let refresh = json!({"msgid": "r9", "aibotid": "AIBOTID", "chattype": "single",
+            "from": {"userid": "zhangsan"}, "msgtype": "stream", "stream": {"id": id}});
+        let full = pieces.concat();
+        let mut partials: Vec<String> = Vec::new();
+        let mut last = Value::Null;
+        for _ in 0..200 {
+            let (_, v) = post(&server, &refresh).await;
+            last = v;
+            if last["stream"]["finish"] == true {
+                break;
+            }
+            let so_far = last["stream"]["content"].as_str().unwrap().to_string();
+            if !so_far.is_empty() && partials.last() != Some(&so_far) {
+                partials.push(so_far);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+        }
+        // Refreshes before the end showed the text so far, growing, each a prefix.
+        assert!(partials.len() >= 2, "{partials:?}");
+        for p in &partials {
+            assert!(
+                full.starts_with(p.as_str()),
+                "{p} is not a prefix of {full}"
+            );
+        }
+        let content = last["stream"]["content"].as_str().unwrap();
+        assert!(content.starts_with(&full), "{last}");
+        assert!(content.contains("📚"), "{last}");
+        assert_eq!(llm.requests()[0]["stream"], true);
+    }
+
+    #[tokio::test]
     async fn enter_chat_is_welcomed_and_bad_json_refused() {
         let server = server(1000).await;
         let ev = json!({"msgid": "e1", "aibotid": "AIBOTID", "from": {"userid": "u"},
@@ -513,6 +559,15 @@ pub(crate) mod slow {
 
     async fn start(fake: &FakeAibot, keepalive_ms: u64, window_ms: u64) -> TestServer {
         let llm = slow_llm(Duration::from_millis(1200)).await;
+        start_with_llm(fake, &llm, keepalive_ms, window_ms).await
+    }
+
+    async fn start_with_llm(
+        fake: &FakeAibot,
+        llm: &str,
+        keepalive_ms: u64,
+        window_ms: u64,
+    ) -> TestServer {
         let server = TestServer::start(&format!(
             r#"
 [wecom.aibot]
@@ -569,6 +624,44 @@ aibot_ws_url = "{}"
                 .starts_with(ANSWER),
             "{last}"
         );
+        assert!(fake.pushes().is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_llm_answer_is_shown_while_it_streams_in() {
+        use crate::support::fake_llm::{Ending, StreamingLlm};
+        let pieces = [
+            "ENTRYPOINT 固定程序，",
+            "CMD 给默认参数",
+            "，docker run 的参数",
+            "替换 CMD [1]。",
+        ];
+        let llm = StreamingLlm::start(&pieces, Duration::from_millis(400), Ending::Done).await;
+        let fake = FakeAibot::start(BOT, SECRET).await;
+        // Keep-alives far apart: every frame in between comes from the streamed text.
+        let _server = start_with_llm(&fake, &llm.base_url, 60_000, 120_000).await;
+        let cb = fake.inject_text("lisi", None, Q);
+        fake.wait_until("final frame", |f| finished(f, &cb)).await;
+        let frames = fake.replies_to(&cb);
+        let full = pieces.concat();
+        let partials: Vec<&str> = frames
+            .iter()
+            .filter(|f| f["body"]["stream"]["finish"] == false)
+            .filter_map(|f| f["body"]["stream"]["content"].as_str())
+            .filter(|c| *c != "…")
+            .collect();
+        assert!(partials.len() >= 2, "{frames:?}");
+        for pair in partials.windows(2) {
+            assert!(pair[1].len() > pair[0].len(), "{partials:?}");
+        }
+        for p in &partials {
+            assert!(full.starts_with(p), "{p} is not a prefix of {full}");
+        }
+        let last = frames.last().unwrap();
+        assert_eq!(last["body"]["stream"]["finish"], true);
+        let content = last["body"]["stream"]["content"].as_str().unwrap();
+        assert!(content.starts_with(&full), "{last}");
+        assert!(content.contains("📚"), "{last}");
         assert!(fake.pushes().is_empty());
     }
 

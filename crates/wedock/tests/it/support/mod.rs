@@ -5,6 +5,7 @@
 
 pub mod fake_ilink;
 pub mod fake_kube;
+pub mod fake_llm;
 pub mod fake_robot;
 pub mod fake_tencent;
 
