@@ -67,8 +67,9 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 pub struct SqliteStore {
-    /// The one writer (SQLite allows one at a time anyway); also reads in transactions.
-    conn: Arc<Mutex<Connection>>,
+    /// The one writer connection lives on its own thread (SQLite allows one writer at a time
+    /// anyway); jobs reach it through this queue. Also reads in transactions.
+    writer: std::sync::mpsc::Sender<WriteJob>,
     /// Read-only connections for point reads on the message path, so a `kv_get` does not
     /// queue behind writes: in WAL mode readers see every committed write and never block the
     /// writer. Empty for an in-memory store (its data lives in the one connection).
@@ -82,6 +83,67 @@ pub struct SqliteStore {
 
 /// How many read-only connections a file-backed store opens.
 const READERS: usize = 2;
+/// Most write jobs committed together in one transaction.
+const MAX_GROUP: usize = 64;
+
+/// A job for the writer thread: it runs inside the group's transaction and returns how to
+/// report its result once the group's fate is known — a write is acknowledged only after
+/// the transaction holding it committed.
+type WriteJob =
+    Box<dyn FnOnce(&mut Connection) -> Box<dyn FnOnce(Result<(), String>) + Send> + Send>;
+
+/// The writer thread: takes every job already queued (up to [`MAX_GROUP`]) and commits them
+/// as one transaction (group commit). Under concurrent messages most commits then carry
+/// several dedup claims and results instead of one each, and no job waits on a mutex behind
+/// a pile of blocking threads. Each job works inside its own savepoint, so one job's error
+/// rolls back only its own changes. Ends when the store (the queue's sender) is dropped.
+fn writer_loop(mut conn: Connection, jobs: std::sync::mpsc::Receiver<WriteJob>) {
+    while let Ok(first) = jobs.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        // One job commits by itself (its savepoint outside a transaction is one). If the
+        // group transaction cannot start (another process holds the write lock past the busy
+        // timeout), the jobs run one by one, each in its own transaction, as before.
+        let mut grouped = group.len() > 1 && conn.execute_batch("BEGIN IMMEDIATE").is_ok();
+        let mut in_group = Vec::with_capacity(group.len());
+        for job in group {
+            // A panicking job loses only its own answer (its caller sees an error), not the
+            // writer thread.
+            let report =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut conn))).ok();
+            if grouped && conn.is_autocommit() {
+                // An error (disk full, I/O) rolled the whole group back: everything so far
+                // is lost and reported so; the rest runs one job per transaction.
+                grouped = false;
+                let lost = "the group transaction was rolled back by an error".to_string();
+                for r in in_group.drain(..).chain(report) {
+                    r(Err(lost.clone()));
+                }
+                continue;
+            }
+            match report {
+                Some(r) if grouped => in_group.push(r),
+                Some(r) => r(Ok(())),
+                None => {}
+            }
+        }
+        if grouped {
+            let outcome = conn.execute_batch("COMMIT").map_err(|e| {
+                let _ = conn.execute_batch("ROLLBACK");
+                format!("group commit failed: {e}")
+            });
+            for r in in_group {
+                r(outcome.clone());
+            }
+        }
+    }
+}
+
 const DEDUP_PURGE_EVERY_MS: i64 = 10_000;
 
 fn db(e: rusqlite::Error) -> StoreError {
@@ -166,8 +228,13 @@ impl SqliteStore {
                 .map_err(db)?;
             tx.commit().map_err(db)?;
         }
+        let (writer, jobs) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("wedock-sqlite-writer".into())
+            .spawn(move || writer_loop(conn, jobs))
+            .map_err(|e| StoreError::Db(format!("cannot start the writer thread: {e}")))?;
         Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
+            writer,
             readers: Vec::new(),
             next_reader: AtomicUsize::new(0),
             last_purge: AtomicI64::new(0),
@@ -179,20 +246,29 @@ impl SqliteStore {
         &self.path
     }
 
-    /// Runs `f` on the connection off the async runtime.
+    /// Runs `f` on the writer connection (on the writer thread, off the async runtime) and
+    /// returns its result once the transaction holding it has committed.
     async fn with<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> StoreResult<T> {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut guard = conn
-                .lock()
-                .map_err(|_| StoreError::Db("store lock poisoned".into()))?;
-            f(&mut guard).map_err(db)
-        })
-        .await
-        .map_err(|e| StoreError::Db(format!("store task failed: {e}")))?
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: WriteJob = Box::new(move |conn: &mut Connection| {
+            let r = f(conn);
+            Box::new(move |group: Result<(), String>| {
+                let _ = done.send(match (r, group) {
+                    (Ok(v), Ok(())) => Ok(v),
+                    (Err(e), _) => Err(db(e)),
+                    (Ok(_), Err(e)) => Err(StoreError::Db(e)),
+                });
+            })
+        });
+        self.writer
+            .send(job)
+            .map_err(|_| StoreError::Db("store writer stopped".into()))?;
+        result
+            .await
+            .map_err(|_| StoreError::Db("store task failed".into()))?
     }
 
     /// Runs a read-only `f` on a reader connection (the writer when there is none).
@@ -229,7 +305,7 @@ impl SqliteStore {
 /// The dedup claim of [`Store::dedup_begin`], inside the caller's transaction. Rows past
 /// their expiry count as absent even before the purge removes them.
 fn dedup_claim(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Connection,
     channel: &str,
     msg_id: &str,
     ttl: Duration,
@@ -355,7 +431,7 @@ impl Store for SqliteStore {
         let now = now_ms();
         let purge = self.purge_due(now);
         self.with(move |c| {
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             let state = dedup_claim(&tx, &channel, &msg_id, ttl, stale_after, now, purge)?;
             let mut values = Vec::with_capacity(keys.len());
             if state == DedupState::New {
@@ -392,7 +468,7 @@ impl Store for SqliteStore {
             reply.map(str::to_string),
         );
         self.with(move |c| {
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             for (k, v) in &kv {
                 tx.prepare_cached(
                     "INSERT INTO kv (key, value, expires_at) VALUES (?1, ?2, NULL)
@@ -411,7 +487,7 @@ impl Store for SqliteStore {
 
     async fn outbox_enqueue(&self, msg: NewOutboxMessage) -> StoreResult<i64> {
         self.with(move |c| {
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             let id = insert_outbox(&tx, &msg, now_ms())?;
             tx.commit()?;
             Ok(id)
@@ -422,7 +498,7 @@ impl Store for SqliteStore {
     async fn outbox_enqueue_many(&self, msgs: Vec<NewOutboxMessage>) -> StoreResult<Vec<i64>> {
         self.with(move |c| {
             let now = now_ms();
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             let ids = msgs
                 .iter()
                 .map(|m| insert_outbox(&tx, m, now))
@@ -473,7 +549,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<Option<Vec<i64>>> {
         self.with(move |c| {
             let now = now_ms();
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             for id in &ids {
                 let n = tx.execute(
                     "DELETE FROM outbox WHERE id = ?1 AND status = 'pending' AND attempts = 0",
@@ -572,7 +648,7 @@ impl Store for SqliteStore {
 
     async fn prune(&self, done_before: i64) -> StoreResult<u64> {
         self.with(move |c| {
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             let mut n = tx.execute(
                 "DELETE FROM outbox WHERE status IN ('sent', 'dead') AND done_at < ?1",
                 params![done_before],
@@ -644,7 +720,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<()> {
         self.with(move |c| {
             let expires = ttl.map(|t| now_ms() + t.as_millis() as i64);
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             for (k, v) in &items {
                 upsert_kv(&tx, k, v, expires)?;
             }
@@ -762,6 +838,63 @@ mod tests {
             payload: "{}".into(),
             dedup_key: key.map(str::to_string),
         }
+    }
+
+    /// Jobs queued while the writer is busy commit together; one failing job rolls back only
+    /// its own changes, and every job is acknowledged only once its group committed.
+    #[tokio::test]
+    async fn grouped_writes_commit_together_and_a_failing_one_undoes_only_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(dir.path()).unwrap();
+        // Hold the writer so the next jobs queue up and form one group.
+        let busy = s.with(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(150));
+            Ok(())
+        });
+        let writes = (0..20).map(|i| {
+            s.with(move |c| {
+                let sp = c.savepoint()?;
+                upsert_kv(&sp, &format!("k{i}"), "v", None)?;
+                if i == 7 {
+                    sp.execute("INSERT INTO no_such_table VALUES (1)", [])?;
+                }
+                sp.commit()
+            })
+        });
+        let (busy, results) = tokio::join!(busy, futures::future::join_all(writes));
+        busy.unwrap();
+        for (i, r) in results.iter().enumerate() {
+            assert_eq!(r.is_ok(), i != 7, "job {i}: {r:?}");
+        }
+        drop(s);
+        // What was acknowledged is on disk; the failed job's own write is not.
+        let again = SqliteStore::open(dir.path()).unwrap();
+        for i in 0..20 {
+            let v = again.kv_get(&format!("k{i}")).await.unwrap();
+            assert_eq!(v.is_some(), i != 7, "k{i}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_claims_of_the_same_message_yield_one_new() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Arc::new(SqliteStore::open(dir.path()).unwrap());
+        let ttl = Duration::from_secs(60);
+        let stale = Duration::from_secs(30);
+        let claims = (0..400).map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let id = (i % 100).to_string();
+                s.dedup_begin("c", &id, ttl, stale).await.unwrap()
+            })
+        });
+        let states: Vec<DedupState> = futures::future::join_all(claims)
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        let new = states.iter().filter(|st| **st == DedupState::New).count();
+        assert_eq!(new, 100, "each message id is claimed exactly once");
     }
 
     #[tokio::test]
