@@ -381,23 +381,33 @@ mod callback {
         );
     }
 
+    /// Sends WeCom's refresh callbacks for stream `id` until one finishes it; returns the
+    /// distinct non-empty contents shown before that, and the finishing response.
+    async fn refresh_until_finished(server: &TestServer, id: &str) -> (Vec<String>, Value) {
+        let refresh = json!({"msgid": "r1", "aibotid": "AIBOTID", "chattype": "single",
+            "from": {"userid": "zhangsan"}, "msgtype": "stream", "stream": {"id": id}});
+        let mut shown: Vec<String> = Vec::new();
+        for _ in 0..250 {
+            let (_, v) = post(server, &refresh).await;
+            if v["stream"]["finish"] == true {
+                return (shown, v);
+            }
+            let so_far = v["stream"]["content"].as_str().unwrap_or("").to_string();
+            if !so_far.is_empty() && shown.last() != Some(&so_far) {
+                shown.push(so_far);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+        }
+        panic!("stream {id} never finished; shown so far: {shown:?}");
+    }
+
     #[tokio::test]
     async fn slow_answer_arrives_on_stream_refresh() {
         let server = server(0).await;
         let (_, v) = post(&server, &text("m2", false, "/ping")).await;
         assert_eq!(v["stream"]["finish"], false);
         let id = v["stream"]["id"].as_str().unwrap().to_string();
-        let refresh = json!({"msgid": "r1", "aibotid": "AIBOTID", "chattype": "single",
-            "from": {"userid": "zhangsan"}, "msgtype": "stream", "stream": {"id": id}});
-        let mut last = Value::Null;
-        for _ in 0..100 {
-            let (_, v) = post(&server, &refresh).await;
-            last = v;
-            if last["stream"]["finish"] == true {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        let (_, last) = refresh_until_finished(&server, &id).await;
         assert_eq!(last["stream"]["id"], id.as_str());
         assert!(
             last["stream"]["content"].as_str().unwrap().contains("pong"),
@@ -420,23 +430,8 @@ mod callback {
         let (_, v) = post(&server, &text("m9", false, super::slow::Q)).await;
         assert_eq!(v["stream"]["finish"], false);
         let id = v["stream"]["id"].as_str().unwrap().to_string();
-        let refresh = json!({"msgid": "r9", "aibotid": "AIBOTID", "chattype": "single",
-            "from": {"userid": "zhangsan"}, "msgtype": "stream", "stream": {"id": id}});
         let full = pieces.concat();
-        let mut partials: Vec<String> = Vec::new();
-        let mut last = Value::Null;
-        for _ in 0..200 {
-            let (_, v) = post(&server, &refresh).await;
-            last = v;
-            if last["stream"]["finish"] == true {
-                break;
-            }
-            let so_far = last["stream"]["content"].as_str().unwrap().to_string();
-            if !so_far.is_empty() && partials.last() != Some(&so_far) {
-                partials.push(so_far);
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(40)).await;
-        }
+        let (partials, last) = refresh_until_finished(&server, &id).await;
         // Refreshes before the end showed the text so far, growing, each a prefix.
         assert!(partials.len() >= 2, "{partials:?}");
         for p in &partials {
