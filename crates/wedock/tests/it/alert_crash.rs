@@ -37,7 +37,7 @@ async fn wait_ready(base: &str) {
     panic!("wedock did not become ready");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_burst_then_restart_delivers_everything_accepted() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let fake = FakeRobot::start_with_limit(100_000).await;

@@ -1,6 +1,10 @@
 //! Alerts from the real Docker engine: containers built from a local busybox image exit
 //! non-zero, get OOM-killed and turn unhealthy, and the fake group robot gets the right
 //! messages; a wedock restart while containers die reports them from the persisted cursor.
+//!
+//! The tests drive the engine with the blocking `docker` CLI while wedock runs in the same
+//! process, so they use a multi-threaded runtime: on a single thread every `docker run`
+//! would freeze wedock too, and under load long enough for its leader lease to lapse.
 
 use crate::support::docker_available;
 use crate::support::fake_robot::FakeRobot;
@@ -206,7 +210,7 @@ fn mentions(posts: &[crate::support::fake_robot::Post], all: &[&str]) -> bool {
         .any(|p| all.iter().all(|s| p.content.contains(s)))
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_containers_that_die_oom_and_turn_unhealthy_are_reported() {
     if !docker_available("real_containers_that_die_oom_and_turn_unhealthy_are_reported") {
         return;
@@ -272,7 +276,7 @@ async fn real_containers_that_die_oom_and_turn_unhealthy_are_reported() {
     s.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deaths_while_wedock_is_down_are_reported_after_restart() {
     if !docker_available("deaths_while_wedock_is_down_are_reported_after_restart") {
         return;
@@ -326,7 +330,7 @@ async fn engine_remembers_death(name: &str, since: i64) -> bool {
     found
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deaths_the_engine_no_longer_remembers_are_found_from_container_state() {
     if !docker_available("deaths_the_engine_no_longer_remembers_are_found_from_container_state") {
         return;
@@ -374,7 +378,7 @@ async fn deaths_the_engine_no_longer_remembers_are_found_from_container_state() 
     s.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_container_that_turned_unhealthy_while_wedock_was_down_is_reported_once() {
     if !docker_available("a_container_that_turned_unhealthy_while_wedock_was_down_is_reported_once")
     {
@@ -418,7 +422,7 @@ async fn a_container_that_turned_unhealthy_while_wedock_was_down_is_reported_onc
     s.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_engine_is_reported_once() {
     let fake = FakeRobot::start().await;
     let dir = tempfile::tempdir().unwrap();
