@@ -432,27 +432,7 @@ impl Engine {
             // The first message of a quiet target always goes out as itself.
             plain_n = room.max(usize::from(waiting.is_empty())).min(items.len());
         }
-        let mut out: Vec<Vec<i64>> = Vec::with_capacity(items.len());
-        let mut msgs = Vec::new();
-        let mut owner = Vec::new();
-        for (n, item) in items[..plain_n].iter().enumerate() {
-            for (i, body) in payloads(&t.channel, format, &item.content)
-                .into_iter()
-                .enumerate()
-            {
-                msgs.push(NewOutboxMessage {
-                    channel: t.channel.clone(),
-                    target: t.id.clone(),
-                    payload: body,
-                    dedup_key: Some(format!("{}:{i}", item.key)),
-                });
-                owner.push(n);
-            }
-            out.push(Vec::new());
-        }
-        for (id, n) in self.outbox.enqueue_many(msgs).await?.into_iter().zip(owner) {
-            out[n].push(id);
-        }
+        let mut out = self.enqueue_plain(t, format, &items[..plain_n]).await?;
         let rest = &items[plain_n..];
         if rest.is_empty() {
             return Ok(out);
@@ -474,9 +454,21 @@ impl Engine {
             waiting = self.waiting_alerts(t).await?;
         }
         // The sender keeps taking messages: queue the rest as they are.
+        out.extend(self.enqueue_plain(t, format, rest).await?);
+        Ok(out)
+    }
+
+    /// Queues each item as its own message(s), split to the format's byte limit, in one
+    /// store write. Returns the outbox ids of each item.
+    async fn enqueue_plain(
+        &self,
+        t: &Target,
+        format: Format,
+        items: &[Rendered],
+    ) -> StoreResult<Vec<Vec<i64>>> {
         let mut msgs = Vec::new();
         let mut owner = Vec::new();
-        for (n, item) in rest.iter().enumerate() {
+        for (n, item) in items.iter().enumerate() {
             for (i, body) in payloads(&t.channel, format, &item.content)
                 .into_iter()
                 .enumerate()
@@ -490,10 +482,9 @@ impl Engine {
                 owner.push(n);
             }
         }
-        let base = out.len();
-        out.extend(rest.iter().map(|_| Vec::new()));
+        let mut out = vec![Vec::new(); items.len()];
         for (id, n) in self.outbox.enqueue_many(msgs).await?.into_iter().zip(owner) {
-            out[base + n].push(id);
+            out[n].push(id);
         }
         Ok(out)
     }
