@@ -105,31 +105,7 @@ async fn verify(
     Extension(b): Extension<Arc<AibotCallback>>,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let q = super::wecom_app::query_map(q);
-    let (Some(sig), Some(ts), Some(nonce), Some(echo)) = (
-        q.get("msg_signature"),
-        q.get("timestamp"),
-        q.get("nonce"),
-        q.get("echostr"),
-    ) else {
-        return reject(
-            CHANNEL,
-            "missing_params",
-            StatusCode::BAD_REQUEST,
-            &"URL verification needs msg_signature, timestamp, nonce, echostr",
-        );
-    };
-    if let Err((reason, detail)) = super::check_timestamp(s.app(), ts) {
-        return reject(CHANNEL, reason, StatusCode::FORBIDDEN, &detail);
-    }
-    let echo = super::wecom_app::b64_param(echo);
-    match b.keys.open(|c| c.verify_url(sig, ts, nonce, &echo)) {
-        Ok((plain, _)) => (StatusCode::OK, plain).into_response(),
-        Err(e) => {
-            let (reason, status) = super::crypt_reason(&e);
-            reject(CHANNEL, reason, status, &format!("{e} ({})", e.code()))
-        }
-    }
+    super::answer_encrypted_verification(s.app(), CHANNEL, &b.keys, q)
 }
 
 async fn receive(

@@ -155,6 +155,64 @@ pub(crate) fn check_timestamp(app: &App, ts: &str) -> Result<(), (&'static str, 
     Ok(())
 }
 
+/// The four parameters of a URL-verification GET (`sig_name` is `signature` for the Official
+/// Account, `msg_signature` for WeCom), with the timestamp checked; a refusal otherwise.
+pub(crate) fn verification_params<'q>(
+    app: &App,
+    channel: &str,
+    q: &'q std::collections::HashMap<String, String>,
+    sig_name: &str,
+) -> Result<[&'q str; 4], Box<Response>> {
+    let (Some(sig), Some(ts), Some(nonce), Some(echo)) = (
+        q.get(sig_name),
+        q.get("timestamp"),
+        q.get("nonce"),
+        q.get("echostr"),
+    ) else {
+        return Err(Box::new(reject(
+            channel,
+            "missing_params",
+            StatusCode::BAD_REQUEST,
+            &format!("URL verification needs {sig_name}, timestamp, nonce, echostr"),
+        )));
+    };
+    if let Err((reason, detail)) = check_timestamp(app, ts) {
+        return Err(Box::new(reject(
+            channel,
+            reason,
+            StatusCode::FORBIDDEN,
+            &detail,
+        )));
+    }
+    Ok([sig, ts, nonce, echo])
+}
+
+/// Answers the URL verification of an encrypted WeCom callback (self-built app, AI bot):
+/// the decrypted `echostr`, as plain text, or a refusal.
+pub(crate) fn answer_encrypted_verification(
+    app: &App,
+    channel: &str,
+    keys: &KeyRing,
+    raw_query: Option<String>,
+) -> Response {
+    let q = wecom_app::query_map(raw_query);
+    let [sig, ts, nonce, echo] = match verification_params(app, channel, &q, "msg_signature") {
+        Ok(p) => p,
+        Err(refused) => return *refused,
+    };
+    let echo = wecom_app::b64_param(echo);
+    match keys.open(|c| c.verify_url(sig, ts, nonce, &echo)) {
+        Ok((plain, _)) => {
+            tracing::info!(channel, "URL verification answered");
+            (StatusCode::OK, plain).into_response()
+        }
+        Err(e) => {
+            let (reason, status) = crypt_reason(&e);
+            reject(channel, reason, status, &format!("{e} ({})", e.code()))
+        }
+    }
+}
+
 /// The language a user last wrote in (for replies to events, which carry no text).
 pub(crate) async fn user_lang(app: &App, identity: &str) -> Lang {
     match app.store.kv_get(&format!("lang:{identity}")).await {

@@ -83,22 +83,11 @@ async fn verify(
     RawQuery(q): RawQuery,
 ) -> Response {
     let q = query_map(q);
-    let (Some(sig), Some(ts), Some(nonce), Some(echo)) = (
-        q.get("signature"),
-        q.get("timestamp"),
-        q.get("nonce"),
-        q.get("echostr"),
-    ) else {
-        return reject(
-            CHANNEL,
-            "missing_params",
-            StatusCode::BAD_REQUEST,
-            &"URL verification needs signature, timestamp, nonce, echostr",
-        );
+    let [sig, ts, nonce, echo] = match super::verification_params(s.app(), CHANNEL, &q, "signature")
+    {
+        Ok(p) => p,
+        Err(refused) => return *refused,
     };
-    if let Err((reason, detail)) = super::check_timestamp(s.app(), ts) {
-        return reject(CHANNEL, reason, StatusCode::FORBIDDEN, &detail);
-    }
     if wxcrypt::verify_plain_signature(sig, &m.token, ts, nonce).is_err() {
         return reject(
             CHANNEL,
@@ -107,7 +96,7 @@ async fn verify(
             &"signature mismatch",
         );
     }
-    (StatusCode::OK, echo.clone()).into_response()
+    (StatusCode::OK, echo.to_string()).into_response()
 }
 
 async fn receive(
