@@ -21,7 +21,6 @@ use tantivy::collector::TopDocs;
 use tantivy::columnar::Column;
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
 use tantivy::schema::{FAST, Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions};
-use tantivy::tokenizer::{PreTokenizedString, Token};
 use tantivy::{Index, ReloadPolicy, Searcher, TantivyDocument, Term};
 
 /// BM25 boosts per field.
@@ -60,6 +59,9 @@ const ALT_FACTOR: f32 = 0.9;
 
 /// How many BM25 candidates are re-scored.
 const CANDIDATES: usize = 30;
+/// Most query terms that become BM25 clauses (four each, one per field), the most
+/// discriminating first.
+const MAX_BM25_TERMS: usize = 24;
 
 #[derive(Debug, Clone)]
 pub struct Hit {
@@ -150,24 +152,33 @@ impl Corpus {
         let mut sb = Schema::builder();
         let opts = TextOptions::default().set_indexing_options(
             TextFieldIndexing::default()
-                .set_tokenizer("raw")
+                // Terms are produced by `text`; tantivy only splits them at the spaces they
+                // are joined with (pre-tokenized values would be JSON-encoded and decoded
+                // again inside the document, a third of the load time of the built-in base).
+                .set_tokenizer("whitespace")
                 .set_index_option(IndexRecordOption::WithFreqs),
         );
         let fields = FIELDS.map(|(name, _)| sb.add_text_field(name, opts.clone()));
         let ord = sb.add_u64_field("ord", FAST);
         let index = Index::create_in_ram(sb.build());
+        // The smallest budget tantivy accepts for a small base: its term table is sized from
+        // the budget and zeroed up front.
         let budget = if topics.len() > 2_000 {
             200_000_000
         } else {
-            20_000_000
+            15_000_000
         };
         let mut writer = index.writer_with_num_threads::<TantivyDocument>(1, budget)?;
         let mut dict: HashMap<String, u32> = HashMap::new();
         let mut intern = |toks: &[String]| -> Vec<u32> {
             toks.iter()
-                .map(|t| {
-                    let next = dict.len() as u32;
-                    *dict.entry(t.clone()).or_insert(next)
+                .map(|t| match dict.get(t) {
+                    Some(&id) => id,
+                    None => {
+                        let id = dict.len() as u32;
+                        dict.insert(t.clone(), id);
+                        id
+                    }
                 })
                 .collect()
         };
@@ -324,12 +335,30 @@ impl Corpus {
         let Some(bm25) = &self.bm25 else {
             return Ok(Vec::new());
         };
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for t in terms {
+        // Characters of the question's known bigrams: their unigrams add nothing a bigram does
+        // not already find, yet each is a posting list that covers much of a large base.
+        let in_known_bigram: Vec<char> = terms
+            .iter()
+            .filter(|t| t.kind == Kind::HanBi && self.dict.contains_key(&t.text))
+            .flat_map(|t| t.text.chars())
+            .collect();
+        let n = self.topics.len() as f32;
+        let mut picked: Vec<(&QueryTerm, f32)> = terms
+            .iter()
             // A term no topic uses cannot match; skipping it saves a dictionary probe per field.
-            if !self.dict.contains_key(&t.text) {
-                continue;
-            }
+            .filter_map(|t| Some((t, *self.dict.get(&t.text)?)))
+            .filter(|(t, _)| {
+                t.kind != Kind::HanUni || !t.text.chars().all(|c| in_known_bigram.contains(&c))
+            })
+            .map(|(t, id)| (t, t.weight * idf(n, self.df[id as usize] as f32)))
+            .collect();
+        if picked.len() > MAX_BM25_TERMS {
+            // A pasted log: the rarest terms find the topic; the rest only cost postings reads.
+            picked.sort_by(|a, b| b.1.total_cmp(&a.1));
+            picked.truncate(MAX_BM25_TERMS);
+        }
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(picked.len() * 4);
+        for (t, _) in picked {
             for (fi, (_, boost)) in FIELDS.iter().enumerate() {
                 let term = Term::from_field_text(bm25.fields[fi], &t.text);
                 let q = TermQuery::new(term, IndexRecordOption::WithFreqs);
@@ -494,25 +523,7 @@ impl Corpus {
 }
 
 fn add(doc: &mut TantivyDocument, field: Field, toks: Vec<String>) {
-    if toks.is_empty() {
-        return;
+    if !toks.is_empty() {
+        doc.add_text(field, toks.join(" "));
     }
-    let tokens: Vec<Token> = toks
-        .into_iter()
-        .enumerate()
-        .map(|(i, t)| Token {
-            offset_from: 0,
-            offset_to: 0,
-            position: i,
-            text: t,
-            position_length: 1,
-        })
-        .collect();
-    doc.add_pre_tokenized_text(
-        field,
-        PreTokenizedString {
-            text: String::new(),
-            tokens,
-        },
-    );
 }
