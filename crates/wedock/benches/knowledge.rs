@@ -175,7 +175,7 @@ fn percentiles(name: &str, kb: &Knowledge, queries: &[&str], rounds: usize) {
             (t[t.len() / 2], *q)
         })
         .collect();
-    medians.sort_by(|a, b| b.0.cmp(&a.0));
+    medians.sort_by_key(|m| std::cmp::Reverse(m.0));
     for (median, q) in medians.iter().take(3) {
         println!("  slowest median {median:?}: {q}");
     }
