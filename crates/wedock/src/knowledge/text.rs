@@ -277,8 +277,14 @@ thread_local! {
 /// Most words the stem cache keeps per thread (a flood of unique words must not grow it).
 const MAX_CACHED_STEMS: usize = 20_000;
 
+/// Words whose Snowball stem is another word of the domain ("tiny" → "tini", the init).
+const UNSTEMMED: &[&str] = &["tiny"];
+
 fn stem(word: &str) -> String {
-    if word.len() <= 3 || !word.bytes().all(|b| b.is_ascii_alphabetic()) {
+    if word.len() <= 3
+        || !word.bytes().all(|b| b.is_ascii_alphabetic())
+        || UNSTEMMED.contains(&word)
+    {
         return word.to_string();
     }
     STEMS.with(|cache| {
@@ -774,7 +780,8 @@ pub fn subject_terms(text: &str) -> Vec<String> {
 static K8S_WORDS: LazyLock<std::collections::HashSet<String>> = LazyLock::new(|| {
     terms(
         "k8s kubernetes kube kubectl pod pods helm cronjob statefulset daemonset ingress svc hpa \
-         pvc configmap kubelet deployment replicaset 集群",
+         pvc configmap kubelet deployment replicaset cni calico flannel cilium etcd kubeadm \
+         coredns 集群",
     )
     .into_iter()
     .collect()
@@ -933,6 +940,12 @@ mod tests {
         );
         // Longer listed words are also whole tokens.
         assert!(texts("宿主机的网络").contains(&"宿主机".to_string()));
+    }
+
+    #[test]
+    fn stems_do_not_collide_with_domain_words() {
+        assert!(texts("a tiny startup").contains(&"tiny".to_string()));
+        assert!(texts("tini as init").contains(&"tini".to_string()));
     }
 
     #[test]
