@@ -153,20 +153,16 @@ impl Corpus {
         let mut all_terms = Vec::with_capacity(topics.len());
         // Per topic and field, the term ids in order (repeats are term frequency).
         let mut field_terms: Vec<[Vec<u32>; 4]> = Vec::with_capacity(topics.len());
-        for t in &topics {
+        let tokens = tokenize_all(&topics);
+        for (t, toks) in topics.iter().zip(tokens) {
             let mut fields: [Vec<u32>; 4] = Default::default();
             let mut phrasings = Vec::new();
-            for v in t.variants() {
-                let ids = intern(&text::terms(&v.title));
-                fields[TITLE].extend(&ids);
-                phrasings.push(ids);
-                for q in &v.questions {
-                    let ids = intern(&text::terms(q));
-                    fields[QUESTIONS].extend(&ids);
+            for (field, is_phrasing, terms) in toks {
+                let ids = intern(&terms);
+                fields[field].extend(&ids);
+                if is_phrasing {
                     phrasings.push(ids);
                 }
-                fields[TAGS].extend(intern(&text::terms(&v.tags.join(" "))));
-                fields[BODY].extend(intern(&text::terms(&v.body)));
             }
             for v in t.variants() {
                 for tag in &v.tags {
@@ -177,8 +173,6 @@ impl Corpus {
                 }
             }
             subject_words.extend(text::subject_terms(&t.id.replace([':', '/'], " ")));
-            // The id words help runbooks named after what they fix.
-            fields[TAGS].extend(intern(&text::terms(&t.id.replace([':', '/'], " "))));
             let phrasings: Vec<Box<[u32]>> = phrasings
                 .into_iter()
                 .map(sorted)
@@ -456,6 +450,50 @@ impl Corpus {
         ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
         ranked.into_iter().take(limit).map(|(_, h)| h).collect()
     }
+}
+
+/// One topic's texts as terms, in index order: (field, whether it is a phrasing, terms).
+type TopicTokens = Vec<(usize, bool, Vec<String>)>;
+
+fn tokenize_topic(t: &Topic) -> TopicTokens {
+    let mut out = Vec::new();
+    for v in t.variants() {
+        out.push((TITLE, true, text::terms(&v.title)));
+        for q in &v.questions {
+            out.push((QUESTIONS, true, text::terms(q)));
+        }
+        out.push((TAGS, false, text::terms(&v.tags.join(" "))));
+        out.push((BODY, false, text::terms(&v.body)));
+    }
+    // The id words help runbooks named after what they fix.
+    out.push((TAGS, false, text::terms(&t.id.replace([':', '/'], " "))));
+    out
+}
+
+/// Fewest topics worth spreading over threads.
+const PARALLEL_MIN_TOPICS: usize = 64;
+
+/// Tokenizes the topics on every core: text analysis is most of the load time once the index
+/// is plain arrays. The result is in topic order, so term ids do not depend on the threads.
+fn tokenize_all(topics: &[Topic]) -> Vec<TopicTokens> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    if threads < 2 || topics.len() < PARALLEL_MIN_TOPICS {
+        return topics.iter().map(tokenize_topic).collect();
+    }
+    let chunk = topics.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = topics
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(tokenize_topic).collect::<Vec<_>>()))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| {
+                w.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
 }
 
 /// Per term id, the topics that contain it with the term's BM25 score there: per field
