@@ -543,3 +543,93 @@ fn bm25_impacts(field_terms: &[[Vec<u32>; 4]], terms: usize) -> Vec<Box<[(u32, f
     }
     lists.into_iter().map(Vec::into_boxed_slice).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::Lang;
+    use crate::knowledge::doc::Variant;
+
+    fn topic(id: &str, title: &str, body: &str) -> Topic {
+        Topic {
+            id: id.to_string(),
+            category: "runbook".into(),
+            quiz: false,
+            origin: "test".into(),
+            zh: None,
+            en: Some(Variant {
+                lang: Lang::En,
+                title: title.to_string(),
+                questions: vec![],
+                tags: vec![],
+                keypoints: vec![],
+                body: body.to_string(),
+                docs: None,
+            }),
+        }
+    }
+
+    fn ids(hits: &[Hit]) -> Vec<&str> {
+        hits.iter().map(|h| h.topic.id.as_str()).collect()
+    }
+
+    #[test]
+    fn a_title_match_outranks_a_body_match() {
+        let corpus = Corpus::build(vec![
+            topic(
+                "in-body",
+                "gateway runbook",
+                "restart the zookeeper ensemble first",
+            ),
+            topic(
+                "in-title",
+                "zookeeper ensemble",
+                "check the quorum and the disk",
+            ),
+            topic(
+                "elsewhere",
+                "ledger backup",
+                "copy the files to cold storage",
+            ),
+        ])
+        .expect("build");
+        let hits = corpus.search("zookeeper", 3);
+        assert_eq!(ids(&hits), ["in-title", "in-body"]);
+        assert!(hits[0].score > hits[1].score, "{hits:?}");
+    }
+
+    #[test]
+    fn parallel_tokenizing_keeps_topic_order() {
+        let topics: Vec<Topic> = (0..PARALLEL_MIN_TOPICS * 2)
+            .map(|i| {
+                topic(
+                    &format!("t{i}"),
+                    &format!("topic {i} 磁盘"),
+                    &format!("body {i}"),
+                )
+            })
+            .collect();
+        let sequential: Vec<TopicTokens> = topics.iter().map(tokenize_topic).collect();
+        assert_eq!(tokenize_all(&topics), sequential);
+    }
+
+    #[test]
+    fn a_pasted_log_keeps_its_rarest_words() {
+        // Forty words every topic has, then the one word only the wanted topic has: more known
+        // terms than the BM25 cap, and the rare one comes last.
+        let common: Vec<String> = (0..40).map(|i| format!("common{i}")).collect();
+        let filler_body = common.join(" ");
+        let mut topics: Vec<Topic> = (0..50)
+            .map(|i| topic(&format!("t{i}"), "disk alert", &filler_body))
+            .collect();
+        topics.push(topic(
+            "raft",
+            "leader election",
+            &format!("raft {filler_body}"),
+        ));
+        let corpus = Corpus::build(topics).expect("build");
+        let log = format!("{filler_body} raft");
+        let hits = corpus.search(&log, 1);
+        assert_eq!(hits.first().map(|h| h.topic.id.as_str()), Some("raft"));
+    }
+}
