@@ -144,13 +144,18 @@ fn runbook(i: usize) -> Topic {
     }
 }
 
+/// p50/p99 of single queries timed one by one, and the queries with the slowest median (what
+/// makes the tail).
 fn percentiles(name: &str, kb: &Knowledge, queries: &[&str], rounds: usize) {
     let mut times = Vec::with_capacity(queries.len() * rounds);
+    let mut per_query = vec![Vec::with_capacity(rounds); queries.len()];
     for _ in 0..rounds {
-        for q in queries {
+        for (qi, q) in queries.iter().enumerate() {
             let t = Instant::now();
             black_box(kb.search(q, 3));
-            times.push(t.elapsed());
+            let took = t.elapsed();
+            times.push(took);
+            per_query[qi].push(took);
         }
     }
     times.sort();
@@ -162,13 +167,26 @@ fn percentiles(name: &str, kb: &Knowledge, queries: &[&str], rounds: usize) {
         at(0.99),
         at(1.0)
     );
+    let mut medians: Vec<(Duration, &str)> = per_query
+        .iter_mut()
+        .zip(queries)
+        .map(|(t, q)| {
+            t.sort();
+            (t[t.len() / 2], *q)
+        })
+        .collect();
+    medians.sort_by_key(|m| std::cmp::Reverse(m.0));
+    for (median, q) in medians.iter().take(3) {
+        println!("  slowest median {median:?}: {q}");
+    }
 }
 
 fn main() {
+    // Defaults first, so `-- --warm-up-time … --measurement-time …` on the command line wins.
     let mut c = Criterion::default()
-        .configure_from_args()
         .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+        .measurement_time(Duration::from_secs(3))
+        .configure_from_args();
     let cfg = KnowledgeConfig::default();
 
     let t = Instant::now();

@@ -1,11 +1,14 @@
-//! The search index: tantivy finds candidates, an in-memory re-ranker picks the answer.
+//! The search index: BM25 finds candidates, a re-ranker picks the answer.
 //!
-//! One tantivy document per topic (both languages together, so mixed questions meet either),
-//! built in RAM at start-up from pre-tokenized text. BM25 over four boosted fields (question
-//! phrasings and title over tags over body) narrows the base to a few dozen candidates.
+//! One document per topic (both languages together, so mixed questions meet either), with four
+//! boosted fields (question phrasings and title over tags over body). BM25 is computed at load
+//! time into impact lists — per term, every topic that has it with its field-boosted BM25 score
+//! — so a query is a few additions per posting into one score array and a partial sort, with no
+//! search engine to start: building the base is tokenizing it, and a query's cost is bounded by
+//! the postings of its terms (the rarest 24 at most).
 //!
-//! Those are re-scored from per-topic term-id sets kept beside the index, so re-ranking costs a
-//! few thousand integer lookups instead of postings reads:
+//! The candidates are re-scored from per-topic term-id sets kept beside the index, so
+//! re-ranking costs a few thousand integer lookups:
 //! - coverage: the share of the question's IDF-weighted terms the topic contains (phrasings
 //!   count fully, tags nearly, the body partly) — "how much of what was asked does this topic
 //!   talk about", comparable across questions and used for the confidence threshold;
@@ -17,20 +20,12 @@ use super::doc::Topic;
 use super::text::{self, Kind, QueryTerm};
 use std::collections::HashMap;
 use std::sync::Arc;
-use tantivy::collector::TopDocs;
-use tantivy::columnar::Column;
-use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
-use tantivy::schema::{FAST, Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions};
-use tantivy::tokenizer::{PreTokenizedString, Token};
-use tantivy::{Index, ReloadPolicy, Searcher, TantivyDocument, Term};
 
-/// BM25 boosts per field.
-const FIELDS: [(&str, f32); 4] = [
-    ("questions", 3.0),
-    ("title", 2.5),
-    ("tags", 1.8),
-    ("body", 1.0),
-];
+/// BM25 boosts per field: questions, title, tags, body.
+const FIELD_BOOSTS: [f32; 4] = [3.0, 2.5, 1.8, 1.0];
+/// BM25 term-frequency saturation and length normalisation (the usual values).
+const BM25_K1: f32 = 1.2;
+const BM25_B: f32 = 0.75;
 const QUESTIONS: usize = 0;
 const TITLE: usize = 1;
 const TAGS: usize = 2;
@@ -60,6 +55,9 @@ const ALT_FACTOR: f32 = 0.9;
 
 /// How many BM25 candidates are re-scored.
 const CANDIDATES: usize = 30;
+/// Most query terms that become BM25 clauses (four each, one per field), the most
+/// discriminating first.
+const MAX_BM25_TERMS: usize = 24;
 
 #[derive(Debug, Clone)]
 pub struct Hit {
@@ -80,19 +78,10 @@ struct TopicTerms {
     body: Box<[u32]>,
 }
 
-/// The tantivy side of the corpus.
-struct Bm25 {
-    /// Kept open: a searcher per query costs an allocation and an atomic per segment.
-    searcher: Searcher,
-    fields: [Field; 4],
-    /// Per segment, the `ord` column mapping a tantivy doc to its topic.
-    ords: Vec<Column<u64>>,
-}
-
 pub struct Corpus {
     pub topics: Vec<Arc<Topic>>,
-    /// `None` for an empty corpus.
-    bm25: Option<Bm25>,
+    /// Per term id: (topic, field-boosted BM25 score of the term in it), by topic.
+    impacts: Vec<Box<[(u32, f32)]>>,
     dict: HashMap<String, u32>,
     /// Per term id: its weight as a term of a phrasing (kind × IDF).
     term_weight: Vec<f32>,
@@ -133,7 +122,7 @@ impl Corpus {
     pub fn empty() -> Corpus {
         Corpus {
             topics: Vec::new(),
-            bm25: None,
+            impacts: Vec::new(),
             dict: HashMap::new(),
             term_weight: Vec::new(),
             df: Vec::new(),
@@ -147,52 +136,33 @@ impl Corpus {
         if topics.is_empty() {
             return Ok(Corpus::empty());
         }
-        let mut sb = Schema::builder();
-        let opts = TextOptions::default().set_indexing_options(
-            TextFieldIndexing::default()
-                .set_tokenizer("raw")
-                .set_index_option(IndexRecordOption::WithFreqs),
-        );
-        let fields = FIELDS.map(|(name, _)| sb.add_text_field(name, opts.clone()));
-        let ord = sb.add_u64_field("ord", FAST);
-        let index = Index::create_in_ram(sb.build());
-        let budget = if topics.len() > 2_000 {
-            200_000_000
-        } else {
-            20_000_000
-        };
-        let mut writer = index.writer_with_num_threads::<TantivyDocument>(1, budget)?;
         let mut dict: HashMap<String, u32> = HashMap::new();
         let mut intern = |toks: &[String]| -> Vec<u32> {
             toks.iter()
-                .map(|t| {
-                    let next = dict.len() as u32;
-                    *dict.entry(t.clone()).or_insert(next)
+                .map(|t| match dict.get(t) {
+                    Some(&id) => id,
+                    None => {
+                        let id = dict.len() as u32;
+                        dict.insert(t.clone(), id);
+                        id
+                    }
                 })
                 .collect()
         };
         let mut subject_words: Vec<String> = text::synonym_terms().cloned().collect();
         let mut all_terms = Vec::with_capacity(topics.len());
-        for (i, t) in topics.iter().enumerate() {
-            let mut doc = TantivyDocument::new();
-            doc.add_u64(ord, i as u64);
+        // Per topic and field, the term ids in order (repeats are term frequency).
+        let mut field_terms: Vec<[Vec<u32>; 4]> = Vec::with_capacity(topics.len());
+        let tokens = tokenize_all(&topics);
+        for (t, toks) in topics.iter().zip(tokens) {
+            let mut fields: [Vec<u32>; 4] = Default::default();
             let mut phrasings = Vec::new();
-            let (mut tags, mut body) = (Vec::new(), Vec::new());
-            for v in t.variants() {
-                let toks = text::terms(&v.title);
-                phrasings.push(intern(&toks));
-                add(&mut doc, fields[TITLE], toks);
-                for q in &v.questions {
-                    let toks = text::terms(q);
-                    phrasings.push(intern(&toks));
-                    add(&mut doc, fields[QUESTIONS], toks);
+            for (field, is_phrasing, terms) in toks {
+                let ids = intern(&terms);
+                fields[field].extend(&ids);
+                if is_phrasing {
+                    phrasings.push(ids);
                 }
-                let toks = text::terms(&v.tags.join(" "));
-                tags.extend(intern(&toks));
-                add(&mut doc, fields[TAGS], toks);
-                let toks = text::terms(&v.body);
-                body.extend(intern(&toks));
-                add(&mut doc, fields[BODY], toks);
             }
             for v in t.variants() {
                 for tag in &v.tags {
@@ -203,30 +173,20 @@ impl Corpus {
                 }
             }
             subject_words.extend(text::subject_terms(&t.id.replace([':', '/'], " ")));
-            // The id words help runbooks named after what they fix.
-            let toks = text::terms(&t.id.replace([':', '/'], " "));
-            tags.extend(intern(&toks));
-            add(&mut doc, fields[TAGS], toks);
-            writer.add_document(doc)?;
             let phrasings: Vec<Box<[u32]>> = phrasings
                 .into_iter()
                 .map(sorted)
                 .filter(|p| !p.is_empty())
                 .collect();
-            all_terms.push((phrasings, sorted(tags), sorted(body)));
+            all_terms.push((
+                phrasings,
+                sorted(fields[TAGS].clone()),
+                sorted(fields[BODY].clone()),
+            ));
+            field_terms.push(fields);
         }
-        writer.commit()?;
-        writer.wait_merging_threads()?;
-        let reader = index
-            .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
-            .try_into()?;
-        let searcher = reader.searcher();
-        let ords = searcher
-            .segment_readers()
-            .iter()
-            .map(|s| s.fast_fields().u64("ord"))
-            .collect::<Result<Vec<_>, _>>()?;
+        let impacts = bm25_impacts(&field_terms, dict.len());
+        drop(field_terms);
 
         let mut subject = vec![false; dict.len()];
         for w in &subject_words {
@@ -281,11 +241,7 @@ impl Corpus {
             .collect();
         Ok(Corpus {
             topics: topics.into_iter().map(Arc::new).collect(),
-            bm25: Some(Bm25 {
-                searcher,
-                fields,
-                ords,
-            }),
+            impacts,
             dict,
             term_weight,
             df,
@@ -308,61 +264,64 @@ impl Corpus {
         if terms.is_empty() || self.topics.is_empty() {
             return Vec::new();
         }
-        match self.search_terms(&terms, limit) {
-            Ok(h) => h,
-            Err(e) => {
-                tracing::warn!(error = %e, "knowledge search failed");
-                metrics::counter!("wedock_errors_total", "reason" => "knowledge_search")
-                    .increment(1);
-                Vec::new()
-            }
-        }
+        self.search_terms(&terms, limit)
     }
 
     /// BM25 candidates: (score, topic index), best first.
-    fn candidates(&self, terms: &[QueryTerm]) -> tantivy::Result<Vec<(f32, usize)>> {
-        let Some(bm25) = &self.bm25 else {
-            return Ok(Vec::new());
-        };
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for t in terms {
-            // A term no topic uses cannot match; skipping it saves a dictionary probe per field.
-            if !self.dict.contains_key(&t.text) {
-                continue;
-            }
-            for (fi, (_, boost)) in FIELDS.iter().enumerate() {
-                let term = Term::from_field_text(bm25.fields[fi], &t.text);
-                let q = TermQuery::new(term, IndexRecordOption::WithFreqs);
-                clauses.push((
-                    Occur::Should,
-                    Box::new(BoostQuery::new(Box::new(q), boost * t.weight)),
-                ));
-            }
-        }
-        if clauses.is_empty() {
-            return Ok(Vec::new());
-        }
-        let query = BooleanQuery::new(clauses);
-        let top = bm25
-            .searcher
-            .search(&query, &TopDocs::with_limit(CANDIDATES).order_by_score())?;
-        Ok(top
-            .into_iter()
-            .filter_map(|(score, addr)| {
-                let ord = bm25
-                    .ords
-                    .get(addr.segment_ord as usize)?
-                    .first(addr.doc_id)?;
-                let ord = usize::try_from(ord).ok()?;
-                (ord < self.topics.len()).then_some((score, ord))
+    fn candidates(&self, terms: &[QueryTerm]) -> Vec<(f32, usize)> {
+        // Characters of the question's known bigrams: their unigrams add nothing a bigram does
+        // not already find, yet each is a posting list that covers much of a large base.
+        let in_known_bigram: Vec<char> = terms
+            .iter()
+            .filter(|t| t.kind == Kind::HanBi && self.dict.contains_key(&t.text))
+            .flat_map(|t| t.text.chars())
+            .collect();
+        let n = self.topics.len() as f32;
+        let mut picked: Vec<(f32, u32, f32)> = terms
+            .iter()
+            // A term no topic uses cannot match.
+            .filter_map(|t| Some((t, *self.dict.get(&t.text)?)))
+            .filter(|(t, _)| {
+                t.kind != Kind::HanUni || !t.text.chars().all(|c| in_known_bigram.contains(&c))
             })
-            .collect())
+            .map(|(t, id)| (t.weight * idf(n, self.df[id as usize] as f32), id, t.weight))
+            .collect();
+        if picked.len() > MAX_BM25_TERMS {
+            // A pasted log: the rarest terms find the topic; the rest only cost postings reads.
+            picked.sort_by(|a, b| b.0.total_cmp(&a.0));
+            picked.truncate(MAX_BM25_TERMS);
+        }
+        let mut scores = vec![0f32; self.topics.len()];
+        for (_, id, weight) in picked {
+            if let Some(list) = self.impacts.get(id as usize) {
+                for &(topic, impact) in list.iter() {
+                    if let Some(s) = scores.get_mut(topic as usize) {
+                        *s += weight * impact;
+                    }
+                }
+            }
+        }
+        let mut top: Vec<(f32, usize)> = scores
+            .into_iter()
+            .enumerate()
+            .filter(|(_, s)| *s > 0.0)
+            .map(|(i, s)| (s, i))
+            .collect();
+        // Best first; equal scores in topic order, so results do not depend on the hasher.
+        let best_first =
+            |a: &(f32, usize), b: &(f32, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+        if top.len() > CANDIDATES {
+            top.select_nth_unstable_by(CANDIDATES - 1, best_first);
+            top.truncate(CANDIDATES);
+        }
+        top.sort_unstable_by(best_first);
+        top
     }
 
-    fn search_terms(&self, terms: &[QueryTerm], limit: usize) -> tantivy::Result<Vec<Hit>> {
-        let top = self.candidates(terms)?;
+    fn search_terms(&self, terms: &[QueryTerm], limit: usize) -> Vec<Hit> {
+        let top = self.candidates(terms);
         if top.is_empty() {
-            return Ok(Vec::new());
+            return Vec::new();
         }
         let n = self.topics.len().max(1) as f32;
 
@@ -489,30 +448,188 @@ impl Corpus {
             ));
         }
         ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
-        Ok(ranked.into_iter().take(limit).map(|(_, h)| h).collect())
+        ranked.into_iter().take(limit).map(|(_, h)| h).collect()
     }
 }
 
-fn add(doc: &mut TantivyDocument, field: Field, toks: Vec<String>) {
-    if toks.is_empty() {
-        return;
+/// One topic's texts as terms, in index order: (field, whether it is a phrasing, terms).
+type TopicTokens = Vec<(usize, bool, Vec<String>)>;
+
+fn tokenize_topic(t: &Topic) -> TopicTokens {
+    let mut out = Vec::new();
+    for v in t.variants() {
+        out.push((TITLE, true, text::terms(&v.title)));
+        for q in &v.questions {
+            out.push((QUESTIONS, true, text::terms(q)));
+        }
+        out.push((TAGS, false, text::terms(&v.tags.join(" "))));
+        out.push((BODY, false, text::terms(&v.body)));
     }
-    let tokens: Vec<Token> = toks
-        .into_iter()
-        .enumerate()
-        .map(|(i, t)| Token {
-            offset_from: 0,
-            offset_to: 0,
-            position: i,
-            text: t,
-            position_length: 1,
-        })
-        .collect();
-    doc.add_pre_tokenized_text(
-        field,
-        PreTokenizedString {
-            text: String::new(),
-            tokens,
-        },
-    );
+    // The id words help runbooks named after what they fix.
+    out.push((TAGS, false, text::terms(&t.id.replace([':', '/'], " "))));
+    out
+}
+
+/// Fewest topics worth spreading over threads.
+const PARALLEL_MIN_TOPICS: usize = 64;
+
+/// Tokenizes the topics on every core: text analysis is most of the load time once the index
+/// is plain arrays. The result is in topic order, so term ids do not depend on the threads.
+fn tokenize_all(topics: &[Topic]) -> Vec<TopicTokens> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    if threads < 2 || topics.len() < PARALLEL_MIN_TOPICS {
+        return topics.iter().map(tokenize_topic).collect();
+    }
+    let chunk = topics.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = topics
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(tokenize_topic).collect::<Vec<_>>()))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| {
+                w.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
+/// Per term id, the topics that contain it with the term's BM25 score there: per field
+/// `boost × idf × tf·(k1+1) / (tf + k1·(1 − b + b·len/avg_len))`, summed over the fields, with
+/// the document frequency and average length taken per field.
+fn bm25_impacts(field_terms: &[[Vec<u32>; 4]], terms: usize) -> Vec<Box<[(u32, f32)]>> {
+    let n = field_terms.len().max(1) as f32;
+    let mut df = vec![[0u32; 4]; terms];
+    let mut total_len = [0usize; 4];
+    let mut seen = vec![[u32::MAX; 4]; terms];
+    for (i, fields) in field_terms.iter().enumerate() {
+        for (f, ids) in fields.iter().enumerate() {
+            total_len[f] += ids.len();
+            for &id in ids {
+                let slot = &mut seen[id as usize][f];
+                if *slot != i as u32 {
+                    *slot = i as u32;
+                    df[id as usize][f] += 1;
+                }
+            }
+        }
+    }
+    drop(seen);
+    let avg_len = total_len.map(|l| (l as f32 / n).max(1e-6));
+    let mut lists: Vec<Vec<(u32, f32)>> = vec![Vec::new(); terms];
+    let mut tf: HashMap<u32, [u32; 4]> = HashMap::new();
+    for (i, fields) in field_terms.iter().enumerate() {
+        tf.clear();
+        for (f, ids) in fields.iter().enumerate() {
+            for &id in ids {
+                tf.entry(id).or_insert([0; 4])[f] += 1;
+            }
+        }
+        for (&id, counts) in &tf {
+            let mut impact = 0.0;
+            for f in 0..4 {
+                if counts[f] == 0 {
+                    continue;
+                }
+                let tf = counts[f] as f32;
+                let norm = BM25_K1 * (1.0 - BM25_B + BM25_B * fields[f].len() as f32 / avg_len[f]);
+                let idf = idf(n, df[id as usize][f] as f32);
+                impact += FIELD_BOOSTS[f] * idf * (BM25_K1 + 1.0) * tf / (tf + norm);
+            }
+            lists[id as usize].push((i as u32, impact));
+        }
+    }
+    lists.into_iter().map(Vec::into_boxed_slice).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::Lang;
+    use crate::knowledge::doc::Variant;
+
+    fn topic(id: &str, title: &str, body: &str) -> Topic {
+        Topic {
+            id: id.to_string(),
+            category: "runbook".into(),
+            quiz: false,
+            origin: "test".into(),
+            zh: None,
+            en: Some(Variant {
+                lang: Lang::En,
+                title: title.to_string(),
+                questions: vec![],
+                tags: vec![],
+                keypoints: vec![],
+                body: body.to_string(),
+                docs: None,
+            }),
+        }
+    }
+
+    fn ids(hits: &[Hit]) -> Vec<&str> {
+        hits.iter().map(|h| h.topic.id.as_str()).collect()
+    }
+
+    #[test]
+    fn a_title_match_outranks_a_body_match() {
+        let corpus = Corpus::build(vec![
+            topic(
+                "in-body",
+                "gateway runbook",
+                "restart the zookeeper ensemble first",
+            ),
+            topic(
+                "in-title",
+                "zookeeper ensemble",
+                "check the quorum and the disk",
+            ),
+            topic(
+                "elsewhere",
+                "ledger backup",
+                "copy the files to cold storage",
+            ),
+        ])
+        .expect("build");
+        let hits = corpus.search("zookeeper", 3);
+        assert_eq!(ids(&hits), ["in-title", "in-body"]);
+        assert!(hits[0].score > hits[1].score, "{hits:?}");
+    }
+
+    #[test]
+    fn parallel_tokenizing_keeps_topic_order() {
+        let topics: Vec<Topic> = (0..PARALLEL_MIN_TOPICS * 2)
+            .map(|i| {
+                topic(
+                    &format!("t{i}"),
+                    &format!("topic {i} 磁盘"),
+                    &format!("body {i}"),
+                )
+            })
+            .collect();
+        let sequential: Vec<TopicTokens> = topics.iter().map(tokenize_topic).collect();
+        assert_eq!(tokenize_all(&topics), sequential);
+    }
+
+    #[test]
+    fn a_pasted_log_keeps_its_rarest_words() {
+        // Forty words every topic has, then the one word only the wanted topic has: more known
+        // terms than the BM25 cap, and the rare one comes last.
+        let common: Vec<String> = (0..40).map(|i| format!("common{i}")).collect();
+        let filler_body = common.join(" ");
+        let mut topics: Vec<Topic> = (0..50)
+            .map(|i| topic(&format!("t{i}"), "disk alert", &filler_body))
+            .collect();
+        topics.push(topic(
+            "raft",
+            "leader election",
+            &format!("raft {filler_body}"),
+        ));
+        let corpus = Corpus::build(topics).expect("build");
+        let log = format!("{filler_body} raft");
+        let hits = corpus.search(&log, 1);
+        assert_eq!(hits.first().map(|h| h.topic.id.as_str()), Some("raft"));
+    }
 }

@@ -269,13 +269,35 @@ static STOP: LazyLock<std::collections::HashSet<&'static str>> =
 
 thread_local! {
     static STEMMER: frostem::Stemmer = frostem::Stemmer::new(frostem::Algorithm::English);
+    /// Stems already computed on this thread: a base repeats the same few thousand words, and
+    /// the Snowball stemmer was a tenth of the load time.
+    static STEMS: std::cell::RefCell<HashMap<String, String>> = std::cell::RefCell::new(HashMap::new());
 }
 
+/// Most words the stem cache keeps per thread (a flood of unique words must not grow it).
+const MAX_CACHED_STEMS: usize = 20_000;
+
+/// Words whose Snowball stem is another word of the domain ("tiny" → "tini", the init).
+const UNSTEMMED: &[&str] = &["tiny"];
+
 fn stem(word: &str) -> String {
-    if word.len() <= 3 || !word.bytes().all(|b| b.is_ascii_alphabetic()) {
+    if word.len() <= 3
+        || !word.bytes().all(|b| b.is_ascii_alphabetic())
+        || UNSTEMMED.contains(&word)
+    {
         return word.to_string();
     }
-    STEMMER.with(|s| s.stem(word).into_owned())
+    STEMS.with(|cache| {
+        if let Some(s) = cache.borrow().get(word) {
+            return s.clone();
+        }
+        let s = STEMMER.with(|st| st.stem(word).into_owned());
+        let mut cache = cache.borrow_mut();
+        if cache.len() < MAX_CACHED_STEMS {
+            cache.insert(word.to_string(), s.clone());
+        }
+        s
+    })
 }
 
 fn is_word_char(c: char) -> bool {
@@ -758,7 +780,8 @@ pub fn subject_terms(text: &str) -> Vec<String> {
 static K8S_WORDS: LazyLock<std::collections::HashSet<String>> = LazyLock::new(|| {
     terms(
         "k8s kubernetes kube kubectl pod pods helm cronjob statefulset daemonset ingress svc hpa \
-         pvc configmap kubelet deployment replicaset 集群",
+         pvc configmap kubelet deployment replicaset cni calico flannel cilium etcd kubeadm \
+         coredns 集群",
     )
     .into_iter()
     .collect()
@@ -917,6 +940,12 @@ mod tests {
         );
         // Longer listed words are also whole tokens.
         assert!(texts("宿主机的网络").contains(&"宿主机".to_string()));
+    }
+
+    #[test]
+    fn stems_do_not_collide_with_domain_words() {
+        assert!(texts("a tiny startup").contains(&"tiny".to_string()));
+        assert!(texts("tini as init").contains(&"tini".to_string()));
     }
 
     #[test]
