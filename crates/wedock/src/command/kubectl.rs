@@ -26,6 +26,9 @@ use std::time::Duration;
 
 use super::docker::TEXT_BUDGET;
 
+mod pod_rows;
+pub use pod_rows::{PodRow, PodRowList};
+
 #[derive(Debug, Args)]
 pub struct KubectlArgs {
     /// Context from the kubeconfig; `@NAME` right after /k works too
@@ -631,9 +634,34 @@ fn pod_restarts(p: &Pod) -> i32 {
 
 /// Whether a pod looks fine at a glance (running and ready, or completed).
 fn pod_healthy(p: &Pod) -> bool {
-    let status = pod_status(p);
+    healthy_with(p, &pod_status(p))
+}
+
+fn healthy_with(p: &Pod, status: &str) -> bool {
     let (r, t) = pod_ready(p);
     status == "Completed" || status == "Succeeded" || (status == "Running" && r == t)
+}
+
+/// One pod of the `get pods` table with its status word worked out once: the word decides
+/// the order, the marker, the summary's count and the STATUS cell.
+struct PodLine<'a> {
+    pod: &'a Pod,
+    status: String,
+    healthy: bool,
+}
+
+fn pod_lines(pods: &[Pod]) -> Vec<PodLine<'_>> {
+    pods.iter()
+        .map(|pod| {
+            let status = pod_status(pod);
+            let healthy = healthy_with(pod, &status);
+            PodLine {
+                pod,
+                status,
+                healthy,
+            }
+        })
+        .collect()
 }
 
 fn marker(ok: bool) -> &'static str {
@@ -642,11 +670,21 @@ fn marker(ok: bool) -> &'static str {
 
 /// The `get pods` table. Unhealthy pods come first so a cut-off reply still shows them.
 pub fn pods_table(pods: &[Pod], all_ns: bool, wide: bool, now: i64, lang: Lang) -> Vec<String> {
-    let mut order: Vec<(&Pod, bool)> = pods.iter().map(|p| (p, pod_healthy(p))).collect();
-    order.sort_by(|(a, ah), (b, bh)| {
-        ah.cmp(bh)
-            .then_with(|| ns_of(&a.metadata).cmp(ns_of(&b.metadata)))
-            .then_with(|| name_of(&a.metadata).cmp(name_of(&b.metadata)))
+    lines_table(pod_lines(pods), all_ns, wide, now, lang)
+}
+
+fn lines_table(
+    mut order: Vec<PodLine<'_>>,
+    all_ns: bool,
+    wide: bool,
+    now: i64,
+    lang: Lang,
+) -> Vec<String> {
+    order.sort_by(|a, b| {
+        a.healthy
+            .cmp(&b.healthy)
+            .then_with(|| ns_of(&a.pod.metadata).cmp(ns_of(&b.pod.metadata)))
+            .then_with(|| name_of(&a.pod.metadata).cmp(name_of(&b.pod.metadata)))
     });
     let mut header = Vec::new();
     if all_ns {
@@ -664,7 +702,8 @@ pub fn pods_table(pods: &[Pod], all_ns: bool, wide: bool, now: i64, lang: Lang) 
     }
     let rows: Vec<Vec<String>> = order
         .iter()
-        .map(|(p, healthy)| {
+        .map(|line| {
+            let p = line.pod;
             let mut row = Vec::with_capacity(8);
             if all_ns {
                 row.push(ns_of(&p.metadata).to_string());
@@ -672,7 +711,7 @@ pub fn pods_table(pods: &[Pod], all_ns: bool, wide: bool, now: i64, lang: Lang) 
             let (r, t) = pod_ready(p);
             row.push(name_of(&p.metadata).to_string());
             row.push(format!("{r}/{t}"));
-            row.push(format!("{} {}", marker(*healthy), pod_status(p)));
+            row.push(format!("{} {}", marker(line.healthy), line.status));
             row.push(pod_restarts(p).to_string());
             row.push(age(p.metadata.creation_timestamp.as_ref(), now));
             if wide {
@@ -701,7 +740,8 @@ pub fn pods_reply(
     now: i64,
     lang: Lang,
 ) -> String {
-    let bad = pods.iter().filter(|p| !pod_healthy(p)).count();
+    let lines = pod_lines(pods);
+    let bad = lines.iter().filter(|l| !l.healthy).count();
     let head = match lang {
         Lang::Zh => format!(
             "☸️ {context} · {scope} · {} 个 Pod，{bad} 个异常",
@@ -715,7 +755,7 @@ pub fn pods_reply(
     if pods.is_empty() {
         return format!("{head}\n{}", lang.pick("（没有 Pod）", "(no pods)"));
     }
-    fit(lang, &head, &pods_table(pods, all_ns, wide, now, lang))
+    fit(lang, &head, &lines_table(lines, all_ns, wide, now, lang))
 }
 
 async fn get(k: &K<'_, '_>, a: GetArgs) -> Outcome {
@@ -768,10 +808,12 @@ async fn get(k: &K<'_, '_>, a: GetArgs) -> Outcome {
     };
     let (header, rows): (Vec<&str>, Vec<Vec<String>>) = match kind {
         Kind::Pod => {
-            let list = try_call!(k, api_ns::<Pod>(k, all).list(&lp));
+            // Only the columns' fields are decoded (see pod_rows.rs); same request.
+            let list = try_call!(k, api_ns::<PodRow>(k, all).list(&lp));
+            let pods: Vec<Pod> = list.items.into_iter().map(|r| r.0).collect();
             return reply(
                 ctx,
-                pods_reply(&context, &scope, &list.items, all, wide, now, lang),
+                pods_reply(&context, &scope, &pods, all, wide, now, lang),
             );
         }
         Kind::Deployment => {
