@@ -601,6 +601,11 @@ pub struct KubernetesConfig {
     pub request_timeout_secs: u64,
     /// Default `logs --tail`.
     pub logs_tail: usize,
+    /// How long `drain` keeps retrying evictions a PodDisruptionBudget refuses (429) before
+    /// it reports them as blocked; `drain --timeout` overrides it per command.
+    pub drain_timeout_secs: u64,
+    /// Pause between retries of a PDB-refused eviction (kubectl waits 5 s).
+    pub eviction_retry_ms: u64,
     /// Chat role or user → Kubernetes identity to impersonate, so the cluster's RBAC has the
     /// last word. Keys: `role:viewer|operator|admin` or `user:CHANNEL:ID` (user wins).
     pub impersonate: BTreeMap<String, ImpersonateConfig>,
@@ -617,6 +622,8 @@ impl Default for KubernetesConfig {
             read_only: false,
             request_timeout_secs: 15,
             logs_tail: 50,
+            drain_timeout_secs: 60,
+            eviction_retry_ms: 5000,
             impersonate: BTreeMap::new(),
         }
     }
@@ -984,6 +991,20 @@ impl Config {
         }
         if !(1..=10_000).contains(&k.logs_tail) {
             return Err(err("kubernetes.logs_tail", "must be between 1 and 10000"));
+        }
+        // Below the chat pipeline's two-minute "still processing" window, so a channel's
+        // redelivery never runs a drain twice.
+        if !(1..=110).contains(&k.drain_timeout_secs) {
+            return Err(err(
+                "kubernetes.drain_timeout_secs",
+                "must be between 1 and 110",
+            ));
+        }
+        if !(100..=60_000).contains(&k.eviction_retry_ms) {
+            return Err(err(
+                "kubernetes.eviction_retry_ms",
+                "must be between 100 and 60000",
+            ));
         }
         for key in k.impersonate.keys() {
             let ok = match key.split_once(':') {

@@ -26,6 +26,9 @@ use std::time::Duration;
 
 use super::docker::TEXT_BUDGET;
 
+mod pod_rows;
+pub use pod_rows::{PodRow, PodRowList};
+
 #[derive(Debug, Args)]
 pub struct KubectlArgs {
     /// Context from the kubeconfig; `@NAME` right after /k works too
@@ -174,6 +177,10 @@ pub struct DrainArgs {
     /// Evict pods with emptyDir volumes (their data is lost)
     #[arg(long)]
     pub delete_emptydir_data: bool,
+    /// How long to keep retrying evictions a PodDisruptionBudget refuses, e.g. 90s or 1m
+    /// (default: kubernetes.drain_timeout_secs; at most 110s)
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
 }
 
 impl KubectlArgs {
@@ -627,9 +634,34 @@ fn pod_restarts(p: &Pod) -> i32 {
 
 /// Whether a pod looks fine at a glance (running and ready, or completed).
 fn pod_healthy(p: &Pod) -> bool {
-    let status = pod_status(p);
+    healthy_with(p, &pod_status(p))
+}
+
+fn healthy_with(p: &Pod, status: &str) -> bool {
     let (r, t) = pod_ready(p);
     status == "Completed" || status == "Succeeded" || (status == "Running" && r == t)
+}
+
+/// One pod of the `get pods` table with its status word worked out once: the word decides
+/// the order, the marker, the summary's count and the STATUS cell.
+struct PodLine<'a> {
+    pod: &'a Pod,
+    status: String,
+    healthy: bool,
+}
+
+fn pod_lines(pods: &[Pod]) -> Vec<PodLine<'_>> {
+    pods.iter()
+        .map(|pod| {
+            let status = pod_status(pod);
+            let healthy = healthy_with(pod, &status);
+            PodLine {
+                pod,
+                status,
+                healthy,
+            }
+        })
+        .collect()
 }
 
 fn marker(ok: bool) -> &'static str {
@@ -638,11 +670,21 @@ fn marker(ok: bool) -> &'static str {
 
 /// The `get pods` table. Unhealthy pods come first so a cut-off reply still shows them.
 pub fn pods_table(pods: &[Pod], all_ns: bool, wide: bool, now: i64, lang: Lang) -> Vec<String> {
-    let mut order: Vec<(&Pod, bool)> = pods.iter().map(|p| (p, pod_healthy(p))).collect();
-    order.sort_by(|(a, ah), (b, bh)| {
-        ah.cmp(bh)
-            .then_with(|| ns_of(&a.metadata).cmp(ns_of(&b.metadata)))
-            .then_with(|| name_of(&a.metadata).cmp(name_of(&b.metadata)))
+    lines_table(pod_lines(pods), all_ns, wide, now, lang)
+}
+
+fn lines_table(
+    mut order: Vec<PodLine<'_>>,
+    all_ns: bool,
+    wide: bool,
+    now: i64,
+    lang: Lang,
+) -> Vec<String> {
+    order.sort_by(|a, b| {
+        a.healthy
+            .cmp(&b.healthy)
+            .then_with(|| ns_of(&a.pod.metadata).cmp(ns_of(&b.pod.metadata)))
+            .then_with(|| name_of(&a.pod.metadata).cmp(name_of(&b.pod.metadata)))
     });
     let mut header = Vec::new();
     if all_ns {
@@ -660,7 +702,8 @@ pub fn pods_table(pods: &[Pod], all_ns: bool, wide: bool, now: i64, lang: Lang) 
     }
     let rows: Vec<Vec<String>> = order
         .iter()
-        .map(|(p, healthy)| {
+        .map(|line| {
+            let p = line.pod;
             let mut row = Vec::with_capacity(8);
             if all_ns {
                 row.push(ns_of(&p.metadata).to_string());
@@ -668,7 +711,7 @@ pub fn pods_table(pods: &[Pod], all_ns: bool, wide: bool, now: i64, lang: Lang) 
             let (r, t) = pod_ready(p);
             row.push(name_of(&p.metadata).to_string());
             row.push(format!("{r}/{t}"));
-            row.push(format!("{} {}", marker(*healthy), pod_status(p)));
+            row.push(format!("{} {}", marker(line.healthy), line.status));
             row.push(pod_restarts(p).to_string());
             row.push(age(p.metadata.creation_timestamp.as_ref(), now));
             if wide {
@@ -697,7 +740,8 @@ pub fn pods_reply(
     now: i64,
     lang: Lang,
 ) -> String {
-    let bad = pods.iter().filter(|p| !pod_healthy(p)).count();
+    let lines = pod_lines(pods);
+    let bad = lines.iter().filter(|l| !l.healthy).count();
     let head = match lang {
         Lang::Zh => format!(
             "☸️ {context} · {scope} · {} 个 Pod，{bad} 个异常",
@@ -711,7 +755,7 @@ pub fn pods_reply(
     if pods.is_empty() {
         return format!("{head}\n{}", lang.pick("（没有 Pod）", "(no pods)"));
     }
-    fit(lang, &head, &pods_table(pods, all_ns, wide, now, lang))
+    fit(lang, &head, &lines_table(lines, all_ns, wide, now, lang))
 }
 
 async fn get(k: &K<'_, '_>, a: GetArgs) -> Outcome {
@@ -764,10 +808,12 @@ async fn get(k: &K<'_, '_>, a: GetArgs) -> Outcome {
     };
     let (header, rows): (Vec<&str>, Vec<Vec<String>>) = match kind {
         Kind::Pod => {
-            let list = try_call!(k, api_ns::<Pod>(k, all).list(&lp));
+            // Only the columns' fields are decoded (see pod_rows.rs); same request.
+            let list = try_call!(k, api_ns::<PodRow>(k, all).list(&lp));
+            let pods: Vec<Pod> = list.items.into_iter().map(|r| r.0).collect();
             return reply(
                 ctx,
-                pods_reply(&context, &scope, &list.items, all, wide, now, lang),
+                pods_reply(&context, &scope, &pods, all, wide, now, lang),
             );
         }
         Kind::Deployment => {
@@ -2350,10 +2396,219 @@ fn drain_skip(p: &Pod, a: &DrainArgs) -> Option<&'static str> {
     None
 }
 
+/// Longest `drain --timeout`: below the chat pipeline's two-minute "still processing" window,
+/// so a channel's redelivery of the same message never starts a second drain.
+const MAX_DRAIN_TIMEOUT: Duration = Duration::from_secs(110);
+
+/// `--timeout 90s` / `1m` / `45` (seconds), within 1 s ..= [`MAX_DRAIN_TIMEOUT`].
+fn drain_timeout(arg: Option<&str>, default_secs: u64) -> Result<Duration, String> {
+    let Some(s) = arg else {
+        return Ok(Duration::from_secs(default_secs).min(MAX_DRAIN_TIMEOUT));
+    };
+    let s = s.trim();
+    let d = match s.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => humantime::parse_duration(s)
+            .map_err(|_| format!("--timeout {s:?}: use a duration such as 90s or 1m"))?,
+    };
+    if d < Duration::from_secs(1) || d > MAX_DRAIN_TIMEOUT {
+        return Err(format!(
+            "--timeout must be between 1s and {}s",
+            MAX_DRAIN_TIMEOUT.as_secs()
+        ));
+    }
+    Ok(d)
+}
+
+/// What one eviction request came back with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EvictionAnswer {
+    /// 201: the API server accepted the eviction and is deleting the pod.
+    Evicted,
+    /// 404: the pod is gone already.
+    Gone,
+    /// 429: a PodDisruptionBudget forbids it right now. The message is the budget's own
+    /// (`The disruption budget web-pdb needs 2 healthy pods …`) when the server gave one;
+    /// `retry_after` is the server's `retryAfterSeconds` (a budget not processed yet).
+    Blocked {
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// Anything else (RBAC refusal, several budgets, transport): retrying will not help.
+    Failed(CallError),
+}
+
+impl EvictionAnswer {
+    pub fn from_result(r: Result<(), kube::Error>) -> EvictionAnswer {
+        let e = match r {
+            Ok(()) => return EvictionAnswer::Evicted,
+            Err(e) => e,
+        };
+        if let kube::Error::Api(s) = &e {
+            match s.code {
+                404 => return EvictionAnswer::Gone,
+                429 => {
+                    let details = s.details.as_ref();
+                    let cause = details
+                        .and_then(|d| d.causes.iter().find(|c| !c.message.is_empty()))
+                        .map(|c| c.message.clone());
+                    let retry_after = details
+                        .map(|d| d.retry_after_seconds)
+                        .filter(|s| *s > 0)
+                        .map(|s| Duration::from_secs(u64::from(s)));
+                    return EvictionAnswer::Blocked {
+                        message: cause.unwrap_or_else(|| s.message.clone()),
+                        retry_after,
+                    };
+                }
+                _ => {}
+            }
+        }
+        EvictionAnswer::Failed(CallError::from_kube(&e))
+    }
+}
+
+/// One pod drain tries to evict, and where it stands.
+struct Evictee {
+    ns: String,
+    name: String,
+    attempts: u32,
+    answer: EvictionAnswer,
+    next_try: tokio::time::Instant,
+}
+
+/// POSTs a real policy/v1 Eviction (kube's `evict()` sends snake_case delete options a real
+/// server ignores) under the command's per-call timeout.
+async fn evict_once(k: &K<'_, '_>, ns: &str, name: &str) -> EvictionAnswer {
+    let api: Api<Pod> = Api::namespaced(k.cluster.client.clone(), ns);
+    let ev = Eviction {
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            namespace: Some(ns.to_string()),
+            ..ObjectMeta::default()
+        },
+        delete_options: None,
+    };
+    let pp = PostParams::default();
+    let post = api.create_subresource::<_, kube::core::Status>("eviction", name, &pp, &ev);
+    match tokio::time::timeout(k.timeout, post).await {
+        Ok(r) => EvictionAnswer::from_result(r.map(|_| ())),
+        Err(_) => EvictionAnswer::Failed(CallError::Transport(format!(
+            "no answer within {} s",
+            k.timeout.as_secs()
+        ))),
+    }
+}
+
+/// Evicts every pod, retrying those a PodDisruptionBudget refuses (429) every `retry` (or
+/// the server's `retryAfterSeconds`, if longer) until `deadline`, as `kubectl drain` does.
+/// A retry is only started before the deadline, so the command ends within the deadline
+/// plus one request timeout.
+async fn evict_all(
+    k: &K<'_, '_>,
+    pods: Vec<(String, String)>,
+    retry: Duration,
+    deadline: tokio::time::Instant,
+) -> Vec<Evictee> {
+    let mut out: Vec<Evictee> = pods
+        .into_iter()
+        .map(|(ns, name)| Evictee {
+            ns,
+            name,
+            attempts: 0,
+            answer: EvictionAnswer::Blocked {
+                message: String::new(),
+                retry_after: None,
+            },
+            next_try: tokio::time::Instant::now(),
+        })
+        .collect();
+    loop {
+        let now = tokio::time::Instant::now();
+        for e in out.iter_mut() {
+            if !matches!(e.answer, EvictionAnswer::Blocked { .. }) || e.next_try > now {
+                continue;
+            }
+            e.attempts += 1;
+            e.answer = evict_once(k, &e.ns, &e.name).await;
+            if let EvictionAnswer::Blocked { retry_after, .. } = &e.answer {
+                e.next_try =
+                    tokio::time::Instant::now() + retry.max(retry_after.unwrap_or_default());
+            }
+        }
+        let next = out
+            .iter()
+            .filter(|e| matches!(e.answer, EvictionAnswer::Blocked { .. }))
+            .map(|e| e.next_try)
+            .min();
+        match next {
+            Some(t) if t < deadline => tokio::time::sleep_until(t).await,
+            _ => return out,
+        }
+    }
+}
+
+/// The drain report: problems first, so a reply cut to the channel's budget still shows them.
+fn drain_lines(
+    k: &K<'_, '_>,
+    evictees: &[Evictee],
+    skipped: &[(String, &'static str)],
+    waited: Duration,
+) -> Vec<String> {
+    let lang = k.ctx.lang;
+    let mut failed = Vec::new();
+    let mut blocked = Vec::new();
+    let mut evicted = Vec::new();
+    for e in evictees {
+        let who = format!("{}/{}", e.ns, e.name);
+        match &e.answer {
+            EvictionAnswer::Failed(err) => {
+                failed.push(format!("❌ {who}: {}", call_error_text(k, err)))
+            }
+            EvictionAnswer::Blocked { message, .. } => blocked.push(match lang {
+                Lang::Zh => format!(
+                    "⏸ {who}：{} 秒内尝试 {} 次，仍被 PodDisruptionBudget 阻止：{message}",
+                    waited.as_secs(),
+                    e.attempts
+                ),
+                Lang::En => format!(
+                    "⏸ {who}: still blocked by a PodDisruptionBudget after {} attempts in {} s: {message}",
+                    e.attempts,
+                    waited.as_secs()
+                ),
+            }),
+            EvictionAnswer::Evicted | EvictionAnswer::Gone => {
+                let gone = e.answer == EvictionAnswer::Gone;
+                evicted.push(match (lang, gone, e.attempts) {
+                    (Lang::Zh, true, _) => format!("✅ {who} 已不存在"),
+                    (Lang::Zh, false, 1) => format!("✅ {who} 已驱逐"),
+                    (Lang::Zh, false, n) => format!("✅ {who} 已驱逐（第 {n} 次尝试）"),
+                    (Lang::En, true, _) => format!("✅ {who} already gone"),
+                    (Lang::En, false, 1) => format!("✅ {who} evicted"),
+                    (Lang::En, false, n) => format!("✅ {who} evicted (attempt {n})"),
+                });
+            }
+        }
+    }
+    let skipped = skipped.iter().map(|(who, why)| format!("⏭ {who}: {why}"));
+    failed
+        .into_iter()
+        .chain(blocked)
+        .chain(evicted)
+        .chain(skipped)
+        .collect()
+}
+
 async fn drain(k: &K<'_, '_>, a: DrainArgs) -> Outcome {
     if let Err(e) = validate_name(&a.node) {
         return bad_input(k.ctx, &e);
     }
+    let cfg = &k.ctx.app.config.kubernetes;
+    let timeout = match drain_timeout(a.timeout.as_deref(), cfg.drain_timeout_secs) {
+        Ok(t) => t,
+        Err(e) => return bad_input(k.ctx, &e),
+    };
+    let retry = Duration::from_millis(cfg.eviction_retry_ms);
     let target = format!("node/{}", a.node);
     if read_only(k.ctx) {
         return refuse_read_only(k, &target);
@@ -2368,80 +2623,68 @@ async fn drain(k: &K<'_, '_>, a: DrainArgs) -> Outcome {
         let evict = pods.iter().filter(|p| drain_skip(p, &a).is_none()).count();
         let summary = match lang {
             Lang::Zh => format!(
-                "排空节点 {}：禁止调度并驱逐 {evict} 个 Pod（共 {} 个）@{}",
+                "排空节点 {}：禁止调度并驱逐 {evict} 个 Pod（共 {} 个），被 PDB 阻止的最多重试 {} 秒 @{}",
                 a.node,
                 pods.len(),
+                timeout.as_secs(),
                 k.cluster.context
             ),
             Lang::En => format!(
-                "drain node {}: cordon it and evict {evict} of its {} pods on {}",
+                "drain node {}: cordon it and evict {evict} of its {} pods, retrying PDB-blocked ones for up to {} s on {}",
                 a.node,
                 pods.len(),
+                timeout.as_secs(),
                 k.cluster.context
             ),
         };
         return Outcome::NeedsConfirmation { summary };
     }
+    let started = tokio::time::Instant::now();
     if let Err(e) = call(k, nodes.cordon(&a.node)).await {
         return audited(k, &target, Err(e));
     }
-    let mut lines = vec![match lang {
-        Lang::Zh => format!("🚧 节点 {} 已禁止调度 @{}", a.node, k.cluster.context),
-        Lang::En => format!("🚧 node/{} cordoned @{}", a.node, k.cluster.context),
-    }];
-    let mut blocked = 0;
+    let mut skipped = Vec::new();
+    let mut to_evict = Vec::new();
     for p in &pods {
         let (ns, name) = (ns_of(&p.metadata), name_of(&p.metadata));
-        if let Some(why) = drain_skip(p, &a) {
-            lines.push(format!("⏭ {ns}/{name}: {why}"));
-            continue;
-        }
-        let api: Api<Pod> = Api::namespaced(k.cluster.client.clone(), ns);
-        // A real policy/v1 Eviction body: kube's evict() sends snake_case delete options the
-        // server ignores.
-        let ev = Eviction {
-            metadata: ObjectMeta {
-                name: Some(name.to_string()),
-                namespace: Some(ns.to_string()),
-                ..ObjectMeta::default()
-            },
-            delete_options: None,
-        };
-        let r: Result<kube::core::Status, CallError> = call(
-            k,
-            api.create_subresource("eviction", name, &PostParams::default(), &ev),
-        )
-        .await;
-        match r {
-            Ok(_) => lines.push(format!("✅ {ns}/{name} evicted")),
-            Err(CallError::Api {
-                code: 429, message, ..
-            }) => {
-                blocked += 1;
-                lines.push(format!("⏸ {ns}/{name}: {message}"));
-            }
-            Err(CallError::Api { code: 404, .. }) => {
-                lines.push(format!("✅ {ns}/{name} already gone"))
-            }
-            Err(e) => {
-                blocked += 1;
-                lines.push(format!("❌ {ns}/{name}: {}", call_error_text(k, &e)));
-            }
+        match drain_skip(p, &a) {
+            Some(why) => skipped.push((format!("{ns}/{name}"), why)),
+            None => to_evict.push((ns.to_string(), name.to_string())),
         }
     }
+    let evictees = evict_all(k, to_evict, retry, started + timeout).await;
+    let count = |f: fn(&EvictionAnswer) -> bool| evictees.iter().filter(|e| f(&e.answer)).count();
+    let evicted = count(|a| matches!(a, EvictionAnswer::Evicted | EvictionAnswer::Gone));
+    let blocked = count(|a| matches!(a, EvictionAnswer::Blocked { .. }));
+    let failed = count(|a| matches!(a, EvictionAnswer::Failed(_)));
+    let head = match lang {
+        Lang::Zh => format!(
+            "🚧 节点 {} 已禁止调度 @{}\n驱逐 {evicted} 个，被 PDB 阻止 {blocked} 个，失败 {failed} 个，跳过 {} 个",
+            a.node,
+            k.cluster.context,
+            skipped.len()
+        ),
+        Lang::En => format!(
+            "🚧 node/{} cordoned @{}\nevicted {evicted}, blocked by a PDB {blocked}, failed {failed}, skipped {}",
+            a.node,
+            k.cluster.context,
+            skipped.len()
+        ),
+    };
+    let mut lines = drain_lines(k, &evictees, &skipped, timeout);
     if blocked > 0 {
         lines.push(match lang {
-            Lang::Zh => format!("{blocked} 个 Pod 未能驱逐（多为 PodDisruptionBudget 限制），稍后重试 drain。"),
-            Lang::En => format!("{blocked} pods were not evicted (usually a PodDisruptionBudget); run drain again later."),
+            Lang::Zh => "被 PodDisruptionBudget 阻止的 Pod 要等其他副本就绪后再 drain 一次（可加 --timeout 等更久）。".to_string(),
+            Lang::En => "Run drain again once the budget allows it (or give it longer with --timeout).".to_string(),
         });
     }
-    let result = if blocked == 0 {
-        "ok".to_string()
+    let result = if blocked + failed == 0 {
+        format!("ok: evicted {evicted}")
     } else {
-        format!("{blocked} not evicted")
+        format!("evicted {evicted}, blocked {blocked}, failed {failed}")
     };
-    let text = fit(lang, "", &lines);
-    let r = if blocked == 0 {
+    let text = fit(lang, &head, &lines);
+    let r = if blocked + failed == 0 {
         Reply::command(text, lang)
     } else {
         Reply::error(text, lang)
@@ -2482,6 +2725,66 @@ mod tests {
         assert!(pod_healthy(&ok));
         let lines = pods_table(&[ok.clone(), p.clone()], false, false, 0, Lang::En);
         assert!(lines[1].contains("CrashLoopBackOff"), "{lines:?}");
+    }
+
+    #[test]
+    fn drain_timeouts_parse_within_bounds() {
+        assert_eq!(drain_timeout(None, 60), Ok(Duration::from_secs(60)));
+        assert_eq!(drain_timeout(None, 500), Ok(MAX_DRAIN_TIMEOUT));
+        assert_eq!(drain_timeout(Some("90s"), 60), Ok(Duration::from_secs(90)));
+        assert_eq!(drain_timeout(Some("1m"), 60), Ok(Duration::from_secs(60)));
+        assert_eq!(drain_timeout(Some("45"), 60), Ok(Duration::from_secs(45)));
+        assert!(drain_timeout(Some("1h"), 60).is_err());
+        assert!(drain_timeout(Some("0"), 60).is_err());
+        assert!(drain_timeout(Some("soon"), 60).is_err());
+    }
+
+    #[test]
+    fn eviction_answers_read_the_status() {
+        let api = |v: serde_json::Value| {
+            let s: kube::core::Status = serde_json::from_value(v).unwrap();
+            EvictionAnswer::from_result(Err(kube::Error::Api(Box::new(s))))
+        };
+        // The PDB's own message wins over the generic one.
+        let pdb = api(
+            serde_json::json!({"kind": "Status", "apiVersion": "v1", "metadata": {},
+            "status": "Failure", "message": "Cannot evict pod as it would violate the pod's disruption budget.",
+            "reason": "TooManyRequests", "code": 429,
+            "details": {"causes": [{"reason": "DisruptionBudget",
+                "message": "The disruption budget web-pdb needs 2 healthy pods and has 2 currently"}]}}),
+        );
+        assert_eq!(
+            pdb,
+            EvictionAnswer::Blocked {
+                message: "The disruption budget web-pdb needs 2 healthy pods and has 2 currently"
+                    .into(),
+                retry_after: None
+            }
+        );
+        let unprocessed = api(
+            serde_json::json!({"status": "Failure", "reason": "TooManyRequests",
+            "message": "Cannot evict pod as it would violate the pod's disruption budget.", "code": 429,
+            "details": {"retryAfterSeconds": 10, "causes": [{"reason": "DisruptionBudget",
+                "message": "The disruption budget web-pdb is still being processed by the server."}]}}),
+        );
+        assert!(matches!(
+            unprocessed,
+            EvictionAnswer::Blocked { retry_after: Some(d), .. } if d == Duration::from_secs(10)
+        ));
+        let gone = api(
+            serde_json::json!({"status": "Failure", "reason": "NotFound",
+            "message": "pods \"web-9\" not found", "code": 404}),
+        );
+        assert_eq!(gone, EvictionAnswer::Gone);
+        let rbac = api(
+            serde_json::json!({"status": "Failure", "reason": "Forbidden",
+            "message": "pods \"web-1\" is forbidden", "code": 403}),
+        );
+        assert!(matches!(
+            rbac,
+            EvictionAnswer::Failed(CallError::Api { code: 403, .. })
+        ));
+        assert_eq!(EvictionAnswer::from_result(Ok(())), EvictionAnswer::Evicted);
     }
 
     #[test]

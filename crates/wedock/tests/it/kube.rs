@@ -492,6 +492,129 @@ async fn rbac_denials_and_missing_metrics_are_explained() {
     );
 }
 
+/// Eviction POSTs the fake received for one pod.
+fn evictions_of(fake: &FakeKube, ns: &str, pod: &str) -> usize {
+    let path = format!("/api/v1/namespaces/{ns}/pods/{pod}/eviction");
+    fake.requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == path)
+        .count()
+}
+
+/// Asks for a drain of node-1 as admin1 and confirms it; returns the final reply.
+async fn confirmed_drain(bot: &Bot, command: &str) -> Reply {
+    let r = bot.say("admin1", command).await;
+    let code = code_of(ok(&r));
+    bot.say("admin1", &format!("/confirm {code}")).await
+}
+
+#[tokio::test]
+async fn drain_retries_pdb_refusals_until_the_budget_allows() {
+    let c = Cluster::start().await;
+    c.seed();
+    // The budget refuses web-1 three times (another replica becoming ready meanwhile).
+    c.fake.block_eviction_times("default", "web-1", 3);
+    let bot = c.bot("eviction_retry_ms = 200\n").await;
+
+    let r = bot.say("admin1", "/k drain node-1").await;
+    let t = ok(&r).to_string();
+    assert!(
+        t.contains("evict 2 of its 2 pods") && t.contains("for up to 60 s"),
+        "{t}"
+    );
+    assert_eq!(
+        evictions_of(&c.fake, "default", "web-1"),
+        0,
+        "nothing before /confirm"
+    );
+
+    let r = bot
+        .say("admin1", &format!("/confirm {}", code_of(&t)))
+        .await;
+    let t = ok(&r);
+    assert!(t.contains("evicted 2, blocked by a PDB 0, failed 0"), "{t}");
+    assert!(t.contains("default/web-1 evicted (attempt 4)"), "{t}");
+    assert!(t.contains("default/web-2 evicted"), "{t}");
+    assert!(c.fake.get("pods", "default", "web-1").is_none());
+    assert!(c.fake.get("pods", "default", "web-2").is_none());
+    assert_eq!(evictions_of(&c.fake, "default", "web-1"), 4);
+    assert_eq!(evictions_of(&c.fake, "default", "web-2"), 1);
+    // The node stays cordoned, and each retry is a real policy/v1 Eviction.
+    assert_eq!(
+        c.fake.get("nodes", "", "node-1").unwrap()["spec"]["unschedulable"],
+        true
+    );
+    let last = c
+        .fake
+        .requests()
+        .into_iter()
+        .rfind(|r| r.path.ends_with("/web-1/eviction"))
+        .unwrap();
+    let body = last.json();
+    assert_eq!(body["apiVersion"], "policy/v1");
+    assert_eq!(body["kind"], "Eviction");
+    assert_eq!(body["metadata"]["name"], "web-1");
+}
+
+#[tokio::test]
+async fn drain_gives_up_at_the_deadline_and_names_the_budget() {
+    let c = Cluster::start().await;
+    c.seed();
+    c.fake.block_eviction("default", "web-1");
+    let bot = c.bot("eviction_retry_ms = 300\n").await;
+
+    let r = bot.say("admin1", "/k drain node-1 --timeout 1h").await;
+    assert!(failed(&r).contains("--timeout"), "{}", r.reply);
+
+    let r = confirmed_drain(&bot, "/k drain node-1 --timeout 2s").await;
+    let t = failed(&r);
+    assert!(t.contains("evicted 1, blocked by a PDB 1, failed 0"), "{t}");
+    assert!(
+        t.contains("default/web-1: still blocked by a PodDisruptionBudget after")
+            && t.contains(
+                "in 2 s: The disruption budget web-pdb needs 2 healthy pods and has 2 currently"
+            ),
+        "{t}"
+    );
+    assert!(t.contains("default/web-2 evicted"), "{t}");
+    assert!(t.contains("Run drain again"), "{t}");
+    // Retried every 300 ms until the 2 s deadline, then stopped: the pod is still there.
+    let tries = evictions_of(&c.fake, "default", "web-1");
+    assert!((3..=8).contains(&tries), "{tries} eviction attempts");
+    assert!(c.fake.get("pods", "default", "web-1").is_some());
+    let audit = bot.say("admin1", "/audit").await;
+    assert!(
+        audit.reply.contains("evicted 1, blocked 1, failed 0"),
+        "{}",
+        audit.reply
+    );
+}
+
+#[tokio::test]
+async fn drain_reports_an_rbac_refusal_without_retrying() {
+    let c = Cluster::start().await;
+    c.seed();
+    c.fake.forbid(None, "create", "pods/eviction");
+    let bot = c.bot("eviction_retry_ms = 200\n").await;
+
+    let r = confirmed_drain(&bot, "/k drain node-1").await;
+    let t = failed(&r);
+    assert!(t.contains("evicted 0, blocked by a PDB 0, failed 2"), "{t}");
+    assert!(
+        t.contains("❌ default/web-1: ⛔ The cluster refused (RBAC)")
+            && t.contains(
+                "User \"system:serviceaccount:ops:wedock\" cannot create resource \"pods/eviction\""
+            ),
+        "{t}"
+    );
+    assert_eq!(
+        evictions_of(&c.fake, "default", "web-1"),
+        1,
+        "a 403 is final"
+    );
+    assert!(c.fake.get("pods", "default", "web-1").is_some());
+}
+
 const WAIT: Duration = Duration::from_secs(30);
 
 #[tokio::test]

@@ -201,8 +201,9 @@ struct Inner {
     logs: HashMap<(String, String, String), (String, Option<String>)>,
     metrics: Metrics,
     pod_metrics: Vec<Value>,
-    /// Pods whose eviction a PodDisruptionBudget blocks.
-    pdb_blocked: HashSet<(String, String)>,
+    /// Pods whose eviction a PodDisruptionBudget blocks → how many more attempts it refuses
+    /// (`None` = every attempt).
+    pdb_blocked: HashMap<(String, String), Option<u32>>,
     /// Bumped to end every live watch.
     epoch: u64,
 }
@@ -235,7 +236,7 @@ impl FakeKube {
                 logs: HashMap::new(),
                 metrics: Metrics::Absent,
                 pod_metrics: Vec::new(),
-                pdb_blocked: HashSet::new(),
+                pdb_blocked: HashMap::new(),
                 epoch: 0,
             })),
             events,
@@ -387,8 +388,19 @@ impl FakeKube {
         i.pod_metrics = pod_metrics;
     }
 
+    /// A PodDisruptionBudget that refuses every eviction of the pod (429).
     pub fn block_eviction(&self, ns: &str, pod: &str) {
-        self.lock().pdb_blocked.insert((ns.into(), pod.into()));
+        self.lock()
+            .pdb_blocked
+            .insert((ns.into(), pod.into()), None);
+    }
+
+    /// A PodDisruptionBudget that refuses the next `attempts` evictions of the pod (429), as
+    /// when another replica is becoming ready meanwhile, then allows it.
+    pub fn block_eviction_times(&self, ns: &str, pod: &str, attempts: u32) {
+        self.lock()
+            .pdb_blocked
+            .insert((ns.into(), pod.into()), Some(attempts));
     }
 
     /// Forgets the watch history (as etcd compaction does): every watch that resumes from an
@@ -1043,11 +1055,18 @@ fn evict(fake: &FakeKube, t: &Target, body: &Bytes) -> Response {
             None,
         );
     }
-    if fake
-        .lock()
-        .pdb_blocked
-        .contains(&(ns.clone(), name.clone()))
-    {
+    let blocked = {
+        let mut i = fake.lock();
+        match i.pdb_blocked.get_mut(&(ns.clone(), name.clone())) {
+            None | Some(Some(0)) => false,
+            Some(None) => true,
+            Some(Some(n)) => {
+                *n -= 1;
+                true
+            }
+        }
+    };
+    if blocked {
         return status(
             429,
             "TooManyRequests",
