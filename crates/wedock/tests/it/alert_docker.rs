@@ -330,6 +330,23 @@ async fn engine_remembers_death(name: &str, since: i64) -> bool {
     found
 }
 
+/// One pause/unpause pair, retried a few times: under a loaded engine (other tests starting
+/// and removing containers) a single API call can fail transiently, which says nothing about
+/// wedock.
+async fn pause_and_unpause(docker: &bollard::Docker, name: &str) {
+    let mut last = String::new();
+    for _ in 0..5 {
+        let paused = docker.pause_container(name).await;
+        let unpaused = docker.unpause_container(name).await;
+        match (paused, unpaused) {
+            (_, Ok(())) => return,
+            (p, Err(e)) => last = format!("pause: {p:?}, unpause: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("could not pause/unpause {name}: {last}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deaths_the_engine_no_longer_remembers_are_found_from_container_state() {
     if !docker_available("deaths_the_engine_no_longer_remembers_are_found_from_container_state") {
@@ -352,8 +369,7 @@ async fn deaths_the_engine_no_longer_remembers_are_found_from_container_state() 
     let mut pushed = 0;
     while engine_remembers_death(&name, since).await {
         for _ in 0..100 {
-            docker.pause_container(&busy).await.unwrap();
-            docker.unpause_container(&busy).await.unwrap();
+            pause_and_unpause(&docker, &busy).await;
         }
         pushed += 200;
         assert!(
