@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use wxcrypt::ReceiveId;
 
-use super::aibot_ws::{CHANNEL, STREAM_LIMIT, strip_mentions};
+use super::aibot_ws::{CHANNEL, strip_mentions, within_stream_limit};
 
 /// WeCom stops refreshing a stream 6 minutes after the user's message.
 const STREAM_TTL: Duration = Duration::from_secs(7 * 60);
@@ -243,10 +243,7 @@ async fn receive(
 }
 
 fn stream(id: &str, finish: bool, content: &str) -> Value {
-    let content = crate::render::split_by_bytes(content, STREAM_LIMIT)
-        .into_iter()
-        .next()
-        .unwrap_or_default();
+    let content = within_stream_limit(content);
     json!({"msgtype": "stream", "stream": {"id": id, "finish": finish, "content": content}})
 }
 
@@ -364,10 +361,7 @@ impl AibotCallback {
 
 /// An outbox message posting `content` (markdown) to a callback's one-shot `response_url`.
 fn response_message(user: &str, url: &str, content: &str, key: &str) -> NewOutboxMessage {
-    let first = crate::render::split_by_bytes(content, STREAM_LIMIT)
-        .into_iter()
-        .next()
-        .unwrap_or_default();
+    let first = within_stream_limit(content);
     NewOutboxMessage {
         channel: RESPONSE_SENDER.into(),
         target: user.to_string(),

@@ -503,12 +503,8 @@ async fn on_message(
                     r = &mut work => break r.ok().flatten(),
                     _ = tokio::time::sleep_until(due) => {}
                 }
-                let text = partial.borrow_and_update().clone();
-                let first = crate::render::split_by_bytes(&text, STREAM_LIMIT)
-                    .into_iter()
-                    .next()
-                    .unwrap_or_default();
-                if stream.frame(&first, false).await.is_err() {
+                let so_far = within_stream_limit(&partial.borrow_and_update());
+                if stream.frame(&so_far, false).await.is_err() {
                     metrics::counter!("wedock_aibot_stream_fallback_total", "reason" => "partial")
                         .increment(1);
                     open = false;
@@ -528,14 +524,9 @@ async fn on_message(
             open = false;
         } else {
             // A keep-alive repeats what the bubble shows (the text so far, if any).
-            let shown = partial.borrow().clone();
-            let shown = if shown.is_empty() {
-                "…".to_string()
-            } else {
-                crate::render::split_by_bytes(&shown, STREAM_LIMIT)
-                    .into_iter()
-                    .next()
-                    .unwrap_or_default()
+            let shown = match within_stream_limit(&partial.borrow()) {
+                so_far if so_far.is_empty() => "…".to_string(),
+                so_far => so_far,
             };
             if stream.frame(&shown, false).await.is_err() {
                 // Refused (846608: the platform closed it) or unacknowledged: the answer
@@ -571,6 +562,15 @@ async fn on_message(
             tracing::error!(error = %e, "aibot: could not queue the answer");
         }
     }
+}
+
+/// What a stream frame can show of `text`: its first part within the stream's byte limit,
+/// cut on a line boundary.
+pub(crate) fn within_stream_limit(text: &str) -> String {
+    crate::render::split_by_bytes(text, STREAM_LIMIT)
+        .into_iter()
+        .next()
+        .unwrap_or_default()
 }
 
 /// One reply stream on a callback's req_id. Frames are sent one at a time, each waiting for
