@@ -2,7 +2,7 @@
 //! over one or several engines. Replies are compact, aligned by display width and kept
 //! within a channel's byte budget.
 
-use super::{Ctx, Outcome};
+use super::{Ctx, Outcome, error, reply};
 use crate::i18n::{Lang, Text};
 use crate::identity::Role;
 use crate::message::Reply;
@@ -359,24 +359,8 @@ async fn dispatch(cmd: DockerCommand, ctx: &Ctx<'_>) -> Outcome {
 
 // ---- plumbing ----------------------------------------------------------------------------
 
-fn reply(ctx: &Ctx<'_>, text: impl Into<String>) -> Outcome {
-    Outcome::Reply(Reply::command(text, ctx.lang))
-}
-
-fn error(ctx: &Ctx<'_>, text: impl Into<String>) -> Outcome {
-    Outcome::Reply(Reply::error(text, ctx.lang))
-}
-
 fn bad_input(ctx: &Ctx<'_>, why: &str) -> Outcome {
-    metrics::counter!("wedock_rejected_total", "reason" => "docker_input").increment(1);
-    tracing::info!(user = %ctx.identity, "rejected docker input: {why}");
-    error(
-        ctx,
-        match ctx.lang {
-            Lang::Zh => format!("参数无效：{why}"),
-            Lang::En => format!("Invalid argument: {why}"),
-        },
-    )
+    super::bad_input(ctx, "docker_input", why)
 }
 
 fn read_only(ctx: &Ctx<'_>) -> bool {

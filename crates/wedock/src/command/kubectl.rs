@@ -4,7 +4,7 @@
 //! strategic `restartedAt` patch, a merge patch on `/scale`, a JSON patch for undo), so the
 //! cluster's audit log reads the same as for a person at a terminal.
 
-use super::{Ctx, Outcome};
+use super::{Ctx, Outcome, error, reply};
 use crate::i18n::Lang;
 use crate::identity::Role;
 use crate::message::Reply;
@@ -381,24 +381,8 @@ fn target(kind_word: &str, name: Option<&str>) -> Result<(Kind, String), String>
 
 // ---- plumbing ----------------------------------------------------------------------------
 
-fn reply(ctx: &Ctx<'_>, text: impl Into<String>) -> Outcome {
-    Outcome::Reply(Reply::command(text, ctx.lang))
-}
-
-fn error(ctx: &Ctx<'_>, text: impl Into<String>) -> Outcome {
-    Outcome::Reply(Reply::error(text, ctx.lang))
-}
-
 fn bad_input(ctx: &Ctx<'_>, why: &str) -> Outcome {
-    metrics::counter!("wedock_rejected_total", "reason" => "kubectl_input").increment(1);
-    tracing::info!(user = %ctx.identity, "rejected kubectl input: {why}");
-    error(
-        ctx,
-        match ctx.lang {
-            Lang::Zh => format!("参数无效：{why}"),
-            Lang::En => format!("Invalid argument: {why}"),
-        },
-    )
+    super::bad_input(ctx, "kubectl_input", why)
 }
 
 fn read_only(ctx: &Ctx<'_>) -> bool {
@@ -839,11 +823,7 @@ async fn get(k: &K<'_, '_>, a: GetArgs) -> Outcome {
                 })
                 .collect();
             (
-                with_ns(
-                    all,
-                    lang,
-                    &["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"],
-                ),
+                with_ns(all, &["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]),
                 rows,
             )
         }
@@ -868,7 +848,7 @@ async fn get(k: &K<'_, '_>, a: GetArgs) -> Outcome {
                     row
                 })
                 .collect();
-            (with_ns(all, lang, &["NAME", "READY", "AGE"]), rows)
+            (with_ns(all, &["NAME", "READY", "AGE"]), rows)
         }
         Kind::DaemonSet => {
             let list = try_call!(k, api_ns::<DaemonSet>(k, all).list(&lp));
@@ -892,7 +872,7 @@ async fn get(k: &K<'_, '_>, a: GetArgs) -> Outcome {
                 })
                 .collect();
             (
-                with_ns(all, lang, &["NAME", "DESIRED", "READY", "AVAILABLE", "AGE"]),
+                with_ns(all, &["NAME", "DESIRED", "READY", "AVAILABLE", "AGE"]),
                 rows,
             )
         }
@@ -936,7 +916,7 @@ async fn get(k: &K<'_, '_>, a: GetArgs) -> Outcome {
                 })
                 .collect();
             (
-                with_ns(all, lang, &["NAME", "TYPE", "CLUSTER-IP", "PORTS", "AGE"]),
+                with_ns(all, &["NAME", "TYPE", "CLUSTER-IP", "PORTS", "AGE"]),
                 rows,
             )
         }
@@ -1019,11 +999,7 @@ async fn get(k: &K<'_, '_>, a: GetArgs) -> Outcome {
                 })
                 .collect();
             (
-                with_ns(
-                    all,
-                    lang,
-                    &["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"],
-                ),
+                with_ns(all, &["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]),
                 rows,
             )
         }
@@ -1069,7 +1045,7 @@ async fn get(k: &K<'_, '_>, a: GetArgs) -> Outcome {
                 })
                 .collect();
             (
-                with_ns(all, lang, &["NAME", "CLASS", "HOSTS", "ADDRESS", "AGE"]),
+                with_ns(all, &["NAME", "CLASS", "HOSTS", "ADDRESS", "AGE"]),
                 rows,
             )
         }
@@ -1094,7 +1070,7 @@ async fn get(k: &K<'_, '_>, a: GetArgs) -> Outcome {
                 })
                 .collect();
             (
-                with_ns(all, lang, &["NAME", "STATUS", "COMPLETIONS", "AGE"]),
+                with_ns(all, &["NAME", "STATUS", "COMPLETIONS", "AGE"]),
                 rows,
             )
         }
@@ -1116,7 +1092,7 @@ fn ns_col(all: bool, m: &ObjectMeta) -> Vec<String> {
     }
 }
 
-fn with_ns<'a>(all: bool, _lang: Lang, cols: &[&'a str]) -> Vec<&'a str> {
+fn with_ns<'a>(all: bool, cols: &[&'a str]) -> Vec<&'a str> {
     let mut v = Vec::with_capacity(cols.len() + 1);
     if all {
         v.push("NAMESPACE");
@@ -1887,10 +1863,7 @@ async fn top(k: &K<'_, '_>, a: TopArgs) -> Outcome {
                 (cpu, row)
             })
             .collect();
-        (
-            with_ns(a.all_namespaces, lang, &["NAME", "CPU", "MEMORY"]),
-            rows,
-        )
+        (with_ns(a.all_namespaces, &["NAME", "CPU", "MEMORY"]), rows)
     };
     // Busiest first, like `kubectl top --sort-by=cpu`.
     rows.sort_by(|a, b| b.0.total_cmp(&a.0));

@@ -127,6 +127,30 @@ pub struct Ctx<'a> {
     pub confirmed: bool,
 }
 
+/// A command's normal reply, in the user's language.
+pub(crate) fn reply(ctx: &Ctx<'_>, text: impl Into<String>) -> Outcome {
+    Outcome::Reply(Reply::command(text, ctx.lang))
+}
+
+/// A command's refusal or failure, in the user's language.
+pub(crate) fn error(ctx: &Ctx<'_>, text: impl Into<String>) -> Outcome {
+    Outcome::Reply(Reply::error(text, ctx.lang))
+}
+
+/// Refuses invalid arguments: counted under `reason` (`docker_input`, `kubectl_input`),
+/// logged with the sender, and answered with the reason.
+pub(crate) fn bad_input(ctx: &Ctx<'_>, reason: &'static str, why: &str) -> Outcome {
+    metrics::counter!("wedock_rejected_total", "reason" => reason).increment(1);
+    tracing::info!(user = %ctx.identity, reason, "rejected command input: {why}");
+    error(
+        ctx,
+        match ctx.lang {
+            Lang::Zh => format!("参数无效：{why}"),
+            Lang::En => format!("Invalid argument: {why}"),
+        },
+    )
+}
+
 impl Ctx<'_> {
     /// An audit entry for this command with the given target and result.
     pub fn audit(&self, host: Option<&str>, target: Option<&str>, result: &str) -> AuditEntry {
