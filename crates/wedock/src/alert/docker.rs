@@ -284,27 +284,6 @@ fn daemon_alert(host: &str, up: bool, detail: Option<String>) -> Alert {
     a
 }
 
-/// Submits until the store takes it (or shutdown). Returns false on shutdown.
-async fn submit_durably(
-    engine: &Engine,
-    batch: Vec<Alert>,
-    shutdown: &mut watch::Receiver<bool>,
-) -> bool {
-    loop {
-        match engine.submit(batch.clone()).await {
-            Ok(_) => return true,
-            Err(e) => {
-                tracing::error!(error = %e, "could not store alerts; will retry");
-                metrics::counter!("wedock_alert_store_errors_total").increment(1);
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    _ = shutdown.changed() => return false,
-                }
-            }
-        }
-    }
-}
-
 /// Most events one batch takes: under a burst, events that are already waiting are handed to
 /// the engine together (one store transaction), without waiting for more.
 const MAX_BATCH: usize = 512;
@@ -464,7 +443,7 @@ async fn flush(
         .buffered(LOG_FETCHES)
         .collect()
         .await;
-    if !submit_durably(engine, batch, shutdown).await {
+    if !engine.submit_durably(batch, shutdown).await {
         return false;
     }
     if let Err(e) = store.kv_set(key, &cursor.to_string(), None).await {
@@ -634,12 +613,12 @@ pub async fn watch(
                 engine.app.health.set(&health_name, false, false, e.clone());
                 if !down_reported {
                     tracing::warn!(host = %host.name, "Docker engine unreachable: {e}");
-                    down_reported = submit_durably(
-                        &engine,
-                        vec![daemon_alert(&host.name, false, Some(e))],
-                        &mut shutdown,
-                    )
-                    .await;
+                    down_reported = engine
+                        .submit_durably(
+                            vec![daemon_alert(&host.name, false, Some(e))],
+                            &mut shutdown,
+                        )
+                        .await;
                 }
                 let wait = backoff.next().unwrap_or(Duration::from_secs(30));
                 tokio::select! {
@@ -655,12 +634,9 @@ pub async fn watch(
             .health
             .set(&health_name, true, false, "watching events");
         if down_reported {
-            down_reported = !submit_durably(
-                &engine,
-                vec![daemon_alert(&host.name, true, None)],
-                &mut shutdown,
-            )
-            .await;
+            down_reported = !engine
+                .submit_durably(vec![daemon_alert(&host.name, true, None)], &mut shutdown)
+                .await;
         }
         let mut first_start = false;
         let cursor: i64 = match store.kv_get(&key).await {

@@ -181,6 +181,29 @@ impl Engine {
         &*self.app.store
     }
 
+    /// [`Engine::submit`] until the store takes the batch, retrying every second through a
+    /// store outage, so an event source never drops alerts it has consumed. Returns false if
+    /// `shutdown` flips first.
+    pub async fn submit_durably(
+        &self,
+        batch: Vec<Alert>,
+        shutdown: &mut tokio::sync::watch::Receiver<bool>,
+    ) -> bool {
+        loop {
+            match self.submit(batch.clone()).await {
+                Ok(_) => return true,
+                Err(e) => {
+                    tracing::error!(error = %e, "could not store alerts; will retry");
+                    metrics::counter!("wedock_alert_store_errors_total").increment(1);
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = shutdown.changed() => return false,
+                    }
+                }
+            }
+        }
+    }
+
     /// Routes `alerts` and writes the messages to the outbox. Returns once they are durable;
     /// on a store error nothing about dedup state changes, so the caller can retry the batch.
     pub async fn submit(&self, alerts: Vec<Alert>) -> StoreResult<Submitted> {

@@ -758,27 +758,6 @@ async fn attach_logs(client: &kube::Client, f: &mut Found, lines: usize) {
     }
 }
 
-/// Submits until the store takes it (or shutdown). Returns false on shutdown.
-async fn submit_durably(
-    engine: &Engine,
-    batch: Vec<Alert>,
-    shutdown: &mut watch::Receiver<bool>,
-) -> bool {
-    loop {
-        match engine.submit(batch.clone()).await {
-            Ok(_) => return true,
-            Err(e) => {
-                tracing::error!(error = %e, "could not store alerts; will retry");
-                metrics::counter!("wedock_alert_store_errors_total").increment(1);
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    _ = shutdown.changed() => return false,
-                }
-            }
-        }
-    }
-}
-
 /// Watches one context until shutdown. `context` `None` = the default context.
 pub async fn watch(
     engine: Arc<Engine>,
@@ -879,7 +858,7 @@ pub async fn watch(
                 attach_logs(&c, &mut f, log_lines).await;
                 batch.push(f.alert);
             }
-            if !submit_durably(&engine, batch, &mut shutdown).await {
+            if !engine.submit_durably(batch, &mut shutdown).await {
                 return;
             }
         }
