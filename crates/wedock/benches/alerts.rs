@@ -11,6 +11,7 @@
 //!
 //! Run: `cargo bench -p wedock --bench alerts`.
 
+mod support;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::post;
@@ -19,6 +20,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use support::rss_kib;
 use tokio::sync::Notify;
 use wedock::alert::docker::{Tracker, pump};
 use wedock::alert::{Alert, Engine, Severity};
@@ -91,17 +93,6 @@ fn die(i: u64) -> Alert {
 fn pct(v: &mut [Duration], p: f64) -> Duration {
     v.sort();
     v[((v.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 fn event_to_post(c: &mut Criterion) {

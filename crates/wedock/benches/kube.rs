@@ -12,10 +12,12 @@
 //!
 //! Run: `cargo bench -p wedock --bench kube`.
 
+mod support;
 use criterion::{Criterion, criterion_group, criterion_main};
 use k8s_openapi::api::core::v1::Pod;
 use serde_json::{Value, json};
 use std::time::Instant;
+use support::rss_kib;
 use wedock::alert::kube::Tracker;
 use wedock::command::kubectl::PodRowList;
 use wedock::config::KubeAlertsConfig;
@@ -167,17 +169,6 @@ fn watch_500_updates(c: &mut Criterion) {
     let lines = watch_lines(500, 0);
     let mut t = Tracker::new("prod", &KubeAlertsConfig::default());
     c.bench_function("watch_500_updates", |b| b.iter(|| feed(&mut t, &lines, 1)));
-}
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 fn watch_soak(_: &mut Criterion) {
