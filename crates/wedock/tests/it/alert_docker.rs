@@ -204,6 +204,17 @@ fn assert_reported_once(fake: &FakeRobot, container: &str) {
     assert_eq!(n, 1, "{}", fake.text("K-docker"));
 }
 
+/// Waits (up to [`WAIT`]) for a robot post that mentions every one of `words`; fails naming
+/// `what` and showing what the robot did receive.
+async fn expect_report(fake: &FakeRobot, words: &[&str], what: &str) {
+    assert!(
+        fake.wait_for("K-docker", WAIT, |p| mentions(p, words))
+            .await,
+        "{what} not reported: {}",
+        fake.text("K-docker")
+    );
+}
+
 fn mentions(posts: &[crate::support::fake_robot::Post], all: &[&str]) -> bool {
     posts
         .iter()
@@ -244,33 +255,24 @@ async fn real_containers_that_die_oom_and_turn_unhealthy_are_reported() {
         .args(["stop", "-t", "1", &stopped])
         .output();
 
-    assert!(
-        fake.wait_for("K-docker", WAIT, |p| mentions(
-            p,
-            &["Container exited", &died, "exit 3", "hello-from-die", "```"]
-        ))
-        .await,
-        "die not reported: {}",
-        fake.text("K-docker")
-    );
-    assert!(
-        fake.wait_for("K-docker", WAIT, |p| mentions(
-            p,
-            &["out of memory (OOM)", &oom, "exit 137", "filling-memory"]
-        ))
-        .await,
-        "OOM not reported: {}",
-        fake.text("K-docker")
-    );
-    assert!(
-        fake.wait_for("K-docker", WAIT, |p| mentions(
-            p,
-            &["Container unhealthy", &sick, "sick-logs"]
-        ))
-        .await,
-        "unhealthy not reported: {}",
-        fake.text("K-docker")
-    );
+    expect_report(
+        &fake,
+        &["Container exited", &died, "exit 3", "hello-from-die", "```"],
+        "die",
+    )
+    .await;
+    expect_report(
+        &fake,
+        &["out of memory (OOM)", &oom, "exit 137", "filling-memory"],
+        "OOM",
+    )
+    .await;
+    expect_report(
+        &fake,
+        &["Container unhealthy", &sick, "sick-logs"],
+        "unhealthy",
+    )
+    .await;
     // A container stopped by someone is not an incident (default route).
     assert!(!fake.text("K-docker").contains(&stopped));
     s.stop().await;
@@ -292,15 +294,12 @@ async fn deaths_while_wedock_is_down_are_reported_after_restart() {
     // Wait until it has exited before wedock comes back.
     wait_inspect(&name, "{{.State.Status}}", "exited").await;
     let s = Server::start(&config(&fake), dir.path()).await;
-    assert!(
-        fake.wait_for("K-docker", WAIT, |p| mentions(
-            p,
-            &[&name, "exit 4", "died-while-down"]
-        ))
-        .await,
-        "death while down not reported: {}",
-        fake.text("K-docker")
-    );
+    expect_report(
+        &fake,
+        &[&name, "exit 4", "died-while-down"],
+        "death while down",
+    )
+    .await;
     // Found both in the container's state and in the replayed events: reported once.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_reported_once(&fake, &name);
@@ -379,15 +378,12 @@ async fn deaths_the_engine_no_longer_remembers_are_found_from_container_state() 
     }
 
     let s = Server::start(&config(&fake), dir.path()).await;
-    assert!(
-        fake.wait_for("K-docker", WAIT, |p| mentions(
-            p,
-            &[&name, "exit 6", "forgotten-death"]
-        ))
-        .await,
-        "a death missing from the event history was not reported: {}",
-        fake.text("K-docker")
-    );
+    expect_report(
+        &fake,
+        &[&name, "exit 6", "forgotten-death"],
+        "a death missing from the event history",
+    )
+    .await;
     // Reported once, not again by a replay or a second look.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_reported_once(&fake, &name);
@@ -421,15 +417,12 @@ async fn a_container_that_turned_unhealthy_while_wedock_was_down_is_reported_onc
     );
     wait_inspect(&sick, "{{.State.Health.Status}}", "unhealthy").await;
     let s = Server::start(&config(&fake), dir.path()).await;
-    assert!(
-        fake.wait_for("K-docker", WAIT, |p| mentions(
-            p,
-            &["Container unhealthy", &sick, "sick-while-down-logs"]
-        ))
-        .await,
-        "unhealthy while down not reported: {}",
-        fake.text("K-docker")
-    );
+    expect_report(
+        &fake,
+        &["Container unhealthy", &sick, "sick-while-down-logs"],
+        "unhealthy while down",
+    )
+    .await;
     // Neither the engine's replay nor the next restart reports it again.
     s.stop().await;
     let s = Server::start(&config(&fake), dir.path()).await;
@@ -467,15 +460,12 @@ endpoint = "unix://{}"
     let task = tokio::spawn(wedock::serve::run_with(cfg, listener, async move {
         let _ = rx.await;
     }));
-    assert!(
-        fake.wait_for("K-docker", WAIT, |p| mentions(
-            p,
-            &["Docker engine unreachable", "gone"]
-        ))
-        .await,
-        "{}",
-        fake.text("K-docker")
-    );
+    expect_report(
+        &fake,
+        &["Docker engine unreachable", "gone"],
+        "unreachable engine",
+    )
+    .await;
     // Retries keep failing (with backoff) but the group hears it once.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(fake.posts("K-docker").len(), 1);
