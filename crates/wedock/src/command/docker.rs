@@ -554,26 +554,6 @@ fn parse_since(s: &str) -> Result<i64, String> {
     Ok(secs as i64)
 }
 
-/// Display-width truncation with an ellipsis.
-fn trunc(s: &str, width: usize) -> String {
-    use unicode_width::UnicodeWidthChar;
-    if unicode_width::UnicodeWidthStr::width(s) <= width {
-        return s.to_string();
-    }
-    let mut out = String::new();
-    let mut w = 0;
-    for c in s.chars() {
-        let cw = c.width().unwrap_or(0);
-        if w + cw + 1 > width {
-            break;
-        }
-        w += cw;
-        out.push(c);
-    }
-    out.push('…');
-    out
-}
-
 /// 🟢 running, 🔴 exited(1), 🟡 unhealthy / restarting, ⏸ paused, ⚪ created.
 pub fn status_marker(state: &str, status: &str) -> String {
     match state {
@@ -677,9 +657,9 @@ async fn ps_rows(
 
 fn ps_row(c: &ContainerSummary, now: i64, lang: Lang) -> Vec<String> {
     vec![
-        trunc(&summary_name(c), 28),
+        render::truncate_to_width(&summary_name(c), 28),
         marker_of(c),
-        trunc(c.image.as_deref().unwrap_or(""), 24),
+        render::truncate_to_width(c.image.as_deref().unwrap_or(""), 24),
         c.created
             .map(|t| render::human_ago(t, now, lang))
             .unwrap_or_default(),
@@ -843,7 +823,7 @@ async fn inspect(ctx: &Ctx<'_>, a: NameArgs) -> Outcome {
             .as_ref()
             .and_then(|l| l.last())
             .and_then(|r| r.output.clone())
-            .map(|o| trunc(o.trim(), 80))
+            .map(|o| render::truncate_to_width(o.trim(), 80))
             .unwrap_or_default();
         out.push(format!(
             "{}: {} ({} {}){}",
@@ -871,7 +851,11 @@ async fn inspect(ctx: &Ctx<'_>, a: NameArgs) -> Outcome {
         }
     ));
     if let Some(err) = st.error.as_ref().filter(|e| !e.is_empty()) {
-        out.push(format!("{}: {}", l("错误", "Error"), trunc(err, 120)));
+        out.push(format!(
+            "{}: {}",
+            l("错误", "Error"),
+            render::truncate_to_width(err, 120)
+        ));
     }
     let mut ports: Vec<String> = Vec::new();
     if let Some(map) = d.network_settings.as_ref().and_then(|n| n.ports.as_ref()) {
@@ -1069,7 +1053,7 @@ async fn stats(ctx: &Ctx<'_>, a: StatsArgs) -> Outcome {
     let results = futures::future::join_all(futs).await;
     let mut rows = Vec::new();
     for (c, r) in targets.iter().zip(results) {
-        let name = trunc(&summary_name(c), 24);
+        let name = render::truncate_to_width(&summary_name(c), 24);
         match r {
             Ok(s) => rows.push(vec![
                 name,
@@ -1134,7 +1118,7 @@ async fn top(ctx: &Ctx<'_>, a: NameArgs) -> Outcome {
         .iter()
         .map(|p| {
             cols.iter()
-                .map(|&i| trunc(p.get(i).map(String::as_str).unwrap_or(""), 60))
+                .map(|&i| render::truncate_to_width(p.get(i).map(String::as_str).unwrap_or(""), 60))
                 .collect()
         })
         .collect();
@@ -1173,7 +1157,7 @@ async fn images(ctx: &Ctx<'_>, h: HostOpt) -> Outcome {
         .iter()
         .map(|i| {
             vec![
-                trunc(&image_name(&i.repo_tags), 36),
+                render::truncate_to_width(&image_name(&i.repo_tags), 36),
                 image_id(&i.id),
                 render::human_bytes(i.size.max(0) as u64),
                 render::human_ago(i.created, now, ctx.lang),
@@ -1216,7 +1200,7 @@ async fn networks(ctx: &Ctx<'_>, h: HostOpt) -> Outcome {
         .iter()
         .map(|n| {
             vec![
-                trunc(n.name.as_deref().unwrap_or(""), 32),
+                render::truncate_to_width(n.name.as_deref().unwrap_or(""), 32),
                 n.driver.clone().unwrap_or_default(),
                 n.scope.clone().unwrap_or_default(),
             ]
@@ -1244,7 +1228,7 @@ async fn volumes(ctx: &Ctx<'_>, h: HostOpt) -> Outcome {
     list.sort_by(|a, b| a.name.cmp(&b.name));
     let rows: Vec<Vec<String>> = list
         .iter()
-        .map(|v| vec![trunc(&v.name, 40), v.driver.clone()])
+        .map(|v| vec![render::truncate_to_width(&v.name, 40), v.driver.clone()])
         .collect();
     let header = match ctx.lang {
         Lang::Zh => ["数据卷", "驱动"],
@@ -1534,7 +1518,10 @@ async fn compose_ls(ctx: &Ctx<'_>, h: HostOpt) -> Outcome {
             } else {
                 "🟡"
             };
-            vec![trunc(p, 32), format!("{mark} {run}/{all}")]
+            vec![
+                render::truncate_to_width(p, 32),
+                format!("{mark} {run}/{all}"),
+            ]
         })
         .collect();
     let header = match ctx.lang {
@@ -1613,7 +1600,7 @@ async fn compose_ps(ctx: &Ctx<'_>, a: ProjectArgs) -> Outcome {
         .map(|c| {
             vec![
                 ops::label(c, COMPOSE_SERVICE).unwrap_or("-").to_string(),
-                trunc(&summary_name(c), 28),
+                render::truncate_to_width(&summary_name(c), 28),
                 marker_of(c),
                 c.created
                     .map(|t| render::human_ago(t, now, ctx.lang))
@@ -2270,23 +2257,12 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn chat_input_never_panics(text in "\\PC{0,60}", width in 1usize..40) {
-            let t = trunc(&text, width);
+            let t = render::truncate_to_width(&text, width);
             proptest::prop_assert!(unicode_width::UnicodeWidthStr::width(t.as_str()) <= width.max(1) + 1);
             let _ = validate_signal(&text);
             let _ = parse_filters(std::slice::from_ref(&text), FILTER_KEYS);
             let _ = parse_since(&text);
             let _ = ops::validate_ref(&text);
         }
-    }
-
-    #[test]
-    fn truncation_uses_display_width() {
-        assert_eq!(trunc("abc", 5), "abc");
-        let t = trunc("数据库服务器", 7);
-        assert!(
-            unicode_width::UnicodeWidthStr::width(t.as_str()) <= 7,
-            "{t}"
-        );
-        assert!(t.ends_with('…'));
     }
 }

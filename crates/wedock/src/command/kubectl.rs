@@ -993,7 +993,7 @@ async fn get(k: &K<'_, '_>, a: GetArgs) -> Outcome {
                             obj.kind.as_deref().unwrap_or("").to_ascii_lowercase(),
                             obj.name.as_deref().unwrap_or("")
                         ),
-                        trunc(e.message.as_deref().unwrap_or("").trim(), 80),
+                        render::truncate_to_width(e.message.as_deref().unwrap_or("").trim(), 80),
                     ]);
                     row
                 })
@@ -1167,26 +1167,6 @@ fn event_time(e: &Event) -> Option<i64> {
         .or_else(|| e.metadata.creation_timestamp.as_ref().map(secs))
 }
 
-/// Display-width truncation with an ellipsis.
-fn trunc(s: &str, width: usize) -> String {
-    use unicode_width::UnicodeWidthChar;
-    if unicode_width::UnicodeWidthStr::width(s) <= width {
-        return s.to_string();
-    }
-    let mut out = String::new();
-    let mut w = 0;
-    for c in s.chars() {
-        let cw = c.width().unwrap_or(0);
-        if w + cw + 1 > width {
-            break;
-        }
-        w += cw;
-        out.push(c);
-    }
-    out.push('…');
-    out
-}
-
 // ---- describe ----------------------------------------------------------------------------
 
 async fn events_of(k: &K<'_, '_>, kind: &str, ns: Option<&str>, name: &str) -> Vec<Event> {
@@ -1229,7 +1209,7 @@ fn event_lines(evs: &[Event], now: i64, lang: Lang) -> Vec<String> {
         out.push(format!(
             "  {mark} {}{count} ({when}): {}",
             e.reason.as_deref().unwrap_or(""),
-            trunc(e.message.as_deref().unwrap_or("").trim(), 120)
+            render::truncate_to_width(e.message.as_deref().unwrap_or("").trim(), 120)
         ));
     }
     out
@@ -1307,7 +1287,7 @@ fn container_lines(
                 w.reason.as_deref().unwrap_or(""),
                 w.message
                     .as_deref()
-                    .map(|m| format!(" — {}", trunc(m, 100)))
+                    .map(|m| format!(" — {}", render::truncate_to_width(m, 100)))
                     .unwrap_or_default()
             )
         } else if let Some(r) = state.and_then(|x| x.running.as_ref()) {
@@ -1424,7 +1404,7 @@ pub fn describe_pod_lines(
         })
         .and_then(|c| c.message.clone())
     {
-        out.push(format!("  {}", trunc(&msg, 200)));
+        out.push(format!("  {}", render::truncate_to_width(&msg, 200)));
     }
     let statuses = st
         .and_then(|s| s.container_statuses.as_deref())
@@ -1500,7 +1480,7 @@ async fn describe(k: &K<'_, '_>, kind: Kind, name: &str) -> Outcome {
                     c.type_,
                     c.status,
                     c.reason.as_deref().unwrap_or(""),
-                    trunc(c.message.as_deref().unwrap_or(""), 120)
+                    render::truncate_to_width(c.message.as_deref().unwrap_or(""), 120)
                 ));
             }
             let evs = events_of(k, "Deployment", Some(&k.ns), name).await;
@@ -1523,7 +1503,7 @@ async fn describe(k: &K<'_, '_>, kind: Kind, name: &str) -> Outcome {
                     c.type_,
                     c.status,
                     c.reason.as_deref().unwrap_or(""),
-                    trunc(c.message.as_deref().unwrap_or(""), 100)
+                    render::truncate_to_width(c.message.as_deref().unwrap_or(""), 100)
                 ));
             }
             let taints: Vec<String> = n

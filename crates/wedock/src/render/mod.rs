@@ -122,6 +122,27 @@ pub fn head_fit(lines: &[String], budget: usize, lang: Lang) -> String {
     out
 }
 
+/// Cuts `s` to at most `width` display columns (CJK characters count two), ending with an
+/// ellipsis when anything was cut.
+pub fn truncate_to_width(s: &str, width: usize) -> String {
+    use unicode_width::UnicodeWidthChar;
+    if unicode_width::UnicodeWidthStr::width(s) <= width {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    let mut w = 0;
+    for c in s.chars() {
+        let cw = c.width().unwrap_or(0);
+        if w + cw + 1 > width {
+            break;
+        }
+        w += cw;
+        out.push(c);
+    }
+    out.push('…');
+    out
+}
+
 /// 1536 → "1.5 KiB".
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
@@ -178,6 +199,17 @@ pub fn human_ago(unix_secs: i64, now_secs: i64, lang: Lang) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn truncation_uses_display_width() {
+        assert_eq!(truncate_to_width("abc", 5), "abc");
+        let t = truncate_to_width("数据库服务器", 7);
+        assert!(
+            unicode_width::UnicodeWidthStr::width(t.as_str()) <= 7,
+            "{t}"
+        );
+        assert!(t.ends_with('…'));
+    }
     use proptest::prelude::*;
 
     #[test]
