@@ -100,7 +100,7 @@ impl Default for StoreConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct IdentityConfig {
-    /// What happens to users not listed below: treated as `viewer`, or ignored.
+    /// What happens to users not listed below: `guest` (default), `viewer`, or ignored.
     pub unknown_users: UnknownUsers,
     /// Identity the web console and `wedock ask`/`chat` act as.
     pub local_user: String,
@@ -115,7 +115,7 @@ pub struct IdentityConfig {
 impl Default for IdentityConfig {
     fn default() -> Self {
         Self {
-            unknown_users: UnknownUsers::Viewer,
+            unknown_users: UnknownUsers::Guest,
             local_user: "local:admin".to_string(),
             local_role: Role::Admin,
             users: BTreeMap::new(),

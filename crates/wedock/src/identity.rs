@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    /// Knowledge answers, `/quiz`, `/help`, `/ping`, `/whoami`: what anyone who can reach the
+    /// bot may do. The default for unknown users and the cap for unauthenticated channels.
+    Guest,
     Viewer,
     Operator,
     Admin,
@@ -16,6 +19,7 @@ pub enum Role {
 impl Role {
     pub fn as_str(self) -> &'static str {
         match self {
+            Role::Guest => "guest",
             Role::Viewer => "viewer",
             Role::Operator => "operator",
             Role::Admin => "admin",
@@ -32,8 +36,11 @@ impl std::fmt::Display for Role {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum UnknownUsers {
-    /// Unknown users may read (ask questions, `ps`, `logs`).
+    /// Unknown users may ask questions and practise, nothing that reads the infrastructure.
     #[default]
+    Guest,
+    /// Unknown users may read (ask questions, `ps`, `logs`): an explicit opt-in for private
+    /// deployments where everyone who can reach the bot is a colleague.
     Viewer,
     /// Unknown users get no reply at all.
     Ignore,
@@ -67,6 +74,7 @@ impl Policy {
             (Some(a), Some(b)) => Some(a.max(b)),
             (Some(a), None) | (None, Some(a)) => Some(a),
             (None, None) => match self.cfg.unknown_users {
+                UnknownUsers::Guest => Some(Role::Guest),
                 UnknownUsers::Viewer => Some(Role::Viewer),
                 UnknownUsers::Ignore => None,
             },
@@ -89,9 +97,14 @@ mod tests {
             p.role_of("wecom:alice", Some("wecom:ops")),
             Some(Role::Admin)
         );
-        assert_eq!(p.role_of("wecom:bob", None), Some(Role::Viewer));
+        assert_eq!(p.role_of("wecom:bob", None), Some(Role::Guest));
+        cfg.unknown_users = UnknownUsers::Viewer;
+        assert_eq!(
+            Policy::new(cfg.clone()).role_of("wecom:bob", None),
+            Some(Role::Viewer)
+        );
         cfg.unknown_users = UnknownUsers::Ignore;
         assert_eq!(Policy::new(cfg).role_of("wecom:bob", None), None);
-        assert!(Role::Viewer < Role::Operator && Role::Operator < Role::Admin);
+        assert!(Role::Guest < Role::Viewer && Role::Viewer < Role::Operator && Role::Operator < Role::Admin);
     }
 }

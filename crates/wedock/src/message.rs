@@ -21,6 +21,10 @@ pub struct Incoming {
     /// A role granted by the channel itself (the local console and CLI act as the configured
     /// local user); `None` means "look the sender up in `[identity]`".
     pub granted_role: Option<Role>,
+    /// The highest role this message may act with, whatever `[identity]` says: set by channels
+    /// that cannot authenticate the sender (plain-mode Official Account, bridge users without
+    /// an owner-set alias, bridge groups). `None` means no cap.
+    pub role_cap: Option<Role>,
 }
 
 impl Incoming {
@@ -36,6 +40,7 @@ impl Incoming {
             text: text.into(),
             msg_id: None,
             granted_role: Some(role),
+            role_cap: None,
         }
     }
 

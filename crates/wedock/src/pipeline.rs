@@ -236,6 +236,10 @@ impl Pipeline {
                 .policy
                 .role_of(&identity, msg.chat_identity().as_deref())?,
         };
+        let role = match msg.role_cap {
+            Some(cap) if cap < role => cap,
+            _ => role,
+        };
         let text = msg.text.trim();
         if text.is_empty() {
             return Some(Reply::error(Text::EmptyMessage.get(lang), lang));

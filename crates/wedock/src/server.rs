@@ -181,6 +181,7 @@ async fn console_chat(
             text: req.text,
             msg_id: None,
             granted_role: None,
+            role_cap: None,
         }
     };
     match s.pipeline.handle(msg).await {

@@ -195,6 +195,7 @@ async fn receive(
                 text: if group { strip_mentions(&text) } else { text },
                 msg_id: (!msg_id.is_empty()).then(|| msg_id.clone()),
                 granted_role: None,
+                role_cap: None,
             };
             let id = format!(
                 "stream-{}",

@@ -458,6 +458,7 @@ async fn on_message(
         text,
         msg_id: msgid.clone(),
         granted_role: None,
+        role_cap: None,
     };
     let (keepalive, window) =
         ws_config(state.app()).map_or((Duration::from_secs(240), Duration::from_secs(330)), |c| {

@@ -227,6 +227,7 @@ async fn receive(
         text,
         msg_id: Some(msg_id.clone()),
         granted_role: None,
+        role_cap: None,
     };
     // The user's message opens the customer-service window the late reply must fit in.
     let opened = crate::store::now_ms();

@@ -151,6 +151,7 @@ async fn receive(State(s): State<AppState>, RawQuery(q): RawQuery, req: Request)
         text,
         msg_id: None,
         granted_role: None,
+        role_cap: None,
     };
     match s.pipeline.handle(msg).await {
         Some(r) => text_reply(&r.reply),

@@ -166,6 +166,7 @@ async fn receive(
         text,
         msg_id: Some(msg_id.clone()),
         granted_role: None,
+        role_cap: None,
     };
     let agent_id = w.agent_id;
     let late_user = user.clone();

@@ -100,13 +100,14 @@ impl ChatCommand {
             ChatCommand::Help { .. }
             | ChatCommand::Ping
             | ChatCommand::Whoami
-            | ChatCommand::Confirm { .. } => Role::Viewer,
+            | ChatCommand::Confirm { .. }
+            | ChatCommand::Quiz(_) => Role::Guest,
             ChatCommand::Audit { .. } | ChatCommand::Outbox { .. } => Role::Admin,
             ChatCommand::Docker(d) => d.required_role(),
             ChatCommand::Ps(_) | ChatCommand::Logs(_) => Role::Viewer,
             ChatCommand::Restart(_) => Role::Operator,
             ChatCommand::Kubectl(k) => k.required_role(),
-            ChatCommand::Quiz(_) | ChatCommand::Alerts { .. } | ChatCommand::Mutes => Role::Viewer,
+            ChatCommand::Alerts { .. } | ChatCommand::Mutes => Role::Viewer,
             ChatCommand::Mute(_) | ChatCommand::Unmute { .. } => Role::Operator,
         }
     }

@@ -192,6 +192,7 @@ impl Bot {
             text: text.into(),
             msg_id: None,
             granted_role: None,
+            role_cap: None,
         };
         self.pipeline.handle(msg).await.expect("a reply")
     }

@@ -218,6 +218,7 @@ fn msg(user: &str, chat: Option<&str>, text: &str) -> Incoming {
         text: text.into(),
         msg_id: None,
         granted_role: Some(Role::Viewer),
+        role_cap: None,
     }
 }
 

@@ -91,6 +91,7 @@ fn question(text: &str) -> Incoming {
         text: text.into(),
         msg_id: None,
         granted_role: Some(Role::Viewer),
+        role_cap: None,
     }
 }
 

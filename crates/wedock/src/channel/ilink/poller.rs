@@ -353,6 +353,7 @@ async fn process(state: &AppState, acct: &Account, raw: &str) {
                 text,
                 msg_id: Some(id.clone()),
                 granted_role: None,
+                role_cap: None,
             };
             let token = m.context_token.clone().unwrap_or_default();
             let reply = with_typing(app, acct, &user, &token, state.pipeline.handle(msg)).await;
