@@ -253,7 +253,7 @@ async fn direct_messages_are_answered_in_the_same_chat_once_with_typing() {
 }
 
 #[tokio::test]
-async fn a_viewer_is_refused_an_admin_command_and_the_admin_is_not() {
+async fn an_unknown_guest_is_refused_an_admin_command_and_the_admin_is_not() {
     let fake = FakeIlink::start().await;
     let (_server, _dir) = bound(&fake, "").await;
     fake.inject_text(BOB, "/audit", false);
@@ -262,7 +262,7 @@ async fn a_viewer_is_refused_an_admin_command_and_the_admin_is_not() {
         got[0].contains("权限不足") || got[0].contains("requires"),
         "{got:?}"
     );
-    assert!(got[0].contains("viewer"), "{got:?}");
+    assert!(got[0].contains("guest"), "{got:?}");
     fake.inject_text(ALICE, "/audit", false);
     let got = wait_delivered(&fake, ALICE, 1).await;
     assert!(!got[0].contains("权限不足"), "{got:?}");

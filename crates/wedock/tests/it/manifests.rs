@@ -236,3 +236,63 @@ fn manifests_are_valid_kubernetes_objects() {
             .any(|x| x == "deployments/scale")
     }));
 }
+
+/// The hardened compose file keeps its promises: wedock never mounts the Docker socket, reaches
+/// the engine only through a proxy that refuses writes on an internal network, and runs with
+/// no capabilities, no privilege escalation and a read-only root filesystem.
+#[test]
+fn hardened_compose_is_read_only_and_unprivileged() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/compose.hardened.yaml");
+    let text = std::fs::read_to_string(&path).expect("deploy/compose.hardened.yaml");
+    let v: Value = serde_yaml_ng::from_str(&text).expect("valid YAML");
+    let svc = |name: &str| v["services"][name].clone();
+    let wedock = svc("wedock");
+    let proxy = svc("docker-proxy");
+
+    let mounts: Vec<String> = wedock["volumes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m.as_str().map(str::to_string))
+        .collect();
+    assert!(
+        !mounts.iter().any(|m| m.contains("docker.sock")),
+        "wedock must not mount the socket: {mounts:?}"
+    );
+    assert_eq!(wedock["read_only"], Value::Bool(true));
+    assert_eq!(wedock["cap_drop"], serde_json::json!(["ALL"]));
+    assert!(
+        wedock["security_opt"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|o| o.as_str() == Some("no-new-privileges:true"))
+    );
+    assert!(wedock["tmpfs"].as_array().is_some_and(|t| !t.is_empty()));
+    assert_eq!(
+        wedock["environment"]["DOCKER_HOST"].as_str(),
+        Some("tcp://docker-proxy:2375")
+    );
+    assert_eq!(
+        wedock["environment"]["WEDOCK_DOCKER__READ_ONLY"].as_str(),
+        Some("true")
+    );
+    let ports: Vec<&str> = wedock["ports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        ports.iter().all(|p| p.starts_with("127.0.0.1:")),
+        "publish on loopback only: {ports:?}"
+    );
+
+    // The proxy refuses writes and its socket mount is read-only.
+    assert_eq!(proxy["environment"]["POST"], Value::from(0));
+    assert!(proxy["volumes"].as_array().into_iter().flatten().any(|m| {
+        m.as_str()
+            .is_some_and(|m| m.contains("docker.sock") && m.ends_with(":ro"))
+    }));
+    assert_eq!(v["networks"]["docker-api"]["internal"], Value::Bool(true));
+}
