@@ -279,7 +279,8 @@ impl Inner {
     }
 }
 
-fn load_builtin() -> anyhow::Result<Vec<Topic>> {
+/// The built-in topics, parsed from the files compiled into the binary.
+pub fn load_builtin() -> anyhow::Result<Vec<Topic>> {
     let mut files = Vec::new();
     for (rel, text) in builtin::BUILTIN_FILES {
         let name = rel.rsplit('/').next().unwrap_or(rel);
