@@ -75,6 +75,7 @@ pub enum Text {
     ClosestTopics,
     ReadOnly,
     DockerUnavailable,
+    QuizStillPending,
 }
 
 impl Text {
@@ -132,6 +133,10 @@ impl Text {
             Text::DockerUnavailable => (
                 "未连接 Docker 引擎：{reason}",
                 "No Docker engine available: {reason}",
+            ),
+            Text::QuizStillPending => (
+                "（面试题还在等你作答：直接发送答案，或发送 /quiz skip 跳过。）",
+                "(Your quiz question is still waiting: send your answer, or /quiz skip to skip it.)",
             ),
         };
         lang.pick(zh, en)

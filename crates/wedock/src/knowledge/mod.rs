@@ -547,16 +547,26 @@ pub async fn respond(
     progress: Option<&crate::message::Progress>,
 ) -> Reply {
     let text = msg.text.trim();
-    if let Some(reply) = quiz::take_answer(app, msg, lang).await {
-        return reply;
+    let quiz_waits = match quiz::take_answer(app, msg, lang).await {
+        quiz::Turn::Graded(reply) => return reply,
+        quiz::Turn::StillPending => true,
+        quiz::Turn::NoQuiz => false,
+    };
+    let mut reply = if is_greeting(text) {
+        Reply::answer(Text::Greeting.get(lang), lang, true, Vec::new())
+    } else {
+        let hits = app.knowledge.search(text, 3);
+        let plain = app.knowledge.reply_for(&hits, lang);
+        match &app.config.llm {
+            Some(cfg) if plain.matched => {
+                llm::improve(cfg, text, &hits, lang, plain, progress).await
+            }
+            _ => plain,
+        }
+    };
+    if quiz_waits {
+        reply.reply.push_str("\n\n");
+        reply.reply.push_str(Text::QuizStillPending.get(lang));
     }
-    if is_greeting(text) {
-        return Reply::answer(Text::Greeting.get(lang), lang, true, Vec::new());
-    }
-    let hits = app.knowledge.search(text, 3);
-    let plain = app.knowledge.reply_for(&hits, lang);
-    match &app.config.llm {
-        Some(cfg) if plain.matched => llm::improve(cfg, text, &hits, lang, plain, progress).await,
-        _ => plain,
-    }
+    reply
 }

@@ -11,8 +11,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
-/// How long a question waits for its answer.
-pub const PENDING_TTL: Duration = Duration::from_secs(3600);
+/// How long a question waits for its answer: long enough to think, short enough that a
+/// forgotten quiz does not grade tomorrow's real question.
+pub const PENDING_TTL: Duration = Duration::from_secs(600);
 
 /// The areas `/quiz AREA` accepts, as topic categories.
 pub const AREAS: &[&str] = &["docker", "k8s", "network", "troubleshooting"];
@@ -110,14 +111,118 @@ pub fn short_answer(body: &str) -> &str {
     body.split("\n\n").next().unwrap_or(body).trim()
 }
 
-/// Takes a message as the answer to a pending question of this user in this chat.
-pub async fn take_answer(app: &App, msg: &Incoming, lang: Lang) -> Option<Reply> {
+/// What a plain message means to this user's pending question in this chat.
+pub enum Turn {
+    /// The message answered the question: here is its grade.
+    Graded(Reply),
+    /// The message is a question of its own: answer it normally, the quiz keeps waiting.
+    StillPending,
+    /// No question is waiting.
+    NoQuiz,
+}
+
+/// Words a question starts with (checked on the lowercased, trimmed text).
+const QUESTION_STARTS: &[&str] = &[
+    "什么",
+    "怎么",
+    "怎样",
+    "为什么",
+    "为啥",
+    "如何",
+    "咋",
+    "请问",
+    "哪些",
+    "哪个",
+    "哪里",
+    "是否",
+    "能不能",
+    "可不可以",
+    "有没有",
+    "how ",
+    "what",
+    "why ",
+    "when ",
+    "where ",
+    "which ",
+    "who ",
+    "can ",
+    "could ",
+    "does ",
+    "do ",
+    "is ",
+    "are ",
+    "should ",
+    "explain ",
+];
+
+/// Question words anywhere in a message (with a strong match on another topic).
+const QUESTION_WORDS_ZH: &[&str] = &[
+    "什么",
+    "怎么",
+    "为什么",
+    "如何",
+    "哪",
+    "区别",
+    "多少",
+    "几种",
+    "是不是",
+    "能否",
+    "怎样",
+];
+const QUESTION_WORDS_EN: &[&str] = &["how", "what", "why", "which", "difference", "vs", "versus"];
+
+/// Whether a message reads as a question rather than an answer to the pending `topic`: it
+/// ends with a question mark or particle, starts with a question word, or strongly matches a
+/// different topic while covering none of this one's key points.
+pub fn reads_as_question(app: &App, topic: &Topic, text: &str, lang: Lang) -> bool {
+    let t = text.trim();
+    let lower = t.to_lowercase();
+    if t.ends_with('?') || t.ends_with('？') || t.ends_with('吗') || t.ends_with('呢') {
+        return true;
+    }
+    if QUESTION_STARTS.iter().any(|w| lower.starts_with(w)) {
+        return true;
+    }
+    // A strong match on another topic alone is not enough: "network namespace veth bridge"
+    // is a (poor) answer, "liveness 和 readiness 探针的区别" a question. It also needs a
+    // question word somewhere in it.
+    let asks = QUESTION_WORDS_ZH.iter().any(|w| t.contains(w))
+        || lower
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|w| QUESTION_WORDS_EN.contains(&w));
+    if !asks {
+        return false;
+    }
+    let strong = (app.knowledge.min_confidence() * 2.0).max(0.6);
+    let other_topic = app
+        .knowledge
+        .search(t, 1)
+        .first()
+        .is_some_and(|h| h.topic.id != topic.id && h.confidence >= strong);
+    other_topic && grade(topic, t, lang).iter().all(|(_, covered)| !covered)
+}
+
+/// Takes a message as the answer to a pending question of this user in this chat, unless it
+/// reads as a question of its own.
+pub async fn take_answer(app: &App, msg: &Incoming, lang: Lang) -> Turn {
     let identity = msg.identity();
     let key = pending_key(&identity, msg.chat.as_deref());
-    let stored = app.store.kv_get(&key).await.ok()??;
+    let Some(stored) = app.store.kv_get(&key).await.ok().flatten() else {
+        return Turn::NoQuiz;
+    };
+    let Some(pending) = serde_json::from_str::<Pending>(&stored).ok() else {
+        let _ = app.store.kv_delete(&key).await;
+        return Turn::NoQuiz;
+    };
+    let Some(topic) = app.knowledge.topic(&pending.topic) else {
+        let _ = app.store.kv_delete(&key).await;
+        return Turn::NoQuiz;
+    };
+    if reads_as_question(app, &topic, &msg.text, lang) {
+        metrics::counter!("wedock_quiz_deferred_total").increment(1);
+        return Turn::StillPending;
+    }
     let _ = app.store.kv_delete(&key).await;
-    let pending: Pending = serde_json::from_str(&stored).ok()?;
-    let topic = app.knowledge.topic(&pending.topic)?;
     let graded = grade(&topic, &msg.text, lang);
     let covered = graded.iter().filter(|(_, c)| *c).count();
     let coverage = if graded.is_empty() {
@@ -164,7 +269,7 @@ pub async fn take_answer(app: &App, msg: &Incoming, lang: Lang) -> Option<Reply>
         "\n\n再来一题：/quiz　查看进度：/quiz stats",
         "\n\nNext question: /quiz   Progress: /quiz stats",
     ));
-    Some(Reply::answer(
+    Turn::Graded(Reply::answer(
         out,
         lang,
         true,

@@ -262,6 +262,46 @@ async fn quiz_answer_is_taken_per_user_and_chat() {
     );
 }
 
+/// A pending quiz takes only what reads as an answer: questions — with a question mark, a
+/// question word, or a strong match on another topic — are answered normally, the quiz keeps
+/// waiting and says so, and the real answer is graded afterwards.
+#[tokio::test]
+async fn quiz_waits_politely_while_the_user_asks_other_questions() {
+    let (p, _dir) = pipeline().await;
+    let q = say(&p, "dave", Some("g2"), "/quiz docker").await;
+    let topic = q.sources[0].id.clone();
+    for question in [
+        "k8s 的 Service 有哪几种类型？",
+        "what is a pod",
+        "为什么容器退出码是 137",
+        "liveness 和 readiness 探针的区别",
+    ] {
+        let r = say(&p, "dave", Some("g2"), question).await;
+        assert!(
+            !r.reply.contains("个要点"),
+            "{question}: graded as an answer: {}",
+            r.reply
+        );
+        assert!(!r.reply.contains("key points"), "{question}: {}", r.reply);
+        assert!(r.matched, "{question}: not answered: {}", r.reply);
+        assert_ne!(r.sources[0].id, topic, "{question}");
+        assert!(
+            r.reply.contains("/quiz skip"),
+            "{question}: no word that the quiz still waits: {}",
+            r.reply
+        );
+    }
+    let r = say(&p, "dave", Some("g2"), "k8s 的 Service 有哪几种类型？").await;
+    assert_eq!(r.sources[0].id, "k8s-service-types", "{}", r.reply);
+    // The answer itself is still graded against the question asked.
+    let a = say(&p, "dave", Some("g2"), "不太清楚，大概和镜像分层有关").await;
+    assert!(a.reply.contains("个要点"), "{}", a.reply);
+    assert_eq!(a.sources[0].id, topic);
+    // And then nothing waits any more.
+    let n = say(&p, "dave", Some("g2"), "what is a pod").await;
+    assert!(!n.reply.contains("/quiz skip"), "{}", n.reply);
+}
+
 #[tokio::test]
 async fn quiz_skip_unknown_area_and_key_point_coverage() {
     let (p, _dir) = pipeline().await;
