@@ -7,7 +7,8 @@ mod postgres;
 mod sqlite;
 
 pub use pg_conn::{
-    PgOptions, PgTarget, SslMode, check_tls as pg_tls_check, parse_target as pg_target,
+    PgOptions, PgTarget, SslMode, check_tls as pg_tls_check, connect_once as pg_connect,
+    parse_target as pg_target,
 };
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;

@@ -354,6 +354,30 @@ pub fn pool(conn: &str, opts: &PgOptions) -> Result<Pool, String> {
         .map_err(|e| format!("cannot build the connection pool: {e}"))
 }
 
+/// One unpooled connection with the same TLS and timeouts as the store, for tooling and
+/// tests that need a plain client (creating a database, say). The connection's task ends
+/// when the client is dropped.
+pub async fn connect_once(conn: &str, opts: &PgOptions) -> Result<tokio_postgres::Client, String> {
+    let target = parse_target(conn)?;
+    let tls = tls_connector(target.sslmode, target.root_cert.as_deref())?;
+    let config = client_config(&target, opts);
+    let (client, connection) = tokio::time::timeout(opts.connect_timeout, config.connect(tls))
+        .await
+        .map_err(|_| {
+            format!(
+                "PostgreSQL: no connection within {} ms",
+                opts.connect_timeout.as_millis()
+            )
+        })?
+        .map_err(|e| format!("PostgreSQL: {}", describe(&e)))?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %describe(&e), "PostgreSQL connection closed");
+        }
+    });
+    Ok(client)
+}
+
 /// An error with its causes, `a: b: c` (tokio-postgres puts the useful part in the causes:
 /// "error performing TLS handshake" alone does not say that the certificate was refused).
 pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
