@@ -309,8 +309,8 @@ async fn readiness_comes_back_after_postgresql_restarts() {
         .unwrap_or_default()
         .to_string();
     assert!(
-        reason.contains("PostgreSQL"),
-        "the reason names the database: {down}"
+        reason.contains("connect"),
+        "the reason says what failed: {down}"
     );
 
     pg.ctl("start");
@@ -325,4 +325,66 @@ async fn readiness_comes_back_after_postgresql_restarts() {
     assert!(again["reply"].is_string(), "{again}");
     server.stop().await.unwrap();
     drop(pg);
+}
+
+#[test]
+fn check_names_the_postgres_key_without_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let pg = |query: &str| {
+        format!(
+            "[store]\nbackend = \"postgres\"\npostgres_url = \"postgres://w:s3cr3t-pw@db:5432/w?{query}\"\n"
+        )
+    };
+    let cases = [
+        (pg("sslmode=verify"), "store.postgres_url"),
+        (
+            pg("sslmode=verify-full&sslrootcert=/nonexistent/ca.crt"),
+            "store.postgres_url",
+        ),
+        (pg("sslcert=/c.pem"), "store.postgres_url"),
+        (
+            "[store]\npostgres_pool_size = 0\n".to_string(),
+            "store.postgres_pool_size",
+        ),
+        (
+            "[store]\npostgres_connect_timeout_ms = 5\n".to_string(),
+            "store.postgres_connect_timeout_ms",
+        ),
+        (
+            "[store]\npostgres_statement_timeout_ms = 0\n".to_string(),
+            "store.postgres_statement_timeout_ms",
+        ),
+        (
+            "[server]\nhealth_interval_ms = 5\n".to_string(),
+            "server.health_interval_ms",
+        ),
+    ];
+    for (toml, key) in cases {
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, &toml).unwrap();
+        let out = Command::new(crate::support::wedock_bin())
+            .args(["check", "--config"])
+            .arg(&p)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{toml}: {err}");
+        assert!(err.contains(key), "expected {key} in: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+        assert!(!err.contains("s3cr3t-pw"), "password echoed: {err}");
+    }
+    let ok = dir.path().join("ok.toml");
+    std::fs::write(&ok, pg("sslmode=require")).unwrap();
+    let out = Command::new(crate::support::wedock_bin())
+        .args(["check", "--config"])
+        .arg(&ok)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
