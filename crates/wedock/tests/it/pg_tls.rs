@@ -359,15 +359,18 @@ fn check_names_the_postgres_key_without_the_password() {
             "server.health_interval_ms",
         ),
     ];
+    let check = |config: &Path| {
+        Command::new(crate::support::wedock_bin())
+            .args(["check", "--config"])
+            .arg(config)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
     for (toml, key) in cases {
         let p = dir.path().join("c.toml");
         std::fs::write(&p, &toml).unwrap();
-        let out = Command::new(crate::support::wedock_bin())
-            .args(["check", "--config"])
-            .arg(&p)
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
+        let out = check(&p);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{toml}: {err}");
         assert!(err.contains(key), "expected {key} in: {err}");
@@ -376,12 +379,7 @@ fn check_names_the_postgres_key_without_the_password() {
     }
     let ok = dir.path().join("ok.toml");
     std::fs::write(&ok, pg("sslmode=require")).unwrap();
-    let out = Command::new(crate::support::wedock_bin())
-        .args(["check", "--config"])
-        .arg(&ok)
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let out = check(&ok);
     assert!(
         out.status.success(),
         "{}",
