@@ -165,3 +165,30 @@ async fn check_store(
         health.set("store", ready, true, detail);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn liveness_fails_on_a_stale_heartbeat_or_a_wedged_store_only() {
+        let h = Health::default();
+        // No heartbeat task (ask, chat): live.
+        assert!(h.liveness().is_ok());
+        h.stale_after_ms.store(5_000, Ordering::Relaxed);
+        h.beat_ms
+            .store(crate::store::now_ms() - 1_000, Ordering::Relaxed);
+        assert!(h.liveness().is_ok());
+        // A store that is down but answers is not a reason to restart the process.
+        h.set("store", false, true, "PostgreSQL: connection refused");
+        assert!(h.liveness().is_ok());
+        h.set_wedged(Some(
+            "the store did not answer a ping within 20000 ms".into(),
+        ));
+        assert!(h.liveness().unwrap_err().contains("did not answer"));
+        h.set_wedged(None);
+        h.beat_ms
+            .store(crate::store::now_ms() - 6_000, Ordering::Relaxed);
+        assert!(h.liveness().unwrap_err().contains("heartbeat"));
+    }
+}
