@@ -167,7 +167,13 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
                 .postgres_url
                 .as_ref()
                 .ok_or_else(|| anyhow::anyhow!("store.postgres_url is required"))?;
-            Arc::new(crate::store::PostgresStore::open(url.expose()).await?)
+            Arc::new(
+                crate::store::PostgresStore::open_with(
+                    url.expose(),
+                    config.store.postgres_options(),
+                )
+                .await?,
+            )
         }
     };
     let knowledge = Arc::new(Knowledge::load(&config.knowledge)?);

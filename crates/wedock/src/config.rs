@@ -48,6 +48,9 @@ pub struct ServerConfig {
     pub shutdown_grace_ms: u64,
     /// Serve the web console at `/`.
     pub console: bool,
+    /// How often a background task re-checks the store (and the heartbeat behind
+    /// `/healthz`): `/readyz` turns ready again within one interval after an outage.
+    pub health_interval_ms: u64,
 }
 
 impl Default for ServerConfig {
@@ -58,6 +61,7 @@ impl Default for ServerConfig {
             request_timeout_ms: 30_000,
             shutdown_grace_ms: 10_000,
             console: true,
+            health_interval_ms: 2_000,
         }
     }
 }
@@ -83,6 +87,24 @@ pub struct StoreConfig {
     /// Leader lease: with several replicas on one database, only the leader delivers the
     /// outbox and watches event sources; another takes over within this many seconds.
     pub leader_lease_secs: u64,
+    /// Most PostgreSQL connections one replica keeps open.
+    pub postgres_pool_size: usize,
+    /// Longest wait for a new PostgreSQL connection (TCP, TLS, authentication).
+    pub postgres_connect_timeout_ms: u64,
+    /// Longest a PostgreSQL statement may run (server-side `statement_timeout`; the client
+    /// gives up on a call after connect + statement timeout).
+    pub postgres_statement_timeout_ms: u64,
+}
+
+impl StoreConfig {
+    /// The pool and timeout settings of the PostgreSQL store.
+    pub fn postgres_options(&self) -> crate::store::PgOptions {
+        crate::store::PgOptions {
+            pool_size: self.postgres_pool_size,
+            connect_timeout: std::time::Duration::from_millis(self.postgres_connect_timeout_ms),
+            statement_timeout: std::time::Duration::from_millis(self.postgres_statement_timeout_ms),
+        }
+    }
 }
 
 impl Default for StoreConfig {
@@ -93,6 +115,9 @@ impl Default for StoreConfig {
             postgres_url: None,
             dedup_ttl_secs: 24 * 3600,
             leader_lease_secs: 15,
+            postgres_pool_size: 8,
+            postgres_connect_timeout_ms: 5_000,
+            postgres_statement_timeout_ms: 10_000,
         }
     }
 }
@@ -917,6 +942,13 @@ impl Config {
         if self.store.leader_lease_secs < 3 {
             return Err(err("store.leader_lease_secs", "must be at least 3"));
         }
+        self.validate_postgres()?;
+        if !(100..=60_000).contains(&self.server.health_interval_ms) {
+            return Err(err(
+                "server.health_interval_ms",
+                "must be between 100 and 60000",
+            ));
+        }
         self.validate_alerts()?;
         self.validate_weixin()?;
         self.validate_kubernetes()?;
@@ -944,6 +976,37 @@ impl Config {
 }
 
 impl Config {
+    fn validate_postgres(&self) -> Result<(), ConfigError> {
+        let s = &self.store;
+        if !(1..=1000).contains(&s.postgres_pool_size) {
+            return Err(err(
+                "store.postgres_pool_size",
+                "must be between 1 and 1000",
+            ));
+        }
+        if !(100..=600_000).contains(&s.postgres_connect_timeout_ms) {
+            return Err(err(
+                "store.postgres_connect_timeout_ms",
+                "must be between 100 and 600000",
+            ));
+        }
+        if !(100..=3_600_000).contains(&s.postgres_statement_timeout_ms) {
+            return Err(err(
+                "store.postgres_statement_timeout_ms",
+                "must be between 100 and 3600000",
+            ));
+        }
+        if s.backend == StoreBackend::Postgres
+            && let Some(url) = &s.postgres_url
+        {
+            // sslmode, sslrootcert and the rest of the string, checked as `serve` will use them.
+            let target =
+                crate::store::pg_target(url.expose()).map_err(|e| err("store.postgres_url", e))?;
+            crate::store::pg_tls_check(&target).map_err(|e| err("store.postgres_url", e))?;
+        }
+        Ok(())
+    }
+
     fn validate_weixin(&self) -> Result<(), ConfigError> {
         let w = &self.weixin;
         if !(1..=10).contains(&w.per_inbound) {

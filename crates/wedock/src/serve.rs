@@ -79,6 +79,11 @@ pub async fn run_with(
         leader_task,
         tokio::spawn(delivery),
         tokio::spawn(role_report),
+        tokio::spawn(crate::health::run(
+            app.clone(),
+            health_checks(&app.config),
+            stop_rx.clone(),
+        )),
     ];
     // Event sources and long connections are singletons too: two replicas watching Docker
     // would report every death twice, and two AI-bot connections kick each other off.
@@ -133,6 +138,19 @@ pub async fn run_with(
     app.store.flush().await?;
     tracing::info!("stopped");
     result.map_err(|e| anyhow::anyhow!("server error: {e}"))
+}
+
+/// The store is re-checked every `server.health_interval_ms`; a ping still unanswered well
+/// after the store's own deadline (PostgreSQL: connect + statement timeout) means it is stuck.
+fn health_checks(config: &Config) -> crate::health::Checks {
+    let own_deadline = match config.store.backend {
+        crate::config::StoreBackend::Postgres => config.store.postgres_options().call_deadline(),
+        crate::config::StoreBackend::Sqlite => Duration::from_secs(10),
+    };
+    crate::health::Checks {
+        interval: Duration::from_millis(config.server.health_interval_ms),
+        wedged_after: own_deadline + Duration::from_secs(5),
+    }
 }
 
 /// Looks for the configured Docker engines and says clearly in the log what it found.

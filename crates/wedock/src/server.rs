@@ -95,15 +95,21 @@ async fn note_oversize(res: Response) -> Response {
     res
 }
 
-async fn healthz() -> impl IntoResponse {
-    Json(serde_json::json!({"status": "ok"}))
+async fn healthz(State(s): State<AppState>) -> Response {
+    match s.app().health.liveness() {
+        Ok(()) => Json(serde_json::json!({"status": "ok"})).into_response(),
+        Err(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"status": "wedged", "reason": reason})),
+        )
+            .into_response(),
+    }
 }
 
+/// The store's state comes from the health task (`health::run`), re-checked every
+/// `server.health_interval_ms`: a probe does not touch the database.
 async fn readyz(State(s): State<AppState>) -> Response {
     let app = s.app();
-    if let Err(e) = app.store.ping().await {
-        app.health.set("store", false, true, e.to_string());
-    }
     let components = app.health.snapshot();
     let ready = app.health.is_ready();
     let reason: Vec<String> = components

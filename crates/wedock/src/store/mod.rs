@@ -2,9 +2,14 @@
 //! progress and key-value state. SQLite (WAL) is the embedded default; the trait is kept to
 //! plain rows and transactions any SQL database can provide, so PostgreSQL fits behind it too.
 
+mod pg_conn;
 mod postgres;
 mod sqlite;
 
+pub use pg_conn::{
+    PgOptions, PgTarget, SslMode, check_tls as pg_tls_check, connect_once as pg_connect,
+    parse_target as pg_target,
+};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 

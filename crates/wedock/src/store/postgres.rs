@@ -2,9 +2,11 @@
 //! exclusive across replicas (dedup, outbox enqueue by key) are single statements with
 //! `ON CONFLICT`, so two replicas racing on one message id cannot both win.
 
+use super::pg_conn::{self, PgOptions};
 use super::*;
-use tokio::sync::Mutex;
-use tokio_postgres::{Client, NoTls, Row};
+use deadpool_postgres::{Object, Pool};
+use std::future::Future;
+use tokio_postgres::{Client, Row};
 
 /// Schema migrations, applied in order under an advisory lock so replicas starting together
 /// do not race; `wedock_schema` records how many ran.
@@ -70,16 +72,13 @@ const MIGRATIONS: &[&str] = &[
 const MIGRATION_LOCK: i64 = 0x7765_646f_636b;
 
 pub struct PostgresStore {
-    url: String,
-    client: Mutex<Client>,
+    pool: Pool,
+    opts: PgOptions,
 }
 
 fn db(e: tokio_postgres::Error) -> StoreError {
-    // The driver's Display omits the server's message; include it when there is one.
-    match e.as_db_error() {
-        Some(d) => StoreError::Db(format!("{}: {}", d.code().code(), d.message())),
-        None => StoreError::Db(e.to_string()),
-    }
+    // The driver's Display omits the server's message and the cause; include them.
+    StoreError::Db(pg_conn::describe(&e))
 }
 
 /// Inserts one outbox row, or returns the id of the row that already has its dedup key.
@@ -131,33 +130,31 @@ async fn upsert_kv(
     Ok(())
 }
 
-async fn connect(url: &str) -> Result<Client, tokio_postgres::Error> {
-    let (client, conn) = tokio_postgres::connect(url, NoTls).await?;
-    tokio::spawn(async move {
-        if let Err(e) = conn.await {
-            tracing::warn!(error = %e, "PostgreSQL connection closed");
-        }
-    });
-    Ok(client)
-}
-
 impl PostgresStore {
-    /// Connects and runs migrations. The URL is never included in errors (it holds a password).
+    /// Connects with the default pool size and timeouts and runs migrations.
     pub async fn open(url: &str) -> StoreResult<Self> {
-        let client = connect(url).await.map_err(|e| StoreError::Open {
+        Self::open_with(url, PgOptions::default()).await
+    }
+
+    /// Connects (TLS per the URL's `sslmode`) and runs migrations. The URL is never included
+    /// in errors (it holds a password).
+    pub async fn open_with(url: &str, opts: PgOptions) -> StoreResult<Self> {
+        let open_err = |reason: String| StoreError::Open {
             path: "postgres".into(),
-            reason: db(e).to_string(),
-        })?;
-        let store = Self {
-            url: url.to_string(),
-            client: Mutex::new(client),
+            reason,
         };
-        store.migrate().await?;
+        let pool = pg_conn::pool(url, &opts).map_err(open_err)?;
+        let store = Self { pool, opts };
+        store
+            .timed(store.migrate())
+            .await
+            .map_err(|e| open_err(e.to_string()))?;
         Ok(store)
     }
 
     async fn migrate(&self) -> StoreResult<()> {
-        let mut c = self.client.lock().await;
+        let mut c = self.client().await?;
+        let c: &mut Client = &mut c;
         c.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
             .await
             .map_err(db)?;
@@ -201,13 +198,30 @@ impl PostgresStore {
         result
     }
 
-    /// The client, reconnected if the connection was lost.
-    async fn client(&self) -> StoreResult<tokio::sync::MutexGuard<'_, Client>> {
-        let mut guard = self.client.lock().await;
-        if guard.is_closed() {
-            *guard = connect(&self.url).await.map_err(db)?;
+    /// A pooled connection; one the server closed is replaced by a new one.
+    async fn client(&self) -> StoreResult<Object> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| StoreError::Db(pg_conn::pool_error(e, &self.opts)))
+    }
+
+    /// Runs one store call under the client-side deadline (connect + statement timeout), so
+    /// a server that stopped answering turns into an error instead of a hung caller. After a
+    /// timeout the idle connections are dropped: the next call opens fresh ones.
+    async fn timed<T>(&self, call: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+        let deadline = self.opts.call_deadline();
+        match tokio::time::timeout(deadline, call).await {
+            Ok(r) => r,
+            Err(_) => {
+                self.pool.retain(|_, _| false);
+                metrics::counter!("wedock_store_timeouts_total").increment(1);
+                Err(StoreError::Db(format!(
+                    "PostgreSQL did not answer within {} ms (store.postgres_connect_timeout_ms + store.postgres_statement_timeout_ms)",
+                    deadline.as_millis()
+                )))
+            }
         }
-        Ok(guard)
     }
 }
 
@@ -239,56 +253,59 @@ impl Store for PostgresStore {
         ttl: Duration,
         stale_after: Duration,
     ) -> StoreResult<DedupState> {
-        let c = self.client().await?;
-        let now = now_ms();
-        c.execute("DELETE FROM dedup WHERE expires_at < $1", &[&now])
-            .await
-            .map_err(db)?;
-        let expires = now + ttl.as_millis() as i64;
-        let inserted = c
-            .execute(
-                "INSERT INTO dedup (channel, msg_id, state, reply, created_at, expires_at)
+        self.timed(async {
+            let c = self.client().await?;
+            let now = now_ms();
+            c.execute("DELETE FROM dedup WHERE expires_at < $1", &[&now])
+                .await
+                .map_err(db)?;
+            let expires = now + ttl.as_millis() as i64;
+            let inserted = c
+                .execute(
+                    "INSERT INTO dedup (channel, msg_id, state, reply, created_at, expires_at)
                  VALUES ($1, $2, 'processing', NULL, $3, $4) ON CONFLICT DO NOTHING",
-                &[&channel, &msg_id, &now, &expires],
-            )
-            .await
-            .map_err(db)?;
-        if inserted == 1 {
-            return Ok(DedupState::New);
-        }
-        let Some(row) = c
-            .query_opt(
-                "SELECT state, reply, created_at FROM dedup WHERE channel = $1 AND msg_id = $2",
-                &[&channel, &msg_id],
-            )
-            .await
-            .map_err(db)?
-        else {
-            // Expired between the two statements: treat as new on the next try.
-            return Ok(DedupState::InProgress);
-        };
-        let state: String = row.get(0);
-        let created: i64 = row.get(2);
-        if state == "done" {
-            return Ok(DedupState::Done(row.get(1)));
-        }
-        if now - created < stale_after.as_millis() as i64 {
-            return Ok(DedupState::InProgress);
-        }
-        // Take over an abandoned claim; the compare on created_at lets only one replica win.
-        let taken = c
-            .execute(
-                "UPDATE dedup SET created_at = $3, expires_at = $4
+                    &[&channel, &msg_id, &now, &expires],
+                )
+                .await
+                .map_err(db)?;
+            if inserted == 1 {
+                return Ok(DedupState::New);
+            }
+            let Some(row) = c
+                .query_opt(
+                    "SELECT state, reply, created_at FROM dedup WHERE channel = $1 AND msg_id = $2",
+                    &[&channel, &msg_id],
+                )
+                .await
+                .map_err(db)?
+            else {
+                // Expired between the two statements: treat as new on the next try.
+                return Ok(DedupState::InProgress);
+            };
+            let state: String = row.get(0);
+            let created: i64 = row.get(2);
+            if state == "done" {
+                return Ok(DedupState::Done(row.get(1)));
+            }
+            if now - created < stale_after.as_millis() as i64 {
+                return Ok(DedupState::InProgress);
+            }
+            // Take over an abandoned claim; the compare on created_at lets only one replica win.
+            let taken = c
+                .execute(
+                    "UPDATE dedup SET created_at = $3, expires_at = $4
                  WHERE channel = $1 AND msg_id = $2 AND state = 'processing' AND created_at = $5",
-                &[&channel, &msg_id, &now, &expires, &created],
-            )
-            .await
-            .map_err(db)?;
-        Ok(if taken == 1 {
-            DedupState::New
-        } else {
-            DedupState::InProgress
+                    &[&channel, &msg_id, &now, &expires, &created],
+                )
+                .await
+                .map_err(db)?;
+            Ok(if taken == 1 {
+                DedupState::New
+            } else {
+                DedupState::InProgress
+            })
         })
+        .await
     }
 
     async fn dedup_finish(
@@ -297,44 +314,56 @@ impl Store for PostgresStore {
         msg_id: &str,
         reply: Option<&str>,
     ) -> StoreResult<()> {
-        let c = self.client().await?;
-        c.execute(
-            "UPDATE dedup SET state = 'done', reply = $3 WHERE channel = $1 AND msg_id = $2",
-            &[&channel, &msg_id, &reply],
-        )
+        self.timed(async {
+            let c = self.client().await?;
+            c.execute(
+                "UPDATE dedup SET state = 'done', reply = $3 WHERE channel = $1 AND msg_id = $2",
+                &[&channel, &msg_id, &reply],
+            )
+            .await
+            .map_err(db)?;
+            Ok(())
+        })
         .await
-        .map_err(db)?;
-        Ok(())
     }
 
     async fn outbox_enqueue(&self, msg: NewOutboxMessage) -> StoreResult<i64> {
-        let c = self.client().await?;
-        insert_outbox(&*c, &msg, now_ms()).await
+        self.timed(async {
+            let c = self.client().await?;
+            insert_outbox(&**c, &msg, now_ms()).await
+        })
+        .await
     }
 
     async fn outbox_enqueue_many(&self, msgs: Vec<NewOutboxMessage>) -> StoreResult<Vec<i64>> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(db)?;
-        let now = now_ms();
-        let mut ids = Vec::with_capacity(msgs.len());
-        for m in &msgs {
-            ids.push(insert_outbox(&tx, m, now).await?);
-        }
-        tx.commit().await.map_err(db)?;
-        Ok(ids)
+        self.timed(async {
+            let mut c = self.client().await?;
+            let tx = Client::transaction(&mut c).await.map_err(db)?;
+            let now = now_ms();
+            let mut ids = Vec::with_capacity(msgs.len());
+            for m in &msgs {
+                ids.push(insert_outbox(&tx, m, now).await?);
+            }
+            tx.commit().await.map_err(db)?;
+            Ok(ids)
+        })
+        .await
     }
 
     async fn outbox_due(&self, now: i64, limit: usize) -> StoreResult<Vec<OutboxMessage>> {
-        let c = self.client().await?;
-        let sql = format!(
-            "SELECT {OUTBOX_COLS} FROM outbox o WHERE status = 'pending'
+        self.timed(async {
+            let c = self.client().await?;
+            let sql = format!(
+                "SELECT {OUTBOX_COLS} FROM outbox o WHERE status = 'pending'
                AND id = (SELECT MIN(id) FROM outbox i WHERE i.status = 'pending'
                          AND i.channel = o.channel AND i.target = o.target)
                AND next_attempt_at <= $1
              ORDER BY id LIMIT $2"
-        );
-        let rows = c.query(&sql, &[&now, &(limit as i64)]).await.map_err(db)?;
-        Ok(rows.iter().map(row_to_outbox).collect())
+            );
+            let rows = c.query(&sql, &[&now, &(limit as i64)]).await.map_err(db)?;
+            Ok(rows.iter().map(row_to_outbox).collect())
+        })
+        .await
     }
 
     async fn outbox_pending_for(
@@ -342,12 +371,15 @@ impl Store for PostgresStore {
         channel: &str,
         target: &str,
     ) -> StoreResult<Vec<OutboxMessage>> {
+        self.timed(async {
         let c = self.client().await?;
         let sql = format!(
             "SELECT {OUTBOX_COLS} FROM outbox WHERE status = 'pending' AND channel = $1 AND target = $2 ORDER BY id"
         );
         let rows = c.query(&sql, &[&channel, &target]).await.map_err(db)?;
         Ok(rows.iter().map(row_to_outbox).collect())
+        })
+        .await
     }
 
     async fn outbox_fold(
@@ -355,9 +387,10 @@ impl Store for PostgresStore {
         ids: Vec<i64>,
         digest: Vec<NewOutboxMessage>,
     ) -> StoreResult<Option<Vec<i64>>> {
+        self.timed(async {
         let mut c = self.client().await?;
         let now = now_ms();
-        let tx = c.transaction().await.map_err(db)?;
+        let tx = Client::transaction(&mut c).await.map_err(db)?;
         for id in &ids {
             let n = tx
                 .execute(
@@ -385,6 +418,8 @@ impl Store for PostgresStore {
         }
         tx.commit().await.map_err(db)?;
         Ok(Some(out))
+        })
+        .await
     }
 
     async fn outbox_finish(
@@ -393,15 +428,18 @@ impl Store for PostgresStore {
         status: OutboxStatus,
         note: Option<&str>,
     ) -> StoreResult<()> {
-        let c = self.client().await?;
-        c.execute(
-            "UPDATE outbox SET status = $2, attempts = attempts + 1, done_at = $3,
+        self.timed(async {
+            let c = self.client().await?;
+            c.execute(
+                "UPDATE outbox SET status = $2, attempts = attempts + 1, done_at = $3,
                last_error = COALESCE($4, last_error) WHERE id = $1",
-            &[&id, &status.as_str(), &now_ms(), &note],
-        )
+                &[&id, &status.as_str(), &now_ms(), &note],
+            )
+            .await
+            .map_err(db)?;
+            Ok(())
+        })
         .await
-        .map_err(db)?;
-        Ok(())
     }
 
     async fn outbox_retry_later(
@@ -410,6 +448,7 @@ impl Store for PostgresStore {
         error: &str,
         next_attempt_at: i64,
     ) -> StoreResult<()> {
+        self.timed(async {
         let c = self.client().await?;
         c.execute(
             "UPDATE outbox SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3 WHERE id = $1",
@@ -418,6 +457,8 @@ impl Store for PostgresStore {
         .await
         .map_err(db)?;
         Ok(())
+        })
+        .await
     }
 
     async fn outbox_list(
@@ -425,6 +466,7 @@ impl Store for PostgresStore {
         status: Option<OutboxStatus>,
         limit: usize,
     ) -> StoreResult<Vec<OutboxMessage>> {
+        self.timed(async {
         let c = self.client().await?;
         let sql = format!(
             "SELECT {OUTBOX_COLS} FROM outbox WHERE ($1::TEXT IS NULL OR status = $1) ORDER BY id DESC LIMIT $2"
@@ -434,63 +476,75 @@ impl Store for PostgresStore {
             .await
             .map_err(db)?;
         Ok(rows.iter().map(row_to_outbox).collect())
+        })
+        .await
     }
 
     async fn outbox_counts(&self) -> StoreResult<OutboxCounts> {
-        let c = self.client().await?;
-        let rows = c
-            .query("SELECT status, COUNT(*) FROM outbox GROUP BY status", &[])
-            .await
-            .map_err(db)?;
-        let mut counts = OutboxCounts::default();
-        for r in rows {
-            let s: String = r.get(0);
-            let n = r.get::<_, i64>(1).max(0) as u64;
-            match OutboxStatus::parse(&s) {
-                Some(OutboxStatus::Pending) => counts.pending = n,
-                Some(OutboxStatus::Sent) => counts.sent = n,
-                Some(OutboxStatus::Undelivered) => counts.undelivered = n,
-                Some(OutboxStatus::Dead) => counts.dead = n,
-                None => {}
+        self.timed(async {
+            let c = self.client().await?;
+            let rows = c
+                .query("SELECT status, COUNT(*) FROM outbox GROUP BY status", &[])
+                .await
+                .map_err(db)?;
+            let mut counts = OutboxCounts::default();
+            for r in rows {
+                let s: String = r.get(0);
+                let n = r.get::<_, i64>(1).max(0) as u64;
+                match OutboxStatus::parse(&s) {
+                    Some(OutboxStatus::Pending) => counts.pending = n,
+                    Some(OutboxStatus::Sent) => counts.sent = n,
+                    Some(OutboxStatus::Undelivered) => counts.undelivered = n,
+                    Some(OutboxStatus::Dead) => counts.dead = n,
+                    None => {}
+                }
             }
-        }
-        Ok(counts)
+            Ok(counts)
+        })
+        .await
     }
 
     async fn prune(&self, done_before: i64) -> StoreResult<u64> {
-        let c = self.client().await?;
-        let mut n = c
-            .execute(
-                "DELETE FROM outbox WHERE status IN ('sent', 'dead') AND done_at < $1",
-                &[&done_before],
-            )
-            .await
-            .map_err(db)?;
-        n += c
-            .execute(
-                "DELETE FROM kv WHERE expires_at IS NOT NULL AND expires_at < $1",
-                &[&now_ms()],
-            )
-            .await
-            .map_err(db)?;
-        Ok(n)
+        self.timed(async {
+            let c = self.client().await?;
+            let mut n = c
+                .execute(
+                    "DELETE FROM outbox WHERE status IN ('sent', 'dead') AND done_at < $1",
+                    &[&done_before],
+                )
+                .await
+                .map_err(db)?;
+            n += c
+                .execute(
+                    "DELETE FROM kv WHERE expires_at IS NOT NULL AND expires_at < $1",
+                    &[&now_ms()],
+                )
+                .await
+                .map_err(db)?;
+            Ok(n)
+        })
+        .await
     }
 
     async fn audit_append(&self, e: AuditEntry) -> StoreResult<()> {
-        let c = self.client().await?;
-        c.execute(
-            "INSERT INTO audit (at, \"user\", channel, role, command, host, target, result)
+        self.timed(async {
+            let c = self.client().await?;
+            c.execute(
+                "INSERT INTO audit (at, \"user\", channel, role, command, host, target, result)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            &[
-                &e.at, &e.user, &e.channel, &e.role, &e.command, &e.host, &e.target, &e.result,
-            ],
-        )
+                &[
+                    &e.at, &e.user, &e.channel, &e.role, &e.command, &e.host, &e.target, &e.result,
+                ],
+            )
+            .await
+            .map_err(db)?;
+            Ok(())
+        })
         .await
-        .map_err(db)?;
-        Ok(())
     }
 
     async fn audit_recent(&self, limit: usize) -> StoreResult<Vec<AuditEntry>> {
+        self.timed(async {
         let c = self.client().await?;
         let rows = c
             .query(
@@ -512,24 +566,32 @@ impl Store for PostgresStore {
                 result: r.get(7),
             })
             .collect())
+        })
+        .await
     }
 
     async fn kv_get(&self, key: &str) -> StoreResult<Option<String>> {
-        let c = self.client().await?;
-        let row = c
+        self.timed(async {
+            let c = self.client().await?;
+            let row = c
             .query_opt(
                 "SELECT value FROM kv WHERE key = $1 AND (expires_at IS NULL OR expires_at > $2)",
                 &[&key, &now_ms()],
             )
             .await
             .map_err(db)?;
-        Ok(row.map(|r| r.get(0)))
+            Ok(row.map(|r| r.get(0)))
+        })
+        .await
     }
 
     async fn kv_set(&self, key: &str, value: &str, ttl: Option<Duration>) -> StoreResult<()> {
-        let c = self.client().await?;
-        let expires = ttl.map(|t| now_ms() + t.as_millis() as i64);
-        upsert_kv(&*c, key, value, expires).await
+        self.timed(async {
+            let c = self.client().await?;
+            let expires = ttl.map(|t| now_ms() + t.as_millis() as i64);
+            upsert_kv(&**c, key, value, expires).await
+        })
+        .await
     }
 
     async fn kv_set_many(
@@ -537,48 +599,61 @@ impl Store for PostgresStore {
         items: Vec<(String, String)>,
         ttl: Option<Duration>,
     ) -> StoreResult<()> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(db)?;
-        let expires = ttl.map(|t| now_ms() + t.as_millis() as i64);
-        for (k, v) in &items {
-            upsert_kv(&tx, k, v, expires).await?;
-        }
-        tx.commit().await.map_err(db)
+        self.timed(async {
+            let mut c = self.client().await?;
+            let tx = Client::transaction(&mut c).await.map_err(db)?;
+            let expires = ttl.map(|t| now_ms() + t.as_millis() as i64);
+            for (k, v) in &items {
+                upsert_kv(&tx, k, v, expires).await?;
+            }
+            tx.commit().await.map_err(db)
+        })
+        .await
     }
 
     async fn kv_delete(&self, key: &str) -> StoreResult<()> {
-        let c = self.client().await?;
-        c.execute("DELETE FROM kv WHERE key = $1", &[&key])
-            .await
-            .map_err(db)?;
-        Ok(())
+        self.timed(async {
+            let c = self.client().await?;
+            c.execute("DELETE FROM kv WHERE key = $1", &[&key])
+                .await
+                .map_err(db)?;
+            Ok(())
+        })
+        .await
     }
 
     async fn kv_scan(&self, prefix: &str) -> StoreResult<Vec<(String, String)>> {
-        let c = self.client().await?;
-        let rows = c
-            .query(
-                "SELECT key, value FROM kv WHERE left(key, length($1)) = $1
+        self.timed(async {
+            let c = self.client().await?;
+            let rows = c
+                .query(
+                    "SELECT key, value FROM kv WHERE left(key, length($1)) = $1
                    AND (expires_at IS NULL OR expires_at > $2) ORDER BY key",
-                &[&prefix, &now_ms()],
-            )
-            .await
-            .map_err(db)?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+                    &[&prefix, &now_ms()],
+                )
+                .await
+                .map_err(db)?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        })
+        .await
     }
 
     async fn quiz_record(&self, rec: QuizRecord) -> StoreResult<()> {
-        let c = self.client().await?;
-        c.execute(
+        self.timed(async {
+            let c = self.client().await?;
+            c.execute(
             "INSERT INTO quiz (\"user\", topic, area, coverage, at) VALUES ($1, $2, $3, $4, $5)",
             &[&rec.user, &rec.topic, &rec.area, &rec.coverage, &rec.at],
         )
         .await
         .map_err(db)?;
-        Ok(())
+            Ok(())
+        })
+        .await
     }
 
     async fn quiz_history(&self, user: &str) -> StoreResult<Vec<QuizRecord>> {
+        self.timed(async {
         let c = self.client().await?;
         let rows = c
             .query(
@@ -597,9 +672,12 @@ impl Store for PostgresStore {
                 at: r.get(4),
             })
             .collect())
+        })
+        .await
     }
 
     async fn lease_acquire(&self, name: &str, holder: &str, ttl: Duration) -> StoreResult<bool> {
+        self.timed(async {
         let c = self.client().await?;
         let now = now_ms();
         let expires = now + ttl.as_millis() as i64;
@@ -615,27 +693,38 @@ impl Store for PostgresStore {
             .await
             .map_err(db)?;
         Ok(changed == 1)
+        })
+        .await
     }
 
     async fn lease_release(&self, name: &str, holder: &str) -> StoreResult<()> {
-        let c = self.client().await?;
-        c.execute(
-            "DELETE FROM lease WHERE name = $1 AND holder = $2",
-            &[&name, &holder],
-        )
+        self.timed(async {
+            let c = self.client().await?;
+            c.execute(
+                "DELETE FROM lease WHERE name = $1 AND holder = $2",
+                &[&name, &holder],
+            )
+            .await
+            .map_err(db)?;
+            Ok(())
+        })
         .await
-        .map_err(db)?;
-        Ok(())
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        let c = self.client().await?;
-        c.query_one("SELECT 1", &[]).await.map_err(db)?;
-        Ok(())
+        self.timed(async {
+            let c = self.client().await?;
+            c.query_one("SELECT 1", &[]).await.map_err(db)?;
+            Ok(())
+        })
+        .await
     }
 
     async fn flush(&self) -> StoreResult<()> {
-        // Every statement is committed when it returns; nothing is buffered here.
-        Ok(())
+        self.timed(async {
+            // Every statement is committed when it returns; nothing is buffered here.
+            Ok(())
+        })
+        .await
     }
 }

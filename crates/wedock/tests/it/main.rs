@@ -19,6 +19,7 @@ mod knowledge_eval;
 mod knowledge_llm;
 mod kube;
 mod manifests;
+mod pg_tls;
 mod replicas;
 mod server;
 mod store;

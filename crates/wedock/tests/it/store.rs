@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 use wedock::store::{
-    AuditEntry, DedupState, NewOutboxMessage, OutboxStatus, PostgresStore, QuizRecord, SqliteStore,
-    Store, now_ms,
+    AuditEntry, DedupState, NewOutboxMessage, OutboxStatus, PgOptions, PostgresStore, QuizRecord,
+    SqliteStore, Store, now_ms, pg_connect,
 };
 
 fn msg(target: &str, key: Option<&str>, payload: &str) -> NewOutboxMessage {
@@ -321,15 +321,22 @@ async fn sqlite_store_conforms() {
     conformance(Arc::new(SqliteStore::open(dir.path()).unwrap())).await;
 }
 
+/// `url` (a `postgres://` URL, query and all) naming database `name` instead.
+pub fn with_dbname(url: &str, name: &str) -> String {
+    let mut u = url::Url::parse(url).expect("WEDOCK_TEST_PG_URL must be a postgres:// URL");
+    u.set_path(&format!("/{name}"));
+    u.to_string()
+}
+
 /// A fresh database on the test server, dropped afterwards.
-struct PgDatabase {
+pub struct PgDatabase {
     admin_url: String,
-    name: String,
+    pub name: String,
     pub url: String,
 }
 
 impl PgDatabase {
-    async fn create() -> Option<PgDatabase> {
+    pub async fn create() -> Option<PgDatabase> {
         let Ok(admin_url) = std::env::var("WEDOCK_TEST_PG_URL") else {
             if std::env::var("CI").as_deref() == Ok("true") {
                 panic!("CI=true but WEDOCK_TEST_PG_URL is not set");
@@ -338,17 +345,14 @@ impl PgDatabase {
             return None;
         };
         let name = format!("wedock_t_{}_{}", std::process::id(), now_ms());
-        let (c, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
+        // The URL may ask for TLS (sslmode=verify-full&sslrootcert=…): connect as the store does.
+        let c = pg_connect(&admin_url, &PgOptions::default())
             .await
             .expect("connect to WEDOCK_TEST_PG_URL");
-        tokio::spawn(conn);
         c.batch_execute(&format!("CREATE DATABASE {name}"))
             .await
             .unwrap();
-        let url = match admin_url.rsplit_once('/') {
-            Some((base, _)) => format!("{base}/{name}"),
-            None => panic!("WEDOCK_TEST_PG_URL must end with /DBNAME"),
-        };
+        let url = with_dbname(&admin_url, &name);
         Some(PgDatabase {
             admin_url,
             name,
@@ -356,11 +360,10 @@ impl PgDatabase {
         })
     }
 
-    async fn drop_db(self) {
-        let (c, conn) = tokio_postgres::connect(&self.admin_url, tokio_postgres::NoTls)
+    pub async fn drop_db(self) {
+        let c = pg_connect(&self.admin_url, &PgOptions::default())
             .await
             .unwrap();
-        tokio::spawn(conn);
         let _ = c
             .batch_execute(&format!(
                 "DROP DATABASE IF EXISTS {} WITH (FORCE)",
