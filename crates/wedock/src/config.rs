@@ -48,6 +48,14 @@ pub struct ServerConfig {
     pub shutdown_grace_ms: u64,
     /// Serve the web console at `/`.
     pub console: bool,
+    /// Signs console login tokens and sessions. Unset: a random secret is created in
+    /// `<data_dir>/console.secret` at first start (replicas set it here to share sessions).
+    pub console_secret: Option<ConfigSecret>,
+    /// Host names (optional `:port`) the console and `/api/*` answer to; others get 421.
+    /// Unset: the listen address host. `localhost`, `127.0.0.1` and `[::1]` always are.
+    pub allowed_hosts: Option<Vec<String>>,
+    /// Serve `/metrics` on this address instead of the main listener.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for ServerConfig {
@@ -58,6 +66,9 @@ impl Default for ServerConfig {
             request_timeout_ms: 30_000,
             shutdown_grace_ms: 10_000,
             console: true,
+            console_secret: None,
+            allowed_hosts: None,
+            metrics_listen: None,
         }
     }
 }
@@ -104,7 +115,7 @@ pub struct IdentityConfig {
     pub unknown_users: UnknownUsers,
     /// Identity the web console and `wedock ask`/`chat` act as.
     pub local_user: String,
-    /// Role of the local user. Only granted to loopback clients of the console.
+    /// Role of the local user. Granted to signed-in console users and the CLI.
     pub local_role: Role,
     /// Roles by identity `channel:userid`, e.g. `"wecom:zhangsan" = "admin"`.
     pub users: BTreeMap<String, Role>,
@@ -760,6 +771,7 @@ impl Config {
         if self.server.body_limit_bytes < 1024 {
             return Err(err("server.body_limit_bytes", "must be at least 1024"));
         }
+        self.validate_server_access()?;
         if let Some(app) = &self.wecom.app {
             check_aes_key("wecom.app.encoding_aes_key", app.encoding_aes_key.expose())?;
             if let Some(k) = &app.encoding_aes_key_previous {
@@ -944,6 +956,32 @@ impl Config {
 }
 
 impl Config {
+    fn validate_server_access(&self) -> Result<(), ConfigError> {
+        let s = &self.server;
+        if let Some(secret) = &s.console_secret
+            && secret.expose().chars().count() < 32
+        {
+            return Err(err(
+                "server.console_secret",
+                "must be at least 32 characters (e.g. the output of `openssl rand -hex 32`)",
+            ));
+        }
+        for (i, h) in s.allowed_hosts.iter().flatten().enumerate() {
+            if let Err(why) = crate::server::auth::HostPattern::parse(h) {
+                return Err(err(format!("server.allowed_hosts[{i}]"), why));
+            }
+        }
+        if let Some(m) = s.metrics_listen
+            && m == s.listen
+        {
+            return Err(err(
+                "server.metrics_listen",
+                "must differ from server.listen (it is a second listener)",
+            ));
+        }
+        Ok(())
+    }
+
     fn validate_weixin(&self) -> Result<(), ConfigError> {
         let w = &self.weixin;
         if !(1..=10).contains(&w.per_inbound) {
