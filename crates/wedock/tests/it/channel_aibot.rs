@@ -24,12 +24,7 @@ aibot_ws_url = "{}"
 }
 
 async fn readyz(server: &TestServer) -> serde_json::Value {
-    reqwest::get(server.url("/readyz"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    server.readyz().await
 }
 
 #[tokio::test]
