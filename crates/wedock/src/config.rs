@@ -959,11 +959,11 @@ impl Config {
     fn validate_server_access(&self) -> Result<(), ConfigError> {
         let s = &self.server;
         if let Some(secret) = &s.console_secret
-            && secret.expose().chars().count() < 32
+            && secret.expose().chars().count() < crate::server::console_key::MIN_SECRET_LEN
         {
             return Err(err(
                 "server.console_secret",
-                "must be at least 32 characters (e.g. the output of `openssl rand -hex 32`)",
+                "must be at least 16 characters (e.g. the output of `openssl rand -hex 32`)",
             ));
         }
         for (i, h) in s.allowed_hosts.iter().flatten().enumerate() {

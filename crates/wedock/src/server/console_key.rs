@@ -1,7 +1,7 @@
 //! The console secret and the tokens signed with it.
 //!
 //! - The secret comes from `[server] console_secret`, else from `<data_dir>/console.secret`
-//!   (created 0600 at first use with 32 random bytes). Deleting the file signs everyone out.
+//!   (created 0600 at first use: 32 random bytes as 64 hex digits, no newline). Deleting the file signs everyone out.
 //! - A login token (`wdt.EXPIRY.NONCE.SIG`) lives 24 hours and may be used any number of
 //!   times until then; it is what the login URL carries.
 //! - A session (`wds.EXPIRY.NONCE.SIG`) is what the cookie holds; it lives 7 days.
@@ -23,8 +23,8 @@ pub const LOGIN_TTL_SECS: u64 = 24 * 3600;
 pub const SESSION_TTL_SECS: u64 = 7 * 24 * 3600;
 /// File name of the generated secret inside the data directory.
 pub const SECRET_FILE: &str = "console.secret";
-/// Shortest secret accepted from a file or the config.
-pub const MIN_SECRET_LEN: usize = 32;
+/// Shortest secret accepted from the file or the config (the generated one has 64).
+pub const MIN_SECRET_LEN: usize = 16;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -185,7 +185,7 @@ fn load_or_create(data_dir: &Path) -> anyhow::Result<Secret> {
         .map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", data_dir.display()))?;
     if !path.exists() {
         let fresh = hex::encode(rand::random::<[u8; 32]>());
-        match crate::private_fs::create_private(&path, format!("{fresh}\n").as_bytes()) {
+        match crate::private_fs::create_private(&path, fresh.as_bytes()) {
             Ok(()) => {
                 tracing::info!(path = %path.display(), "created the console secret");
                 return Ok(Secret::new(fresh));

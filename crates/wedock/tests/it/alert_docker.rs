@@ -147,17 +147,13 @@ impl Server {
             format!("\"{}\"", dir.join("data").display()),
         )];
         let cfg = Config::load(Some(&p), env).unwrap();
-        let key = wedock::server::console_key::ConsoleKey::load(&cfg).unwrap();
+        let client = crate::support::console_client(&cfg);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(wedock::serve::run_with(cfg, listener, async move {
             let _ = rx.await;
         }));
-        let client = crate::support::bearer_client(&key.mint(
-            wedock::server::console_key::Kind::Login,
-            wedock::server::console_key::now_secs(),
-        ));
         let s = Server {
             addr,
             client,

@@ -19,6 +19,11 @@ fn raw_client() -> reqwest::Client {
         .unwrap()
 }
 
+/// Sends the request; its status.
+async fn status(req: reqwest::RequestBuilder) -> StatusCode {
+    req.send().await.expect("request").status()
+}
+
 /// Logs in with `token` and returns the `Set-Cookie` value and the redirect target.
 async fn login(s: &TestServer, query: &str, headers: HeaderMap) -> (String, String) {
     let r = raw_client()
@@ -98,70 +103,55 @@ async fn dns_rebinding_hosts_are_misdirected() {
     let s = TestServer::start("").await;
     let c = reqwest::Client::new();
     for (method, path) in [("GET", "/"), ("POST", "/api/chat"), ("GET", "/api/weixin")] {
-        let r = c
-            .request(method.parse().unwrap(), s.url(path))
-            .header("host", "attacker.example")
-            .header("origin", "http://attacker.example")
-            .json(&json!({"text": "/whoami"}))
-            .send()
-            .await
-            .unwrap();
         assert_eq!(
-            r.status(),
+            status(
+                c.request(method.parse().unwrap(), s.url(path))
+                    .header("host", "attacker.example")
+                    .header("origin", "http://attacker.example")
+                    .json(&json!({"text": "/whoami"}))
+            )
+            .await,
             StatusCode::MISDIRECTED_REQUEST,
             "{method} {path}"
         );
     }
     // Even with a valid login the name must be allowed (the token is not the only check).
-    let r = s
-        .client()
-        .get(s.url("/"))
-        .header("host", "attacker.example:8080")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::MISDIRECTED_REQUEST);
+    assert_eq!(
+        status(
+            s.client()
+                .get(s.url("/"))
+                .header("host", "attacker.example:8080")
+        )
+        .await,
+        StatusCode::MISDIRECTED_REQUEST
+    );
     // Health and channel callbacks are not host-checked (public domains, own signatures).
-    let r = c
-        .get(s.url("/healthz"))
-        .header("host", "bot.example.com")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        status(c.get(s.url("/healthz")).header("host", "bot.example.com")).await,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
 async fn configured_hosts_are_served_and_their_origin_may_post() {
     let s = TestServer::start("[server]\nallowed_hosts = [\"wedock.example.com\"]\n").await;
-    let r = s
-        .client()
-        .post(s.url("/api/chat"))
-        .header("host", "wedock.example.com")
-        .header("origin", "https://wedock.example.com")
-        .json(&json!({"text": "/ping"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    // A proxy that keeps `Host: 127.0.0.1:PORT` and the browser's origin is fine too.
-    let r = s
-        .client()
-        .post(s.url("/api/chat"))
-        .header("origin", "https://wedock.example.com")
-        .json(&json!({"text": "/ping"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let r = s
+    // The configured name, and a proxy that keeps `Host: 127.0.0.1:PORT`: the browser's
+    // origin is the configured name in both cases.
+    let own = s.addr.to_string();
+    for host in ["wedock.example.com", own.as_str()] {
+        let req = s
+            .client()
+            .post(s.url("/api/chat"))
+            .header("host", host)
+            .header("origin", "https://wedock.example.com")
+            .json(&json!({"text": "/ping"}));
+        assert_eq!(status(req).await, StatusCode::OK, "{host}");
+    }
+    let req = s
         .client()
         .get(s.url("/"))
-        .header("host", "other.example.com")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::MISDIRECTED_REQUEST);
+        .header("host", "other.example.com");
+    assert_eq!(status(req).await, StatusCode::MISDIRECTED_REQUEST);
 }
 
 #[tokio::test]
@@ -175,30 +165,31 @@ async fn a_bodyless_cross_site_weixin_login_is_refused() {
     ))
     .await;
     // What a cross-site <form method=post> or fetch(no-cors) sends: no body, a foreign Origin.
-    let r = reqwest::Client::new()
-        .post(s.url("/api/weixin/login"))
-        .header("origin", "https://attacker.example")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        status(
+            reqwest::Client::new()
+                .post(s.url("/api/weixin/login"))
+                .header("origin", "https://attacker.example")
+        )
+        .await,
+        StatusCode::FORBIDDEN
+    );
     // No Origin (an old browser, a script) and no session: refused too.
-    let r = reqwest::Client::new()
-        .post(s.url("/api/weixin/login"))
-        .header("content-type", "text/plain")
-        .body("x")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        status(
+            reqwest::Client::new()
+                .post(s.url("/api/weixin/login"))
+                .header("content-type", "text/plain")
+                .body("x")
+        )
+        .await,
+        StatusCode::UNAUTHORIZED
+    );
     // Even signed in, a non-JSON POST (the only kind that skips the CORS preflight) is refused.
-    let r = s
-        .client()
-        .post(s.url("/api/weixin/login"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(
+        status(s.client().post(s.url("/api/weixin/login"))).await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(fake.qr_count(), 0, "a QR login was started");
     let v: Value = s
@@ -226,15 +217,18 @@ async fn a_forged_origin_on_chat_is_forbidden() {
         (other_port.as_str(), StatusCode::FORBIDDEN),
         (own.as_str(), StatusCode::OK),
     ] {
-        let r = reqwest::Client::new()
-            .post(s.url("/api/chat"))
-            .header("cookie", &session)
-            .header("origin", origin)
-            .json(&json!({"text": "/whoami"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), want, "Origin: {origin}");
+        assert_eq!(
+            status(
+                reqwest::Client::new()
+                    .post(s.url("/api/chat"))
+                    .header("cookie", &session)
+                    .header("origin", origin)
+                    .json(&json!({"text": "/whoami"}))
+            )
+            .await,
+            want,
+            "Origin: {origin}"
+        );
     }
 }
 
@@ -302,13 +296,15 @@ async fn the_login_link_sets_a_strict_cookie_and_the_console_works() {
     assert_eq!(location, "/");
     // Scripts: the session value works as a bearer too.
     let value = session.trim_start_matches("wedock_session=");
-    let r = bearer_client(value)
-        .post(s.url("/api/chat"))
-        .json(&json!({"text": "/ping"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        status(
+            bearer_client(value)
+                .post(s.url("/api/chat"))
+                .json(&json!({"text": "/ping"}))
+        )
+        .await,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -334,21 +330,27 @@ async fn expired_forged_and_garbled_tokens_are_refused() {
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{bad}");
         assert!(r.headers().get(SET_COOKIE).is_none(), "{bad}");
         assert!(r.text().await.unwrap().contains("name=\"token\""));
-        let r = bearer_client(bad)
-            .post(s.url("/api/chat"))
-            .json(&json!({"text": "/whoami"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{bad}");
-        let r = reqwest::Client::new()
-            .post(s.url("/api/chat"))
-            .header("cookie", format!("wedock_session={bad}"))
-            .json(&json!({"text": "/whoami"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{bad}");
+        assert_eq!(
+            status(
+                bearer_client(bad)
+                    .post(s.url("/api/chat"))
+                    .json(&json!({"text": "/whoami"}))
+            )
+            .await,
+            StatusCode::UNAUTHORIZED,
+            "{bad}"
+        );
+        assert_eq!(
+            status(
+                reqwest::Client::new()
+                    .post(s.url("/api/chat"))
+                    .header("cookie", format!("wedock_session={bad}"))
+                    .json(&json!({"text": "/whoami"}))
+            )
+            .await,
+            StatusCode::UNAUTHORIZED,
+            "{bad}"
+        );
     }
 }
 
@@ -388,7 +390,7 @@ async fn serve_with_umask(
     log: &std::path::Path,
     port: u16,
 ) -> std::process::Child {
-    let child = std::process::Command::new("sh")
+    let mut child = std::process::Command::new("sh")
         .args([
             "-c",
             &format!("umask {umask} && exec \"$0\" serve --config \"$1\""),
@@ -409,6 +411,8 @@ async fn serve_with_umask(
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!(
         "wedock did not start: {}",
         std::fs::read_to_string(log).unwrap_or_default()
@@ -513,7 +517,7 @@ fn check_names_bad_console_keys() {
         (
             "[server]\nconsole_secret = \"short\"\n",
             "server.console_secret",
-            "32",
+            "16",
         ),
     ] {
         let p = dir.path().join("c.toml");

@@ -133,6 +133,12 @@ impl Drop for TestServer {
     }
 }
 
+/// A client signed in to the console of a server started with `config` (same secret).
+pub fn console_client(config: &Config) -> reqwest::Client {
+    let key = ConsoleKey::load(config).expect("console secret");
+    bearer_client(&key.mint(Kind::Login, now_secs()))
+}
+
 /// A client that sends `Authorization: Bearer <credential>` with every request.
 pub fn bearer_client(credential: &str) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
