@@ -183,11 +183,22 @@ fn docker_die_to_post(_c: &mut Criterion) {
             format!("\"{}\"", dir.path().join("data").display()),
         )];
         let cfg = wedock::config::Config::load(Some(&p), env).unwrap();
+        // The watcher's readiness detail needs a console login.
+        let key = wedock::server::console_key::ConsoleKey::load(&cfg).unwrap();
+        let token = key.mint(
+            wedock::server::console_key::Kind::Login,
+            wedock::server::console_key::now_secs(),
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(wedock::serve::run_with(cfg, listener, std::future::pending()));
+        let client = reqwest::Client::new();
         for _ in 0..400 {
-            if let Ok(r) = reqwest::get(format!("http://{addr}/readyz")).await
+            if let Ok(r) = client
+                .get(format!("http://{addr}/readyz"))
+                .bearer_auth(&token)
+                .send()
+                .await
                 && let Ok(v) = r.json::<serde_json::Value>().await
                 && v["components"]["alerts:docker:local"]["ready"] == true
             {

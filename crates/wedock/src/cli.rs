@@ -1,4 +1,5 @@
-//! The command line: `serve`, `ask`, `chat`, `check`, `version`, `healthcheck`, `kb`, `weixin`.
+//! The command line: `serve`, `ask`, `chat`, `check`, `version`, `healthcheck`, `kb`, `weixin`,
+//! `console-url`.
 
 use crate::app::App;
 use crate::config::Config;
@@ -56,6 +57,8 @@ pub enum CliCommand {
         #[arg(long, value_name = "HOST:PORT")]
         addr: Option<String>,
     },
+    /// Print a fresh login URL for the web console (valid 24 h; no running server needed)
+    ConsoleUrl,
     /// Maintain the knowledge base
     #[command(subcommand)]
     Kb(KbCommand),
@@ -91,6 +94,19 @@ pub fn main() -> ExitCode {
             println!("{}", crate::version_string());
             ExitCode::SUCCESS
         }
+        CliCommand::ConsoleUrl => match load_config(cli.config.as_deref()) {
+            Ok(config) => match crate::server::console_key::ConsoleKey::load(&config) {
+                Ok(key) => {
+                    println!("{}", key.login_url(config.server.listen));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            },
+            Err(code) => code,
+        },
         CliCommand::Check => match load_config(cli.config.as_deref()) {
             Ok(_) => {
                 match &cli.config {
@@ -124,7 +140,7 @@ pub fn main() -> ExitCode {
                     CliCommand::Healthcheck { addr } => healthcheck(config, addr).await,
                     CliCommand::Kb(kb) => crate::knowledge::cli::run(&config, kb),
                     CliCommand::Weixin(w) => crate::channel::ilink::cli::run(config, w).await,
-                    CliCommand::Version | CliCommand::Check => Ok(()),
+                    CliCommand::Version | CliCommand::Check | CliCommand::ConsoleUrl => Ok(()),
                 }
             });
             match result {

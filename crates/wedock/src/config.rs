@@ -51,6 +51,14 @@ pub struct ServerConfig {
     /// How often a background task re-checks the store (and the heartbeat behind
     /// `/healthz`): `/readyz` turns ready again within one interval after an outage.
     pub health_interval_ms: u64,
+    /// Signs console login tokens and sessions. Unset: a random secret is created in
+    /// `<data_dir>/console.secret` at first start (replicas set it here to share sessions).
+    pub console_secret: Option<ConfigSecret>,
+    /// Host names (optional `:port`) the console and `/api/*` answer to; others get 421.
+    /// Unset: the listen address host. `localhost`, `127.0.0.1` and `[::1]` always are.
+    pub allowed_hosts: Option<Vec<String>>,
+    /// Serve `/metrics` on this address instead of the main listener.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for ServerConfig {
@@ -62,6 +70,9 @@ impl Default for ServerConfig {
             shutdown_grace_ms: 10_000,
             console: true,
             health_interval_ms: 2_000,
+            console_secret: None,
+            allowed_hosts: None,
+            metrics_listen: None,
         }
     }
 }
@@ -129,7 +140,7 @@ pub struct IdentityConfig {
     pub unknown_users: UnknownUsers,
     /// Identity the web console and `wedock ask`/`chat` act as.
     pub local_user: String,
-    /// Role of the local user. Only granted to loopback clients of the console.
+    /// Role of the local user. Granted to signed-in console users and the CLI.
     pub local_role: Role,
     /// Roles by identity `channel:userid`, e.g. `"wecom:zhangsan" = "admin"`.
     pub users: BTreeMap<String, Role>,
@@ -785,6 +796,7 @@ impl Config {
         if self.server.body_limit_bytes < 1024 {
             return Err(err("server.body_limit_bytes", "must be at least 1024"));
         }
+        self.validate_server_access()?;
         if let Some(app) = &self.wecom.app {
             check_aes_key("wecom.app.encoding_aes_key", app.encoding_aes_key.expose())?;
             if let Some(k) = &app.encoding_aes_key_previous {
@@ -1003,6 +1015,32 @@ impl Config {
             let target =
                 crate::store::pg_target(url.expose()).map_err(|e| err("store.postgres_url", e))?;
             crate::store::pg_tls_check(&target).map_err(|e| err("store.postgres_url", e))?;
+        }
+        Ok(())
+    }
+
+    fn validate_server_access(&self) -> Result<(), ConfigError> {
+        let s = &self.server;
+        if let Some(secret) = &s.console_secret
+            && secret.expose().chars().count() < crate::server::console_key::MIN_SECRET_LEN
+        {
+            return Err(err(
+                "server.console_secret",
+                "must be at least 16 characters (e.g. the output of `openssl rand -hex 32`)",
+            ));
+        }
+        for (i, h) in s.allowed_hosts.iter().flatten().enumerate() {
+            if let Err(why) = crate::server::auth::HostPattern::parse(h) {
+                return Err(err(format!("server.allowed_hosts[{i}]"), why));
+            }
+        }
+        if let Some(m) = s.metrics_listen
+            && m == s.listen
+        {
+            return Err(err(
+                "server.metrics_listen",
+                "must differ from server.listen (it is a second listener)",
+            ));
         }
         Ok(())
     }

@@ -18,6 +18,7 @@ pub mod message;
 pub mod ops;
 pub mod outbox;
 pub mod pipeline;
+pub mod private_fs;
 pub mod render;
 pub mod secret;
 pub mod serve;

@@ -26,6 +26,16 @@ pub async fn run_with(
     let started = Instant::now();
     let listen = listener.local_addr()?;
     let grace = Duration::from_millis(config.server.shutdown_grace_ms);
+    let metrics_listener = match config.server.metrics_listen {
+        Some(addr) => Some(server::bind(addr).await?),
+        None => None,
+    };
+    let key = server::console_key::ConsoleKey::load(&config)?;
+    let auth = Arc::new(server::auth::ConsoleAuth::new(
+        key,
+        listen,
+        config.server.allowed_hosts.as_deref(),
+    ));
     let app = build_app(config).await?;
     // The knowledge base finishes loading on its own thread and logs when it is done.
     tracing::info!(
@@ -44,6 +54,7 @@ pub async fn run_with(
         pipeline: pipeline.clone(),
         metrics: server::metrics_handle(),
         outbox: outbox.clone(),
+        auth: auth.clone(),
     };
 
     detect_docker(&app).await;
@@ -116,14 +127,34 @@ pub async fn run_with(
     app.health
         .set("http", true, true, format!("listening on {listen}"));
 
+    if let Some(l) = metrics_listener {
+        let (router, mut stop) = (server::metrics_router(state.clone()), stop_rx.clone());
+        tracing::info!(listen = %l.local_addr()?, "metrics listener at /metrics");
+        tasks.push(tokio::spawn(async move {
+            let quit = async move {
+                let _ = stop.wait_for(|s| *s).await;
+            };
+            if let Err(e) = axum::serve(l, router).with_graceful_shutdown(quit).await {
+                tracing::warn!("metrics listener stopped: {e}");
+            }
+        }));
+    }
     let extra = crate::channel::routes(&app).merge(crate::alert::routes(&app));
     let router = server::router(state, extra);
     tracing::info!(
         %listen,
         ready_ms = started.elapsed().as_millis() as u64,
-        "wedock {} ready — open http://{listen}/",
+        "wedock {} ready",
         env!("CARGO_PKG_VERSION")
     );
+    if app.config.server.console {
+        // Like Jupyter: a fresh login link at every start (valid 24 h; `wedock console-url`
+        // prints another).
+        tracing::info!(
+            "web console login (valid 24 h) · 控制台登录链接: {}",
+            auth.key.login_url(listen)
+        );
+    }
     let serve = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<std::net::SocketAddr>(),

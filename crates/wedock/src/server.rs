@@ -1,10 +1,13 @@
 //! The HTTP server: web console, health, readiness, metrics, and the channel callbacks.
 
+pub mod auth;
+pub mod console_key;
+
 use crate::app::App;
 use crate::message::Incoming;
 use crate::pipeline::Pipeline;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -22,6 +25,8 @@ pub struct AppState {
     pub pipeline: Pipeline,
     pub metrics: PrometheusHandle,
     pub outbox: Arc<crate::outbox::Outbox>,
+    /// Who may use the console and `/api/*`.
+    pub auth: Arc<auth::ConsoleAuth>,
 }
 
 impl AppState {
@@ -58,14 +63,21 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
     let timeout = Duration::from_millis(cfg.request_timeout_ms.max(100));
     let mut r = Router::new()
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics));
+        .route("/readyz", get(readyz));
+    // With `metrics_listen` the metrics have their own listener (see `metrics_router`).
+    if cfg.metrics_listen.is_none() {
+        r = r.route("/metrics", get(metrics));
+    }
     if cfg.console {
         r = r
             .route("/", get(console_page))
             .route("/api/chat", post(console_chat));
     }
     r.merge(extra)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::guard,
+        ))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(axum::middleware::map_response(note_oversize))
@@ -73,6 +85,13 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
+        .with_state(state)
+}
+
+/// `/metrics` alone, for `[server] metrics_listen`.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
         .with_state(state)
 }
 
@@ -106,9 +125,11 @@ async fn healthz(State(s): State<AppState>) -> Response {
     }
 }
 
-/// The store's state comes from the health task (`health::run`), re-checked every
-/// `server.health_interval_ms`: a probe does not touch the database.
-async fn readyz(State(s): State<AppState>) -> Response {
+/// Readiness. Without a console session or bearer only `{"ready": bool}`: the component
+/// details name accounts and hosts. The store's state comes from the health task
+/// (`health::run`), re-checked every `server.health_interval_ms`: a probe does not touch the
+/// database.
+async fn readyz(State(s): State<AppState>, headers: HeaderMap) -> Response {
     let app = s.app();
     let components = app.health.snapshot();
     let ready = app.health.is_ready();
@@ -117,11 +138,15 @@ async fn readyz(State(s): State<AppState>) -> Response {
         .filter(|(_, c)| c.required && !c.ready)
         .map(|(n, c)| format!("{n}: {}", c.detail))
         .collect();
-    let body = serde_json::json!({
-        "ready": ready,
-        "reason": if ready { serde_json::Value::Null } else { reason.join("; ").into() },
-        "components": components,
-    });
+    let body = if s.auth.authenticated(&headers) {
+        serde_json::json!({
+            "ready": ready,
+            "reason": if ready { serde_json::Value::Null } else { reason.join("; ").into() },
+            "components": components,
+        })
+    } else {
+        serde_json::json!({ "ready": ready })
+    };
     let code = if ready {
         StatusCode::OK
     } else {
@@ -153,13 +178,16 @@ struct ChatRequest {
     text: String,
 }
 
-/// The console's message endpoint: the same pipeline as every chat platform. Loopback clients
-/// act as the configured local user; anyone else is an ordinary `console:IP` user.
+/// The console's message endpoint: the same pipeline as every chat platform. Only signed-in
+/// console users reach it (see `auth::guard`); they act as the configured local user.
 async fn console_chat(
     State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    session: Option<axum::Extension<auth::ConsoleSession>>,
     body: Result<Json<ChatRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
+    if session.is_none() {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
     let Json(req) = match body {
         Ok(b) => b,
         Err(e) => {
@@ -172,24 +200,12 @@ async fn console_chat(
         }
     };
     let app = s.app();
-    let msg = if peer.ip().is_loopback() {
-        Incoming::local(
-            "console",
-            app.policy.local_user(),
-            app.policy.local_role(),
-            req.text,
-        )
-    } else {
-        Incoming {
-            channel: "console".into(),
-            user: peer.ip().to_string(),
-            chat: None,
-            text: req.text,
-            msg_id: None,
-            granted_role: None,
-            role_cap: None,
-        }
-    };
+    let msg = Incoming::local(
+        "console",
+        app.policy.local_user(),
+        app.policy.local_role(),
+        req.text,
+    );
     match s.pipeline.handle(msg).await {
         Some(reply) => Json(reply).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),

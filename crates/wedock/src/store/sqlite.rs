@@ -158,13 +158,29 @@ impl SqliteStore {
             path: data_dir.display().to_string(),
             reason,
         };
-        std::fs::create_dir_all(data_dir)
+        crate::private_fs::private_dir(data_dir)
             .map_err(|e| open_err(format!("cannot create data directory: {e}")))?;
         let path = data_dir.join("wedock.sqlite3");
         let probe = data_dir.join(".write-test");
         std::fs::write(&probe, b"")
             .map_err(|e| open_err(format!("data directory is not writable: {e}")))?;
         let _ = std::fs::remove_file(&probe);
+        // An empty file is an empty database: creating it 0600 here makes SQLite give the
+        // WAL and SHM files the same mode; older, looser files are tightened.
+        match crate::private_fs::create_private(&path, b"") {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                return Err(open_err(format!("cannot create the database file: {e}")));
+            }
+            _ => {}
+        }
+        let tighten = || {
+            for f in crate::private_fs::sqlite_files(&path) {
+                if let Err(e) = crate::private_fs::tighten(&f) {
+                    tracing::warn!(reason = "db_file_mode", path = %f.display(), "cannot make the file 0600: {e}");
+                }
+            }
+        };
+        tighten();
         let conn = Connection::open(&path).map_err(|e| open_err(e.to_string()))?;
         let mut store = Self::init(conn, path.clone()).map_err(|e| StoreError::Open {
             path: path.display().to_string(),
@@ -173,6 +189,7 @@ impl SqliteStore {
                 StoreError::Open { reason, .. } => reason,
             },
         })?;
+        tighten();
         // Opened after the migrations so the readers see the final schema.
         for _ in 0..READERS {
             let r = Connection::open_with_flags(

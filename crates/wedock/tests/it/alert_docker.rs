@@ -132,6 +132,8 @@ digest_pending = 100
 /// A wedock server on a given data directory (so a second one continues from the first).
 struct Server {
     addr: std::net::SocketAddr,
+    /// Signed in: the watcher's readiness detail needs a console login.
+    client: reqwest::Client,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -145,13 +147,19 @@ impl Server {
             format!("\"{}\"", dir.join("data").display()),
         )];
         let cfg = Config::load(Some(&p), env).unwrap();
+        let client = crate::support::console_client(&cfg);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(wedock::serve::run_with(cfg, listener, async move {
             let _ = rx.await;
         }));
-        let s = Server { addr, stop, task };
+        let s = Server {
+            addr,
+            client,
+            stop,
+            task,
+        };
         s.wait_watching().await;
         s
     }
@@ -160,7 +168,7 @@ impl Server {
     async fn wait_watching(&self) {
         let url = format!("http://{}/readyz", self.addr);
         for _ in 0..400 {
-            if let Ok(r) = reqwest::get(&url).await
+            if let Ok(r) = self.client.get(&url).send().await
                 && let Ok(v) = r.json::<serde_json::Value>().await
                 && v["components"]["alerts:docker:local"]["ready"] == true
             {

@@ -121,12 +121,7 @@ async fn robot_errcodes_retry_break_and_dead_letter() {
     fake.invalidate("K-bad");
     assert_eq!(hook(&s, "broken", json!({"text": "first"})).await.0, 200);
     eventually("robot:bad reported broken", async || {
-        let r: Value = reqwest::get(s.url("/readyz"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let r: Value = s.readyz().await;
         r["components"]["robot:bad"]["ready"] == false
             && r["components"]["robot:bad"]["detail"]
                 .as_str()

@@ -24,12 +24,7 @@ aibot_ws_url = "{}"
 }
 
 async fn readyz(server: &TestServer) -> serde_json::Value {
-    reqwest::get(server.url("/readyz"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    server.readyz().await
 }
 
 #[tokio::test]
@@ -147,6 +142,8 @@ async fn refused_subscribe_is_retried_with_backoff_then_given_up() {
         )],
     )
     .unwrap();
+    // The component details of /readyz need a console login.
+    let client = crate::support::console_client(&config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -156,7 +153,7 @@ async fn refused_subscribe_is_retried_with_backoff_then_given_up() {
     // Five refused subscribes, then it stops and says why.
     let mut detail = String::new();
     for _ in 0..400 {
-        if let Ok(r) = reqwest::get(format!("http://{addr}/readyz")).await {
+        if let Ok(r) = client.get(format!("http://{addr}/readyz")).send().await {
             let v: serde_json::Value = r.json().await.unwrap_or_default();
             detail = v["components"]["aibot"]["detail"]
                 .as_str()

@@ -240,12 +240,7 @@ async fn direct_messages_are_answered_in_the_same_chat_once_with_typing() {
     let got = wait_delivered(&fake, ALICE, 3).await;
     assert!(got[2].contains("docker logs"), "{got:?}");
 
-    let ready: serde_json::Value = reqwest::get(server.url("/readyz"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ready: serde_json::Value = server.readyz().await;
     let detail = ready["components"]["weixin:main"]["detail"]
         .as_str()
         .unwrap();
@@ -416,12 +411,7 @@ async fn session_expiry_mid_conversation_stops_reports_and_waits_for_a_login() {
     // Readiness names the account and what to do.
     let mut detail = String::new();
     for _ in 0..150 {
-        let v: serde_json::Value = reqwest::get(server.url("/readyz"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v: serde_json::Value = server.readyz().await;
         detail = v["components"]["weixin:main"]["detail"]
             .as_str()
             .unwrap_or("")
@@ -568,7 +558,7 @@ async fn an_alert_outside_the_window_is_held_and_follows_the_next_message() {
 async fn the_console_shows_a_qr_login_and_the_new_account_is_served() {
     let fake = FakeIlink::start().await;
     let (server, _dir) = bound(&fake, "").await;
-    let client = reqwest::Client::new();
+    let client = server.client();
     let r = client
         .post(server.url("/api/weixin/login"))
         .json(&serde_json::json!({"name": "phone"}))

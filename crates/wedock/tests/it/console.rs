@@ -43,7 +43,8 @@ async fn console_chats_in_a_real_browser() {
         return;
     };
     let s = TestServer::start("").await;
-    let url = s.url("/?q=%2Fwhoami");
+    // The login link sets the session cookie and redirects to `/?q=...`.
+    let url = s.url(&format!("/?token={}&q=%2Fwhoami", s.token()));
     let dom = tokio::task::spawn_blocking(move || dump_dom(browser, &url))
         .await
         .unwrap();
@@ -53,14 +54,14 @@ async fn console_chats_in_a_real_browser() {
     assert!(dom.contains("admin"), "{dom}");
 
     // Multi-line replies keep their line breaks (pre-wrap) and the reply kind is shown.
-    let url = s.url("/?q=%2Fhelp");
+    let url = s.url(&format!("/?token={}&q=%2Fhelp", s.token()));
     let dom = tokio::task::spawn_blocking(move || dump_dom(browser, &url))
         .await
         .unwrap();
     assert!(dom.contains("/ping"), "{dom}");
     assert!(dom.contains("command"), "{dom}");
     // Replies are inserted as text, never as HTML.
-    let url = s.url("/?q=%3Cb%3Ex%3C%2Fb%3E");
+    let url = s.url(&format!("/?token={}&q=%3Cb%3Ex%3C%2Fb%3E", s.token()));
     let dom = tokio::task::spawn_blocking(move || dump_dom(browser, &url))
         .await
         .unwrap();

@@ -215,7 +215,7 @@ fn failed(r: &Reply) -> &str {
     &r.reply
 }
 
-fn code_of(confirmation: &str) -> String {
+pub fn code_of(confirmation: &str) -> String {
     confirmation
         .split("/confirm ")
         .nth(1)
@@ -228,7 +228,7 @@ fn exists(name: &str) -> bool {
     docker(&["inspect", name]).status.success()
 }
 
-fn state(name: &str) -> String {
+pub fn state(name: &str) -> String {
     docker_ok(&["inspect", "-f", "{{.State.Status}}", name])
 }
 

@@ -21,5 +21,6 @@ mod kube;
 mod manifests;
 mod pg_tls;
 mod replicas;
+mod security_console;
 mod server;
 mod store;

@@ -11,6 +11,8 @@ use crate::support::{free_port, init, wedock_bin};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+const CONSOLE_SECRET: &str = "replica-console-secret-0123456789abcdef";
+
 struct Replica {
     child: Child,
     port: u16,
@@ -28,6 +30,8 @@ impl Replica {
             .env("WEDOCK_STORE__POSTGRES_URL", pg_url)
             .env("WEDOCK_STORE__LEADER_LEASE_SECS", "3")
             .env("WEDOCK_DOCKER__ENABLED", "false")
+            // Replicas share one console secret; the tests read readiness details with it.
+            .env("WEDOCK_SERVER__CONSOLE_SECRET", CONSOLE_SECRET)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         configure(&mut cmd);
@@ -47,7 +51,7 @@ impl Replica {
     }
 
     async fn role(&self) -> Option<String> {
-        let r = reqwest::Client::new()
+        let r = crate::support::bearer_client(CONSOLE_SECRET)
             .get(format!("http://127.0.0.1:{}/readyz", self.port))
             .timeout(Duration::from_secs(2))
             .send()

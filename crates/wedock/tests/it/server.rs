@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 #[tokio::test]
 async fn health_ready_and_metrics() {
     let s = TestServer::start("").await;
-    let c = reqwest::Client::new();
+    let c = s.client();
     let h = c.get(s.url("/healthz")).send().await.unwrap();
     assert_eq!(h.status(), StatusCode::OK);
     let r = c.get(s.url("/readyz")).send().await.unwrap();
@@ -35,7 +35,8 @@ async fn health_ready_and_metrics() {
 #[tokio::test]
 async fn console_page_is_served_and_chat_uses_the_pipeline() {
     let s = TestServer::start("").await;
-    let page = reqwest::Client::new()
+    let page = s
+        .client()
         .get(s.url("/"))
         .send()
         .await
@@ -55,7 +56,7 @@ async fn console_page_is_served_and_chat_uses_the_pipeline() {
 #[tokio::test]
 async fn oversize_and_malformed_bodies_are_rejected_cleanly() {
     let s = TestServer::start("").await;
-    let c = reqwest::Client::new();
+    let c = s.client();
     // 1 MB message: over the body limit → 413, server keeps running.
     let big = "a".repeat(1024 * 1024);
     let r = c

@@ -41,7 +41,7 @@ pub enum Outcome {
 pub type VerifyFn = Box<dyn FnMut() -> BoxFuture<'static, Option<String>> + Send>;
 
 /// The console's view of a login in progress (no secrets: the QR URL is for the user to
-/// scan and is only served to loopback clients).
+/// scan and is only served to signed-in console users).
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct LoginView {
     pub name: String,

@@ -13,10 +13,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use tokio::sync::oneshot;
 use wedock::config::Config;
+use wedock::server::console_key::{ConsoleKey, Kind, now_secs};
 
 pub struct TestServer {
     pub addr: SocketAddr,
     pub dir: tempfile::TempDir,
+    /// The console secret the server signs logins with.
+    pub key: ConsoleKey,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -37,6 +40,8 @@ impl TestServer {
             ));
         }
         let config = Config::load(Some(&cfg_path), env).expect("valid test config");
+        // Reads (or creates) the same secret the server is about to use.
+        let key = ConsoleKey::load(&config).expect("console secret");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -48,6 +53,7 @@ impl TestServer {
         let server = TestServer {
             addr,
             dir,
+            key,
             stop: Some(tx),
             task: Some(task),
         };
@@ -83,9 +89,31 @@ impl TestServer {
         }
     }
 
+    /// A fresh console login token (what the login URL carries).
+    pub fn token(&self) -> String {
+        self.key.mint(Kind::Login, now_secs())
+    }
+
+    /// An HTTP client signed in to the console (`Authorization: Bearer`).
+    pub fn client(&self) -> reqwest::Client {
+        bearer_client(&self.token())
+    }
+
+    /// Readiness with the component details (they need a console login).
+    pub async fn readyz(&self) -> serde_json::Value {
+        self.client()
+            .get(self.url("/readyz"))
+            .send()
+            .await
+            .expect("readyz request")
+            .json()
+            .await
+            .expect("readyz json")
+    }
+
     /// Sends a message through the console endpoint and returns the reply JSON.
     pub async fn chat(&self, text: &str) -> serde_json::Value {
-        reqwest::Client::new()
+        self.client()
             .post(self.url("/api/chat"))
             .json(&serde_json::json!({ "text": text }))
             .send()
@@ -103,6 +131,27 @@ impl Drop for TestServer {
             let _ = tx.send(());
         }
     }
+}
+
+/// A client signed in to the console of a server started with `config` (same secret).
+pub fn console_client(config: &Config) -> reqwest::Client {
+    let key = ConsoleKey::load(config).expect("console secret");
+    bearer_client(&key.mint(Kind::Login, now_secs()))
+}
+
+/// A client that sends `Authorization: Bearer <credential>` with every request.
+pub fn bearer_client(credential: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {credential}")
+            .parse()
+            .expect("header value"),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("client")
 }
 
 /// Installs the TLS crypto provider reqwest needs (the binary does this in `cli::main`).
