@@ -2,6 +2,7 @@
 
 use crate::i18n::Lang;
 use crate::identity::Role;
+use crate::render::markdown::Target;
 use serde::Serialize;
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -112,6 +113,10 @@ pub struct Reply {
     pub sources: Vec<Source>,
     #[serde(skip)]
     pub lang: Lang,
+    /// `reply` is a Markdown document (knowledge and LLM answers) to be rendered per channel;
+    /// otherwise it is preformatted text (command output, tables) shown line for line.
+    #[serde(skip)]
+    pub markdown: bool,
 }
 
 impl Reply {
@@ -122,6 +127,7 @@ impl Reply {
             matched: true,
             sources: Vec::new(),
             lang,
+            markdown: false,
         }
     }
     pub fn error(text: impl Into<String>, lang: Lang) -> Self {
@@ -131,6 +137,7 @@ impl Reply {
             matched: false,
             sources: Vec::new(),
             lang,
+            markdown: false,
         }
     }
     pub fn answer(
@@ -149,6 +156,33 @@ impl Reply {
             matched,
             sources,
             lang,
+            markdown: false,
         }
+    }
+
+    /// Marks the text as a Markdown document.
+    pub fn markdown(mut self) -> Self {
+        self.markdown = true;
+        self
+    }
+
+    /// The reply as `target` shows it, in parts of at most `budget` bytes. Markdown is
+    /// rendered (see [`crate::render::markdown`]); preformatted text keeps its lines.
+    pub fn parts(&self, target: Target, budget: usize) -> Vec<String> {
+        if self.markdown {
+            return crate::render::markdown::render_parts(&self.reply, target, budget);
+        }
+        match target {
+            Target::Html => vec![format!(
+                "<pre>{}</pre>",
+                crate::render::markdown::escape_html(&self.reply)
+            )],
+            _ => crate::render::split_by_bytes(&self.reply, budget),
+        }
+    }
+
+    /// The whole reply as `target` shows it, unsplit.
+    pub fn rendered(&self, target: Target) -> String {
+        self.parts(target, usize::MAX).concat()
     }
 }

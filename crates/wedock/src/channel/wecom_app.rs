@@ -176,15 +176,15 @@ async fn receive(
             agent_id,
             &late_user,
             &format!("reply:{late_id}"),
-            &r.reply,
+            &text_parts(r),
             0,
         )
     });
     match w.responder.respond(&s, msg, w.window, late).await {
         Answer::Passive(reply) => {
-            let parts = crate::render::split_by_bytes(&reply.reply, TEXT_LIMIT);
+            let parts = text_parts(&reply);
             // The first part answers passively; any further parts follow through the API.
-            let rest = send_messages(agent_id, &user, &format!("reply:{msg_id}"), &reply.reply, 1);
+            let rest = send_messages(agent_id, &user, &format!("reply:{msg_id}"), &parts, 1);
             for m in rest {
                 if let Err(e) = s.outbox.enqueue(m).await {
                     tracing::error!(error = %e, "could not queue a reply part");
@@ -280,17 +280,23 @@ impl WecomApp {
     }
 }
 
-/// `message/send` text payloads for `text`, split at the 2048-byte limit, skipping the first
-/// `skip` parts. Dedup keys make re-queuing the same reply a no-op.
+/// A reply as WeChat's text bubbles show it: plain text (no Markdown syntax), in parts within
+/// the 2048-byte limit.
+pub fn text_parts(reply: &Reply) -> Vec<String> {
+    reply.parts(crate::render::markdown::Target::Plain, TEXT_LIMIT)
+}
+
+/// `message/send` text payloads for the reply's `parts`, skipping the first `skip` parts.
+/// Dedup keys make re-queuing the same reply a no-op.
 pub fn send_messages(
     agent_id: i64,
     user: &str,
     key: &str,
-    text: &str,
+    parts: &[String],
     skip: usize,
 ) -> Vec<NewOutboxMessage> {
-    crate::render::split_by_bytes(text, TEXT_LIMIT)
-        .into_iter()
+    parts
+        .iter()
         .enumerate()
         .skip(skip)
         .map(|(i, part)| NewOutboxMessage {

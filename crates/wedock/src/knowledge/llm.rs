@@ -75,13 +75,15 @@ pub async fn improve(
             out.push_str(lang.pick("\n\n📚 来源：", "\n\n📚 Sources:"));
             for (i, h) in passages.iter().enumerate() {
                 let v = h.topic.variant(lang);
-                out.push_str(&format!("\n[{}] {}", i + 1, v.title));
+                // A list, so each source stays on its own line once rendered.
+                out.push_str(&format!("\n- [{}] {}", i + 1, v.title));
                 if let Some(d) = &v.docs {
                     out.push_str(&format!(" — {d}"));
                 }
             }
             Reply {
                 reply: out,
+                markdown: true,
                 ..plain
             }
         }

@@ -141,7 +141,7 @@ impl Knowledge {
                 metrics::counter!("wedock_knowledge_answers_total", "matched" => "true")
                     .increment(1);
                 let text = format_answer(&best.topic, lang);
-                Reply::answer(text, lang, true, vec![source(best, lang)])
+                Reply::answer(text, lang, true, vec![source(best, lang)]).markdown()
             }
             _ => {
                 metrics::counter!("wedock_knowledge_answers_total", "matched" => "false")

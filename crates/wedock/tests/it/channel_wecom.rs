@@ -202,6 +202,32 @@ async fn text_question_is_answered_passively_and_encrypted() {
     assert!(fake.requests("/cgi-bin/message/send").is_empty());
 }
 
+/// WeChat shows text messages as they are: a knowledge answer arrives as plain text — no
+/// bold markers, fences, backticks or link syntax — with its code lines intact, passively and
+/// through message/send alike.
+#[tokio::test]
+async fn knowledge_answers_arrive_as_plain_text() {
+    for (passive_ms, id) in [(3000, "1101"), (0, "1102")] {
+        let (fake, _server, peer) = start(passive_ms).await;
+        let (_, body) = peer
+            .post(&text_xml("zhangsan", id, "CMD 和 ENTRYPOINT 有什么区别"))
+            .await;
+        let content = if passive_ms > 0 {
+            peer.open_reply(&body)["Content"].clone()
+        } else {
+            let sent = fake.wait_delivered("/cgi-bin/message/send", 1).await;
+            sent[0]["text"]["content"].as_str().unwrap().to_string()
+        };
+        for syntax in ["**", "```", "`", "]("] {
+            assert!(!content.contains(syntax), "{syntax:?} in {content}");
+        }
+        assert!(content.contains("简答："), "{content}");
+        assert!(content.contains("ENTRYPOINT [\"curl\", \"-s\"]"), "{content}");
+        // The source file wraps mid-sentence; the bubble must not.
+        assert!(content.contains("“固定要执行的程序”，CMD 提供"), "{content}");
+    }
+}
+
 #[tokio::test]
 async fn slow_answer_is_sent_late_through_message_send() {
     // A zero window: every answer misses it and goes through the API.

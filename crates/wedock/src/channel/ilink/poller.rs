@@ -358,7 +358,11 @@ async fn process(state: &AppState, acct: &Account, raw: &str) {
             let token = m.context_token.clone().unwrap_or_default();
             let reply = with_typing(app, acct, &user, &token, state.pipeline.handle(msg)).await;
             match reply {
-                Some(r) => (Some(r.reply), r.lang),
+                // WeChat shows text as it is: Markdown answers go out as plain text.
+                Some(r) => (
+                    Some(r.rendered(crate::render::markdown::Target::Plain)),
+                    r.lang,
+                ),
                 None => (None, lang),
             }
         }
