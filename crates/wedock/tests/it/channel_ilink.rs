@@ -71,9 +71,11 @@ fn giant_runbook(dir: &Path) -> String {
     let kb = dir.join("kb");
     std::fs::create_dir_all(&kb).unwrap();
     let mut body = String::from("# zebraquux giant runbook\n\n");
+    // One list item per step: answers are Markdown, where lines without a marker or a blank
+    // line between them are one paragraph.
     for i in 0..180 {
         body.push_str(&format!(
-            "step {i:03}: {}\n",
+            "- step {i:03}: {}\n",
             "check the zebraquux pipes ".repeat(4)
         ));
     }
