@@ -1,5 +1,6 @@
 //! Turning answers into text that fits a channel: byte budgets, human sizes and durations.
 
+pub mod escape;
 pub mod table;
 
 use crate::i18n::Lang;
