@@ -18,6 +18,8 @@ pub mod message;
 pub mod ops;
 pub mod outbox;
 pub mod pipeline;
+pub mod ratelimit;
+pub mod redact;
 pub mod render;
 pub mod secret;
 pub mod serve;

@@ -133,6 +133,26 @@ impl Alert {
             .unwrap_or_else(|| self.source.clone())
     }
 
+    /// This alert with secrets removed from everything that is shown (log tails,
+    /// annotations, event messages, labels, links).
+    pub fn redacted(&self, r: &crate::redact::Redactor) -> Alert {
+        let red = |s: &String| r.redact(s).into_owned();
+        let opt = |s: &Option<String>| s.as_ref().map(red);
+        let map =
+            |m: &BTreeMap<String, String>| m.iter().map(|(k, v)| (k.clone(), red(v))).collect();
+        Alert {
+            container: opt(&self.container),
+            image: opt(&self.image),
+            labels: map(&self.labels),
+            annotations: map(&self.annotations),
+            title: opt(&self.title),
+            text: opt(&self.text),
+            logs: opt(&self.logs),
+            url: opt(&self.url),
+            ..self.clone()
+        }
+    }
+
     /// Whether this alert reports that a problem went away.
     pub fn is_resolution(&self) -> bool {
         self.severity == Severity::Resolved
