@@ -317,11 +317,12 @@ fn is_secret_key(key: &str) -> bool {
     let key = key.trim_start_matches('-');
     let last = key.rsplit(['.', '_', '-']).next().unwrap_or(key);
     // PWD/OLDPWD in an environment dump are directories.
-    !(key == "pwd" || key == "oldpwd")
-        && !matches!(
+    let harmless = matches!(key, "pwd" | "oldpwd")
+        || matches!(
             last,
             "file" | "path" | "dir" | "ttl" | "type" | "count" | "length"
-        )
+        );
+    !harmless
 }
 
 /// Values that are not secrets: empty, already masked, references, placeholders.

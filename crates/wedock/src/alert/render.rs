@@ -127,29 +127,7 @@ fn when(ms: i64) -> String {
 /// for [`escape::block`].
 fn shown(a: &Alert, format: Format, logs_inline: bool) -> Alert {
     let t = Target::from(format);
-    let esc = |s: &String| escape::inline(t, s);
-    let opt = |s: &Option<String>| s.as_ref().map(esc);
-    let map = |m: &std::collections::BTreeMap<String, String>| {
-        m.iter().map(|(k, v)| (esc(k), esc(v))).collect()
-    };
-    Alert {
-        host: opt(&a.host),
-        container: opt(&a.container),
-        image: opt(&a.image),
-        project: opt(&a.project),
-        labels: map(&a.labels),
-        annotations: map(&a.annotations),
-        signal: opt(&a.signal),
-        title: opt(&a.title),
-        text: opt(&a.text),
-        url: opt(&a.url),
-        logs: if logs_inline {
-            opt(&a.logs)
-        } else {
-            a.logs.clone()
-        },
-        ..a.clone()
-    }
+    a.map_shown(logs_inline, |s| escape::inline(t, s))
 }
 
 /// The built-in message for one alert.
