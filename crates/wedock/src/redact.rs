@@ -312,17 +312,11 @@ fn keep_or_mask(c: &Captures, keep: usize, value: usize) -> String {
     format!("{}{MASK}", &c[keep])
 }
 
-/// Key names that look like secrets but hold paths, counts or settings.
+/// Key names that match the rule but are not secrets: `PWD`/`OLDPWD` in an environment
+/// dump are directories. (`*_FILE`, `*_PATH`, `max_tokens` never match: the key has to end
+/// with the secret word.)
 fn is_secret_key(key: &str) -> bool {
-    let key = key.trim_start_matches('-');
-    let last = key.rsplit(['.', '_', '-']).next().unwrap_or(key);
-    // PWD/OLDPWD in an environment dump are directories.
-    let harmless = matches!(key, "pwd" | "oldpwd")
-        || matches!(
-            last,
-            "file" | "path" | "dir" | "ttl" | "type" | "count" | "length"
-        );
-    !harmless
+    !matches!(key.trim_start_matches('-'), "pwd" | "oldpwd")
 }
 
 /// Values that are not secrets: empty, already masked, references, placeholders.

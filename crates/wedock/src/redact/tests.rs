@@ -167,6 +167,25 @@ fn bad_patterns_fail_check_naming_the_key() {
 }
 
 #[test]
+fn a_large_log_is_redacted_in_linear_time() {
+    // 1 MiB of mixed lines (a worst case for `docker logs --tail 10000`): the regex engine is
+    // linear, so even an unoptimised build stays far below a second per MiB.
+    let cases = corpus();
+    let block: String = cases.iter().map(|(i, _)| format!("{i}\n")).collect();
+    let text = block.repeat((1 << 20) / block.len() + 1);
+    let started = std::time::Instant::now();
+    let out = default().redact(&text);
+    let took = started.elapsed();
+    assert!(!out.contains("hunter2"));
+    assert!(
+        took < std::time::Duration::from_secs(10),
+        "{took:?} for {} bytes",
+        text.len()
+    );
+    println!("redacted {} bytes in {took:?}", text.len());
+}
+
+#[test]
 fn nothing_found_borrows() {
     assert!(matches!(default().redact("all quiet"), Cow::Borrowed(_)));
 }
