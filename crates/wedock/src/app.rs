@@ -23,12 +23,18 @@ pub struct App {
     pub channels: crate::channel::Shared,
     /// The alert engine, once `alert::init` has built it.
     pub alerts: std::sync::OnceLock<Arc<crate::alert::Engine>>,
+    /// Removes secrets from command output and alerts before they reach a channel.
+    pub redactor: crate::redact::Redactor,
+    /// Per-identity rate limits (`[limits]`).
+    pub limits: crate::ratelimit::Limits,
 }
 
 impl App {
     pub fn new(config: Config, store: Arc<dyn Store>, knowledge: Arc<Knowledge>) -> Self {
         Self {
             policy: Policy::new(config.identity.clone()),
+            redactor: crate::redact::Redactor::new(&config.security),
+            limits: crate::ratelimit::Limits::new(&config.limits, config.llm.is_some()),
             docker: crate::ops::docker::Engines::new(&config.docker),
             kube: crate::ops::kube::Clusters::new(&config.kubernetes),
             config,

@@ -33,6 +33,8 @@ pub struct Config {
     pub alerts: AlertsConfig,
     pub weixin: WeixinConfig,
     pub kubernetes: KubernetesConfig,
+    pub security: crate::redact::SecurityConfig,
+    pub limits: crate::ratelimit::LimitsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -793,6 +795,8 @@ impl Config {
 
     /// Checks that need more than types: key formats, URLs, cross-field rules.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.security.validate()?;
+        self.limits.validate()?;
         if self.server.body_limit_bytes < 1024 {
             return Err(err("server.body_limit_bytes", "must be at least 1024"));
         }

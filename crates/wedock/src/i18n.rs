@@ -76,6 +76,8 @@ pub enum Text {
     ReadOnly,
     DockerUnavailable,
     QuizStillPending,
+    RateLimitedCommands,
+    RateLimitedAnswers,
 }
 
 impl Text {
@@ -129,6 +131,14 @@ impl Text {
             Text::ReadOnly => (
                 "wedock 处于只读模式（docker.read_only = true），写操作已禁用。",
                 "wedock is in read-only mode (docker.read_only = true); write commands are disabled.",
+            ),
+            Text::RateLimitedCommands => (
+                "操作太频繁（每分钟最多 {limit} 条命令），请 {secs} 秒后再试。",
+                "Too many commands (at most {limit} a minute); please try again in {secs} s.",
+            ),
+            Text::RateLimitedAnswers => (
+                "提问太频繁（每小时最多 {limit} 个问题），请 {secs} 秒后再试。",
+                "Too many questions (at most {limit} an hour); please try again in {secs} s.",
             ),
             Text::DockerUnavailable => (
                 "未连接 Docker 引擎：{reason}",

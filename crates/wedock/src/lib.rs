@@ -19,6 +19,8 @@ pub mod ops;
 pub mod outbox;
 pub mod pipeline;
 pub mod private_fs;
+pub mod ratelimit;
+pub mod redact;
 pub mod render;
 pub mod secret;
 pub mod serve;

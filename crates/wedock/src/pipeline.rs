@@ -252,6 +252,9 @@ impl Pipeline {
             ));
         }
         let is_command = text.starts_with('/') || text.starts_with('／');
+        if let Some(reply) = self.rate_limited(msg, &identity, is_command, lang) {
+            return Some(reply);
+        }
         // Anything but `/confirm` cancels a pending confirmation.
         let confirm_key = format!("confirm:{identity}");
         let pending = self
@@ -294,6 +297,58 @@ impl Pipeline {
             reply.reply = format!("{}\n\n{}", cancelled_note(lang), reply.reply);
         }
         Some(reply)
+    }
+
+    /// The polite refusal when `identity` is over its `[limits]`, else `None` (and the
+    /// message is counted). Messages typed locally (CLI, console: `granted_role` set) are
+    /// exempt: they come from whoever runs wedock.
+    fn rate_limited(
+        &self,
+        msg: &Incoming,
+        identity: &str,
+        is_command: bool,
+        lang: Lang,
+    ) -> Option<Reply> {
+        if msg.granted_role.is_some() {
+            return None;
+        }
+        let limits = &self.app.limits;
+        let cfg = &self.app.config.limits;
+        let (limiter, kind, text, limit) = if is_command {
+            (
+                limits.commands.as_ref()?,
+                "commands",
+                Text::RateLimitedCommands,
+                cfg.commands_per_minute,
+            )
+        } else {
+            (
+                limits.answers.as_ref()?,
+                "answers",
+                Text::RateLimitedAnswers,
+                cfg.effective_answers_per_hour(self.app.config.llm.is_some()),
+            )
+        };
+        let wait = limiter.check(identity).err()?;
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        tracing::warn!(
+            reason = "rate_limited",
+            kind,
+            identity,
+            retry_secs = secs,
+            "message refused"
+        );
+        metrics::counter!("wedock_rate_limited_total", "kind" => kind).increment(1);
+        Some(Reply::error(
+            text.fill(
+                lang,
+                &[
+                    ("limit", &limit.to_string()),
+                    ("secs", &secs.max(1).to_string()),
+                ],
+            ),
+            lang,
+        ))
     }
 
     /// The reply language: that of the message when it says (plain text), otherwise the
@@ -454,15 +509,17 @@ impl Pipeline {
             words: words.clone(),
             confirmed,
         };
+        // Command output (logs, inspect, describe, events, exec) leaves only redacted.
         match command::run(cmd, &ctx).await {
-            Outcome::Reply(r) => r,
+            Outcome::Reply(r) => self.redacted(r),
             Outcome::Audited(r, entry) => {
                 if let Err(e) = self.app.store.audit_append(entry).await {
                     tracing::error!(error = %e, "audit log write failed");
                 }
-                r
+                self.redacted(r)
             }
             Outcome::NeedsConfirmation { summary } => {
+                let summary = self.app.redactor.redact(&summary).into_owned();
                 let code = confirmation_code();
                 let timeout = self.app.config.docker.confirm_timeout_secs.max(1);
                 let pending = PendingConfirmation {
@@ -495,6 +552,14 @@ impl Pipeline {
                 Reply::command(text, lang)
             }
         }
+    }
+
+    fn redacted(&self, mut r: Reply) -> Reply {
+        if let std::borrow::Cow::Owned(s) = self.app.redactor.redact(&r.reply) {
+            metrics::counter!("wedock_redacted_total", "where" => "reply").increment(1);
+            r.reply = s;
+        }
+        r
     }
 
     async fn confirm(

@@ -352,6 +352,11 @@ impl Engine {
             }
             ids_src.update((now_ms() / repeat_ms.max(1)).to_le_bytes());
             let base = hex::encode(&ids_src.finalize()[..10]);
+            // Secrets in log tails, annotations and events never reach a channel.
+            let alerts: Vec<Alert> = alerts
+                .iter()
+                .map(|a| a.redacted(&self.app.redactor))
+                .collect();
             for t in targets {
                 let format = self.format_for(&t);
                 let content = match &template {

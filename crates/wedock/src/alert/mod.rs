@@ -133,6 +133,38 @@ impl Alert {
             .unwrap_or_else(|| self.source.clone())
     }
 
+    /// This alert with secrets removed from everything that is shown (log tails,
+    /// annotations, event messages, labels, links).
+    pub fn redacted(&self, r: &crate::redact::Redactor) -> Alert {
+        self.map_shown(true, |s| r.redact(s).into_owned())
+    }
+
+    /// This alert with `f` applied to every text that came from outside (containers, pods,
+    /// Alertmanager, hooks): names, image, labels and annotations (keys too), signal, title,
+    /// text, link, and the log tail when `logs`.
+    pub fn map_shown(&self, logs: bool, f: impl Fn(&str) -> String) -> Alert {
+        let opt = |s: &Option<String>| s.as_deref().map(&f);
+        let map = |m: &BTreeMap<String, String>| m.iter().map(|(k, v)| (f(k), f(v))).collect();
+        Alert {
+            host: opt(&self.host),
+            container: opt(&self.container),
+            image: opt(&self.image),
+            project: opt(&self.project),
+            labels: map(&self.labels),
+            annotations: map(&self.annotations),
+            signal: opt(&self.signal),
+            title: opt(&self.title),
+            text: opt(&self.text),
+            url: opt(&self.url),
+            logs: if logs {
+                opt(&self.logs)
+            } else {
+                self.logs.clone()
+            },
+            ..self.clone()
+        }
+    }
+
     /// Whether this alert reports that a problem went away.
     pub fn is_resolution(&self) -> bool {
         self.severity == Severity::Resolved

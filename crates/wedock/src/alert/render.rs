@@ -4,6 +4,7 @@
 use super::{Alert, Severity};
 use crate::channel::robot::Format;
 use crate::i18n::Lang;
+use crate::render::escape::{self, Target};
 
 /// Lines starting with this mark begin the log section; digests leave it out.
 pub const LOG_MARK: &str = "📄";
@@ -120,8 +121,18 @@ fn when(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// `a` with every field that came from outside (containers, pods, Alertmanager, hooks)
+/// escaped for `format`, so it can only be shown, never format the message. `logs` is
+/// escaped too when `logs_inline` (templates put it where they like); otherwise it is left
+/// for [`escape::block`].
+fn shown(a: &Alert, format: Format, logs_inline: bool) -> Alert {
+    let t = Target::from(format);
+    a.map_shown(logs_inline, |s| escape::inline(t, s))
+}
+
 /// The built-in message for one alert.
 pub fn one(a: &Alert, format: Format, lang: Lang) -> String {
+    let a = &shown(a, format, false);
     let q = if format == Format::Text { "" } else { "> " };
     let mut out = vec![headline(a, format, lang)];
     let mut kv = |k: &str, v: String| out.push(format!("{q}{k}: {v}"));
@@ -160,16 +171,17 @@ pub fn one(a: &Alert, format: Format, lang: Lang) -> String {
             Lang::Zh => format!("{LOG_MARK} 最近 {n} 行日志："),
             Lang::En => format!("{LOG_MARK} Last {n} log lines:"),
         });
-        match format {
-            Format::MarkdownV2 => out.push(format!("```\n{logs}\n```")),
-            _ => out.push(logs),
-        }
+        out.push(escape::block(Target::from(format), &logs));
     }
     out.join("\n")
 }
 
 /// The built-in message for several related alerts: one line each.
 pub fn group(alerts: &[Alert], format: Format, lang: Lang) -> String {
+    let alerts: &[Alert] = &alerts
+        .iter()
+        .map(|a| shown(a, format, false))
+        .collect::<Vec<_>>();
     let first = &alerts[0];
     let sev = alerts
         .iter()
@@ -269,9 +281,10 @@ pub fn with_template(
     lang: Lang,
 ) -> String {
     let env = minijinja::Environment::new();
+    let escaped: Vec<Alert> = alerts.iter().map(|a| shown(a, format, true)).collect();
     let out = env
         .template_from_str(tpl)
-        .and_then(|t| t.render(template_vars(alerts, route, lang)));
+        .and_then(|t| t.render(template_vars(&escaped, route, lang)));
     match out {
         Ok(s) if !s.trim().is_empty() => s,
         Ok(_) | Err(_) => {
@@ -332,6 +345,36 @@ mod tests {
         assert!(s.contains("api-1") && s.contains("应用错误") && s.contains("@local/shop"));
         assert!(s.contains("log line 499") && !s.contains("log line 0\n"));
         assert_eq!(digest_lines(&s).len(), 1);
+    }
+
+    #[test]
+    fn hostile_fields_cannot_format_the_message_in_any_format() {
+        let hostile =
+            "```` <@all> [点此处理](http://phish.example) <font color=\"warning\">x</font>";
+        let mut a = die("api-1", 1);
+        a.source = "alertmanager".into();
+        a.title = Some(format!("Disk {hostile}"));
+        a.text = Some(hostile.into());
+        a.labels.insert("instance".into(), hostile.into());
+        a.logs = Some(format!("ok\n{hostile}\n"));
+        let inert = |s: &str, links: bool| {
+            assert!(!s.contains("<@all>"), "{s}");
+            assert!(!s.contains("<font color=\"warning\">x"), "{s}");
+            assert!(!links || !s.contains("](http"), "{s}");
+        };
+        for f in [Format::Markdown, Format::MarkdownV2, Format::Text] {
+            let links = f != Format::Text;
+            inert(&one(&a, f, Lang::En), links);
+            inert(&group(&[a.clone(), a.clone()], f, Lang::Zh), links);
+            let t = "{{ alert.title }} {{ alert.text }} {{ alert.logs }}";
+            inert(&with_template(t, &[a.clone()], "r", f, Lang::En), links);
+        }
+        // markdown_v2 logs: a fence longer than the four backticks inside.
+        let s = one(&a, Format::MarkdownV2, Lang::En);
+        assert!(s.contains("\n`````\nok\n````"), "{s}");
+        assert!(s.ends_with("\n`````"), "{s}");
+        // The built-in colour of the headline stays.
+        assert!(one(&a, Format::Markdown, Lang::En).starts_with("🔴 <font color=\"warning\">**"));
     }
 
     #[test]

@@ -306,7 +306,7 @@ impl AibotCallback {
             let reply = pipeline
                 .handle_streaming(msg, &progress)
                 .await
-                .map(|r| r.reply);
+                .map(|r| crate::render::escape::markdown_reply(&r));
             let content = reply.unwrap_or_default();
             let late = handed_over.lock().await;
             let _ = tx.send(Some(content.clone()));

@@ -539,7 +539,10 @@ async fn on_message(
             last_frame = tokio::time::Instant::now();
         }
     };
-    let content = reply.map(|r| r.reply).unwrap_or_default();
+    // Stream bubbles render markdown: container output must not add links or mentions.
+    let content = reply
+        .map(|r| crate::render::escape::markdown_reply(&r))
+        .unwrap_or_default();
     let parts = crate::render::split_by_bytes(&content, STREAM_LIMIT);
     // The stream carries the first part; what it cannot carry (a closed stream, or text
     // beyond the 20480-byte limit) follows through `aibot_send_msg`, so nothing is lost.

@@ -559,7 +559,9 @@ pub async fn respond(
         let plain = app.knowledge.reply_for(&hits, lang);
         match &app.config.llm {
             Some(cfg) if plain.matched => {
-                llm::improve(cfg, text, &hits, lang, plain, progress).await
+                // The model is a third party: a secret pasted into a question stays here.
+                let question = app.redactor.redact(text);
+                llm::improve(cfg, &question, &hits, lang, plain, progress).await
             }
             _ => plain,
         }

@@ -4,7 +4,7 @@
 //!   the bridge) show every character as it is, so no Markdown syntax may remain.
 //! - [`Target::WecomMarkdown`]: the WeCom `markdown` subset (headings, bold, links, inline code,
 //!   quotes; no lists, no code blocks, no tables).
-//! - [`Target::Markdown`]: full Markdown for `markdown_v2` and the AI bot's stream content.
+//! - [`Target::MarkdownV2`]: full Markdown for `markdown_v2` and the AI bot's stream content.
 //! - [`Target::Html`]: the web console; every piece of text is escaped, raw HTML never passes.
 //!
 //! This renders *trusted* documents (knowledge answers, command replies). Untrusted text from
@@ -13,25 +13,8 @@
 //! Soft line breaks follow Markdown: they vanish between CJK characters and become a space
 //! between Latin words, so a source file's wrapping never breaks a sentence in a bubble.
 
+pub use super::Target;
 use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
-
-/// What the rendered text is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Target {
-    Plain,
-    WecomMarkdown,
-    Markdown,
-    Html,
-}
-
-impl Target {
-    pub const ALL: [Target; 4] = [
-        Target::Plain,
-        Target::WecomMarkdown,
-        Target::Markdown,
-        Target::Html,
-    ];
-}
 
 /// Renders `md` for `target` in one piece.
 pub fn render(md: &str, target: Target) -> String {
@@ -114,7 +97,7 @@ fn piece_is_list_item(p: &str, target: Target) -> bool {
                 || p.split_once(". ")
                     .is_some_and(|(n, _)| n.parse::<u64>().is_ok())
         }
-        Target::Markdown => {
+        Target::MarkdownV2 => {
             p.starts_with("- ")
                 || p.split_once(". ")
                     .is_some_and(|(n, _)| n.parse::<u64>().is_ok())
@@ -470,7 +453,7 @@ fn render_block(b: &Block, target: Target, depth: usize) -> String {
         Block::Heading(level, inl) => match target {
             Target::Plain => format!("【{}】", inline_text(inl, target)),
             Target::WecomMarkdown => format!("**{}**", inline_text(inl, Target::Plain)),
-            Target::Markdown => format!(
+            Target::MarkdownV2 => format!(
                 "{} {}",
                 "#".repeat(usize::from(*level).clamp(1, 6)),
                 inline_text(inl, target)
@@ -492,13 +475,13 @@ fn render_block(b: &Block, target: Target, depth: usize) -> String {
             match target {
                 Target::Html => format!("<blockquote>{body}</blockquote>"),
                 Target::Plain => prefix_lines(&body, "│ "),
-                Target::WecomMarkdown | Target::Markdown => prefix_lines(&body, "> "),
+                Target::WecomMarkdown | Target::MarkdownV2 => prefix_lines(&body, "> "),
             }
         }
         Block::Table { head, rows } => render_table(head, rows, target),
         Block::Rule => match target {
             Target::Html => "<hr>".into(),
-            Target::Markdown => "---".into(),
+            Target::MarkdownV2 => "---".into(),
             Target::Plain | Target::WecomMarkdown => "————————".into(),
         },
     }
@@ -515,7 +498,7 @@ fn prefix_lines(body: &str, prefix: &str) -> String {
 fn code_rules(target: Target, lang: &str, lines: &[String]) -> (String, String) {
     match target {
         Target::Plain => ("┌──────".into(), "└──────".into()),
-        Target::Markdown => {
+        Target::MarkdownV2 => {
             let fence =
                 "`".repeat(longest_backtick_run(lines.iter().map(String::as_str)).max(2) + 1);
             (format!("{fence}{lang}"), fence)
@@ -527,7 +510,7 @@ fn code_rules(target: Target, lang: &str, lines: &[String]) -> (String, String) 
 fn render_code(target: Target, lang: &str, lines: &[String]) -> String {
     match target {
         // Lines stay exactly as written, so they can be copied; rules mark where code starts.
-        Target::Plain | Target::Markdown => {
+        Target::Plain | Target::MarkdownV2 => {
             let (open, close) = code_rules(target, lang, lines);
             let mut s = open;
             for l in lines {
@@ -611,7 +594,7 @@ fn render_list(start: Option<u64>, items: &[Vec<Block>], target: Target, depth: 
     for (i, item) in items.iter().enumerate() {
         let marker = match (start, target) {
             (Some(n), _) => format!("{}. ", n + i as u64),
-            (None, Target::Markdown) => "- ".to_string(),
+            (None, Target::MarkdownV2) => "- ".to_string(),
             (None, _) => "• ".to_string(),
         };
         let pad = " ".repeat(marker.chars().count());
@@ -638,7 +621,7 @@ fn render_list(start: Option<u64>, items: &[Vec<Block>], target: Target, depth: 
 fn render_table(head: &[Vec<Inline>], rows: &[Vec<Vec<Inline>>], target: Target) -> String {
     let cell = |c: &Vec<Inline>| inline_text(c, target);
     match target {
-        Target::Markdown => {
+        Target::MarkdownV2 => {
             let line = |cells: Vec<String>| format!("| {} |", cells.join(" | "));
             let mut out = vec![line(head.iter().map(cell).collect())];
             out.push(line(head.iter().map(|_| "---".to_string()).collect()));
@@ -717,7 +700,7 @@ fn push_inlines(s: &mut String, inl: &[Inline], target: Target) {
             Inline::Hard => s.push_str(if target == Target::Html { "<br>" } else { "\n" }),
             Inline::Code(t) => match target {
                 Target::Plain => s.push_str(t),
-                Target::WecomMarkdown | Target::Markdown => s.push_str(&code_span(t)),
+                Target::WecomMarkdown | Target::MarkdownV2 => s.push_str(&code_span(t)),
                 Target::Html => {
                     s.push_str("<code>");
                     s.push_str(&escape_html(t));
@@ -726,7 +709,7 @@ fn push_inlines(s: &mut String, inl: &[Inline], target: Target) {
             },
             Inline::Strong(x) => match target {
                 Target::Plain => push_inlines(s, x, target),
-                Target::WecomMarkdown | Target::Markdown => {
+                Target::WecomMarkdown | Target::MarkdownV2 => {
                     s.push_str("**");
                     push_inlines(s, x, target);
                     s.push_str("**");
@@ -739,7 +722,7 @@ fn push_inlines(s: &mut String, inl: &[Inline], target: Target) {
             },
             Inline::Emph(x) => match target {
                 Target::Plain | Target::WecomMarkdown => push_inlines(s, x, target),
-                Target::Markdown => {
+                Target::MarkdownV2 => {
                     s.push('*');
                     push_inlines(s, x, target);
                     s.push('*');
@@ -767,7 +750,7 @@ fn push_inlines(s: &mut String, inl: &[Inline], target: Target) {
                             s.push_str(url);
                         }
                     }
-                    Target::WecomMarkdown | Target::Markdown => {
+                    Target::WecomMarkdown | Target::MarkdownV2 => {
                         s.push('[');
                         s.push_str(if label.is_empty() { url } else { &label });
                         s.push_str("](");

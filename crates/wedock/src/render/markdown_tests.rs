@@ -87,14 +87,14 @@ fn wecom_markdown_stays_in_its_subset() {
 
 #[test]
 fn full_markdown_keeps_blocks_and_fences_longer_than_any_backtick_run() {
-    let t = render(ANSWER, Target::Markdown);
+    let t = render(ANSWER, Target::MarkdownV2);
     assert!(t.contains("```dockerfile\nENTRYPOINT"), "{t}");
     assert!(t.contains("| 137 | SIGKILL |"), "{t}");
     assert!(t.contains("- `docker run img`"), "{t}");
-    let tricky = render("```\na ``` b\n```", Target::Markdown);
+    let tricky = render("```\na ``` b\n```", Target::MarkdownV2);
     assert!(tricky.starts_with("````\na ``` b\n````"), "{tricky}");
-    assert_eq!(render("x `a`b` y", Target::Markdown), "x `a`b` y");
-    assert_eq!(render("x ``a`b`` y", Target::Markdown), "x `` a`b `` y");
+    assert_eq!(render("x `a`b` y", Target::MarkdownV2), "x `a`b` y");
+    assert_eq!(render("x ``a`b`` y", Target::MarkdownV2), "x `` a`b `` y");
 }
 
 #[test]
@@ -134,7 +134,7 @@ fn parts_never_cut_a_code_block_or_a_character_and_are_numbered() {
     );
     for target in [
         Target::Plain,
-        Target::Markdown,
+        Target::MarkdownV2,
         Target::WecomMarkdown,
         Target::Html,
     ] {
@@ -146,7 +146,7 @@ fn parts_never_cut_a_code_block_or_a_character_and_are_numbered() {
             assert!(p.starts_with(&format!("({}/{n}) ", i + 1)), "{p}");
             match target {
                 Target::Plain => assert_eq!(p.matches('┌').count(), p.matches('└').count(), "{p}"),
-                Target::Markdown => assert_eq!(p.matches("```").count() % 2, 0, "{p}"),
+                Target::MarkdownV2 => assert_eq!(p.matches("```").count() % 2, 0, "{p}"),
                 Target::Html => assert_eq!(
                     p.matches("<pre>").count(),
                     p.matches("</pre>").count(),
@@ -326,7 +326,7 @@ fn golden_answers_match_their_snapshots() {
             for (target, ext) in [
                 (Target::Plain, "txt"),
                 (Target::WecomMarkdown, "wecom.md"),
-                (Target::Markdown, "md"),
+                (Target::MarkdownV2, "md"),
                 (Target::Html, "html"),
             ] {
                 let name = format!("{id}.{}.{ext}", lang.code());

@@ -1,9 +1,36 @@
 //! Turning answers into text that fits a channel: byte budgets, human sizes and durations.
 
+pub mod escape;
 pub mod markdown;
 pub mod table;
 
 use crate::i18n::Lang;
+
+/// The formats a message goes out in; both the Markdown renderer ([`markdown`]) and the
+/// escaping of untrusted text ([`escape`]) speak this one list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// Plain text: WeChat bubbles (Official Account, WeCom app text, personal WeChat, the
+    /// bridge) and robot `text` show every character as it is.
+    Plain,
+    /// WeCom's `markdown` subset (robot and app `markdown`): headings, bold, links, inline
+    /// code, quotes, `<font>` colours and `<@userid>` mentions; no lists, code blocks, tables.
+    WecomMarkdown,
+    /// Full Markdown: robot `markdown_v2` and the AI bot's stream content (lists, code blocks,
+    /// tables).
+    MarkdownV2,
+    /// The web console.
+    Html,
+}
+
+impl Target {
+    pub const ALL: [Target; 4] = [
+        Target::Plain,
+        Target::WecomMarkdown,
+        Target::MarkdownV2,
+        Target::Html,
+    ];
+}
 
 /// Splits `text` into parts of at most `budget` UTF-8 bytes, at line boundaries where
 /// possible and never inside a character. Nothing is dropped: concatenating the parts with

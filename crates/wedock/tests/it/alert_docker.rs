@@ -480,3 +480,34 @@ endpoint = "unix://{}"
     let _ = stop.send(());
     task.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_log_line_in_a_death_alert_reaches_the_robot_inert_and_redacted() {
+    if !docker_available("a_hostile_log_line_in_a_death_alert_reaches_the_robot_inert_and_redacted")
+    {
+        return;
+    }
+    ensure_image();
+    let fake = FakeRobot::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&config(&fake), dir.path()).await;
+    let c = Containers::new("alerts-hostile");
+    let name = c.run(
+        "hostile",
+        &[],
+        &format!(
+            "echo '{}'; echo DB_PASSWORD=hunter2; echo hostile-done; exit 3",
+            crate::security_output::HOSTILE
+        ),
+    );
+    expect_report(&fake, &[&name, "exit 3", "hostile-done"], "hostile death").await;
+    let post = fake
+        .posts("K-docker")
+        .into_iter()
+        .find(|p| p.content.contains(&name))
+        .expect("the death alert");
+    assert!(!post.content.contains("hunter2"), "{}", post.content);
+    assert!(post.content.contains("DB_PASSWORD=***"), "{}", post.content);
+    crate::security_output::assert_inert(&post.content);
+    s.stop().await;
+}

@@ -222,9 +222,15 @@ async fn knowledge_answers_arrive_as_plain_text() {
             assert!(!content.contains(syntax), "{syntax:?} in {content}");
         }
         assert!(content.contains("简答："), "{content}");
-        assert!(content.contains("ENTRYPOINT [\"curl\", \"-s\"]"), "{content}");
+        assert!(
+            content.contains("ENTRYPOINT [\"curl\", \"-s\"]"),
+            "{content}"
+        );
         // The source file wraps mid-sentence; the bubble must not.
-        assert!(content.contains("“固定要执行的程序”，CMD 提供"), "{content}");
+        assert!(
+            content.contains("“固定要执行的程序”，CMD 提供"),
+            "{content}"
+        );
     }
 }
 

@@ -735,3 +735,39 @@ log_lines = 5
     );
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn cluster_logs_and_events_reach_chat_without_secrets() {
+    let c = Cluster::start().await;
+    c.seed();
+    c.fake.set_logs(
+        "default",
+        "web-1",
+        "app",
+        "config loaded\nSPRING_DATASOURCE_PASSWORD=hunter2\nAuthorization: Bearer abcdef0123456789xyz\nready\n",
+        None,
+    );
+    c.fake.put(
+        "events",
+        objects::warning_event(
+            "default",
+            "web.2",
+            "web-1",
+            "Failed",
+            "Failed to pull image from https://bot:s3cr3tpw@registry.example.com/web",
+            1,
+        ),
+    );
+    let bot = c.bot("").await;
+    let t = ok(&bot.say("viewer1", "/k logs web-1").await).to_string();
+    assert!(
+        !t.contains("hunter2") && !t.contains("abcdef0123456789xyz"),
+        "{t}"
+    );
+    assert!(
+        t.contains("SPRING_DATASOURCE_PASSWORD=***") && t.contains("ready"),
+        "{t}"
+    );
+    let t = ok(&bot.say("viewer1", "/k get events").await).to_string();
+    assert!(!t.contains("s3cr3tpw"), "{t}");
+}

@@ -22,5 +22,6 @@ mod manifests;
 mod pg_tls;
 mod replicas;
 mod security_console;
+mod security_output;
 mod server;
 mod store;
