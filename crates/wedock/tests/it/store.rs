@@ -294,6 +294,33 @@ async fn conformance(store: Arc<dyn Store>) {
     store.kv_delete("token:wecom").await.unwrap();
     assert_eq!(store.kv_get("token:wecom").await.unwrap(), None);
 
+    // First writer wins a claim until it expires; later claims see its value.
+    let ttl = Duration::from_secs(60);
+    assert_eq!(store.kv_claim("seen:a", "body1", ttl).await.unwrap(), None);
+    assert_eq!(
+        store.kv_claim("seen:a", "body2", ttl).await.unwrap().as_deref(),
+        Some("body1")
+    );
+    assert_eq!(
+        store.kv_claim("seen:a", "body1", ttl).await.unwrap().as_deref(),
+        Some("body1")
+    );
+    assert_eq!(
+        store.kv_get("seen:a").await.unwrap().as_deref(),
+        Some("body1")
+    );
+    // An expired claim is taken over.
+    store
+        .kv_claim("seen:b", "old", Duration::from_millis(1))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(store.kv_claim("seen:b", "new", ttl).await.unwrap(), None);
+    assert_eq!(
+        store.kv_get("seen:b").await.unwrap().as_deref(),
+        Some("new")
+    );
+
     // Quiz progress.
     for (topic, cov) in [("docker-cmd-vs-entrypoint", 0.5), ("k8s-probes", 1.0)] {
         store
@@ -322,14 +349,14 @@ async fn sqlite_store_conforms() {
 }
 
 /// A fresh database on the test server, dropped afterwards.
-struct PgDatabase {
+pub struct PgDatabase {
     admin_url: String,
     name: String,
     pub url: String,
 }
 
 impl PgDatabase {
-    async fn create() -> Option<PgDatabase> {
+    pub async fn create() -> Option<PgDatabase> {
         let Ok(admin_url) = std::env::var("WEDOCK_TEST_PG_URL") else {
             if std::env::var("CI").as_deref() == Ok("true") {
                 panic!("CI=true but WEDOCK_TEST_PG_URL is not set");
@@ -356,7 +383,7 @@ impl PgDatabase {
         })
     }
 
-    async fn drop_db(self) {
+    pub async fn drop_db(self) {
         let (c, conn) = tokio_postgres::connect(&self.admin_url, tokio_postgres::NoTls)
             .await
             .unwrap();
@@ -415,5 +442,19 @@ async fn postgres_dedup_holds_across_two_replicas() {
             .count();
     }
     assert_eq!(wins, 50, "each message is claimed by exactly one replica");
+    // Seen-signature claims too: of two replicas claiming at once with different bodies,
+    // exactly one wins and the other sees its value.
+    for i in 0..50 {
+        let key = format!("mp_signature:{i}");
+        let (x, y) = tokio::join!(
+            r1.kv_claim(&key, "from-r1", ttl),
+            r2.kv_claim(&key, "from-r2", ttl)
+        );
+        match (x.unwrap(), y.unwrap()) {
+            (None, Some(v)) => assert_eq!(v, "from-r1"),
+            (Some(v), None) => assert_eq!(v, "from-r2"),
+            other => panic!("claim {i}: {other:?}"),
+        }
+    }
     db.drop_db().await;
 }
