@@ -56,7 +56,10 @@ pub struct WechatMp {
 pub fn routes(app: &App) -> Option<axum::Router<AppState>> {
     let cfg = app.config.wechat.mp.as_ref()?;
     let mode = cfg.mode();
-    let key = cfg.encoding_aes_key.as_ref().filter(|_| mode != MpMode::Plain);
+    let key = cfg
+        .encoding_aes_key
+        .as_ref()
+        .filter(|_| mode != MpMode::Plain);
     let crypt = match key {
         Some(k) => match super::KeyRing::new(
             cfg.token.expose(),

@@ -203,7 +203,11 @@ mod tests {
              \"wechatbot:Lobby\" = \"guest\"\n"
         ))
         .unwrap();
-        let keys: Vec<String> = cfg.unenforceable_roles().into_iter().map(|e| e.key).collect();
+        let keys: Vec<String> = cfg
+            .unenforceable_roles()
+            .into_iter()
+            .map(|e| e.key)
+            .collect();
         assert_eq!(
             keys,
             [

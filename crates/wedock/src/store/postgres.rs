@@ -546,12 +546,7 @@ impl Store for PostgresStore {
         tx.commit().await.map_err(db)
     }
 
-    async fn kv_claim(
-        &self,
-        key: &str,
-        value: &str,
-        ttl: Duration,
-    ) -> StoreResult<Option<String>> {
+    async fn kv_claim(&self, key: &str, value: &str, ttl: Duration) -> StoreResult<Option<String>> {
         let c = self.client().await?;
         let now = now_ms();
         let expires = now + ttl.as_millis() as i64;

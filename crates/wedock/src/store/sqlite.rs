@@ -729,12 +729,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn kv_claim(
-        &self,
-        key: &str,
-        value: &str,
-        ttl: Duration,
-    ) -> StoreResult<Option<String>> {
+    async fn kv_claim(&self, key: &str, value: &str, ttl: Duration) -> StoreResult<Option<String>> {
         let (key, value) = (key.to_string(), value.to_string());
         // One writer thread: the read and the write cannot interleave with another claim.
         self.with(move |c| {

@@ -98,8 +98,10 @@ async fn wechatpy_as_official_account_in_safe_and_plain_modes() {
     }
     use crate::channel_mp::{APP_ID, APP_SECRET, KEY, TOKEN, config};
     let fake = FakeTencent::start("ww", "s", APP_ID, APP_SECRET).await;
-    let server = TestServer::start(&config(&fake, 4000, true)).await;
-    for mode in ["mp-safe", "mp-plain"] {
+    // One server per mode: with its EncodingAESKey the account is in safe mode, which
+    // refuses plaintext; without one it is in plain mode.
+    for (mode, with_key) in [("mp-safe", true), ("mp-plain", false)] {
+        let server = TestServer::start(&config(&fake, 4000, with_key)).await;
         let v = run_peer(
             [
                 mode,

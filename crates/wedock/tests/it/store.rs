@@ -298,11 +298,19 @@ async fn conformance(store: Arc<dyn Store>) {
     let ttl = Duration::from_secs(60);
     assert_eq!(store.kv_claim("seen:a", "body1", ttl).await.unwrap(), None);
     assert_eq!(
-        store.kv_claim("seen:a", "body2", ttl).await.unwrap().as_deref(),
+        store
+            .kv_claim("seen:a", "body2", ttl)
+            .await
+            .unwrap()
+            .as_deref(),
         Some("body1")
     );
     assert_eq!(
-        store.kv_claim("seen:a", "body1", ttl).await.unwrap().as_deref(),
+        store
+            .kv_claim("seen:a", "body1", ttl)
+            .await
+            .unwrap()
+            .as_deref(),
         Some("body1")
     );
     assert_eq!(
