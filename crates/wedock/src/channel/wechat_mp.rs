@@ -86,7 +86,7 @@ pub fn routes(app: &App) -> Option<axum::Router<AppState>> {
         "wechat_mp",
         true,
         false,
-        &format!("callback at /wechat/mp ({} mode)", mode.as_str()),
+        format!("callback at /wechat/mp ({} mode)", mode.as_str()),
     );
     Some(
         axum::Router::new()
