@@ -385,3 +385,31 @@ async fn wedock_check_refuses_roles_these_channels_cannot_authenticate() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn plain_mode_signature_is_single_use_across_replicas_sharing_postgres() {
+    let Some(db) = crate::store::PgDatabase::create().await else {
+        return;
+    };
+    let fake = FakeTencent::start("ww", "s", APP_ID, APP_SECRET).await;
+    let cfg = format!(
+        "{}\n[store]\nbackend = \"postgres\"\npostgres_url = \"{}\"\n",
+        mp_config(&fake, ""),
+        db.url
+    );
+    let (a, b) = (TestServer::start(&cfg).await, TestServer::start(&cfg).await);
+    // WeChat's delivery reaches replica A; the forged body with its signature, replica B.
+    let q = plain_query("oUser");
+    let genuine = text_xml("oUser", "501", "/ping");
+    let (s, body) = post(&a, &q, genuine.clone()).await;
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = post(&b, &q, text_xml("oAdmin", "502", "/whoami")).await;
+    assert_eq!((s, body.as_str()), (403, "signature_reuse"));
+    // The identical retry on B gets A's answer.
+    let (s, body) = post(&b, &q, genuine).await;
+    assert_eq!(s, 200);
+    assert!(content(&body).contains("pong"), "{body}");
+    a.stop().await.unwrap();
+    b.stop().await.unwrap();
+    db.drop_db().await;
+}
