@@ -173,3 +173,55 @@ async fn wechatpy_as_wecom_intelligent_robot_callback() {
         "{v}"
     );
 }
+
+#[tokio::test]
+async fn wechatpy_forged_official_account_requests_act_as_nobody_but_the_encrypted_sender() {
+    if !wechatpy_available("wechatpy_forged_official_account_requests") {
+        return;
+    }
+    use crate::channel_mp::{APP_ID, APP_SECRET, KEY, TOKEN, config};
+    let fake = FakeTencent::start("ww", "s", APP_ID, APP_SECRET).await;
+    for mode in ["safe", "compatible"] {
+        let cfg = config(&fake, 4000, true).replace(
+            "passive_reply_ms",
+            &format!("mode = \"{mode}\"\npassive_reply_ms"),
+        ) + "\n[identity.users]\n\"wechat:oAdmin\" = \"admin\"\n";
+        let server = TestServer::start(&cfg).await;
+        let v = run_peer(
+            [
+                "mp-forge",
+                "--url",
+                &server.url("/wechat/mp"),
+                "--token",
+                TOKEN,
+                "--key",
+                KEY,
+                "--id",
+                APP_ID,
+                "--user",
+                "oPyGuest",
+                "--forge-user",
+                "oAdmin",
+            ]
+            .map(String::from)
+            .to_vec(),
+        )
+        .await;
+        assert_eq!(v["downgrade_status"], 403, "{mode}: {v}");
+        let reply = &v["forged_fields_reply"];
+        match mode {
+            // Safe mode wants encrypt_type=aes: the stripped request is refused.
+            "safe" => assert_eq!(v["forged_fields_status"], 403, "{mode}: {v}"),
+            // Compatible mode reads the Encrypt element and answers its sender, encrypted.
+            _ => {
+                assert_eq!(v["forged_fields_status"], 200, "{mode}: {v}");
+                assert_eq!(reply["ToUserName"], "oPyGuest", "{mode}: {v}");
+                let text = reply["Content"].as_str().unwrap_or_default();
+                assert!(
+                    text.contains("wechat:oPyGuest") && text.contains("guest"),
+                    "{v}"
+                );
+            }
+        }
+    }
+}
