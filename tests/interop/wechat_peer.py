@@ -9,6 +9,7 @@ what it observed; exits non-zero when a step fails.
     wechat_peer.py wecom --url http://127.0.0.1:8080/wecom/app --token T --key K --id CORPID --text /ping
     wechat_peer.py mp-safe --url http://127.0.0.1:8080/wechat/mp --token T --key K --id APPID --text /ping
     wechat_peer.py mp-plain --url http://127.0.0.1:8080/wechat/mp --token T --id APPID --text /ping
+    wechat_peer.py mp-forge --url http://127.0.0.1:8080/wechat/mp --token T --key K --id APPID --user oUser --forge-user oAdmin
     wechat_peer.py aibot --url http://127.0.0.1:8080/wecom/aibot --token T --key K --id "" --text /ping
 """
 import argparse
@@ -115,6 +116,33 @@ def mp(a, safe):
     return out
 
 
+def mp_forge(a):
+    """An attacker holding one genuine compatible-mode request of `--user` (as a proxy's
+    access log and a captured body have it) tries to act as `--forge-user`."""
+    out = {}
+    crypto = OACrypto(a.token, a.key, a.id)
+    ts, n = str(int(time.time())), nonce()
+    genuine = text_xml("gh_test", a.user, "/whoami", str(random.randint(10**17, 10**18)))
+    env = xmltodict.parse(crypto.encrypt_message(genuine, n, ts))["xml"]
+    url_sig = dict(signature=sig(a.token, ts, n), timestamp=ts, nonce=n, openid=a.forge_user)
+    forged = text_xml("gh_test", a.forge_user, "/whoami", str(random.randint(10**17, 10**18)))
+    # 1. The downgrade: forged plaintext under the URL signature, no encrypted part.
+    r = requests.post(a.url, params=url_sig, data=forged.encode(), timeout=6)
+    out["downgrade_status"], out["downgrade_body"] = r.status_code, r.text
+    # 2. Forged plaintext fields next to the genuine Encrypt, encrypt_type stripped.
+    fields = forged[len("<xml>"):-len("</xml>")]
+    body = "<xml>%s<Encrypt><![CDATA[%s]]></Encrypt></xml>" % (fields, env["Encrypt"])
+    q = dict(url_sig, msg_signature=env["MsgSignature"])
+    r = requests.post(a.url, params=q, data=body.encode(), timeout=6)
+    out["forged_fields_status"] = r.status_code
+    try:
+        reply = open_reply(crypto, r.text)
+        out["forged_fields_reply"] = {k: reply.get(k) for k in ("ToUserName", "Content")}
+    except Exception as e:  # a plaintext reply is itself the failure being tested
+        out["forged_fields_reply"] = {"unencrypted": r.text, "error": str(e)}
+    return out
+
+
 def aibot(a):
     """The intelligent robot's callback mode: JSON envelopes, receive id empty."""
     out = {}
@@ -139,14 +167,18 @@ def aibot(a):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=["wecom", "mp-safe", "mp-plain", "aibot"])
+    p.add_argument("mode", choices=["wecom", "mp-safe", "mp-plain", "mp-forge", "aibot"])
     p.add_argument("--url", required=True)
     p.add_argument("--token", required=True)
     p.add_argument("--key", default="")
     p.add_argument("--id", required=True, help="CorpID or AppID (the receive id)")
     p.add_argument("--user", default="interop_user")
     p.add_argument("--text", default="/ping")
+    p.add_argument("--forge-user", default="oAdmin", help="mp-forge: the OpenID to pose as")
     a = p.parse_args()
+    if a.mode == "mp-forge":
+        print(json.dumps(mp_forge(a), ensure_ascii=False))
+        return
     if a.mode == "wecom":
         out = wecom(a)
     elif a.mode == "aibot":

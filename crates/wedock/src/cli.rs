@@ -108,6 +108,12 @@ pub fn main() -> ExitCode {
             Err(code) => code,
         },
         CliCommand::Check => match load_config(cli.config.as_deref()) {
+            Ok(cfg) if !cfg.unenforceable_roles().is_empty() => {
+                for e in cfg.unenforceable_roles() {
+                    eprintln!("error: {e}");
+                }
+                ExitCode::from(2)
+            }
             Ok(_) => {
                 match &cli.config {
                     Some(p) => println!("config OK: {}", p.display()),

@@ -11,6 +11,9 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+mod channels;
+pub use channels::MpMode;
+
 /// Prefix of environment overrides; `__` separates path segments.
 pub const ENV_PREFIX: &str = "WEDOCK_";
 
@@ -373,6 +376,9 @@ pub struct WechatMpConfig {
     pub token: ConfigSecret,
     /// Absent: plain mode. Present: compatible/safe mode.
     pub encoding_aes_key: Option<ConfigSecret>,
+    /// `plain`, `compatible` or `safe`, as chosen in the account's console; unset: `safe` when
+    /// `encoding_aes_key` is set, else `plain`. See [`WechatMpConfig::mode`].
+    pub mode: Option<MpMode>,
     #[serde(default = "default_mp_passive_ms")]
     pub passive_reply_ms: u64,
     /// Key rollover: the previous EncodingAESKey, still accepted (WeChat's FAQ: keep the
@@ -398,7 +404,9 @@ pub struct WechatbotGatewayConfig {
     pub base_url: url::Url,
     /// The gateway's token for `/webhook/msg/v2?token=`.
     pub token: ConfigSecret,
-    /// Shared secret expected as `?token=` on our callback (optional).
+    /// Shared secret expected as `?token=` on our callback: required, at least
+    /// [`channels::MIN_CALLBACK_TOKEN`] characters (an `Option` only so that its absence is
+    /// reported by name).
     pub callback_token: Option<ConfigSecret>,
 }
 
@@ -875,15 +883,7 @@ impl Config {
                 return Err(err(format!("{key}.per_minute"), "must be at least 1"));
             }
         }
-        if let Some(mp) = &self.wechat.mp {
-            check_token("wechat.mp.token", mp.token.expose())?;
-            if let Some(k) = &mp.encoding_aes_key_previous {
-                check_aes_key("wechat.mp.encoding_aes_key_previous", k.expose())?;
-            }
-            if let Some(k) = &mp.encoding_aes_key {
-                check_aes_key("wechat.mp.encoding_aes_key", k.expose())?;
-            }
-        }
+        self.validate_wechat_channels()?;
         let mut host_names = std::collections::BTreeSet::new();
         for (i, h) in self.docker.hosts.iter().enumerate() {
             let key = format!("docker.hosts[{i}]");

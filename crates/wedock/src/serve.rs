@@ -26,6 +26,9 @@ pub async fn run_with(
     let started = Instant::now();
     let listen = listener.local_addr()?;
     let grace = Duration::from_millis(config.server.shutdown_grace_ms);
+    for e in config.unenforceable_roles() {
+        tracing::warn!(reason = "unenforceable_role", "{e}");
+    }
     let metrics_listener = match config.server.metrics_listen {
         Some(addr) => Some(server::bind(addr).await?),
         None => None,

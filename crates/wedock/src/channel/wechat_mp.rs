@@ -1,12 +1,16 @@
-//! WeChat Official Account (公众号) at `GET|POST /wechat/mp`.
+//! WeChat Official Account (公众号) at `GET|POST /wechat/mp`, in the mode of
+//! `[wechat.mp] mode` (default `safe` with an EncodingAESKey, else `plain`).
 //!
 //! * GET: URL verification — 3-part `signature`, echo `echostr` verbatim.
-//! * POST, plain mode (no `encrypt_type` or `encrypt_type=raw`): `signature` checked, the
-//!   body is the message XML, replies are plain XML.
-//! * POST, compatible / safe mode (`encrypt_type=aes`): `msg_signature` over `<Encrypt>`;
-//!   the plaintext is decrypted (receive id = AppID) and replies are encrypted. In
-//!   compatible mode the body also carries plaintext fields; they are ignored — only the
-//!   authenticated ciphertext is trusted.
+//! * safe mode: a POST needs `encrypt_type=aes` and a `msg_signature` over `<Encrypt>`; the
+//!   plaintext is decrypted (receive id = AppID) and replies are encrypted. Anything else
+//!   (a plaintext POST under a valid URL `signature`, the downgrade) is refused.
+//! * compatible mode: the body carries the plaintext fields next to `<Encrypt>`; only the
+//!   authenticated ciphertext is read (whatever `encrypt_type` says) and replies are
+//!   encrypted. A POST without a valid encrypted part is refused.
+//! * plain mode: `signature` checked, the body is the message XML, replies are plain XML.
+//!   The signature does not cover the body, so senders are capped at guest, and a signature
+//!   carries one body only (seen signatures are kept in the shared store).
 //! * 5-second rule: the answer is returned passively when ready within `passive_reply_ms`,
 //!   otherwise the response is `success` and the answer follows as a customer-service
 //!   message through the outbox (sender `wechat_mp`). Retries of a message still being
@@ -19,6 +23,8 @@ use super::token::{TokenKind, TokenSource, delivery_of};
 use super::wecom_app::query_map;
 use super::{CALLBACK_BODY_LIMIT, reject};
 use crate::app::App;
+use crate::config::MpMode;
+use crate::identity::Role;
 use crate::message::{Incoming, Reply};
 use crate::outbox::{Delivery, Sender};
 use crate::server::AppState;
@@ -28,6 +34,7 @@ use axum::extract::{Extension, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use wxcrypt::{MsgCrypt, ReceiveId};
@@ -39,6 +46,7 @@ pub const TEXT_LIMIT: usize = 2048;
 
 pub struct WechatMp {
     token: String,
+    mode: MpMode,
     /// Present in compatible/safe mode.
     crypt: Option<super::KeyRing>,
     window: Duration,
@@ -47,7 +55,12 @@ pub struct WechatMp {
 
 pub fn routes(app: &App) -> Option<axum::Router<AppState>> {
     let cfg = app.config.wechat.mp.as_ref()?;
-    let crypt = match &cfg.encoding_aes_key {
+    let mode = cfg.mode();
+    let key = cfg
+        .encoding_aes_key
+        .as_ref()
+        .filter(|_| mode != MpMode::Plain);
+    let crypt = match key {
         Some(k) => match super::KeyRing::new(
             cfg.token.expose(),
             k.expose(),
@@ -64,12 +77,17 @@ pub fn routes(app: &App) -> Option<axum::Router<AppState>> {
     };
     let state = Arc::new(WechatMp {
         token: cfg.token.expose().to_string(),
+        mode,
         crypt,
         window: Duration::from_millis(cfg.passive_reply_ms),
         responder: Responder::default(),
     });
-    app.health
-        .set("wechat_mp", true, false, "callback at /wechat/mp");
+    app.health.set(
+        "wechat_mp",
+        true,
+        false,
+        format!("callback at /wechat/mp ({} mode)", mode.as_str()),
+    );
     Some(
         axum::Router::new()
             .route("/wechat/mp", get(verify).post(receive))
@@ -96,6 +114,13 @@ async fn verify(
             &"signature mismatch",
         );
     }
+    // A plain-mode POST must not reuse this signature with a body of its choosing.
+    if m.mode == MpMode::Plain
+        && let Err(refused) =
+            claim_signature(s.app(), sig, ts, nonce, &body_digest(echo.as_bytes())).await
+    {
+        return refused;
+    }
     (StatusCode::OK, echo.to_string()).into_response()
 }
 
@@ -121,63 +146,17 @@ async fn receive(
         Ok(b) => b,
         Err(r) => return r,
     };
-    let encrypted = q.get("encrypt_type").is_some_and(|t| t == "aes");
-    let mut reply_crypt = None;
-    let plain = if encrypted {
-        let Some(keys) = &m.crypt else {
-            return reject(
-                CHANNEL,
-                "not_configured",
-                StatusCode::BAD_REQUEST,
-                &"encrypted message but wechat.mp.encoding_aes_key is not set",
-            );
-        };
-        let Some(sig) = q.get("msg_signature") else {
-            return reject(
-                CHANNEL,
-                "missing_params",
-                StatusCode::BAD_REQUEST,
-                &"encrypted message without msg_signature",
-            );
-        };
-        match keys.open(|c| c.decrypt_envelope(sig, ts, nonce, &body)) {
-            Ok((p, crypt)) => {
-                reply_crypt = Some(crypt);
-                p
-            }
-            Err(e) => {
-                let (reason, status) = super::crypt_reason(&e);
-                return reject(CHANNEL, reason, status, &format!("{e} ({})", e.code()));
-            }
-        }
-    } else {
-        // Plain mode: the 3-part signature authenticates the request (not the body — that is
-        // the protocol; safe mode is the recommended setting).
-        let sig = q.get("signature").map(String::as_str).unwrap_or("");
-        if wxcrypt::verify_plain_signature(sig, &m.token, ts, nonce).is_err() {
-            return reject(
-                CHANNEL,
-                "bad_signature",
-                StatusCode::FORBIDDEN,
-                &"signature mismatch",
-            );
-        }
-        if m.crypt.is_some() && !q.contains_key("encrypt_type") {
-            tracing::debug!(
-                "plain message while an EncodingAESKey is configured (compatible mode)"
-            );
-        }
-        match String::from_utf8(body.to_vec()) {
-            Ok(t) => t,
-            Err(_) => {
-                return reject(
-                    CHANNEL,
-                    "bad_xml",
-                    StatusCode::BAD_REQUEST,
-                    &"body is not UTF-8",
-                );
-            }
-        }
+    let opened = match m.mode {
+        MpMode::Plain => open_plain(&s, &m, &q, ts, nonce, &body).await,
+        MpMode::Compatible | MpMode::Safe => open_encrypted(&m, &q, ts, nonce, &body),
+    };
+    let Opened {
+        plain,
+        crypt: reply_crypt,
+        role_cap,
+    } = match opened {
+        Ok(o) => o,
+        Err(refused) => return *refused,
     };
     let fields = match super::xml::parse_flat(&plain) {
         Ok(f) => f,
@@ -227,7 +206,7 @@ async fn receive(
         text,
         msg_id: Some(msg_id.clone()),
         granted_role: None,
-        role_cap: None,
+        role_cap,
     };
     // The user's message opens the customer-service window the late reply must fit in.
     let opened = crate::store::now_ms();
@@ -252,6 +231,164 @@ async fn receive(
         }
         Answer::Nothing => success(),
     }
+}
+
+/// A message body that passed the configured mode's checks.
+struct Opened<'a> {
+    /// The message XML (decrypted in compatible and safe mode).
+    plain: String,
+    /// The key that opened it: replies are encrypted with it.
+    crypt: Option<&'a MsgCrypt>,
+    role_cap: Option<Role>,
+}
+
+type Refused = Box<Response>;
+
+/// Compatible and safe mode: only a valid `Encrypt` element under `msg_signature` counts.
+/// Safe mode also requires `encrypt_type=aes`, as WeChat always sends it; compatible mode
+/// decrypts whatever the query says, so stripping `encrypt_type` from a captured request
+/// gets neither its plaintext fields trusted nor a plaintext reply.
+fn open_encrypted<'a>(
+    m: &'a WechatMp,
+    q: &HashMap<String, String>,
+    ts: &str,
+    nonce: &str,
+    body: &[u8],
+) -> Result<Opened<'a>, Refused> {
+    let Some(keys) = &m.crypt else {
+        return Err(Box::new(reject(
+            CHANNEL,
+            "not_configured",
+            StatusCode::BAD_REQUEST,
+            &"wechat.mp.encoding_aes_key is not set",
+        )));
+    };
+    let aes = q.get("encrypt_type").is_some_and(|t| t == "aes");
+    let sig = match q.get("msg_signature") {
+        Some(sig) if aes || m.mode == MpMode::Compatible => sig,
+        _ => {
+            return Err(Box::new(reject(
+                CHANNEL,
+                "downgrade",
+                StatusCode::FORBIDDEN,
+                &format!(
+                    "{} mode: a message needs encrypt_type=aes and a msg_signature over its \
+                     Encrypt element; plaintext is refused",
+                    m.mode.as_str()
+                ),
+            )));
+        }
+    };
+    match keys.open(|c| c.decrypt_envelope(sig, ts, nonce, body)) {
+        Ok((plain, crypt)) => Ok(Opened {
+            plain,
+            crypt: Some(crypt),
+            role_cap: None,
+        }),
+        Err(e) => {
+            let (reason, status) = super::crypt_reason(&e);
+            Err(Box::new(reject(
+                CHANNEL,
+                reason,
+                status,
+                &format!("{e} ({})", e.code()),
+            )))
+        }
+    }
+}
+
+/// Plain mode: the 3-part `signature` authenticates the request but not the body (that is
+/// the protocol), so the sender acts as a guest, and one signature carries one body only.
+async fn open_plain<'a>(
+    s: &AppState,
+    m: &'a WechatMp,
+    q: &HashMap<String, String>,
+    ts: &str,
+    nonce: &str,
+    body: &[u8],
+) -> Result<Opened<'a>, Refused> {
+    if q.get("encrypt_type").is_some_and(|t| t == "aes") {
+        return Err(Box::new(reject(
+            CHANNEL,
+            "wrong_mode",
+            StatusCode::BAD_REQUEST,
+            &"encrypted message but wechat.mp.mode is plain",
+        )));
+    }
+    let sig = q.get("signature").map(String::as_str).unwrap_or("");
+    if wxcrypt::verify_plain_signature(sig, &m.token, ts, nonce).is_err() {
+        return Err(Box::new(reject(
+            CHANNEL,
+            "bad_signature",
+            StatusCode::FORBIDDEN,
+            &"signature mismatch",
+        )));
+    }
+    let Ok(plain) = String::from_utf8(body.to_vec()) else {
+        return Err(Box::new(reject(
+            CHANNEL,
+            "bad_xml",
+            StatusCode::BAD_REQUEST,
+            &"body is not UTF-8",
+        )));
+    };
+    claim_signature(s.app(), sig, ts, nonce, &body_digest(body))
+        .await
+        .map_err(Box::new)?;
+    Ok(Opened {
+        plain,
+        crypt: None,
+        role_cap: Some(Role::Guest),
+    })
+}
+
+fn body_digest(body: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(body))
+}
+
+/// Records that the plain-mode URL signature (`sig`, `ts`, `nonce`) carried the body with
+/// `digest`, in the store every replica shares, for as long as the timestamp is accepted.
+/// The same signature with another body (a signature copied from an access log onto forged
+/// XML) is refused; an identical retry passes and gets the dedup answer.
+async fn claim_signature(
+    app: &App,
+    sig: &str,
+    ts: &str,
+    nonce: &str,
+    digest: &str,
+) -> Result<(), Response> {
+    let key = format!("mp_signature:{sig}:{ts}:{nonce}");
+    match app.store.kv_claim(&key, digest, claim_ttl(app, ts)).await {
+        Ok(None) => Ok(()),
+        Ok(Some(first)) if first == digest => Ok(()),
+        Ok(Some(_)) => Err(reject(
+            CHANNEL,
+            "signature_reuse",
+            StatusCode::FORBIDDEN,
+            &"this URL signature already carried another body",
+        )),
+        Err(e) => Err(reject(
+            CHANNEL,
+            "store_unavailable",
+            StatusCode::SERVICE_UNAVAILABLE,
+            &e,
+        )),
+    }
+}
+
+/// How long a seen signature is kept: until its timestamp leaves the accepted window (a
+/// week when the window check is off).
+fn claim_ttl(app: &App, ts: &str) -> Duration {
+    let window = app.config.api.timestamp_window_secs as i64;
+    let Ok(ts) = ts.parse::<i64>() else {
+        return Duration::from_secs(60);
+    };
+    if window == 0 {
+        return Duration::from_secs(7 * 24 * 3600);
+    }
+    let left = ts.saturating_add(window) - super::now_secs() + 60;
+    Duration::from_secs(left.clamp(60, 2 * window + 60) as u64)
 }
 
 /// The body WeChat takes as "received, no reply" (sent unencrypted even in safe mode).

@@ -8,12 +8,17 @@
 //!   `{"success": true, "data": {"type": "text", "content": "…"}}`.
 //! * Pushes (outbox sender `wechatbot`): `POST {base_url}/webhook/msg/v2?token=…` with
 //!   `{"to": name, "isRoom": bool, "data": {"type": "text", "content": "…"}}`.
-//! * `callback_token`, when set, must be given as `?token=` on the callback URL.
+//! * `callback_token` (required, at least 16 characters) must be given as `?token=` on the
+//!   callback URL; anything else is refused with 401.
 //!
-//! Identities are `wechatbot:<display name>` (the gateway addresses people by name).
+//! Identities: `wechatbot:alias:NAME` when the bot's account gave the contact an alias
+//! (备注名, `from.payload.alias`), which only that account can set; otherwise
+//! `wechatbot:<display name>`, which anyone can choose, so such senders act as guest. Groups
+//! are `wechatbot:<topic>` and are named by anyone too: every group message acts as guest.
 
 use super::{CALLBACK_BODY_LIMIT, reject};
 use crate::app::App;
+use crate::identity::Role;
 use crate::message::Incoming;
 use crate::outbox::{Delivery, Sender};
 use crate::server::AppState;
@@ -47,17 +52,17 @@ async fn receive(State(s): State<AppState>, RawQuery(q): RawQuery, req: Request)
     let Some(cfg) = app.config.gateway.wechatbot.as_ref() else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    if let Some(expected) = &cfg.callback_token {
-        let q = super::wecom_app::query_map(q);
-        let given = q.get("token").map(String::as_str).unwrap_or("");
-        if !constant_eq(given.as_bytes(), expected.expose().as_bytes()) {
-            return reject(
-                CHANNEL,
-                "bad_token",
-                StatusCode::UNAUTHORIZED,
-                &"callback token missing or wrong",
-            );
-        }
+    // Required by the config check; absent (a config built in code) refuses everything.
+    let expected = cfg.callback_token.as_ref().map_or("", |t| t.expose());
+    let q = super::wecom_app::query_map(q);
+    let given = q.get("token").map(String::as_str).unwrap_or("");
+    if expected.is_empty() || !constant_eq(given.as_bytes(), expected.as_bytes()) {
+        return reject(
+            CHANNEL,
+            "bad_token",
+            StatusCode::UNAUTHORIZED,
+            &"callback token missing or wrong",
+        );
     }
     let mut form = match Multipart::from_request(req, &()).await {
         Ok(m) => m,
@@ -104,20 +109,14 @@ async fn receive(State(s): State<AppState>, RawQuery(q): RawQuery, req: Request)
         Ok(v) => v,
         Err(e) => return reject(CHANNEL, "bad_json", StatusCode::BAD_REQUEST, &e),
     };
-    let name = source["from"]["payload"]["name"]
-        .as_str()
-        .filter(|n| !n.is_empty())
-        .or_else(|| source["from"]["id"].as_str())
-        .unwrap_or("")
-        .to_string();
-    if name.is_empty() {
+    let Some(sender) = Contact::of(&source) else {
         return reject(
             CHANNEL,
             "bad_message",
             StatusCode::BAD_REQUEST,
             &"source without a sender",
         );
-    }
+    };
     let room = source["room"]["payload"]["topic"]
         .as_str()
         .filter(|t| !t.is_empty())
@@ -132,7 +131,7 @@ async fn receive(State(s): State<AppState>, RawQuery(q): RawQuery, req: Request)
             if room.is_some() {
                 return no_reply();
             }
-            let lang = super::user_lang(&app, &format!("{CHANNEL}:{name}")).await;
+            let lang = super::user_lang(&app, &format!("{CHANNEL}:{}", sender.user)).await;
             return text_reply(&super::unsupported(lang, other));
         }
     }
@@ -144,18 +143,58 @@ async fn receive(State(s): State<AppState>, RawQuery(q): RawQuery, req: Request)
     } else {
         get("content").to_string()
     };
+    // Nicknames and group names can be chosen by anyone: only an alias the bot's own account
+    // gave the contact, outside a group, may carry more than the lowest role.
+    let role_cap = (!sender.aliased || room.is_some()).then_some(Role::Guest);
     let msg = Incoming {
         channel: CHANNEL.into(),
-        user: name,
+        user: sender.user,
         chat: room,
         text,
         msg_id: None,
         granted_role: None,
-        role_cap: None,
+        role_cap,
     };
     match s.pipeline.handle(msg).await {
         Some(r) => text_reply(&r.reply),
         None => no_reply(),
+    }
+}
+
+/// Who sent a callback, as the gateway's `source.from` (a Wechaty contact) describes them.
+struct Contact {
+    /// `alias:NAME` when the bot's account gave the contact an alias (备注名), else the
+    /// display name (or, without one, the contact id).
+    user: String,
+    aliased: bool,
+}
+
+/// A non-blank string value, as sent.
+fn text(v: &Value) -> Option<&str> {
+    v.as_str().filter(|s| !s.trim().is_empty())
+}
+
+impl Contact {
+    fn of(source: &Value) -> Option<Contact> {
+        let from = &source["from"];
+        if let Some(alias) = text(&from["payload"]["alias"]) {
+            return Some(Contact {
+                user: format!("alias:{alias}"),
+                aliased: true,
+            });
+        }
+        let name = text(&from["payload"]["name"]).or_else(|| text(&from["id"]))?;
+        // A nickname chosen to look like an alias identity must not share its state
+        // (language, pending confirmation).
+        let user = if name.starts_with("alias:") {
+            format!("nick:{name}")
+        } else {
+            name.to_string()
+        };
+        Some(Contact {
+            user,
+            aliased: false,
+        })
     }
 }
 

@@ -252,6 +252,10 @@ pub trait Store: Send + Sync + 'static {
         }
         Ok(())
     }
+    /// Sets `key` to `value` until now + `ttl` unless it holds an unexpired value, in one
+    /// atomic step shared by every replica. Returns `None` when this call set it, else the
+    /// value already there (first writer wins: single-use tokens, seen signatures).
+    async fn kv_claim(&self, key: &str, value: &str, ttl: Duration) -> StoreResult<Option<String>>;
     async fn kv_delete(&self, key: &str) -> StoreResult<()>;
     /// Keys with this prefix, with their values.
     async fn kv_scan(&self, prefix: &str) -> StoreResult<Vec<(String, String)>>;

@@ -611,6 +611,31 @@ impl Store for PostgresStore {
         .await
     }
 
+    async fn kv_claim(&self, key: &str, value: &str, ttl: Duration) -> StoreResult<Option<String>> {
+        let c = self.client().await?;
+        let now = now_ms();
+        let expires = now + ttl.as_millis() as i64;
+        // Inserts, or takes over an expired row; a live row (another replica's) is kept.
+        let set = c
+            .execute(
+                "INSERT INTO kv (key, value, expires_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at
+                 WHERE kv.expires_at IS NOT NULL AND kv.expires_at <= $4",
+                &[&key, &value, &expires, &now],
+            )
+            .await
+            .map_err(db)?;
+        if set == 1 {
+            return Ok(None);
+        }
+        // A new statement sees the row that won, even one committed during the insert.
+        let row = c
+            .query_opt("SELECT value FROM kv WHERE key = $1", &[&key])
+            .await
+            .map_err(db)?;
+        Ok(Some(row.map(|r| r.get(0)).unwrap_or_default()))
+    }
+
     async fn kv_delete(&self, key: &str) -> StoreResult<()> {
         self.timed(async {
             let c = self.client().await?;

@@ -746,6 +746,20 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn kv_claim(&self, key: &str, value: &str, ttl: Duration) -> StoreResult<Option<String>> {
+        let (key, value) = (key.to_string(), value.to_string());
+        // One writer thread: the read and the write cannot interleave with another claim.
+        self.with(move |c| {
+            let now = now_ms();
+            if let Some(existing) = kv_read(c, &key, now)? {
+                return Ok(Some(existing));
+            }
+            upsert_kv(c, &key, &value, Some(now + ttl.as_millis() as i64))?;
+            Ok(None)
+        })
+        .await
+    }
+
     async fn kv_delete(&self, key: &str) -> StoreResult<()> {
         let key = key.to_string();
         self.with(move |c| {

@@ -48,6 +48,16 @@ async fn run_peer(args: Vec<String>) -> serde_json::Value {
     serde_json::from_str(stdout.trim()).expect("peer JSON")
 }
 
+/// The peer's arguments for an Official Account `mode` against `server`, then `extra`.
+fn mp_peer_args(mode: &str, server: &TestServer, extra: &[&str]) -> Vec<String> {
+    use crate::channel_mp::{APP_ID, KEY, TOKEN};
+    let url = server.url("/wechat/mp");
+    let base = [
+        mode, "--url", &url, "--token", TOKEN, "--key", KEY, "--id", APP_ID,
+    ];
+    base.iter().chain(extra).map(|a| a.to_string()).collect()
+}
+
 #[tokio::test]
 async fn wechatpy_as_wecom_verifies_url_and_decrypts_the_reply() {
     if !wechatpy_available("wechatpy_as_wecom") {
@@ -96,29 +106,17 @@ async fn wechatpy_as_official_account_in_safe_and_plain_modes() {
     if !wechatpy_available("wechatpy_as_official_account") {
         return;
     }
-    use crate::channel_mp::{APP_ID, APP_SECRET, KEY, TOKEN, config};
+    use crate::channel_mp::{APP_ID, APP_SECRET, config};
     let fake = FakeTencent::start("ww", "s", APP_ID, APP_SECRET).await;
-    let server = TestServer::start(&config(&fake, 4000, true)).await;
-    for mode in ["mp-safe", "mp-plain"] {
-        let v = run_peer(
-            [
-                mode,
-                "--url",
-                &server.url("/wechat/mp"),
-                "--token",
-                TOKEN,
-                "--key",
-                KEY,
-                "--id",
-                APP_ID,
-                "--user",
-                "oPyUser",
-                "--text",
-                "/ping",
-            ]
-            .map(String::from)
-            .to_vec(),
-        )
+    // One server per mode: with its EncodingAESKey the account is in safe mode, which
+    // refuses plaintext; without one it is in plain mode.
+    for (mode, with_key) in [("mp-safe", true), ("mp-plain", false)] {
+        let server = TestServer::start(&config(&fake, 4000, with_key)).await;
+        let v = run_peer(mp_peer_args(
+            mode,
+            &server,
+            &["--user", "oPyUser", "--text", "/ping"],
+        ))
         .await;
         assert_eq!(v["verify_ok"], true, "{mode}: {v}");
         assert_eq!(v["reply"]["ToUserName"], "oPyUser", "{mode}: {v}");
@@ -170,4 +168,38 @@ async fn wechatpy_as_wecom_intelligent_robot_callback() {
             .contains("aibot:py_robot_user"),
         "{v}"
     );
+}
+
+#[tokio::test]
+async fn wechatpy_forged_official_account_requests_act_as_nobody_but_the_encrypted_sender() {
+    if !wechatpy_available("wechatpy_forged_official_account_requests") {
+        return;
+    }
+    use crate::channel_mp::{APP_ID, APP_SECRET, config};
+    let fake = FakeTencent::start("ww", "s", APP_ID, APP_SECRET).await;
+    for mode in ["safe", "compatible"] {
+        let cfg = config(&fake, 4000, true).replace(
+            "passive_reply_ms",
+            &format!("mode = \"{mode}\"\npassive_reply_ms"),
+        ) + "\n[identity.users]\n\"wechat:oAdmin\" = \"admin\"\n";
+        let server = TestServer::start(&cfg).await;
+        let args = ["--user", "oPyGuest", "--forge-user", "oAdmin"];
+        let v = run_peer(mp_peer_args("mp-forge", &server, &args)).await;
+        assert_eq!(v["downgrade_status"], 403, "{mode}: {v}");
+        let reply = &v["forged_fields_reply"];
+        match mode {
+            // Safe mode wants encrypt_type=aes: the stripped request is refused.
+            "safe" => assert_eq!(v["forged_fields_status"], 403, "{mode}: {v}"),
+            // Compatible mode reads the Encrypt element and answers its sender, encrypted.
+            _ => {
+                assert_eq!(v["forged_fields_status"], 200, "{mode}: {v}");
+                assert_eq!(reply["ToUserName"], "oPyGuest", "{mode}: {v}");
+                let text = reply["Content"].as_str().unwrap_or_default();
+                assert!(
+                    text.contains("wechat:oPyGuest") && text.contains("guest"),
+                    "{v}"
+                );
+            }
+        }
+    }
 }

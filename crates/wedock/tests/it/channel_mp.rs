@@ -37,20 +37,27 @@ max_backoff_ms = 200
     )
 }
 
-fn now() -> String {
+pub fn now() -> String {
     chrono::Utc::now().timestamp().to_string()
 }
 
-fn text_xml(user: &str, msg_id: &str, content: &str) -> String {
+pub fn text_xml(user: &str, msg_id: &str, content: &str) -> String {
     format!(
         "<xml><ToUserName><![CDATA[gh_test]]></ToUserName><FromUserName><![CDATA[{user}]]></FromUserName><CreateTime>{}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId></xml>",
         now()
     )
 }
 
-fn plain_query(user: &str) -> Vec<(String, String)> {
+/// A fresh nonce per request, as WeChat sends: a plain-mode URL signature carries one body.
+pub fn fresh_nonce() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(4242);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        .to_string()
+}
+
+pub fn plain_query(user: &str) -> Vec<(String, String)> {
     let ts = now();
-    let nonce = "4242".to_string();
+    let nonce = fresh_nonce();
     vec![
         (
             "signature".into(),
@@ -62,7 +69,7 @@ fn plain_query(user: &str) -> Vec<(String, String)> {
     ]
 }
 
-async fn post(server: &TestServer, q: &[(String, String)], body: String) -> (u16, String) {
+pub async fn post(server: &TestServer, q: &[(String, String)], body: String) -> (u16, String) {
     let r = reqwest::Client::new()
         .post(server.url("/wechat/mp"))
         .query(q)
@@ -73,7 +80,7 @@ async fn post(server: &TestServer, q: &[(String, String)], body: String) -> (u16
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
-fn crypt() -> MsgCrypt {
+pub fn crypt() -> MsgCrypt {
     MsgCrypt::from_config(TOKEN, KEY, APP_ID).unwrap()
 }
 
@@ -81,8 +88,8 @@ fn crypt() -> MsgCrypt {
 fn encrypted(plain: &str, compatible: bool) -> (Vec<(String, String)>, String) {
     let c = crypt();
     let mut q = plain_query("oUser");
-    let ts = q[1].1.clone();
-    let env = c.encrypt_reply_envelope(plain, &ts, "4242").unwrap();
+    let (ts, nonce) = (q[1].1.clone(), q[2].1.clone());
+    let env = c.encrypt_reply_envelope(plain, &ts, &nonce).unwrap();
     q.push(("encrypt_type".into(), "aes".into()));
     q.push(("msg_signature".into(), env.msg_signature));
     let inner = if compatible {
@@ -103,7 +110,7 @@ fn encrypted(plain: &str, compatible: bool) -> (Vec<(String, String)>, String) {
     )
 }
 
-fn open(body: &str) -> HashMap<String, String> {
+pub fn open(body: &str) -> HashMap<String, String> {
     let env = wedock::channel::xml::parse_flat(body).expect("envelope");
     let plain = crypt()
         .decrypt_message(
@@ -179,22 +186,21 @@ async fn safe_and_compatible_modes_answer_encrypted() {
     assert_eq!(s, 200);
     assert!(open(&body)["Content"].contains("wechat:oUser"));
 
-    // Compatible mode can also send plaintext-only requests; they get plain answers.
+    // With a key the default is safe mode: a plaintext-only request is a downgrade.
     let (s, body) = post(
         &server,
         &plain_query("oUser"),
         text_xml("oUser", "23", "/ping"),
     )
     .await;
-    assert_eq!(s, 200);
-    assert!(wedock::channel::xml::parse_flat(&body).unwrap()["Content"].contains("pong"));
+    assert_eq!((s, body.as_str()), (403, "downgrade"));
 
     // Encrypted for another AppID.
     let other = MsgCrypt::from_config(TOKEN, KEY, "wxOther").unwrap();
     let mut q = plain_query("oUser");
-    let ts = q[1].1.clone();
+    let (ts, nonce) = (q[1].1.clone(), q[2].1.clone());
     let env = other
-        .encrypt_reply_envelope(&text_xml("oUser", "24", "/ping"), &ts, "4242")
+        .encrypt_reply_envelope(&text_xml("oUser", "24", "/ping"), &ts, &nonce)
         .unwrap();
     q.push(("encrypt_type".into(), "aes".into()));
     q.push(("msg_signature".into(), env.msg_signature));

@@ -3,26 +3,32 @@
 use crate::support::TestServer;
 use serde_json::{Value, json};
 
-fn config() -> String {
+pub fn config() -> String {
     r#"
 [gateway.wechatbot]
 base_url = "http://127.0.0.1:9"
 token = "gateway-token"
-callback_token = "cbsecret"
+callback_token = "cbsecret-0123456789"
 "#
     .to_string()
 }
 
-fn source(name: &str, room: Option<&str>) -> String {
+/// The gateway's `source` field: Wechaty's room and contact payloads. `alias` is the 备注名
+/// the bot's account gave the contact ("" when none, as the gateway sends it).
+pub fn source_with_alias(name: &str, alias: &str, room: Option<&str>) -> String {
     json!({
-        "room": room.map_or(json!(""), |t| json!({"id": "@@r1", "payload": {"id": "@@r1", "topic": t}})),
+        "room": room.map_or(json!(""), |t| json!({"id": "@@r1", "payload": {"id": "@@r1", "topic": t, "memberIdList": ["@u1", "@me"]}})),
         "to": {"id": "@me", "payload": {"name": "wedock"}},
-        "from": {"id": "@u1", "payload": {"id": "@u1", "name": name, "alias": ""}},
+        "from": {"id": "@u1", "payload": {"id": "@u1", "name": name, "alias": alias, "gender": 1, "friend": true}},
     })
     .to_string()
 }
 
-async fn post(server: &TestServer, token: &str, fields: &[(&str, String)]) -> (u16, Value) {
+fn source(name: &str, room: Option<&str>) -> String {
+    source_with_alias(name, "", room)
+}
+
+pub async fn post(server: &TestServer, token: &str, fields: &[(&str, String)]) -> (u16, Value) {
     let mut form = reqwest::multipart::Form::new();
     for (k, v) in fields {
         form = form.text(k.to_string(), v.clone());
@@ -38,7 +44,7 @@ async fn post(server: &TestServer, token: &str, fields: &[(&str, String)]) -> (u
     (status, serde_json::from_str(&text).unwrap_or(json!(text)))
 }
 
-fn text(
+pub fn text(
     content: &str,
     name: &str,
     room: Option<&str>,
@@ -60,7 +66,7 @@ async fn direct_and_mentioned_room_messages_are_answered_in_the_response() {
     let server = TestServer::start(&config()).await;
     let (s, v) = post(
         &server,
-        "cbsecret",
+        "cbsecret-0123456789",
         &text("/whoami", "Alice", None, false, false),
     )
     .await;
@@ -77,7 +83,7 @@ async fn direct_and_mentioned_room_messages_are_answered_in_the_response() {
 
     let (_, v) = post(
         &server,
-        "cbsecret",
+        "cbsecret-0123456789",
         &text("@wedock /ping", "Bob", Some("ops"), true, false),
     )
     .await;
@@ -89,14 +95,14 @@ async fn direct_and_mentioned_room_messages_are_answered_in_the_response() {
     // Not mentioned in a room, or our own message: no reply.
     let (_, v) = post(
         &server,
-        "cbsecret",
+        "cbsecret-0123456789",
         &text("/ping", "Bob", Some("ops"), false, false),
     )
     .await;
     assert_eq!(v["success"], false);
     let (_, v) = post(
         &server,
-        "cbsecret",
+        "cbsecret-0123456789",
         &text("/ping", "wedock", None, false, true),
     )
     .await;
@@ -111,10 +117,10 @@ async fn bad_callbacks_are_refused() {
     assert_eq!(s, 401);
     let mut f = text("/ping", "Eve", None, false, false);
     f[2].1 = "{not json".into();
-    let (s, v) = post(&server, "cbsecret", &f).await;
+    let (s, v) = post(&server, "cbsecret-0123456789", &f).await;
     assert_eq!((s, v), (400, json!("bad_json")));
     let r = reqwest::Client::new()
-        .post(server.url("/gateway/wechatbot?token=cbsecret"))
+        .post(server.url("/gateway/wechatbot?token=cbsecret-0123456789"))
         .header("content-type", "multipart/form-data; boundary=x")
         .body("garbage")
         .send()

@@ -294,6 +294,41 @@ async fn conformance(store: Arc<dyn Store>) {
     store.kv_delete("token:wecom").await.unwrap();
     assert_eq!(store.kv_get("token:wecom").await.unwrap(), None);
 
+    // First writer wins a claim until it expires; later claims see its value.
+    let ttl = Duration::from_secs(60);
+    assert_eq!(store.kv_claim("seen:a", "body1", ttl).await.unwrap(), None);
+    assert_eq!(
+        store
+            .kv_claim("seen:a", "body2", ttl)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("body1")
+    );
+    assert_eq!(
+        store
+            .kv_claim("seen:a", "body1", ttl)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("body1")
+    );
+    assert_eq!(
+        store.kv_get("seen:a").await.unwrap().as_deref(),
+        Some("body1")
+    );
+    // An expired claim is taken over.
+    store
+        .kv_claim("seen:b", "old", Duration::from_millis(1))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(store.kv_claim("seen:b", "new", ttl).await.unwrap(), None);
+    assert_eq!(
+        store.kv_get("seen:b").await.unwrap().as_deref(),
+        Some("new")
+    );
+
     // Quiz progress.
     for (topic, cov) in [("docker-cmd-vs-entrypoint", 0.5), ("k8s-probes", 1.0)] {
         store
@@ -418,5 +453,19 @@ async fn postgres_dedup_holds_across_two_replicas() {
             .count();
     }
     assert_eq!(wins, 50, "each message is claimed by exactly one replica");
+    // Seen-signature claims too: of two replicas claiming at once with different bodies,
+    // exactly one wins and the other sees its value.
+    for i in 0..50 {
+        let key = format!("mp_signature:{i}");
+        let (x, y) = tokio::join!(
+            r1.kv_claim(&key, "from-r1", ttl),
+            r2.kv_claim(&key, "from-r2", ttl)
+        );
+        match (x.unwrap(), y.unwrap()) {
+            (None, Some(v)) => assert_eq!(v, "from-r1"),
+            (Some(v), None) => assert_eq!(v, "from-r2"),
+            other => panic!("claim {i}: {other:?}"),
+        }
+    }
     db.drop_db().await;
 }
