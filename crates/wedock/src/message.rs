@@ -2,7 +2,7 @@
 
 use crate::i18n::Lang;
 use crate::identity::Role;
-use crate::render::markdown::Target;
+use crate::render::Target;
 use serde::Serialize;
 use std::sync::Arc;
 use tokio::sync::watch;

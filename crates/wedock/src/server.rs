@@ -207,7 +207,16 @@ async fn console_chat(
         req.text,
     );
     match s.pipeline.handle(msg).await {
-        Some(reply) => Json(reply).into_response(),
+        // The `ask --json` fields, plus the reply rendered for the page: escaped HTML in which
+        // Markdown answers show bold, code blocks and links, and command output stays `<pre>`.
+        Some(reply) => {
+            let html = reply.rendered(crate::render::Target::Html);
+            let mut v = serde_json::to_value(&reply).unwrap_or_default();
+            if let Some(o) = v.as_object_mut() {
+                o.insert("html".into(), html.into());
+            }
+            Json(v).into_response()
+        }
         None => StatusCode::NO_CONTENT.into_response(),
     }
 }

@@ -214,14 +214,14 @@ async fn receive(
     let late_id = msg_id.clone();
     let late = Box::new(move |r: &Reply| {
         with_window(
-            send_messages(&late_user, &format!("reply:{late_id}"), &r.reply, 0),
+            send_messages(&late_user, &format!("reply:{late_id}"), &text_parts(r), 0),
             opened,
         )
     });
     match m.responder.respond(&s, msg, m.window, late).await {
         Answer::Passive(reply) => {
-            let parts = crate::render::split_by_bytes(&reply.reply, TEXT_LIMIT);
-            let extras = send_messages(&user, &format!("reply:{msg_id}"), &reply.reply, 1);
+            let parts = text_parts(&reply);
+            let extras = send_messages(&user, &format!("reply:{msg_id}"), &parts, 1);
             for extra in with_window(extras, opened) {
                 if let Err(e) = s.outbox.enqueue(extra).await {
                     tracing::error!(error = %e, "could not queue a reply part");
@@ -426,10 +426,20 @@ impl Mode<'_> {
     }
 }
 
-/// Customer-service text payloads, split at the limit, skipping the first `skip` parts.
-pub fn send_messages(user: &str, key: &str, text: &str, skip: usize) -> Vec<NewOutboxMessage> {
-    crate::render::split_by_bytes(text, TEXT_LIMIT)
-        .into_iter()
+/// A reply as WeChat shows it: plain text (no Markdown syntax), in parts within the limit.
+pub fn text_parts(reply: &Reply) -> Vec<String> {
+    reply.parts(crate::render::Target::Plain, TEXT_LIMIT)
+}
+
+/// Customer-service text payloads for the reply's `parts`, skipping the first `skip` parts.
+pub fn send_messages(
+    user: &str,
+    key: &str,
+    parts: &[String],
+    skip: usize,
+) -> Vec<NewOutboxMessage> {
+    parts
+        .iter()
         .enumerate()
         .skip(skip)
         .map(|(i, part)| NewOutboxMessage {
@@ -608,7 +618,7 @@ mod tests {
 
     #[test]
     fn window_field_is_added_to_payloads() {
-        let msgs = with_window(send_messages("o1", "k", "hi", 0), 42);
+        let msgs = with_window(send_messages("o1", "k", &["hi".to_string()], 0), 42);
         let v: serde_json::Value = serde_json::from_str(&msgs[0].payload).unwrap();
         assert_eq!(v[WINDOW_FIELD], 42);
         assert_eq!(v["touser"], "o1");

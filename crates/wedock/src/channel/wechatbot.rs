@@ -156,7 +156,8 @@ async fn receive(State(s): State<AppState>, RawQuery(q): RawQuery, req: Request)
         role_cap,
     };
     match s.pipeline.handle(msg).await {
-        Some(r) => text_reply(&r.reply),
+        // WeChat shows text as it is: Markdown answers go out as plain text.
+        Some(r) => text_reply(&r.rendered(crate::render::Target::Plain)),
         None => no_reply(),
     }
 }

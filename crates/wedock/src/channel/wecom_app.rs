@@ -283,7 +283,7 @@ impl WecomApp {
 /// A reply as WeChat's text bubbles show it: plain text (no Markdown syntax), in parts within
 /// the 2048-byte limit.
 pub fn text_parts(reply: &Reply) -> Vec<String> {
-    reply.parts(crate::render::markdown::Target::Plain, TEXT_LIMIT)
+    reply.parts(crate::render::Target::Plain, TEXT_LIMIT)
 }
 
 /// `message/send` text payloads for the reply's `parts`, skipping the first `skip` parts.

@@ -14,6 +14,8 @@
 //! between Latin words, so a source file's wrapping never breaks a sentence in a bubble.
 
 pub use super::Target;
+pub use super::html::escape_html;
+use super::html::{html_link, linkify_bare_urls};
 use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
 /// Renders `md` for `target` in one piece.
@@ -400,7 +402,7 @@ fn flatten(inl: &[Inline]) -> String {
 const SOFT: char = '\u{E000}';
 
 /// CJK ideographs, kana, hangul and full-width punctuation: no space is written between them.
-fn is_cjk(c: char) -> bool {
+pub(super) fn is_cjk(c: char) -> bool {
     matches!(c as u32,
         0x2E80..=0x2FFF | 0x3000..=0x303F | 0x3040..=0x30FF | 0x3100..=0x31FF
         | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xAC00..=0xD7AF | 0xF900..=0xFAFF
@@ -762,86 +764,6 @@ fn push_inlines(s: &mut String, inl: &[Inline], target: Target) {
             }
         }
     }
-}
-
-/// Only web and mail links become clickable; anything else (`javascript:` …) stays text.
-fn safe_href(url: &str) -> bool {
-    let lower = url.trim_start().to_ascii_lowercase();
-    lower.starts_with("https://") || lower.starts_with("http://") || lower.starts_with("mailto:")
-}
-
-fn html_link(label: &str, url: &str) -> String {
-    let text = escape_html(if label.is_empty() { url } else { label });
-    if safe_href(url) {
-        format!(
-            "<a href=\"{}\" rel=\"noopener noreferrer\" target=\"_blank\">{text}</a>",
-            escape_html(url)
-        )
-    } else {
-        text
-    }
-}
-
-/// Bare `https://…` in already-escaped HTML text becomes a link ("📖 文档：https://…").
-fn linkify_bare_urls(html: &str) -> String {
-    if !html.contains("http") {
-        return html.to_string();
-    }
-    let mut out = String::with_capacity(html.len() + 64);
-    let mut rest = html;
-    let mut in_tag = false;
-    while !rest.is_empty() {
-        let next = ["https://", "http://"]
-            .iter()
-            .filter_map(|p| rest.find(p))
-            .min();
-        let Some(at) = next else {
-            out.push_str(rest);
-            break;
-        };
-        let before = &rest[..at];
-        // Track whether we are inside an existing tag or link text: skip those.
-        for c in before.chars() {
-            match c {
-                '<' => in_tag = true,
-                '>' => in_tag = false,
-                _ => {}
-            }
-        }
-        out.push_str(before);
-        let tail = &rest[at..];
-        let end = tail
-            .find(|c: char| c.is_whitespace() || c == '<' || c == '"' || is_cjk(c))
-            .unwrap_or(tail.len());
-        let url = tail[..end].trim_end_matches(['.', ',', ')', ';']);
-        let inside_anchor = out
-            .rfind("<a ")
-            .is_some_and(|a| out[a..].find("</a>").is_none());
-        if in_tag || inside_anchor || url.len() <= "https://".len() {
-            out.push_str(&tail[..end]);
-            rest = &tail[end..];
-            continue;
-        }
-        let unescaped = url.replace("&amp;", "&");
-        out.push_str(&html_link(&unescaped, &unescaped));
-        rest = &tail[url.len()..];
-    }
-    out
-}
-
-pub fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

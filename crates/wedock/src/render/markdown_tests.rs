@@ -121,6 +121,8 @@ fn html_is_escaped_and_links_are_safe() {
     assert!(hostile.contains("&lt;script&gt;"), "{hostile}");
     assert!(hostile.contains("<code>&lt;b&gt;</code>"), "{hostile}");
     assert!(!hostile.contains("<div"), "{hostile}");
+    let code = render("run `curl https://a.example/x` now", Target::Html);
+    assert_eq!(code, "<p>run <code>curl https://a.example/x</code> now</p>");
     let quoted = render("see https://a.example/x?a=1&b=\"2\"", Target::Html);
     assert!(!quoted.contains("\"2\"\""), "{quoted}");
 }

@@ -1,6 +1,7 @@
 //! Turning answers into text that fits a channel: byte budgets, human sizes and durations.
 
 pub mod escape;
+pub mod html;
 pub mod markdown;
 pub mod table;
 

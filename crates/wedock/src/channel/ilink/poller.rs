@@ -359,10 +359,7 @@ async fn process(state: &AppState, acct: &Account, raw: &str) {
             let reply = with_typing(app, acct, &user, &token, state.pipeline.handle(msg)).await;
             match reply {
                 // WeChat shows text as it is: Markdown answers go out as plain text.
-                Some(r) => (
-                    Some(r.rendered(crate::render::markdown::Target::Plain)),
-                    r.lang,
-                ),
+                Some(r) => (Some(r.rendered(crate::render::Target::Plain)), r.lang),
                 None => (None, lang),
             }
         }
