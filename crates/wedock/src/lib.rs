@@ -19,6 +19,7 @@ pub mod ops;
 pub mod outbox;
 pub mod pipeline;
 pub mod render;
+pub mod scope;
 pub mod secret;
 pub mod serve;
 pub mod server;

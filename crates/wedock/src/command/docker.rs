@@ -2,15 +2,16 @@
 //! over one or several engines. Replies are compact, aligned by display width and kept
 //! within a channel's byte budget.
 
+use super::runtime::{self, Decl, Family, Target, now};
 use super::{Ctx, Outcome, error, reply};
 use crate::i18n::{Lang, Text};
-use crate::identity::Role;
 use crate::message::Reply;
 use crate::ops::docker::{
     self as ops, COMPOSE_PROJECT, COMPOSE_SERVICE, CallError, Engine, EngineError, Resolved,
     StatsView, summary_name,
 };
 use crate::render::{self, table};
+use crate::scope::Access;
 use bollard::models::ContainerSummary;
 use bollard::query_parameters as qp;
 use clap::{Args, Subcommand, ValueEnum};
@@ -18,8 +19,7 @@ use futures::StreamExt;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-/// Byte budget of one text reply unless a channel says otherwise.
-pub const TEXT_BUDGET: usize = 2048;
+pub use super::runtime::TEXT_BUDGET;
 
 /// Longest wait for a streamed answer (logs, events, exec output).
 const STREAM_TIMEOUT: Duration = Duration::from_secs(15);
@@ -88,59 +88,64 @@ pub enum ComposeCommand {
 }
 
 impl DockerCommand {
-    pub fn required_role(&self) -> Role {
+    /// The declaration the command runtime applies: role, read/write, confirmation, host.
+    pub fn decl(&self, words: &[String]) -> Decl {
         use DockerCommand as D;
-        match self {
-            D::Ps(_)
-            | D::Inspect(_)
-            | D::Logs(_)
-            | D::Stats(_)
-            | D::Top(_)
-            | D::Images(_)
-            | D::Networks(_)
-            | D::Volumes(_)
-            | D::Df(_)
-            | D::Info(_)
-            | D::Version(_)
-            | D::Events(_) => Role::Viewer,
-            D::Compose(ComposeCommand::Ls(_) | ComposeCommand::Ps(_)) => Role::Viewer,
-            D::Compose(_)
-            | D::Start(_)
-            | D::Stop(_)
-            | D::Restart(_)
-            | D::Kill(_)
-            | D::Pause(_)
-            | D::Unpause(_)
-            | D::Exec(_) => Role::Operator,
-            D::Rm(_) | D::Prune(_) => Role::Admin,
-        }
+        const F: Family = Family::Docker;
+        let d = match self {
+            D::Ps(_) => Decl::read(F, "ps"),
+            D::Inspect(_) => Decl::read(F, "inspect"),
+            D::Logs(_) => Decl::read(F, "logs"),
+            D::Stats(_) => Decl::read(F, "stats"),
+            D::Top(_) => Decl::read(F, "top"),
+            D::Images(_) => Decl::read(F, "images"),
+            D::Networks(_) => Decl::read(F, "networks"),
+            D::Volumes(_) => Decl::read(F, "volumes"),
+            D::Df(_) => Decl::read(F, "df"),
+            D::Info(_) => Decl::read(F, "info"),
+            D::Version(_) => Decl::read(F, "version"),
+            D::Events(_) => Decl::read(F, "events"),
+            D::Compose(ComposeCommand::Ls(_) | ComposeCommand::Ps(_)) => {
+                Decl::read(F, "compose")
+            }
+            D::Compose(_) => Decl::write(F, "compose"),
+            D::Start(_) => Decl::write(F, "start"),
+            D::Stop(_) => Decl::write(F, "stop"),
+            D::Restart(_) => Decl::write(F, "restart"),
+            D::Kill(_) => Decl::write(F, "kill"),
+            D::Pause(_) => Decl::write(F, "pause"),
+            D::Unpause(_) => Decl::write(F, "unpause"),
+            D::Exec(_) => Decl::write(F, "exec"),
+            D::Rm(_) => Decl::destructive(F, "rm"),
+            D::Prune(_) => Decl::destructive(F, "prune"),
+        };
+        d.on(Target::Docker {
+            host: self.host_opt().host.clone().or_else(|| host_word(words)),
+            all_hosts: matches!(self, D::Ps(a) if a.all_hosts),
+        })
     }
 
-    fn name(&self) -> &'static str {
+    fn host_opt(&self) -> &HostOpt {
         use DockerCommand as D;
         match self {
-            D::Ps(_) => "ps",
-            D::Inspect(_) => "inspect",
-            D::Logs(_) => "logs",
-            D::Stats(_) => "stats",
-            D::Top(_) => "top",
-            D::Images(_) => "images",
-            D::Networks(_) => "networks",
-            D::Volumes(_) => "volumes",
-            D::Df(_) => "df",
-            D::Info(_) => "info",
-            D::Version(_) => "version",
-            D::Events(_) => "events",
-            D::Compose(_) => "compose",
-            D::Start(_) => "start",
-            D::Stop(_) => "stop",
-            D::Restart(_) => "restart",
-            D::Kill(_) => "kill",
-            D::Pause(_) => "pause",
-            D::Unpause(_) => "unpause",
-            D::Rm(_) => "rm",
-            D::Prune(_) => "prune",
-            D::Exec(_) => "exec",
+            D::Ps(a) => &a.h,
+            D::Inspect(a) | D::Top(a) => &a.h,
+            D::Logs(a) => &a.h,
+            D::Stats(a) => &a.h,
+            D::Images(h) | D::Networks(h) | D::Volumes(h) | D::Df(h) | D::Info(h) | D::Version(h) => h,
+            D::Events(a) => &a.h,
+            D::Compose(ComposeCommand::Ls(h)) => h,
+            D::Compose(
+                ComposeCommand::Ps(a)
+                | ComposeCommand::Restart(a)
+                | ComposeCommand::Stop(a)
+                | ComposeCommand::Start(a),
+            ) => &a.h,
+            D::Start(a) | D::Stop(a) | D::Restart(a) | D::Pause(a) | D::Unpause(a) => &a.h,
+            D::Kill(a) => &a.h,
+            D::Rm(a) => &a.h,
+            D::Prune(a) => &a.h,
+            D::Exec(a) => &a.h,
         }
     }
 }
@@ -153,7 +158,7 @@ pub struct HostOpt {
     pub host: Option<String>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct PsArgs {
     /// Show all containers (default shows just running)
     #[arg(short, long)]
@@ -178,7 +183,7 @@ pub struct NameArgs {
     pub h: HostOpt,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct LogsArgs {
     /// Container name, id or unique prefix
     pub name: String,
@@ -217,7 +222,7 @@ pub struct ProjectArgs {
     pub h: HostOpt,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct TargetsArgs {
     /// Container names or ids
     #[arg(required = true)]
@@ -304,25 +309,8 @@ pub fn host_word(words: &[String]) -> Option<String> {
     host_word_index(words).map(|i| words[i].trim_start_matches('@').to_string())
 }
 
+/// Runs a Docker command admitted by the command runtime.
 pub async fn run(cmd: DockerCommand, ctx: &Ctx<'_>) -> Outcome {
-    let name = cmd.name();
-    let out = dispatch(cmd, ctx).await;
-    let result = match &out {
-        Outcome::Reply(r) | Outcome::Audited(r, _) => {
-            if r.kind == crate::message::ReplyKind::Error {
-                "error"
-            } else {
-                "ok"
-            }
-        }
-        Outcome::NeedsConfirmation { .. } => "confirm",
-    };
-    metrics::counter!("wedock_docker_commands_total", "cmd" => name, "result" => result)
-        .increment(1);
-    out
-}
-
-async fn dispatch(cmd: DockerCommand, ctx: &Ctx<'_>) -> Outcome {
     use DockerCommand as D;
     match cmd {
         D::Ps(a) => ps(ctx, a).await,
@@ -361,19 +349,6 @@ async fn dispatch(cmd: DockerCommand, ctx: &Ctx<'_>) -> Outcome {
 
 fn bad_input(ctx: &Ctx<'_>, why: &str) -> Outcome {
     super::bad_input(ctx, "docker_input", why)
-}
-
-fn read_only(ctx: &Ctx<'_>) -> bool {
-    ctx.app.config.read_only || ctx.app.config.docker.read_only
-}
-
-/// The refusal of a write in read-only mode, audited so attempts are visible.
-fn refuse_read_only(ctx: &Ctx<'_>, host: Option<&str>, target: &str) -> Outcome {
-    metrics::counter!("wedock_refused_total", "reason" => "read_only").increment(1);
-    Outcome::Audited(
-        Reply::error(Text::ReadOnly.get(ctx.lang), ctx.lang),
-        ctx.audit(host, Some(target), "refused: read-only"),
-    )
 }
 
 fn host_choice(ctx: &Ctx<'_>, h: &HostOpt) -> Option<String> {
@@ -486,6 +461,26 @@ async fn all_containers(eng: &Engine) -> Result<Vec<ContainerSummary>, bollard::
         .await
 }
 
+/// Whether the sender's scopes let them read container `c` (listings show only these).
+fn visible(ctx: &Ctx<'_>, eng: &Engine, c: &ContainerSummary) -> bool {
+    ctx.scopes
+        .container(&eng.name, &summary_name(c), Access::Read)
+}
+
+/// `c` when the command may touch it (read or write, as declared), else the scope refusal.
+fn in_scope(
+    ctx: &Ctx<'_>,
+    eng: &Engine,
+    c: ContainerSummary,
+) -> Result<ContainerSummary, Outcome> {
+    let name = summary_name(&c);
+    if ctx.scopes.container(&eng.name, &name, ctx.access) {
+        Ok(c)
+    } else {
+        Err(runtime::refuse_scope(ctx, Some(&eng.name), &name))
+    }
+}
+
 /// Resolves a typed reference to one container, or the reply explaining why not.
 async fn find(ctx: &Ctx<'_>, eng: &Engine, raw: &str) -> Result<ContainerSummary, Outcome> {
     let query = match ops::validate_ref(raw) {
@@ -501,14 +496,16 @@ async fn find(ctx: &Ctx<'_>, eng: &Engine, raw: &str) -> Result<ContainerSummary
         && let Some(c) = ops::summary_from_inspect(&d)
         && (summary_name(&c) == query || c.id.as_deref().is_some_and(|id| id == query))
     {
-        return Ok(c);
+        return in_scope(ctx, eng, c);
     }
-    let all = match all_containers(eng).await {
+    let mut all = match all_containers(eng).await {
         Ok(a) => a,
         Err(e) => return Err(error(ctx, call_error_text(ctx, eng, &e).await)),
     };
+    // Prefixes, suggestions and ambiguity only ever name containers the sender may see.
+    all.retain(|c| visible(ctx, eng, c));
     match ops::resolve_in(query, &all) {
-        Resolved::One(c) => Ok(*c),
+        Resolved::One(c) => in_scope(ctx, eng, *c),
         Resolved::Ambiguous(names) => {
             metrics::counter!("wedock_docker_errors_total", "kind" => "ambiguous").increment(1);
             let list = names.join(", ");
@@ -537,10 +534,6 @@ async fn find(ctx: &Ctx<'_>, eng: &Engine, raw: &str) -> Result<ContainerSummary
             Err(error(ctx, s))
         }
     }
-}
-
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
 }
 
 /// Seconds in a chat duration like `10m`, `2h`, `1d`.
@@ -587,13 +580,7 @@ fn marker_of(c: &ContainerSummary) -> String {
 }
 
 fn fit(ctx: &Ctx<'_>, head: &str, lines: &[String]) -> String {
-    let budget = TEXT_BUDGET.saturating_sub(head.len() + 1);
-    let body = render::head_fit(lines, budget, ctx.lang);
-    if head.is_empty() {
-        body
-    } else {
-        format!("{head}\n{body}")
-    }
+    runtime::fit(ctx.lang, head, lines)
 }
 
 // ---- read --------------------------------------------------------------------------------
@@ -684,11 +671,15 @@ async fn ps(ctx: &Ctx<'_>, a: PsArgs) -> Outcome {
         Lang::En => header_en,
     };
     if a.all_hosts {
-        let names = ctx.app.docker.names();
+        let mut names = ctx.app.docker.names();
+        names.retain(|n| ctx.scopes.docker_host(n, Access::Read));
         let futs = names.iter().map(|n| async {
             let r = match ctx.app.docker.get(Some(n)).await {
                 Ok(eng) => match ps_rows(&eng, &a, &filters).await {
-                    Ok((rows, _)) => Ok(rows),
+                    Ok((mut rows, _)) => {
+                        rows.retain(|c| visible(ctx, &eng, c));
+                        Ok(rows)
+                    }
                     Err(e) => Err(call_error_text(ctx, &eng, &e).await),
                 },
                 Err(e) => Err(engine_error_text(ctx.lang, &e)),
@@ -726,7 +717,8 @@ async fn ps(ctx: &Ctx<'_>, a: PsArgs) -> Outcome {
         Ok(e) => e,
         Err(o) => return o,
     };
-    let (list, _) = try_call!(ctx, &eng, ps_rows(&eng, &a, &filters));
+    let (mut list, _) = try_call!(ctx, &eng, ps_rows(&eng, &a, &filters));
+    list.retain(|c| visible(ctx, &eng, c));
     let running = list.iter().filter(|c| state_of(c) == "running").count();
     let head = match ctx.lang {
         Lang::Zh => format!(
@@ -1035,6 +1027,7 @@ async fn stats(ctx: &Ctx<'_>, a: StatsArgs) -> Outcome {
                 eng.client
                     .list_containers(None::<qp::ListContainersOptions>)
             );
+            l.retain(|c| visible(ctx, &eng, c));
             l.sort_by_key(summary_name);
             l.truncate(40);
             l
@@ -1408,7 +1401,6 @@ async fn events(ctx: &Ctx<'_>, a: EventsArgs) -> Outcome {
     let collect = async {
         while let Some(item) = stream.next().await {
             let ev = item?;
-            count += 1;
             let attrs = ev
                 .actor
                 .as_ref()
@@ -1424,6 +1416,14 @@ async fn events(ctx: &Ctx<'_>, a: EventsArgs) -> Outcome {
                         .map(ops::short_id)
                 })
                 .unwrap_or_default();
+            let shown = match ev.typ.map(|t| t.to_string()).as_deref() {
+                Some("container") => ctx.scopes.container(&eng.name, &who, Access::Read),
+                _ => ctx.scopes.docker_host_wide(&eng.name, Access::Read),
+            };
+            if !shown {
+                continue;
+            }
+            count += 1;
             let extra = attrs
                 .get("exitCode")
                 .map(|c| format!(" (exit {c})"))
@@ -1490,7 +1490,8 @@ async fn compose_ls(ctx: &Ctx<'_>, h: HostOpt) -> Outcome {
         Ok(e) => e,
         Err(o) => return o,
     };
-    let list = try_call!(ctx, &eng, project_containers(&eng, None));
+    let mut list = try_call!(ctx, &eng, project_containers(&eng, None));
+    list.retain(|c| visible(ctx, &eng, c));
     let mut projects: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     for c in &list {
         if let Some(p) = ops::label(c, COMPOSE_PROJECT) {
@@ -1543,15 +1544,25 @@ async fn load_project(
     eng: &Engine,
     project: &str,
 ) -> Result<Vec<ContainerSummary>, Outcome> {
-    let list = match project_containers(eng, Some(project)).await {
+    let mut list = match project_containers(eng, Some(project)).await {
         Ok(l) => l,
         Err(e) => return Err(error(ctx, call_error_text(ctx, eng, &e).await)),
     };
+    // A project is changed whole or not at all: one container out of scope refuses it.
+    if ctx.access == Access::Write
+        && let Some(out) = list
+            .iter()
+            .find(|c| !ctx.scopes.container(&eng.name, &summary_name(c), Access::Write))
+    {
+        return Err(runtime::refuse_scope(ctx, Some(&eng.name), &summary_name(out)));
+    }
+    list.retain(|c| visible(ctx, eng, c));
     if list.is_empty() {
         let known: Vec<String> = match project_containers(eng, None).await {
             Ok(all) => {
                 let mut k: Vec<String> = all
                     .iter()
+                    .filter(|c| visible(ctx, eng, c))
                     .filter_map(|c| ops::label(c, COMPOSE_PROJECT).map(str::to_string))
                     .collect();
                 k.sort();
@@ -1634,9 +1645,6 @@ async fn compose_write(ctx: &Ctx<'_>, a: ProjectArgs, op: ComposeOp) -> Outcome 
         return bad_input(ctx, &e);
     }
     let target = format!("compose:{}", a.project);
-    if read_only(ctx) {
-        return refuse_read_only(ctx, host_choice(ctx, &a.h).as_deref(), &target);
-    }
     let eng = match engine(ctx, &a.h).await {
         Ok(e) => e,
         Err(o) => return o,
@@ -1777,31 +1785,35 @@ async fn write(ctx: &Ctx<'_>, names: Vec<String>, h: HostOpt, op: WriteOp) -> Ou
     if names.len() > 50 {
         return bad_input(ctx, "more than 50 containers at once");
     }
-    let target = names.join(",");
-    if read_only(ctx) {
-        return refuse_read_only(ctx, host_choice(ctx, &h).as_deref(), &target);
-    }
     let eng = match engine(ctx, &h).await {
         Ok(e) => e,
         Err(o) => return o,
     };
+    // Every name is resolved (and scope-checked) before anything changes.
+    let mut found = Vec::new();
+    for n in &names {
+        match find(ctx, &eng, n).await {
+            Ok(c) => found.push(Ok(c)),
+            Err(Outcome::Reply(r)) => found.push(Err((n.clone(), r))),
+            Err(o) => return o,
+        }
+    }
     let mut lines = Vec::new();
     let mut failed = 0;
     let mut resolved = Vec::new();
-    for n in &names {
-        match find(ctx, &eng, n).await {
+    for f in found {
+        match f {
             Ok(c) => {
                 let r = apply(&eng, &c, &op).await;
                 failed += usize::from(r.is_err());
                 resolved.push(summary_name(&c));
                 lines.push(op_line(ctx, &eng, &c, op.verb(), r).await);
             }
-            Err(Outcome::Reply(r)) => {
+            Err((n, r)) => {
                 failed += 1;
-                resolved.push(n.clone());
+                resolved.push(n);
                 lines.push(format!("❌ {}", r.reply));
             }
-            Err(o) => return o,
         }
     }
     let target = resolved.join(",");
@@ -1827,9 +1839,6 @@ async fn rm(ctx: &Ctx<'_>, a: RmArgs) -> Outcome {
         if let Err(e) = ops::validate_ref(n) {
             return bad_input(ctx, &e);
         }
-    }
-    if read_only(ctx) {
-        return refuse_read_only(ctx, host_choice(ctx, &a.h).as_deref(), &a.names.join(","));
     }
     let eng = match engine(ctx, &a.h).await {
         Ok(e) => e,
@@ -1917,13 +1926,13 @@ async fn prune(ctx: &Ctx<'_>, a: PruneArgs) -> Outcome {
         PruneWhat::Images => "images",
     };
     let target = format!("prune:{what}");
-    if read_only(ctx) {
-        return refuse_read_only(ctx, host_choice(ctx, &a.h).as_deref(), &target);
-    }
     let eng = match engine(ctx, &a.h).await {
         Ok(e) => e,
         Err(o) => return o,
     };
+    if !ctx.scopes.docker_host_wide(&eng.name, Access::Write) {
+        return runtime::refuse_scope(ctx, Some(&eng.name), &target);
+    }
     // What would go: the same selection the engine's prune makes.
     let (names, bytes) = match a.what {
         PruneWhat::Containers => {
@@ -2108,9 +2117,6 @@ async fn exec(ctx: &Ctx<'_>, a: ExecArgs) -> Outcome {
                 "refused: not allowlisted",
             ),
         );
-    }
-    if read_only(ctx) {
-        return refuse_read_only(ctx, host_choice(ctx, &a.h).as_deref(), &target);
     }
     let eng = match engine(ctx, &a.h).await {
         Ok(e) => e,

@@ -4,10 +4,11 @@
 //! strategic `restartedAt` patch, a merge patch on `/scale`, a JSON patch for undo), so the
 //! cluster's audit log reads the same as for a person at a terminal.
 
+use super::runtime::{self, Decl, Family, TEXT_BUDGET, Target, fit, now};
 use super::{Ctx, Outcome, error, reply};
 use crate::i18n::Lang;
-use crate::identity::Role;
 use crate::message::Reply;
+use crate::scope::Access;
 use crate::ops::kube::{CallError, Cluster, ClusterError, validate_name, validate_selector};
 use crate::render::{self, table};
 use clap::{Args, Subcommand, ValueEnum};
@@ -23,8 +24,6 @@ use kube::api::{Api, DeleteParams, ListParams, LogParams, Patch, PatchParams, Po
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
-
-use super::docker::TEXT_BUDGET;
 
 mod pod_rows;
 pub use pod_rows::{PodRow, PodRowList};
@@ -184,36 +183,64 @@ pub struct DrainArgs {
 }
 
 impl KubectlArgs {
-    pub fn required_role(&self) -> Role {
+    /// The declaration the command runtime applies: role, read/write, confirmation, context.
+    pub fn decl(&self, words: &[String]) -> Decl {
         use KubectlCommand as K;
-        match &self.cmd {
-            K::Get(_)
-            | K::Describe(_)
-            | K::Logs(_)
-            | K::Top(_)
-            | K::Rollout(RolloutCommand::Status(_)) => Role::Viewer,
-            K::Rollout(_) | K::Scale(_) => Role::Operator,
-            K::Delete(_) | K::Cordon(_) | K::Uncordon(_) | K::Drain(_) => Role::Admin,
-        }
+        const F: Family = Family::Kube;
+        let d = match &self.cmd {
+            K::Get(_) => Decl::read(F, "get"),
+            K::Describe(_) => Decl::read(F, "describe"),
+            K::Logs(_) => Decl::read(F, "logs"),
+            K::Top(_) => Decl::read(F, "top"),
+            K::Rollout(RolloutCommand::Status(_)) => Decl::read(F, "rollout_status"),
+            K::Rollout(RolloutCommand::Restart(_)) => Decl::write(F, "rollout_restart"),
+            K::Rollout(RolloutCommand::Undo(_)) => Decl::write(F, "rollout_undo"),
+            K::Scale(_) => Decl::write(F, "scale"),
+            K::Delete(_) => Decl::destructive(F, "delete"),
+            K::Cordon(_) => Decl::destructive(F, "cordon"),
+            K::Uncordon(_) => Decl::destructive(F, "uncordon"),
+            K::Drain(_) => Decl::destructive(F, "drain"),
+        };
+        d.on(Target::Kube {
+            context: self
+                .context
+                .clone()
+                .or_else(|| super::docker::host_word(words)),
+        })
     }
 
-    fn name(&self) -> &'static str {
+    /// What the command works on, for the scope check: cluster-wide objects, or a namespace
+    /// (`all`: every namespace, listed rows are filtered instead).
+    fn reach(&self) -> Reach {
         use KubectlCommand as K;
+        let cluster_kind = |w: &str| {
+            let kw = w.split_once('/').map_or(w, |(k, _)| k);
+            Kind::parse(kw).is_some_and(Kind::cluster_scoped)
+        };
         match &self.cmd {
-            K::Get(_) => "get",
-            K::Describe(_) => "describe",
-            K::Logs(_) => "logs",
-            K::Top(_) => "top",
-            K::Rollout(RolloutCommand::Status(_)) => "rollout_status",
-            K::Rollout(RolloutCommand::Restart(_)) => "rollout_restart",
-            K::Rollout(RolloutCommand::Undo(_)) => "rollout_undo",
-            K::Scale(_) => "scale",
-            K::Delete(_) => "delete",
-            K::Cordon(_) => "cordon",
-            K::Uncordon(_) => "uncordon",
-            K::Drain(_) => "drain",
+            K::Get(a) if Kind::parse(&a.kind) == Some(Kind::Namespace) => Reach::Listing,
+            K::Get(a) if cluster_kind(&a.kind) => Reach::Cluster,
+            K::Get(a) if a.all_namespaces => Reach::Listing,
+            K::Describe(a) if cluster_kind(&a.kind) => Reach::Cluster,
+            K::Top(a) if matches!(a.what, TopWhat::Nodes | TopWhat::Node | TopWhat::No) => {
+                Reach::Cluster
+            }
+            K::Top(a) if a.all_namespaces => Reach::Listing,
+            K::Cordon(_) | K::Uncordon(_) | K::Drain(_) => Reach::Cluster,
+            _ => Reach::Namespace,
         }
     }
+}
+
+/// What a command reaches, for scope checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    /// Objects in the command's namespace.
+    Namespace,
+    /// Nodes, or every namespace at once.
+    Cluster,
+    /// A list over namespaces: rows outside the sender's scope are left out.
+    Listing,
 }
 
 /// The kinds `/k get` knows, by every name kubectl accepts for them.
@@ -270,24 +297,6 @@ impl Kind {
 
 const KINDS_HELP: &str = "pods, deploy, sts, ds, svc, nodes, ns, events, ingress, jobs";
 
-pub async fn run(args: KubectlArgs, ctx: &Ctx<'_>) -> Outcome {
-    let name = args.name();
-    let out = dispatch(args, ctx).await;
-    let result = match &out {
-        Outcome::Reply(r) | Outcome::Audited(r, _) => {
-            if r.kind == crate::message::ReplyKind::Error {
-                "error"
-            } else {
-                "ok"
-            }
-        }
-        Outcome::NeedsConfirmation { .. } => "confirm",
-    };
-    metrics::counter!("wedock_kubectl_commands_total", "cmd" => name, "result" => result)
-        .increment(1);
-    out
-}
-
 /// What every handler needs: the cluster, the namespace, the language.
 struct K<'a, 'b> {
     ctx: &'a Ctx<'b>,
@@ -296,7 +305,9 @@ struct K<'a, 'b> {
     timeout: Duration,
 }
 
-async fn dispatch(args: KubectlArgs, ctx: &Ctx<'_>) -> Outcome {
+/// Runs a `/kubectl` command admitted by the command runtime.
+pub async fn run(args: KubectlArgs, ctx: &Ctx<'_>) -> Outcome {
+    let reach = args.reach();
     let KubectlArgs {
         context,
         namespace,
@@ -329,6 +340,22 @@ async fn dispatch(args: KubectlArgs, ctx: &Ctx<'_>) -> Outcome {
         ns,
         timeout: Duration::from_secs(ctx.app.config.kubernetes.request_timeout_secs),
     };
+    let scopes = &ctx.scopes;
+    let context = k.cluster.context.as_str();
+    let (allowed, what) = match reach {
+        Reach::Namespace => (
+            scopes.namespace(context, &k.ns, ctx.access),
+            format!("ns/{}", k.ns),
+        ),
+        Reach::Cluster => (
+            scopes.cluster_wide(context, ctx.access),
+            "cluster".to_string(),
+        ),
+        Reach::Listing => (true, String::new()),
+    };
+    if !allowed {
+        return runtime::refuse_scope(ctx, Some(context), &what);
+    }
     use KubectlCommand as C;
     match cmd {
         C::Get(a) => get(&k, a).await,
@@ -365,6 +392,15 @@ async fn dispatch(args: KubectlArgs, ctx: &Ctx<'_>) -> Outcome {
     }
 }
 
+impl K<'_, '_> {
+    /// Whether rows of `ns` may be shown to the sender.
+    fn visible_ns(&self, ns: &str) -> bool {
+        self.ctx
+            .scopes
+            .namespace(&self.cluster.context, ns, Access::Read)
+    }
+}
+
 /// `deploy/api`, or `deploy api`, into a kind and a checked name.
 fn target(kind_word: &str, name: Option<&str>) -> Result<(Kind, String), String> {
     let (kw, n) = match (kind_word.split_once('/'), name) {
@@ -383,23 +419,6 @@ fn target(kind_word: &str, name: Option<&str>) -> Result<(Kind, String), String>
 
 fn bad_input(ctx: &Ctx<'_>, why: &str) -> Outcome {
     super::bad_input(ctx, "kubectl_input", why)
-}
-
-fn read_only(ctx: &Ctx<'_>) -> bool {
-    ctx.app.config.read_only || ctx.app.config.kubernetes.read_only
-}
-
-fn refuse_read_only(k: &K<'_, '_>, target: &str) -> Outcome {
-    metrics::counter!("wedock_refused_total", "reason" => "read_only").increment(1);
-    let text = k.ctx.lang.pick(
-        "wedock 处于只读模式（kubernetes.read_only 或 read_only = true），写操作已禁用。",
-        "wedock is in read-only mode (kubernetes.read_only or read_only = true); write commands are disabled.",
-    );
-    Outcome::Audited(
-        Reply::error(text, k.ctx.lang),
-        k.ctx
-            .audit(Some(&k.cluster.context), Some(target), "refused: read-only"),
-    )
 }
 
 pub fn cluster_error_text(lang: Lang, e: &ClusterError) -> String {
@@ -485,20 +504,6 @@ macro_rules! try_call {
             Err(e) => return error($k.ctx, call_error_text($k, &e)),
         }
     };
-}
-
-fn fit(lang: Lang, head: &str, lines: &[String]) -> String {
-    let budget = TEXT_BUDGET.saturating_sub(head.len() + 1);
-    let body = render::head_fit(lines, budget, lang);
-    if head.is_empty() {
-        body
-    } else {
-        format!("{head}\n{body}")
-    }
-}
-
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
 }
 
 fn secs(t: &Time) -> i64 {
@@ -794,7 +799,12 @@ async fn get(k: &K<'_, '_>, a: GetArgs) -> Outcome {
         Kind::Pod => {
             // Only the columns' fields are decoded (see pod_rows.rs); same request.
             let list = try_call!(k, api_ns::<PodRow>(k, all).list(&lp));
-            let pods: Vec<Pod> = list.items.into_iter().map(|r| r.0).collect();
+            let pods: Vec<Pod> = list
+                .items
+                .into_iter()
+                .map(|r| r.0)
+                .filter(|p| !all || k.visible_ns(ns_of(&p.metadata)))
+                .collect();
             return reply(
                 ctx,
                 pods_reply(&context, &scope, &pods, all, wide, now, lang),
@@ -1074,6 +1084,14 @@ async fn get(k: &K<'_, '_>, a: GetArgs) -> Outcome {
                 rows,
             )
         }
+    };
+    // Every namespace: only rows of namespaces the sender may read.
+    let rows: Vec<Vec<String>> = if all || kind == Kind::Namespace {
+        rows.into_iter()
+            .filter(|r| r.first().is_some_and(|ns| k.visible_ns(ns)))
+            .collect()
+    } else {
+        rows
     };
     if rows.is_empty() {
         return none();
@@ -1845,6 +1863,9 @@ async fn top(k: &K<'_, '_>, a: TopArgs) -> Outcome {
             .collect();
         (with_ns(a.all_namespaces, &["NAME", "CPU", "MEMORY"]), rows)
     };
+    if !nodes && a.all_namespaces {
+        rows.retain(|(_, r)| r.first().is_some_and(|ns| k.visible_ns(ns)));
+    }
     // Busiest first, like `kubectl top --sort-by=cpu`.
     rows.sort_by(|a, b| b.0.total_cmp(&a.0));
     let rows: Vec<Vec<String>> = rows.into_iter().map(|(_, r)| r).collect();
@@ -1978,9 +1999,6 @@ async fn rollout_restart(k: &K<'_, '_>, kind: Kind, name: &str) -> Outcome {
     if !matches!(kind, Kind::Deployment | Kind::StatefulSet | Kind::DaemonSet) {
         return bad_input(k.ctx, "rollout restart supports deploy, sts and ds");
     }
-    if read_only(k.ctx) {
-        return refuse_read_only(k, &target);
-    }
     let at = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
     // kubectl's own field manager and patch type, so the cluster records it like kubectl.
     let pp = PatchParams {
@@ -2036,9 +2054,6 @@ async fn scale(k: &K<'_, '_>, kind: Kind, name: &str, replicas: i32) -> Outcome 
     let target = format!("{}/{}/{name}", k.ns, kind.word());
     if !matches!(kind, Kind::Deployment | Kind::StatefulSet) {
         return bad_input(k.ctx, "scale supports deploy and sts");
-    }
-    if read_only(k.ctx) {
-        return refuse_read_only(k, &target);
     }
     // kubectl scale: a merge patch on the scale subresource.
     let patch = Patch::Merge(serde_json::json!({"spec": {"replicas": replicas}}));
@@ -2110,9 +2125,6 @@ async fn rollout_undo(k: &K<'_, '_>, kind: Kind, name: &str) -> Outcome {
     let target = format!("{}/{}/{name}", k.ns, kind.word());
     if kind != Kind::Deployment {
         return bad_input(k.ctx, "rollout undo supports deploy/NAME");
-    }
-    if read_only(k.ctx) {
-        return refuse_read_only(k, &target);
     }
     let lang = k.ctx.lang;
     let c = k.cluster.client.clone();
@@ -2229,9 +2241,6 @@ async fn rollout_undo(k: &K<'_, '_>, kind: Kind, name: &str) -> Outcome {
 
 async fn delete_pod(k: &K<'_, '_>, name: &str) -> Outcome {
     let target = format!("{}/pod/{name}", k.ns);
-    if read_only(k.ctx) {
-        return refuse_read_only(k, &target);
-    }
     let api: Api<Pod> = Api::namespaced(k.cluster.client.clone(), &k.ns);
     // Look first: a typo should be "not found" now, not after the confirmation.
     let p = try_call!(k, api.get(name));
@@ -2283,9 +2292,6 @@ async fn cordon(k: &K<'_, '_>, node: &str, on: bool) -> Outcome {
         return bad_input(k.ctx, &e);
     }
     let target = format!("node/{node}");
-    if read_only(k.ctx) {
-        return refuse_read_only(k, &target);
-    }
     let api: Api<Node> = Api::all(k.cluster.client.clone());
     let n = try_call!(k, api.get(node));
     let verb = if on { "cordon" } else { "uncordon" };
@@ -2563,9 +2569,6 @@ async fn drain(k: &K<'_, '_>, a: DrainArgs) -> Outcome {
     };
     let retry = Duration::from_millis(cfg.eviction_retry_ms);
     let target = format!("node/{}", a.node);
-    if read_only(k.ctx) {
-        return refuse_read_only(k, &target);
-    }
     let lang = k.ctx.lang;
     let nodes: Api<Node> = Api::all(k.cluster.client.clone());
     try_call!(k, nodes.get(&a.node));

@@ -20,5 +20,6 @@ mod knowledge_llm;
 mod kube;
 mod manifests;
 mod replicas;
+mod scopes;
 mod server;
 mod store;
