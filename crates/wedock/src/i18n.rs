@@ -140,7 +140,9 @@ impl Text {
                 "⚠️ 即将执行：{summary}\n请在 {timeout} 秒内回复 /confirm {code} 确认，发送其他任何内容即取消。",
                 "⚠️ About to run: {summary}\nReply /confirm {code} within {timeout} s to proceed; anything else cancels.",
             ),
-            Text::NothingToConfirm => ("没有待确认的操作。", "Nothing is waiting for confirmation."),
+            Text::NothingToConfirm => {
+                ("没有待确认的操作。", "Nothing is waiting for confirmation.")
+            }
             Text::DockerUnavailable => (
                 "未连接 Docker 引擎：{reason}",
                 "No Docker engine available: {reason}",

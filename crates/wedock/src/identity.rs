@@ -105,6 +105,10 @@ mod tests {
         );
         cfg.unknown_users = UnknownUsers::Ignore;
         assert_eq!(Policy::new(cfg).role_of("wecom:bob", None), None);
-        assert!(Role::Guest < Role::Viewer && Role::Viewer < Role::Operator && Role::Operator < Role::Admin);
+        assert!(
+            Role::Guest < Role::Viewer
+                && Role::Viewer < Role::Operator
+                && Role::Operator < Role::Admin
+        );
     }
 }

@@ -92,11 +92,7 @@ pub fn validate(scopes: &[ScopeConfig]) -> Result<(), ConfigError> {
         }
         for (key, list) in [("users", &s.users), ("groups", &s.groups)] {
             if let Some(bad) = list.iter().find(|u| !u.contains(':')) {
-                return Err(err(
-                    i,
-                    key,
-                    format!("{bad:?} must look like channel:id"),
-                ));
+                return Err(err(i, key, format!("{bad:?} must look like channel:id")));
             }
         }
         for (key, list) in [
@@ -266,7 +262,9 @@ mod tests {
     #[test]
     fn read_entries_do_not_allow_writes_and_users_groups_match() {
         let all = vec![
-            entry("users = [\"wecom:zs\"]\ndocker_hosts = [\"local\"]\ncontainers = [\"api-*\", \"web\"]\naccess = \"write\""),
+            entry(
+                "users = [\"wecom:zs\"]\ndocker_hosts = [\"local\"]\ncontainers = [\"api-*\", \"web\"]\naccess = \"write\"",
+            ),
             entry("groups = [\"aibot:g1\"]\ncontainers = [\"*\"]"),
         ];
         let zs = Scopes::for_sender(&all, "wecom:zs", Role::Viewer, None);

@@ -14,8 +14,8 @@ use crate::identity::Role;
 use crate::message::Reply;
 use crate::scope::{Access, Scopes};
 use crate::store::AuditEntry;
-use runtime::{Decl, Family};
 use clap::{CommandFactory, Parser, Subcommand};
+use runtime::{Decl, Family};
 use serde::{Deserialize, Serialize};
 
 /// The whole chat command language.
@@ -283,10 +283,7 @@ pub(crate) async fn run(cmd: ChatCommand, ctx: &Ctx<'_>) -> Outcome {
         ChatCommand::Whoami => admin::whoami(ctx),
         ChatCommand::Confirm { .. } => {
             // Handled by the pipeline, which owns pending confirmations.
-            Outcome::Reply(Reply::error(
-                Text::NothingToConfirm.get(ctx.lang),
-                ctx.lang,
-            ))
+            Outcome::Reply(Reply::error(Text::NothingToConfirm.get(ctx.lang), ctx.lang))
         }
         ChatCommand::Audit { n } => admin::audit(ctx, n).await,
         ChatCommand::Outbox { dead, n } => admin::outbox(ctx, dead, n).await,

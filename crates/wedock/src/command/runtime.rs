@@ -34,7 +34,10 @@ pub enum Target {
     #[default]
     None,
     /// A Docker host (`None`: the default one, or every host for `ps --all-hosts`).
-    Docker { host: Option<String>, all_hosts: bool },
+    Docker {
+        host: Option<String>,
+        all_hosts: bool,
+    },
     /// A Kubernetes context (`None`: the default one).
     Kube { context: Option<String> },
 }
@@ -165,7 +168,12 @@ fn target_words(ctx: &Ctx<'_>) -> String {
         (Some(&("docker" | "kubectl" | "k")), _) => 2,
         _ => 1,
     };
-    words.iter().skip(skip).copied().collect::<Vec<_>>().join(",")
+    words
+        .iter()
+        .skip(skip)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// A refusal because the target is outside the sender's scope: counted, logged and audited
@@ -207,9 +215,14 @@ pub async fn execute(cmd: super::ChatCommand, decl: &Decl, ctx: &Ctx<'_>) -> Out
         Some(refused) => refused,
         None => super::run(cmd, ctx).await,
     };
-    if decl.destructive && !ctx.confirmed && matches!(out, Outcome::Audited(ref r, _) if r.kind != ReplyKind::Error)
+    if decl.destructive
+        && !ctx.confirmed
+        && matches!(out, Outcome::Audited(ref r, _) if r.kind != ReplyKind::Error)
     {
-        tracing::error!(verb = decl.verb, "a destructive command ran without confirmation");
+        tracing::error!(
+            verb = decl.verb,
+            "a destructive command ran without confirmation"
+        );
     }
     let result = match &out {
         Outcome::Reply(r) | Outcome::Audited(r, _) if r.kind == ReplyKind::Error => "error",
@@ -248,7 +261,10 @@ fn admit(decl: &Decl, ctx: &Ctx<'_>) -> Option<Outcome> {
         ));
     }
     let in_scope = match &decl.target {
-        Target::None | Target::Docker { all_hosts: true, .. } => true,
+        Target::None
+        | Target::Docker {
+            all_hosts: true, ..
+        } => true,
         Target::Docker { .. } => {
             let host = target_place(ctx, decl).unwrap_or_default();
             ctx.scopes.docker_host(&host, decl.access)

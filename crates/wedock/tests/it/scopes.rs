@@ -86,7 +86,9 @@ async fn out_of_scope_namespace_is_refused_and_nothing_changes() {
     );
 
     // In scope works, the same way as without scopes.
-    let r = bot.say("op1", "/k scale deploy/a --replicas 3 -n team-a").await;
+    let r = bot
+        .say("op1", "/k scale deploy/a --replicas 3 -n team-a")
+        .await;
     assert!(ok(&r).contains("2 → 3"), "{}", r.reply);
     assert_eq!(
         c.fake.get("deployments", "team-a", "a").unwrap()["spec"]["replicas"],
@@ -167,7 +169,9 @@ async fn kube_confirmations_use_the_kubernetes_timeout() {
     let t = ok(&r).to_string();
     assert!(t.contains("within 1 s"), "{t}");
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    let r = bot.say("admin1", &format!("/confirm {}", code_of(&t))).await;
+    let r = bot
+        .say("admin1", &format!("/confirm {}", code_of(&t)))
+        .await;
     failed(&r);
     assert!(c.fake.get("pods", "default", "web-1").is_some());
 
@@ -177,7 +181,8 @@ async fn kube_confirmations_use_the_kubernetes_timeout() {
     std::fs::write(&path, "[kubernetes]\nconfirm_timeout_secs = 0\n").unwrap();
     let e = wedock::config::Config::load(Some(&path), vec![]).unwrap_err();
     assert!(
-        e.to_string().contains("kubernetes.confirm_timeout_secs") && e.to_string().contains("between"),
+        e.to_string().contains("kubernetes.confirm_timeout_secs")
+            && e.to_string().contains("between"),
         "{e}"
     );
 }
@@ -226,11 +231,17 @@ access = "write"
     let r = bot.say("op1", &format!("/docker restart {prefix}")).await;
     failed(&r);
     // Another host is out of scope.
-    let r = bot.say("op1", &format!("/docker @second restart {api}")).await;
+    let r = bot
+        .say("op1", &format!("/docker @second restart {api}"))
+        .await;
     assert!(failed(&r).contains("outside your scope"), "{}", r.reply);
     assert_eq!(state(&other), "running");
     assert_eq!(state(&api), "running");
-    assert_eq!(started_at(&other), before, "out-of-scope container untouched");
+    assert_eq!(
+        started_at(&other),
+        before,
+        "out-of-scope container untouched"
+    );
 
     // In scope works.
     let api_before = started_at(&api);
