@@ -174,60 +174,52 @@ impl Scopes {
         self.kube().next().is_some()
     }
 
+    /// Unrestricted, or one of the sender's Docker entries with `access` passes `covers`.
+    fn docker_any(&self, access: Access, covers: impl Fn(&ScopeConfig) -> bool) -> bool {
+        !self.docker_restricted() || self.docker().any(|s| s.access >= access && covers(s))
+    }
+
+    /// Unrestricted, or one of the sender's Kubernetes entries with `access` passes `covers`.
+    fn kube_any(&self, access: Access, covers: impl Fn(&ScopeConfig) -> bool) -> bool {
+        !self.kube_restricted() || self.kube().any(|s| s.access >= access && covers(s))
+    }
+
     /// Some container of `host` may be touched with `access`.
     pub fn docker_host(&self, host: &str, access: Access) -> bool {
-        !self.docker_restricted()
-            || self
-                .docker()
-                .any(|s| s.access >= access && covers(s.docker_hosts.as_ref(), host))
+        self.docker_any(access, |s| covers(s.docker_hosts.as_ref(), host))
     }
 
     /// Container `name` on `host` may be touched with `access`.
     pub fn container(&self, host: &str, name: &str, access: Access) -> bool {
-        !self.docker_restricted()
-            || self.docker().any(|s| {
-                s.access >= access
-                    && covers(s.docker_hosts.as_ref(), host)
-                    && covers(s.containers.as_ref(), name)
-            })
+        self.docker_any(access, |s| {
+            covers(s.docker_hosts.as_ref(), host) && covers(s.containers.as_ref(), name)
+        })
     }
 
     /// Every container of `host` may be touched with `access` (host-wide commands).
     pub fn docker_host_wide(&self, host: &str, access: Access) -> bool {
-        !self.docker_restricted()
-            || self.docker().any(|s| {
-                s.access >= access
-                    && covers(s.docker_hosts.as_ref(), host)
-                    && covers_all(s.containers.as_ref())
-            })
+        self.docker_any(access, |s| {
+            covers(s.docker_hosts.as_ref(), host) && covers_all(s.containers.as_ref())
+        })
     }
 
     /// Something in context `context` may be touched with `access`.
     pub fn kube_context(&self, context: &str, access: Access) -> bool {
-        !self.kube_restricted()
-            || self
-                .kube()
-                .any(|s| s.access >= access && covers(s.kube_contexts.as_ref(), context))
+        self.kube_any(access, |s| covers(s.kube_contexts.as_ref(), context))
     }
 
     /// Objects in `namespace` of `context` may be touched with `access`.
     pub fn namespace(&self, context: &str, namespace: &str, access: Access) -> bool {
-        !self.kube_restricted()
-            || self.kube().any(|s| {
-                s.access >= access
-                    && covers(s.kube_contexts.as_ref(), context)
-                    && covers(s.namespaces.as_ref(), namespace)
-            })
+        self.kube_any(access, |s| {
+            covers(s.kube_contexts.as_ref(), context) && covers(s.namespaces.as_ref(), namespace)
+        })
     }
 
     /// Cluster-wide objects (nodes) and every namespace of `context`.
     pub fn cluster_wide(&self, context: &str, access: Access) -> bool {
-        !self.kube_restricted()
-            || self.kube().any(|s| {
-                s.access >= access
-                    && covers(s.kube_contexts.as_ref(), context)
-                    && covers_all(s.namespaces.as_ref())
-            })
+        self.kube_any(access, |s| {
+            covers(s.kube_contexts.as_ref(), context) && covers_all(s.namespaces.as_ref())
+        })
     }
 }
 

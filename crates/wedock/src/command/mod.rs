@@ -1,6 +1,17 @@
 //! Chat commands: one clap definition gives parsing, help and error messages, in the style
 //! people know from `docker` and `kubectl`. Each area keeps its handlers in its own file.
 
+/// The value of a handler step, or its reply (an engine, a resolved container, …) returned
+/// from the handler at once.
+macro_rules! or_return {
+    ($step:expr) => {
+        match $step {
+            Ok(v) => v,
+            Err(reply) => return reply,
+        }
+    };
+}
+
 pub mod admin;
 pub mod alerts;
 pub mod docker;

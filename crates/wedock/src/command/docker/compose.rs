@@ -23,10 +23,7 @@ pub(super) async fn project_containers(
 }
 
 pub(super) async fn compose_ls(ctx: &Ctx<'_>, h: HostOpt) -> Outcome {
-    let eng = match engine(ctx, &h).await {
-        Ok(e) => e,
-        Err(o) => return o,
-    };
+    let eng = or_return!(engine(ctx, &h).await);
     let mut list = try_call!(ctx, &eng, project_containers(&eng, None));
     list.retain(|c| visible(ctx, &eng, c));
     let mut projects: BTreeMap<String, (usize, usize)> = BTreeMap::new();
@@ -139,14 +136,8 @@ pub(super) async fn compose_ps(ctx: &Ctx<'_>, a: ProjectArgs) -> Outcome {
     if let Err(e) = ops::validate_ref(&a.project) {
         return bad_input(ctx, &e);
     }
-    let eng = match engine(ctx, &a.h).await {
-        Ok(e) => e,
-        Err(o) => return o,
-    };
-    let list = match load_project(ctx, &eng, &a.project).await {
-        Ok(l) => l,
-        Err(o) => return o,
-    };
+    let eng = or_return!(engine(ctx, &a.h).await);
+    let list = or_return!(load_project(ctx, &eng, &a.project).await);
     let now = now();
     let rows: Vec<Vec<String>> = list
         .iter()
@@ -187,14 +178,8 @@ pub(super) async fn compose_write(ctx: &Ctx<'_>, a: ProjectArgs, op: ComposeOp) 
         return bad_input(ctx, &e);
     }
     let target = format!("compose:{}", a.project);
-    let eng = match engine(ctx, &a.h).await {
-        Ok(e) => e,
-        Err(o) => return o,
-    };
-    let order = match load_project(ctx, &eng, &a.project).await {
-        Ok(l) => l,
-        Err(o) => return o,
-    };
+    let eng = or_return!(engine(ctx, &a.h).await);
+    let order = or_return!(load_project(ctx, &eng, &a.project).await);
     let mut lines = Vec::new();
     let mut failed = 0;
     if matches!(op, ComposeOp::Stop | ComposeOp::Restart) {

@@ -51,14 +51,8 @@ pub(super) async fn exec(ctx: &Ctx<'_>, a: ExecArgs) -> Outcome {
             ),
         );
     }
-    let eng = match engine(ctx, &a.h).await {
-        Ok(e) => e,
-        Err(o) => return o,
-    };
-    let c = match find(ctx, &eng, &a.name).await {
-        Ok(c) => c,
-        Err(o) => return o,
-    };
+    let eng = or_return!(engine(ctx, &a.h).await);
+    let c = or_return!(find(ctx, &eng, &a.name).await);
     let name = summary_name(&c);
     let (out, code) = match run_exec(&eng, c.id.as_deref().unwrap_or(""), &a.argv).await {
         Ok(x) => x,

@@ -3,14 +3,8 @@
 use super::*;
 
 pub(super) async fn inspect(ctx: &Ctx<'_>, a: NameArgs) -> Outcome {
-    let eng = match engine(ctx, &a.h).await {
-        Ok(e) => e,
-        Err(o) => return o,
-    };
-    let c = match find(ctx, &eng, &a.name).await {
-        Ok(c) => c,
-        Err(o) => return o,
-    };
+    let eng = or_return!(engine(ctx, &a.h).await);
+    let c = or_return!(find(ctx, &eng, &a.name).await);
     let id = c.id.clone().unwrap_or_default();
     let d = try_call!(
         ctx,
@@ -193,10 +187,7 @@ pub(super) async fn one_stats(eng: &Engine, id: &str) -> Result<StatsView, bolla
 }
 
 pub(super) async fn stats(ctx: &Ctx<'_>, a: StatsArgs) -> Outcome {
-    let eng = match engine(ctx, &a.h).await {
-        Ok(e) => e,
-        Err(o) => return o,
-    };
+    let eng = or_return!(engine(ctx, &a.h).await);
     let targets: Vec<ContainerSummary> = match &a.name {
         Some(n) => match find(ctx, &eng, n).await {
             Ok(c) => vec![c],
@@ -264,14 +255,8 @@ pub(super) async fn stats(ctx: &Ctx<'_>, a: StatsArgs) -> Outcome {
 }
 
 pub(super) async fn top(ctx: &Ctx<'_>, a: NameArgs) -> Outcome {
-    let eng = match engine(ctx, &a.h).await {
-        Ok(e) => e,
-        Err(o) => return o,
-    };
-    let c = match find(ctx, &eng, &a.name).await {
-        Ok(c) => c,
-        Err(o) => return o,
-    };
+    let eng = or_return!(engine(ctx, &a.h).await);
+    let c = or_return!(find(ctx, &eng, &a.name).await);
     let t = try_call!(
         ctx,
         &eng,

@@ -100,10 +100,7 @@ pub(super) async fn write(ctx: &Ctx<'_>, names: Vec<String>, h: HostOpt, op: Wri
     if names.len() > 50 {
         return bad_input(ctx, "more than 50 containers at once");
     }
-    let eng = match engine(ctx, &h).await {
-        Ok(e) => e,
-        Err(o) => return o,
-    };
+    let eng = or_return!(engine(ctx, &h).await);
     // Every name is resolved (and scope-checked) before anything changes.
     let mut found = Vec::new();
     for n in &names {
@@ -153,10 +150,7 @@ pub(super) async fn rm(ctx: &Ctx<'_>, a: RmArgs) -> Outcome {
             return bad_input(ctx, &e);
         }
     }
-    let eng = match engine(ctx, &a.h).await {
-        Ok(e) => e,
-        Err(o) => return o,
-    };
+    let eng = or_return!(engine(ctx, &a.h).await);
     let mut targets = Vec::new();
     for n in &a.names {
         match find(ctx, &eng, n).await {

@@ -133,10 +133,7 @@ pub(super) async fn ps(ctx: &Ctx<'_>, a: PsArgs) -> Outcome {
         };
         return reply(ctx, fit(ctx, &head, &lines));
     }
-    let eng = match engine(ctx, &a.h).await {
-        Ok(e) => e,
-        Err(o) => return o,
-    };
+    let eng = or_return!(engine(ctx, &a.h).await);
     let (mut list, _) = try_call!(ctx, &eng, ps_rows(&eng, &a, &filters));
     list.retain(|c| visible(ctx, &eng, c));
     let running = list.iter().filter(|c| state_of(c) == "running").count();
@@ -179,10 +176,7 @@ pub(super) fn image_id(id: &str) -> String {
 }
 
 pub(super) async fn images(ctx: &Ctx<'_>, h: HostOpt) -> Outcome {
-    let eng = match engine(ctx, &h).await {
-        Ok(e) => e,
-        Err(o) => return o,
-    };
+    let eng = or_return!(engine(ctx, &h).await);
     let mut list = try_call!(
         ctx,
         &eng,
@@ -224,10 +218,7 @@ pub(super) async fn images(ctx: &Ctx<'_>, h: HostOpt) -> Outcome {
 }
 
 pub(super) async fn networks(ctx: &Ctx<'_>, h: HostOpt) -> Outcome {
-    let eng = match engine(ctx, &h).await {
-        Ok(e) => e,
-        Err(o) => return o,
-    };
+    let eng = or_return!(engine(ctx, &h).await);
     let mut list = try_call!(
         ctx,
         &eng,
@@ -253,10 +244,7 @@ pub(super) async fn networks(ctx: &Ctx<'_>, h: HostOpt) -> Outcome {
 }
 
 pub(super) async fn volumes(ctx: &Ctx<'_>, h: HostOpt) -> Outcome {
-    let eng = match engine(ctx, &h).await {
-        Ok(e) => e,
-        Err(o) => return o,
-    };
+    let eng = or_return!(engine(ctx, &h).await);
     let resp = try_call!(
         ctx,
         &eng,
@@ -286,10 +274,7 @@ pub(super) async fn volumes(ctx: &Ctx<'_>, h: HostOpt) -> Outcome {
 }
 
 pub(super) async fn df(ctx: &Ctx<'_>, h: HostOpt) -> Outcome {
-    let eng = match engine(ctx, &h).await {
-        Ok(e) => e,
-        Err(o) => return o,
-    };
+    let eng = or_return!(engine(ctx, &h).await);
     let imgs = try_call!(
         ctx,
         &eng,
@@ -352,10 +337,7 @@ pub(super) async fn df(ctx: &Ctx<'_>, h: HostOpt) -> Outcome {
 }
 
 pub(super) async fn info(ctx: &Ctx<'_>, h: HostOpt) -> Outcome {
-    let eng = match engine(ctx, &h).await {
-        Ok(e) => e,
-        Err(o) => return o,
-    };
+    let eng = or_return!(engine(ctx, &h).await);
     let i = try_call!(ctx, &eng, eng.client.info());
     let l = |zh: &'static str, en: &'static str| ctx.lang.pick(zh, en);
     let s = |o: Option<String>| o.unwrap_or_else(|| "-".into());
@@ -398,10 +380,7 @@ pub(super) async fn info(ctx: &Ctx<'_>, h: HostOpt) -> Outcome {
 }
 
 pub(super) async fn version(ctx: &Ctx<'_>, h: HostOpt) -> Outcome {
-    let eng = match engine(ctx, &h).await {
-        Ok(e) => e,
-        Err(o) => return o,
-    };
+    let eng = or_return!(engine(ctx, &h).await);
     let v = try_call!(ctx, &eng, eng.client.version());
     let neg = eng.client.client_version();
     let s = |o: Option<String>| o.unwrap_or_else(|| "-".into());

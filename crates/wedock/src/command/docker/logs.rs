@@ -11,14 +11,8 @@ pub(super) async fn logs(ctx: &Ctx<'_>, a: LogsArgs) -> Outcome {
         Ok(s) => s,
         Err(e) => return bad_input(ctx, &e),
     };
-    let eng = match engine(ctx, &a.h).await {
-        Ok(e) => e,
-        Err(o) => return o,
-    };
-    let c = match find(ctx, &eng, &a.name).await {
-        Ok(c) => c,
-        Err(o) => return o,
-    };
+    let eng = or_return!(engine(ctx, &a.h).await);
+    let c = or_return!(find(ctx, &eng, &a.name).await);
     let name = summary_name(&c);
     let text = match fetch_logs(&eng, c.id.as_deref().unwrap_or(&name), tail, since).await {
         Ok(t) => t,
@@ -80,10 +74,7 @@ pub(super) async fn events(ctx: &Ctx<'_>, a: EventsArgs) -> Outcome {
         Ok(s) => s,
         Err(e) => return bad_input(ctx, &e),
     };
-    let eng = match engine(ctx, &a.h).await {
-        Ok(e) => e,
-        Err(o) => return o,
-    };
+    let eng = or_return!(engine(ctx, &a.h).await);
     let now = now();
     let opts = qp::EventsOptionsBuilder::default()
         .since(&(now - back).to_string())

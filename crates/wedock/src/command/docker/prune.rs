@@ -14,10 +14,7 @@ pub(super) async fn prune(ctx: &Ctx<'_>, a: PruneArgs) -> Outcome {
         PruneWhat::Images => "images",
     };
     let target = format!("prune:{what}");
-    let eng = match engine(ctx, &a.h).await {
-        Ok(e) => e,
-        Err(o) => return o,
-    };
+    let eng = or_return!(engine(ctx, &a.h).await);
     if !ctx.scopes.docker_host_wide(&eng.name, Access::Write) {
         return runtime::refuse_scope(ctx, Some(&eng.name), &target);
     }
