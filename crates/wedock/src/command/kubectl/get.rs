@@ -1,5 +1,6 @@
 //! `/k get KIND`: kubectl's tables, one row per object.
 
+use super::rows::table;
 use super::*;
 
 /// kubectl's STATUS for a pod: a container's waiting/terminated reason beats the phase.
@@ -244,7 +245,8 @@ pub(super) async fn get(k: &K<'_, '_>, a: GetArgs) -> Outcome {
             ),
         )
     };
-    let (header, rows): (Vec<&str>, Vec<Vec<String>>) = match kind {
+    let client = k.cluster.client.clone();
+    let (header, rows) = match kind {
         Kind::Pod => {
             // Only the columns' fields are decoded (see pod_rows.rs); same request.
             let list = try_call!(k, api_ns::<PodRow>(k, all).list(&lp));
@@ -260,287 +262,20 @@ pub(super) async fn get(k: &K<'_, '_>, a: GetArgs) -> Outcome {
             );
         }
         Kind::Deployment => {
-            let list = try_call!(k, api_ns::<Deployment>(k, all).list(&lp));
-            let rows = list
-                .items
-                .iter()
-                .map(|d| {
-                    let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-                    let st = d.status.as_ref();
-                    let ready = st.and_then(|s| s.ready_replicas).unwrap_or(0);
-                    let upd = st.and_then(|s| s.updated_replicas).unwrap_or(0);
-                    let avail = st.and_then(|s| s.available_replicas).unwrap_or(0);
-                    let mut row = ns_col(all, &d.metadata);
-                    row.extend([
-                        format!("{} {}", marker(ready >= want), name_of(&d.metadata)),
-                        format!("{ready}/{want}"),
-                        upd.to_string(),
-                        avail.to_string(),
-                        age(d.metadata.creation_timestamp.as_ref(), now),
-                    ]);
-                    row
-                })
-                .collect();
-            (
-                with_ns(all, &["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]),
-                rows,
-            )
+            or_return!(table::<Deployment>(k, api_ns(k, all), &lp, all, false).await)
         }
         Kind::StatefulSet => {
-            let list = try_call!(k, api_ns::<StatefulSet>(k, all).list(&lp));
-            let rows = list
-                .items
-                .iter()
-                .map(|d| {
-                    let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-                    let ready = d
-                        .status
-                        .as_ref()
-                        .and_then(|s| s.ready_replicas)
-                        .unwrap_or(0);
-                    let mut row = ns_col(all, &d.metadata);
-                    row.extend([
-                        format!("{} {}", marker(ready >= want), name_of(&d.metadata)),
-                        format!("{ready}/{want}"),
-                        age(d.metadata.creation_timestamp.as_ref(), now),
-                    ]);
-                    row
-                })
-                .collect();
-            (with_ns(all, &["NAME", "READY", "AGE"]), rows)
+            or_return!(table::<StatefulSet>(k, api_ns(k, all), &lp, all, false).await)
         }
-        Kind::DaemonSet => {
-            let list = try_call!(k, api_ns::<DaemonSet>(k, all).list(&lp));
-            let rows = list
-                .items
-                .iter()
-                .map(|d| {
-                    let st = d.status.as_ref();
-                    let want = st.map_or(0, |s| s.desired_number_scheduled);
-                    let ready = st.map_or(0, |s| s.number_ready);
-                    let avail = st.and_then(|s| s.number_available).unwrap_or(0);
-                    let mut row = ns_col(all, &d.metadata);
-                    row.extend([
-                        format!("{} {}", marker(ready >= want), name_of(&d.metadata)),
-                        want.to_string(),
-                        ready.to_string(),
-                        avail.to_string(),
-                        age(d.metadata.creation_timestamp.as_ref(), now),
-                    ]);
-                    row
-                })
-                .collect();
-            (
-                with_ns(all, &["NAME", "DESIRED", "READY", "AVAILABLE", "AGE"]),
-                rows,
-            )
-        }
-        Kind::Service => {
-            let list = try_call!(k, api_ns::<Service>(k, all).list(&lp));
-            let rows = list
-                .items
-                .iter()
-                .map(|s| {
-                    let spec = s.spec.as_ref();
-                    let ports = spec
-                        .and_then(|s| s.ports.as_ref())
-                        .map(|ps| {
-                            ps.iter()
-                                .map(|p| {
-                                    let proto = p.protocol.as_deref().unwrap_or("TCP");
-                                    match p.node_port {
-                                        Some(np) => format!("{}:{np}/{proto}", p.port),
-                                        None => format!("{}/{proto}", p.port),
-                                    }
-                                })
-                                .collect::<Vec<_>>()
-                                .join(",")
-                        })
-                        .unwrap_or_default();
-                    let mut row = ns_col(all, &s.metadata);
-                    row.extend([
-                        name_of(&s.metadata).to_string(),
-                        spec.and_then(|s| s.type_.clone())
-                            .unwrap_or_else(|| "ClusterIP".into()),
-                        spec.and_then(|s| s.cluster_ip.clone())
-                            .unwrap_or_else(|| "<none>".into()),
-                        if ports.is_empty() {
-                            "<none>".into()
-                        } else {
-                            ports
-                        },
-                        age(s.metadata.creation_timestamp.as_ref(), now),
-                    ]);
-                    row
-                })
-                .collect();
-            (
-                with_ns(all, &["NAME", "TYPE", "CLUSTER-IP", "PORTS", "AGE"]),
-                rows,
-            )
-        }
-        Kind::Node => {
-            let api: Api<Node> = Api::all(k.cluster.client.clone());
-            let list = try_call!(k, api.list(&lp));
-            let rows = list
-                .items
-                .iter()
-                .map(|n| {
-                    let (ok, status) = node_status(n);
-                    let roles = node_roles(n);
-                    let version = n
-                        .status
-                        .as_ref()
-                        .and_then(|s| s.node_info.as_ref())
-                        .map(|i| i.kubelet_version.clone())
-                        .unwrap_or_default();
-                    vec![
-                        name_of(&n.metadata).to_string(),
-                        format!("{} {status}", marker(ok)),
-                        roles,
-                        age(n.metadata.creation_timestamp.as_ref(), now),
-                        version,
-                    ]
-                })
-                .collect();
-            (vec!["NAME", "STATUS", "ROLES", "AGE", "VERSION"], rows)
-        }
+        Kind::DaemonSet => or_return!(table::<DaemonSet>(k, api_ns(k, all), &lp, all, false).await),
+        Kind::Service => or_return!(table::<Service>(k, api_ns(k, all), &lp, all, false).await),
+        Kind::Event => or_return!(table::<Event>(k, api_ns(k, all), &lp, all, false).await),
+        Kind::Ingress => or_return!(table::<Ingress>(k, api_ns(k, all), &lp, all, false).await),
+        Kind::Job => or_return!(table::<Job>(k, api_ns(k, all), &lp, all, false).await),
+        Kind::Node => or_return!(table::<Node>(k, Api::all(client), &lp, false, false).await),
         Kind::Namespace => {
-            let api: Api<Namespace> = Api::all(k.cluster.client.clone());
-            let list = try_call!(k, api.list(&lp));
-            let rows = list
-                .items
-                .iter()
-                .map(|n| {
-                    vec![
-                        name_of(&n.metadata).to_string(),
-                        n.status
-                            .as_ref()
-                            .and_then(|s| s.phase.clone())
-                            .unwrap_or_default(),
-                        age(n.metadata.creation_timestamp.as_ref(), now),
-                    ]
-                })
-                .collect();
-            (vec!["NAME", "STATUS", "AGE"], rows)
+            or_return!(table::<Namespace>(k, Api::all(client), &lp, false, true).await)
         }
-        Kind::Event => {
-            let list = try_call!(k, api_ns::<Event>(k, all).list(&lp));
-            let mut evs = list.items;
-            evs.sort_by_key(|e| std::cmp::Reverse(event_time(e)));
-            let rows = evs
-                .iter()
-                .map(|e| {
-                    let mut row = ns_col(all, &e.metadata);
-                    let obj = &e.involved_object;
-                    row.extend([
-                        event_time(e)
-                            .map(|t| {
-                                age(
-                                    Some(&Time(
-                                        k8s_openapi::jiff::Timestamp::from_second(t)
-                                            .unwrap_or_default(),
-                                    )),
-                                    now,
-                                )
-                            })
-                            .unwrap_or_default(),
-                        e.type_.clone().unwrap_or_default(),
-                        e.reason.clone().unwrap_or_default(),
-                        format!(
-                            "{}/{}",
-                            obj.kind.as_deref().unwrap_or("").to_ascii_lowercase(),
-                            obj.name.as_deref().unwrap_or("")
-                        ),
-                        render::truncate_to_width(e.message.as_deref().unwrap_or("").trim(), 80),
-                    ]);
-                    row
-                })
-                .collect();
-            (
-                with_ns(all, &["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]),
-                rows,
-            )
-        }
-        Kind::Ingress => {
-            let list = try_call!(k, api_ns::<Ingress>(k, all).list(&lp));
-            let rows = list
-                .items
-                .iter()
-                .map(|i| {
-                    let spec = i.spec.as_ref();
-                    let hosts = spec
-                        .and_then(|s| s.rules.as_ref())
-                        .map(|r| {
-                            r.iter()
-                                .filter_map(|r| r.host.clone())
-                                .collect::<Vec<_>>()
-                                .join(",")
-                        })
-                        .filter(|h| !h.is_empty())
-                        .unwrap_or_else(|| "*".into());
-                    let addr = i
-                        .status
-                        .as_ref()
-                        .and_then(|s| s.load_balancer.as_ref())
-                        .and_then(|l| l.ingress.as_ref())
-                        .map(|v| {
-                            v.iter()
-                                .filter_map(|x| x.ip.clone().or(x.hostname.clone()))
-                                .collect::<Vec<_>>()
-                                .join(",")
-                        })
-                        .unwrap_or_default();
-                    let mut row = ns_col(all, &i.metadata);
-                    row.extend([
-                        name_of(&i.metadata).to_string(),
-                        spec.and_then(|s| s.ingress_class_name.clone())
-                            .unwrap_or_else(|| "<none>".into()),
-                        hosts,
-                        addr,
-                        age(i.metadata.creation_timestamp.as_ref(), now),
-                    ]);
-                    row
-                })
-                .collect();
-            (
-                with_ns(all, &["NAME", "CLASS", "HOSTS", "ADDRESS", "AGE"]),
-                rows,
-            )
-        }
-        Kind::Job => {
-            let list = try_call!(k, api_ns::<Job>(k, all).list(&lp));
-            let rows = list
-                .items
-                .iter()
-                .map(|j| {
-                    let st = j.status.as_ref();
-                    let want = j.spec.as_ref().and_then(|s| s.completions).unwrap_or(1);
-                    let done = st.and_then(|s| s.succeeded).unwrap_or(0);
-                    let status = job_status(j);
-                    let mut row = ns_col(all, &j.metadata);
-                    row.extend([
-                        name_of(&j.metadata).to_string(),
-                        format!("{} {status}", if status == "Failed" { "🔴" } else { "🟢" }),
-                        format!("{done}/{want}"),
-                        age(j.metadata.creation_timestamp.as_ref(), now),
-                    ]);
-                    row
-                })
-                .collect();
-            (
-                with_ns(all, &["NAME", "STATUS", "COMPLETIONS", "AGE"]),
-                rows,
-            )
-        }
-    };
-    // Every namespace: only rows of namespaces the sender may read.
-    let rows: Vec<Vec<String>> = if all || kind == Kind::Namespace {
-        rows.into_iter()
-            .filter(|r| r.first().is_some_and(|ns| k.visible_ns(ns)))
-            .collect()
-    } else {
-        rows
     };
     if rows.is_empty() {
         return none();

@@ -558,6 +558,7 @@ mod drain;
 mod get;
 mod logs;
 mod rollout;
+mod rows;
 mod top;
 pub use describe::describe_pod_lines;
 use describe::*;
