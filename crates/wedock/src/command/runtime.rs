@@ -297,3 +297,20 @@ pub fn fit(lang: Lang, head: &str, lines: &[String]) -> String {
 pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
+
+/// Log output under `head`: its last lines that fit in one reply, or a note that there is
+/// none.
+pub fn tail_under(lang: Lang, head: &str, text: &str) -> String {
+    if text.trim().is_empty() {
+        return format!(
+            "{head}\n{}",
+            lang.pick("（没有日志输出）", "(no log output)")
+        );
+    }
+    let body = render::tail_fit(
+        text.trim_end(),
+        TEXT_BUDGET.saturating_sub(head.len() + 1),
+        lang,
+    );
+    format!("{head}\n{body}")
+}

@@ -22,21 +22,7 @@ pub(super) async fn logs(ctx: &Ctx<'_>, a: LogsArgs) -> Outcome {
         Lang::Zh => format!("📜 {name} 最近 {tail} 行 · {}", marker_of(&c)),
         Lang::En => format!("📜 {name} last {tail} lines · {}", marker_of(&c)),
     };
-    if text.trim().is_empty() {
-        return reply(
-            ctx,
-            format!(
-                "{head}\n{}",
-                ctx.lang.pick("（没有日志输出）", "(no log output)")
-            ),
-        );
-    }
-    let body = render::tail_fit(
-        text.trim_end(),
-        TEXT_BUDGET.saturating_sub(head.len() + 1),
-        ctx.lang,
-    );
-    reply(ctx, format!("{head}\n{body}"))
+    reply(ctx, runtime::tail_under(ctx.lang, &head, &text))
 }
 
 /// The last `tail` lines of a container's stdout and stderr, interleaved as written.

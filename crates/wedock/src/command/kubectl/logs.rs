@@ -37,19 +37,5 @@ pub(super) async fn logs(k: &K<'_, '_>, a: LogsArgs) -> Outcome {
             k.cluster.context, k.ns
         ),
     };
-    if text.trim().is_empty() {
-        return reply(
-            ctx,
-            format!(
-                "{head}\n{}",
-                ctx.lang.pick("（没有日志输出）", "(no log output)")
-            ),
-        );
-    }
-    let body = render::tail_fit(
-        text.trim_end(),
-        TEXT_BUDGET.saturating_sub(head.len() + 1),
-        ctx.lang,
-    );
-    reply(ctx, format!("{head}\n{body}"))
+    reply(ctx, runtime::tail_under(ctx.lang, &head, &text))
 }

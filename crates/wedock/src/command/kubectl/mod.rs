@@ -8,7 +8,7 @@
 //! and scope resolution (`run`) and the API-call plumbing; one file per verb group holds the
 //! handlers. Files here may use `ops::kube`, `render`, `i18n` and the command runtime.
 
-use super::runtime::{self, Decl, Family, TEXT_BUDGET, Target, fit, now};
+use super::runtime::{self, Decl, Family, Target, fit, now};
 use super::{Ctx, Outcome, error, reply};
 use crate::i18n::Lang;
 use crate::message::Reply;
