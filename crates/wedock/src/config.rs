@@ -151,6 +151,9 @@ pub struct IdentityConfig {
     pub users: BTreeMap<String, Role>,
     /// Roles by group chat `channel:chatid`; a member gets the higher of user and group role.
     pub groups: BTreeMap<String, Role>,
+    /// Which hosts, containers, contexts and namespaces a role, user or group may read or
+    /// change (`[[identity.scopes]]`, see [`crate::scope`]). Empty: everything.
+    pub scopes: Vec<crate::scope::ScopeConfig>,
 }
 
 impl Default for IdentityConfig {
@@ -161,6 +164,7 @@ impl Default for IdentityConfig {
             local_role: Role::Admin,
             users: BTreeMap::new(),
             groups: BTreeMap::new(),
+            scopes: Vec::new(),
         }
     }
 }
@@ -643,6 +647,8 @@ pub struct KubernetesConfig {
     pub in_cluster: bool,
     /// Refuse every write command on clusters.
     pub read_only: bool,
+    /// How long a destructive cluster command waits for `/confirm`.
+    pub confirm_timeout_secs: u64,
     /// Longest wait for one API call of a chat command.
     pub request_timeout_secs: u64,
     /// Default `logs --tail`.
@@ -666,6 +672,7 @@ impl Default for KubernetesConfig {
             default_context: None,
             in_cluster: false,
             read_only: false,
+            confirm_timeout_secs: 60,
             request_timeout_secs: 15,
             logs_tail: 50,
             drain_timeout_secs: 60,
@@ -987,6 +994,7 @@ impl Config {
                 ));
             }
         }
+        crate::scope::validate(&self.identity.scopes)?;
         Ok(())
     }
 }
@@ -1096,6 +1104,12 @@ impl Config {
         }
         if !(1..=10_000).contains(&k.logs_tail) {
             return Err(err("kubernetes.logs_tail", "must be between 1 and 10000"));
+        }
+        if !(1..=3600).contains(&k.confirm_timeout_secs) {
+            return Err(err(
+                "kubernetes.confirm_timeout_secs",
+                "must be between 1 and 3600",
+            ));
         }
         // Below the chat pipeline's two-minute "still processing" window, so a channel's
         // redelivery never runs a drain twice.

@@ -78,6 +78,9 @@ pub enum Text {
     QuizStillPending,
     RateLimitedCommands,
     RateLimitedAnswers,
+    OutOfScope,
+    ConfirmAsk,
+    NothingToConfirm,
 }
 
 impl Text {
@@ -129,8 +132,8 @@ impl Text {
             ),
             Text::ClosestTopics => ("你可能想问：", "Did you mean:"),
             Text::ReadOnly => (
-                "wedock 处于只读模式（docker.read_only = true），写操作已禁用。",
-                "wedock is in read-only mode (docker.read_only = true); write commands are disabled.",
+                "wedock 处于只读模式（{key} = true），写操作已禁用。",
+                "wedock is in read-only mode ({key} = true); write commands are disabled.",
             ),
             Text::RateLimitedCommands => (
                 "操作太频繁（每分钟最多 {limit} 条命令），请 {secs} 秒后再试。",
@@ -140,6 +143,17 @@ impl Text {
                 "提问太频繁（每小时最多 {limit} 个问题），请 {secs} 秒后再试。",
                 "Too many questions (at most {limit} an hour); please try again in {secs} s.",
             ),
+            Text::OutOfScope => (
+                "权限不足：{what} 不能{access} {target}，它不在你（{have}）的范围内。",
+                "Permission denied: {what} may not {access} {target}; it is outside your scope ({have}).",
+            ),
+            Text::ConfirmAsk => (
+                "⚠️ 即将执行：{summary}\n请在 {timeout} 秒内回复 /confirm {code} 确认，发送其他任何内容即取消。",
+                "⚠️ About to run: {summary}\nReply /confirm {code} within {timeout} s to proceed; anything else cancels.",
+            ),
+            Text::NothingToConfirm => {
+                ("没有待确认的操作。", "Nothing is waiting for confirmation.")
+            }
             Text::DockerUnavailable => (
                 "未连接 Docker 引擎：{reason}",
                 "No Docker engine available: {reason}",

@@ -22,6 +22,7 @@ pub mod private_fs;
 pub mod ratelimit;
 pub mod redact;
 pub mod render;
+pub mod scope;
 pub mod secret;
 pub mod serve;
 pub mod server;

@@ -7,6 +7,7 @@ use crate::command::{self, ChatCommand, Ctx, Outcome, PendingConfirmation};
 use crate::i18n::{Lang, Text};
 use crate::identity::Role;
 use crate::message::{Incoming, Progress, Reply, ReplyKind};
+use crate::scope::Scopes;
 use crate::store::{DedupState, now_ms};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -480,25 +481,19 @@ impl Pipeline {
                 return r;
             }
         };
-        let needed = cmd.required_role();
-        if role < needed {
-            metrics::counter!("wedock_refused_total", "reason" => "role").increment(1);
-            let what = format!("/{}", words.first().map(String::as_str).unwrap_or(""));
-            return Reply::error(
-                Text::NeedRole.fill(
-                    lang,
-                    &[
-                        ("what", &what),
-                        ("need", needed.as_str()),
-                        ("have", role.as_str()),
-                    ],
-                ),
-                lang,
-            );
+        let decl = cmd.decl(&words);
+        if let Some(refused) = command::runtime::check_role(&decl, role, lang, &words) {
+            return refused;
         }
         if let ChatCommand::Confirm { code } = &cmd {
             return Box::pin(self.confirm(msg, identity, role, lang, code)).await;
         }
+        let scopes = Scopes::for_sender(
+            &self.app.config.identity.scopes,
+            identity,
+            role,
+            msg.chat_identity().as_deref(),
+        );
         let ctx = Ctx {
             app: &self.app,
             identity: identity.to_string(),
@@ -508,9 +503,11 @@ impl Pipeline {
             lang,
             words: words.clone(),
             confirmed,
+            scopes,
+            access: decl.access,
         };
         // Command output (logs, inspect, describe, events, exec) leaves only redacted.
-        match command::run(cmd, &ctx).await {
+        match command::runtime::execute(cmd, &decl, &ctx).await {
             Outcome::Reply(r) => self.redacted(r),
             Outcome::Audited(r, entry) => {
                 if let Err(e) = self.app.store.audit_append(entry).await {
@@ -521,7 +518,7 @@ impl Pipeline {
             Outcome::NeedsConfirmation { summary } => {
                 let summary = self.app.redactor.redact(&summary).into_owned();
                 let code = confirmation_code();
-                let timeout = self.app.config.docker.confirm_timeout_secs.max(1);
+                let timeout = command::runtime::confirm_timeout_secs(&self.app.config, decl.family);
                 let pending = PendingConfirmation {
                     code: code.clone(),
                     words,
@@ -541,14 +538,14 @@ impl Pipeline {
                 {
                     return Reply::error(e.to_string(), lang);
                 }
-                let text = match lang {
-                    Lang::Zh => format!(
-                        "⚠️ 即将执行：{summary}\n请在 {timeout} 秒内回复 /confirm {code} 确认，发送其他任何内容即取消。"
-                    ),
-                    Lang::En => format!(
-                        "⚠️ About to run: {summary}\nReply /confirm {code} within {timeout} s to proceed; anything else cancels."
-                    ),
-                };
+                let text = Text::ConfirmAsk.fill(
+                    lang,
+                    &[
+                        ("summary", &summary),
+                        ("timeout", &timeout.to_string()),
+                        ("code", &code),
+                    ],
+                );
                 Reply::command(text, lang)
             }
         }

@@ -1,18 +1,32 @@
 //! Chat commands: one clap definition gives parsing, help and error messages, in the style
 //! people know from `docker` and `kubectl`. Each area keeps its handlers in its own file.
 
+/// The value of a handler step, or its reply (an engine, a resolved container, …) returned
+/// from the handler at once.
+macro_rules! or_return {
+    ($step:expr) => {
+        match $step {
+            Ok(v) => v,
+            Err(reply) => return reply,
+        }
+    };
+}
+
 pub mod admin;
 pub mod alerts;
 pub mod docker;
 pub mod kubectl;
 pub mod quiz;
+pub mod runtime;
 
 use crate::app::App;
 use crate::i18n::{Lang, Text};
 use crate::identity::Role;
 use crate::message::Reply;
+use crate::scope::{Access, Scopes};
 use crate::store::AuditEntry;
 use clap::{CommandFactory, Parser, Subcommand};
+use runtime::{Decl, Family};
 use serde::{Deserialize, Serialize};
 
 /// The whole chat command language.
@@ -94,22 +108,34 @@ pub enum ChatCommand {
 }
 
 impl ChatCommand {
+    /// What the command is: role, read or write, destructive, target. `words` are the
+    /// command words as typed (for a leading `@host`).
+    pub fn decl(&self, words: &[String]) -> Decl {
+        use ChatCommand as C;
+        let core = |verb, role| Decl::read(Family::Core, verb).role(role);
+        match self {
+            C::Help { .. } => core("help", Role::Guest),
+            C::Ping => core("ping", Role::Guest),
+            C::Whoami => core("whoami", Role::Guest),
+            C::Confirm { .. } => core("confirm", Role::Guest),
+            C::Quiz(_) => core("quiz", Role::Guest),
+            C::Audit { .. } => core("audit", Role::Admin),
+            C::Outbox { .. } => core("outbox", Role::Admin),
+            C::Alerts { .. } => core("alerts", Role::Viewer),
+            C::Mutes => core("mutes", Role::Viewer),
+            C::Mute(_) => core("mute", Role::Operator),
+            C::Unmute { .. } => core("unmute", Role::Operator),
+            C::Docker(d) => d.decl(words),
+            C::Ps(a) => docker::DockerCommand::Ps(a.clone()).decl(words),
+            C::Logs(a) => docker::DockerCommand::Logs(a.clone()).decl(words),
+            C::Restart(a) => docker::DockerCommand::Restart(a.clone()).decl(words),
+            C::Kubectl(k) => k.decl(words),
+        }
+    }
+
     /// The lowest role that may run this command.
     pub fn required_role(&self) -> Role {
-        match self {
-            ChatCommand::Help { .. }
-            | ChatCommand::Ping
-            | ChatCommand::Whoami
-            | ChatCommand::Confirm { .. }
-            | ChatCommand::Quiz(_) => Role::Guest,
-            ChatCommand::Audit { .. } | ChatCommand::Outbox { .. } => Role::Admin,
-            ChatCommand::Docker(d) => d.required_role(),
-            ChatCommand::Ps(_) | ChatCommand::Logs(_) => Role::Viewer,
-            ChatCommand::Restart(_) => Role::Operator,
-            ChatCommand::Kubectl(k) => k.required_role(),
-            ChatCommand::Alerts { .. } | ChatCommand::Mutes => Role::Viewer,
-            ChatCommand::Mute(_) | ChatCommand::Unmute { .. } => Role::Operator,
-        }
+        self.decl(&[]).role
     }
 }
 
@@ -126,6 +152,10 @@ pub struct Ctx<'a> {
     pub words: Vec<String>,
     /// Set when re-run after `/confirm`.
     pub confirmed: bool,
+    /// The `[[identity.scopes]]` entries that apply to the sender.
+    pub scopes: Scopes,
+    /// Whether the command reads or changes (from its declaration), for scope checks.
+    pub access: Access,
 }
 
 /// A command's normal reply, in the user's language.
@@ -253,8 +283,9 @@ pub fn help_text(topic: &[String], lang: Lang) -> String {
     out
 }
 
-/// Runs a parsed command whose role has been checked.
-pub async fn run(cmd: ChatCommand, ctx: &Ctx<'_>) -> Outcome {
+/// Runs a parsed command whose role, read-only mode and scope have been checked (see
+/// [`runtime::execute`]).
+pub(crate) async fn run(cmd: ChatCommand, ctx: &Ctx<'_>) -> Outcome {
     match cmd {
         ChatCommand::Help { topic } => {
             Outcome::Reply(Reply::command(help_text(&topic, ctx.lang), ctx.lang))
@@ -263,11 +294,7 @@ pub async fn run(cmd: ChatCommand, ctx: &Ctx<'_>) -> Outcome {
         ChatCommand::Whoami => admin::whoami(ctx),
         ChatCommand::Confirm { .. } => {
             // Handled by the pipeline, which owns pending confirmations.
-            Outcome::Reply(Reply::error(
-                ctx.lang
-                    .pick("没有待确认的操作。", "Nothing is waiting for confirmation."),
-                ctx.lang,
-            ))
+            Outcome::Reply(Reply::error(Text::NothingToConfirm.get(ctx.lang), ctx.lang))
         }
         ChatCommand::Audit { n } => admin::audit(ctx, n).await,
         ChatCommand::Outbox { dead, n } => admin::outbox(ctx, dead, n).await,

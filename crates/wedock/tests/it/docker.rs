@@ -56,7 +56,7 @@ pub fn docker(args: &[&str]) -> std::process::Output {
         .expect("run docker")
 }
 
-fn docker_ok(args: &[&str]) -> String {
+pub fn docker_ok(args: &[&str]) -> String {
     let out = docker(args);
     assert!(
         out.status.success(),
@@ -204,13 +204,13 @@ impl Bot {
     }
 }
 
-fn ok(r: &Reply) -> &str {
+pub fn ok(r: &Reply) -> &str {
     assert_eq!(r.kind, ReplyKind::Command, "expected success: {}", r.reply);
     assert!(r.reply.len() <= 2048, "over budget: {}", r.reply.len());
     &r.reply
 }
 
-fn failed(r: &Reply) -> &str {
+pub fn failed(r: &Reply) -> &str {
     assert_eq!(r.kind, ReplyKind::Error, "expected an error: {}", r.reply);
     &r.reply
 }

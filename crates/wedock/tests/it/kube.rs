@@ -19,14 +19,14 @@ const USERS: &str = r#"
 "#;
 
 /// A fake cluster with two contexts pointing at it, and the config that uses it.
-struct Cluster {
-    fake: FakeKube,
+pub struct Cluster {
+    pub fake: FakeKube,
     _dir: tempfile::TempDir,
     kubeconfig: std::path::PathBuf,
 }
 
 impl Cluster {
-    async fn start() -> Cluster {
+    pub async fn start() -> Cluster {
         crate::support::init();
         let fake = FakeKube::start().await;
         let dir = tempfile::tempdir().unwrap();
@@ -40,7 +40,7 @@ impl Cluster {
     }
 
     /// A bot whose test users have written English before, so replies are in English.
-    async fn bot(&self, extra: &str) -> Bot {
+    pub async fn bot(&self, extra: &str) -> Bot {
         let bot = Bot::new(&self.config(extra)).await;
         for u in ["viewer1", "op1", "admin1"] {
             bot.say(u, "hello").await;
@@ -48,7 +48,7 @@ impl Cluster {
         bot
     }
 
-    fn config(&self, extra: &str) -> String {
+    pub fn config(&self, extra: &str) -> String {
         format!(
             "[docker]\nenabled = false\n\n[kubernetes]\nenabled = true\nkubeconfig = \"{}\"\n{extra}\n{USERS}",
             self.kubeconfig.display()
@@ -56,7 +56,7 @@ impl Cluster {
     }
 
     /// The pods, nodes and workloads most tests look at.
-    fn seed(&self) {
+    pub fn seed(&self) {
         let f = &self.fake;
         f.put(
             "pods",

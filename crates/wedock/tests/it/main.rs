@@ -21,6 +21,7 @@ mod kube;
 mod manifests;
 mod pg_tls;
 mod replicas;
+mod scopes;
 mod security_channels;
 mod security_console;
 mod security_output;

@@ -1,0 +1,135 @@
+//! `/docker logs` and `events`: what containers and the engine wrote lately.
+
+use super::*;
+
+pub(super) async fn logs(ctx: &Ctx<'_>, a: LogsArgs) -> Outcome {
+    let tail = a
+        .tail
+        .unwrap_or(ctx.app.config.docker.logs_tail)
+        .clamp(1, 10_000);
+    let since = match a.since.as_deref().map(parse_since).transpose() {
+        Ok(s) => s,
+        Err(e) => return bad_input(ctx, &e),
+    };
+    let eng = or_return!(engine(ctx, &a.h).await);
+    let c = or_return!(find(ctx, &eng, &a.name).await);
+    let name = summary_name(&c);
+    let text = match fetch_logs(&eng, c.id.as_deref().unwrap_or(&name), tail, since).await {
+        Ok(t) => t,
+        Err(e) => return error(ctx, call_error_text(ctx, &eng, &e).await),
+    };
+    let head = match ctx.lang {
+        Lang::Zh => format!("📜 {name} 最近 {tail} 行 · {}", marker_of(&c)),
+        Lang::En => format!("📜 {name} last {tail} lines · {}", marker_of(&c)),
+    };
+    reply(ctx, runtime::tail_under(ctx.lang, &head, &text))
+}
+
+/// The last `tail` lines of a container's stdout and stderr, interleaved as written.
+pub async fn fetch_logs(
+    eng: &Engine,
+    id: &str,
+    tail: usize,
+    since_secs: Option<i64>,
+) -> Result<String, bollard::errors::Error> {
+    let mut b = qp::LogsOptionsBuilder::default()
+        .stdout(true)
+        .stderr(true)
+        .tail(&tail.to_string());
+    if let Some(s) = since_secs {
+        b = b.since(i32::try_from(now() - s).unwrap_or(0));
+    }
+    let mut stream = eng.client.logs(id, Some(b.build()));
+    let mut out = String::new();
+    let collect = async {
+        while let Some(item) = stream.next().await {
+            let chunk = item?;
+            out.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+        }
+        Ok::<(), bollard::errors::Error>(())
+    };
+    match tokio::time::timeout(STREAM_TIMEOUT, collect).await {
+        Ok(r) => r?,
+        Err(_) => out.push_str("\n…"),
+    }
+    Ok(out)
+}
+
+pub(super) async fn events(ctx: &Ctx<'_>, a: EventsArgs) -> Outcome {
+    let back = match parse_since(&a.since) {
+        Ok(s) => s,
+        Err(e) => return bad_input(ctx, &e),
+    };
+    let eng = or_return!(engine(ctx, &a.h).await);
+    let now = now();
+    let opts = qp::EventsOptionsBuilder::default()
+        .since(&(now - back).to_string())
+        .until(&now.to_string())
+        .build();
+    let mut stream = eng.client.events(Some(opts));
+    let mut lines: std::collections::VecDeque<String> = std::collections::VecDeque::new();
+    let mut count = 0usize;
+    let collect = async {
+        while let Some(item) = stream.next().await {
+            let ev = item?;
+            let attrs = ev
+                .actor
+                .as_ref()
+                .and_then(|a| a.attributes.clone())
+                .unwrap_or_default();
+            let who = attrs
+                .get("name")
+                .cloned()
+                .or_else(|| {
+                    ev.actor
+                        .as_ref()
+                        .and_then(|a| a.id.as_deref())
+                        .map(ops::short_id)
+                })
+                .unwrap_or_default();
+            let shown = match ev.typ.map(|t| t.to_string()).as_deref() {
+                Some("container") => ctx.scopes.container(&eng.name, &who, Access::Read),
+                _ => ctx.scopes.docker_host_wide(&eng.name, Access::Read),
+            };
+            if !shown {
+                continue;
+            }
+            count += 1;
+            let extra = attrs
+                .get("exitCode")
+                .map(|c| format!(" (exit {c})"))
+                .unwrap_or_default();
+            lines.push_back(format!(
+                "{} {} {} {who}{extra}",
+                render::human_ago(ev.time.unwrap_or(now), now, ctx.lang),
+                ev.typ.map(|t| t.to_string()).unwrap_or_default(),
+                ev.action.unwrap_or_default(),
+            ));
+            if lines.len() > 300 {
+                lines.pop_front();
+            }
+        }
+        Ok::<(), bollard::errors::Error>(())
+    };
+    match tokio::time::timeout(STREAM_TIMEOUT, collect).await {
+        Ok(Ok(())) | Err(_) => {}
+        Ok(Err(e)) => return error(ctx, call_error_text(ctx, &eng, &e).await),
+    }
+    let head = match ctx.lang {
+        Lang::Zh => format!("🗓 {} · 最近 {} 的 {count} 个事件", eng.name, a.since),
+        Lang::En => format!("🗓 {} · {count} events in the last {}", eng.name, a.since),
+    };
+    if lines.is_empty() {
+        return reply(
+            ctx,
+            format!("{head}\n{}", ctx.lang.pick("（没有事件）", "(no events)")),
+        );
+    }
+    let body: Vec<String> = lines.into_iter().collect();
+    let body = render::tail_fit(
+        &body.join("\n"),
+        TEXT_BUDGET.saturating_sub(head.len() + 1),
+        ctx.lang,
+    );
+    reply(ctx, format!("{head}\n{body}"))
+}
