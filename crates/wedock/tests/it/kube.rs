@@ -11,7 +11,11 @@ use serde_json::json;
 use std::time::Duration;
 use wedock::message::{Reply, ReplyKind};
 
+// Many commands a minute from one user: the rate limit has its own tests.
 const USERS: &str = r#"
+[limits]
+commands_per_minute = 0
+
 [identity.users]
 "wecom:viewer1" = "viewer"
 "wecom:op1" = "operator"
