@@ -108,21 +108,8 @@ pub fn fence(s: &str) -> String {
     format!("{f}\n{s}\n{f}")
 }
 
-/// Everything HTML could read as markup, escaped.
-pub fn html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// Everything HTML could read as markup, escaped (one escaper for the whole crate).
+pub use super::html::escape_html as html;
 
 /// WeCom markdown (either version): brackets, angle brackets and backticks become
 /// look-alikes; a line that would start a heading gets a full-width `＃`.
