@@ -175,7 +175,7 @@ fn bench(c: &mut Criterion) {
             let e = engine.clone();
             let logger = logger.clone();
             async move {
-                wedock::command::docker::fetch_logs(&e, &logger, 200, None)
+                wedock::command::docker::fetch_logs(&e, &logger, 200, Default::default())
                     .await
                     .expect("logs")
             }

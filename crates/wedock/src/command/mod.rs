@@ -84,7 +84,7 @@ pub enum ChatCommand {
     /// Alias of `docker logs` / 查看容器日志
     Logs(docker::LogsArgs),
     /// Alias of `docker restart` / 重启容器
-    Restart(docker::TargetsArgs),
+    Restart(docker::StopArgs),
     /// Kubernetes: get, describe, logs, rollout, scale, … / Kubernetes 查看与操作
     #[command(visible_alias = "k")]
     Kubectl(kubectl::KubectlArgs),

@@ -927,3 +927,75 @@ async fn tcp_endpoint_is_a_second_engine() {
     let r = bot.say("admin1", "/audit 1").await;
     assert!(ok(&r).contains("@remote"));
 }
+
+/// Docker's own flags work as people type them: `stop/restart -t`, `logs --timestamps`,
+/// `--until`, `ps -n`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_cli_flags_work_as_typed() {
+    if !docker_available("docker_cli_flags_work_as_typed") {
+        return;
+    }
+    ensure_image();
+    let s = Scope::new("flags");
+    // A process that ignores SIGTERM: only the grace period decides how long stop takes.
+    let stubborn = s.run(
+        "stubborn",
+        &[],
+        &[
+            "sh",
+            "-c",
+            "trap '' TERM; echo ready; while true; do sleep 1; done",
+        ],
+    );
+    let bot = Bot::new(&base_config("")).await;
+    wait_for(&stubborn, "{{.State.Status}}", "running");
+
+    let r = bot
+        .say("op1", &format!("/docker stop -t 0 {stubborn}"))
+        .await;
+    assert!(
+        ok(&r).contains(&format!("✅ stop {stubborn}")),
+        "{}",
+        r.reply
+    );
+    assert_eq!(state(&stubborn), "exited");
+    let code = docker_ok(&["inspect", "-f", "{{.State.ExitCode}}", &stubborn]);
+    assert_eq!(code.trim(), "137", "killed after a grace period of 0 s");
+    let r = bot.say("op1", &format!("/docker start {stubborn}")).await;
+    ok(&r);
+    let r = bot
+        .say("op1", &format!("/docker restart --time 0 {stubborn}"))
+        .await;
+    ok(&r);
+    assert_eq!(state(&stubborn), "running");
+
+    let r = bot
+        .say("viewer1", &format!("/docker logs --timestamps {stubborn}"))
+        .await;
+    let t = ok(&r);
+    // Engine timestamps are RFC 3339 with nanoseconds: 2026-12-06T08:00:00.123456789Z ready
+    assert!(
+        t.lines().any(|l| l.contains("Z ready") && l.contains('T')),
+        "{t}"
+    );
+    let r = bot
+        .say("viewer1", &format!("/docker logs --until 1h {stubborn}"))
+        .await;
+    assert!(
+        !ok(&r).contains("ready"),
+        "nothing is an hour old: {}",
+        r.reply
+    );
+
+    let other = s.run("other", &[], SERVICE);
+    wait_for(&other, "{{.State.Status}}", "running");
+    // Other tests make containers at the same time: look only at this test's label.
+    let r = bot
+        .say(
+            "viewer1",
+            &format!("/docker ps -n 1 -f label={}", s.label()),
+        )
+        .await;
+    let t = ok(&r);
+    assert!(t.contains(&other) && !t.contains(&stubborn), "{t}");
+}

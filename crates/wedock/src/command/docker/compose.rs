@@ -184,7 +184,7 @@ pub(super) async fn compose_write(ctx: &Ctx<'_>, a: ProjectArgs, op: ComposeOp) 
     let mut failed = 0;
     if matches!(op, ComposeOp::Stop | ComposeOp::Restart) {
         for c in order.iter().rev() {
-            let r = apply(&eng, c, &WriteOp::Stop).await;
+            let r = apply(&eng, c, &WriteOp::Stop(None)).await;
             failed += usize::from(r.is_err());
             lines.push(op_line(ctx, &eng, c, "stop", r).await);
         }

@@ -5,8 +5,9 @@ use super::*;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum WriteOp {
     Start,
-    Stop,
-    Restart,
+    /// With Docker's grace period in seconds, if given.
+    Stop(Option<u32>),
+    Restart(Option<u32>),
     Kill(String),
     Pause,
     Unpause,
@@ -16,8 +17,8 @@ impl WriteOp {
     fn verb(&self) -> &'static str {
         match self {
             WriteOp::Start => "start",
-            WriteOp::Stop => "stop",
-            WriteOp::Restart => "restart",
+            WriteOp::Stop(_) => "stop",
+            WriteOp::Restart(_) => "restart",
             WriteOp::Kill(_) => "kill",
             WriteOp::Pause => "pause",
             WriteOp::Unpause => "unpause",
@@ -56,10 +57,19 @@ pub(super) async fn apply(
             d.start_container(id, None::<qp::StartContainerOptions>)
                 .await
         }
-        WriteOp::Stop => d.stop_container(id, None::<qp::StopContainerOptions>).await,
-        WriteOp::Restart => {
-            d.restart_container(id, None::<qp::RestartContainerOptions>)
-                .await
+        WriteOp::Stop(t) => {
+            let opts = qp::StopContainerOptions {
+                t: t.map(|s| i32::try_from(s).unwrap_or(i32::MAX)),
+                signal: None,
+            };
+            d.stop_container(id, Some(opts)).await
+        }
+        WriteOp::Restart(t) => {
+            let opts = qp::RestartContainerOptions {
+                t: t.map(|s| i32::try_from(s).unwrap_or(i32::MAX)),
+                signal: None,
+            };
+            d.restart_container(id, Some(opts)).await
         }
         WriteOp::Kill(sig) => {
             d.kill_container(

@@ -49,11 +49,14 @@ pub(super) async fn ps_rows(
     a: &PsArgs,
     filters: &HashMap<String, Vec<String>>,
 ) -> Result<(Vec<ContainerSummary>, usize), bollard::errors::Error> {
-    let opts = qp::ListContainersOptionsBuilder::default()
-        .all(a.all)
-        .filters(filters)
-        .build();
-    let mut list = eng.client.list_containers(Some(opts)).await?;
+    // `-n N` is Docker's: the N most recently created containers, whatever their state.
+    let mut b = qp::ListContainersOptionsBuilder::default()
+        .all(a.all || a.last.is_some())
+        .filters(filters);
+    if let Some(n) = a.last {
+        b = b.limit(i32::try_from(n.max(1)).unwrap_or(i32::MAX));
+    }
+    let mut list = eng.client.list_containers(Some(b.build())).await?;
     let total = list.len();
     if let Some(p) = &a.pattern {
         list.retain(|c| matches_pattern(c, p));

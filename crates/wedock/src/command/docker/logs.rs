@@ -11,10 +11,19 @@ pub(super) async fn logs(ctx: &Ctx<'_>, a: LogsArgs) -> Outcome {
         Ok(s) => s,
         Err(e) => return bad_input(ctx, &e),
     };
+    let until = match a.until.as_deref().map(parse_since).transpose() {
+        Ok(s) => s,
+        Err(e) => return bad_input(ctx, &e),
+    };
     let eng = or_return!(engine(ctx, &a.h).await);
     let c = or_return!(find(ctx, &eng, &a.name).await);
     let name = summary_name(&c);
-    let text = match fetch_logs(&eng, c.id.as_deref().unwrap_or(&name), tail, since).await {
+    let window = LogWindow {
+        since_secs: since,
+        until_secs: until,
+        timestamps: a.timestamps,
+    };
+    let text = match fetch_logs(&eng, c.id.as_deref().unwrap_or(&name), tail, window).await {
         Ok(t) => t,
         Err(e) => return error(ctx, call_error_text(ctx, &eng, &e).await),
     };
@@ -25,19 +34,33 @@ pub(super) async fn logs(ctx: &Ctx<'_>, a: LogsArgs) -> Outcome {
     reply(ctx, runtime::tail_under(ctx.lang, &head, &text))
 }
 
+/// Which lines `fetch_logs` asks for, as `docker logs --since/--until/--timestamps` would.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogWindow {
+    /// Only lines newer than this many seconds ago.
+    pub since_secs: Option<i64>,
+    /// Only lines older than this many seconds ago.
+    pub until_secs: Option<i64>,
+    pub timestamps: bool,
+}
+
 /// The last `tail` lines of a container's stdout and stderr, interleaved as written.
 pub async fn fetch_logs(
     eng: &Engine,
     id: &str,
     tail: usize,
-    since_secs: Option<i64>,
+    window: LogWindow,
 ) -> Result<String, bollard::errors::Error> {
     let mut b = qp::LogsOptionsBuilder::default()
         .stdout(true)
         .stderr(true)
+        .timestamps(window.timestamps)
         .tail(&tail.to_string());
-    if let Some(s) = since_secs {
+    if let Some(s) = window.since_secs {
         b = b.since(i32::try_from(now() - s).unwrap_or(0));
+    }
+    if let Some(s) = window.until_secs {
+        b = b.until(i32::try_from(now() - s).unwrap_or(0));
     }
     let mut stream = eng.client.logs(id, Some(b.build()));
     let mut out = String::new();

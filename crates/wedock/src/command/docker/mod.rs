@@ -60,9 +60,9 @@ pub enum DockerCommand {
     /// Start containers (operator) / 启动容器
     Start(TargetsArgs),
     /// Stop containers (operator) / 停止容器
-    Stop(TargetsArgs),
+    Stop(StopArgs),
     /// Restart containers (operator) / 重启容器
-    Restart(TargetsArgs),
+    Restart(StopArgs),
     /// Send a signal to containers (operator) / 向容器发信号
     Kill(KillArgs),
     /// Pause containers (operator) / 暂停容器
@@ -148,7 +148,8 @@ impl DockerCommand {
                 | ComposeCommand::Stop(a)
                 | ComposeCommand::Start(a),
             ) => &a.h,
-            D::Start(a) | D::Stop(a) | D::Restart(a) | D::Pause(a) | D::Unpause(a) => &a.h,
+            D::Start(a) | D::Pause(a) | D::Unpause(a) => &a.h,
+            D::Stop(a) | D::Restart(a) => &a.targets.h,
             D::Kill(a) => &a.h,
             D::Rm(a) => &a.h,
             D::Prune(a) => &a.h,
@@ -173,6 +174,9 @@ pub struct PsArgs {
     /// Engine filter KEY=VALUE (name, label, status, health, ancestor, exited, network, …)
     #[arg(short, long, value_name = "KEY=VALUE")]
     pub filter: Vec<String>,
+    /// Only the N most recently created containers (any state, like docker ps -n)
+    #[arg(short = 'n', long = "last", value_name = "N")]
+    pub last: Option<usize>,
     /// Every configured engine
     #[arg(long)]
     pub all_hosts: bool,
@@ -200,6 +204,12 @@ pub struct LogsArgs {
     /// Only lines newer than this, e.g. 10m, 2h
     #[arg(long, value_name = "DURATION")]
     pub since: Option<String>,
+    /// Only lines older than this, e.g. 5m (how long ago)
+    #[arg(long, value_name = "DURATION")]
+    pub until: Option<String>,
+    /// Show the engine's timestamp on every line
+    #[arg(short = 't', long)]
+    pub timestamps: bool,
     #[command(flatten)]
     pub h: HostOpt,
 }
@@ -236,6 +246,21 @@ pub struct TargetsArgs {
     pub names: Vec<String>,
     #[command(flatten)]
     pub h: HostOpt,
+}
+
+/// `stop` and `restart`, which take Docker's grace period before SIGKILL.
+#[derive(Debug, Clone, Args)]
+pub struct StopArgs {
+    /// Seconds to wait for the container to stop before it is killed (Docker's default: 10)
+    #[arg(
+        short = 't',
+        long = "time",
+        visible_alias = "timeout",
+        value_name = "SECONDS"
+    )]
+    pub time: Option<u32>,
+    #[command(flatten)]
+    pub targets: TargetsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -338,8 +363,11 @@ pub async fn run(cmd: DockerCommand, ctx: &Ctx<'_>) -> Outcome {
         D::Compose(ComposeCommand::Stop(a)) => compose_write(ctx, a, ComposeOp::Stop).await,
         D::Compose(ComposeCommand::Start(a)) => compose_write(ctx, a, ComposeOp::Start).await,
         D::Start(a) => write(ctx, a.names, a.h, WriteOp::Start).await,
-        D::Stop(a) => write(ctx, a.names, a.h, WriteOp::Stop).await,
-        D::Restart(a) => write(ctx, a.names, a.h, WriteOp::Restart).await,
+        D::Stop(a) => write(ctx, a.targets.names, a.targets.h, WriteOp::Stop(a.time)).await,
+        D::Restart(a) => {
+            let op = WriteOp::Restart(a.time);
+            write(ctx, a.targets.names, a.targets.h, op).await
+        }
         D::Pause(a) => write(ctx, a.names, a.h, WriteOp::Pause).await,
         D::Unpause(a) => write(ctx, a.names, a.h, WriteOp::Unpause).await,
         D::Kill(a) => match validate_signal(&a.signal) {
