@@ -68,6 +68,8 @@ pub enum Text {
     MessageTooLong,
     NeedRole,
     UnknownCommand,
+    UnknownCommandSuggest,
+    BadArguments,
     InternalError,
     StillWorking,
     NotSupportedType,
@@ -116,6 +118,14 @@ impl Text {
             Text::UnknownCommand => (
                 "未知命令 {cmd}。发送 /help 查看全部命令。",
                 "Unknown command {cmd}. Send /help for every command.",
+            ),
+            Text::UnknownCommandSuggest => (
+                "未知命令 {cmd}。你是不是想用 {suggest}？发送 /help 查看全部命令。",
+                "Unknown command {cmd}. Did you mean {suggest}? Send /help for every command.",
+            ),
+            Text::BadArguments => (
+                "参数有误：{what}。用法：{usage}（/help {cmd} 查看详细说明）",
+                "Wrong arguments: {what}. Usage: {usage} (/help {cmd} for details)",
             ),
             Text::InternalError => (
                 "出错了：{reason}。请稍后再试。",

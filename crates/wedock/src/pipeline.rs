@@ -464,22 +464,7 @@ impl Pipeline {
     ) -> Reply {
         let cmd = match command::parse(&words) {
             Ok(c) => c,
-            Err(e) => {
-                use clap::error::ErrorKind;
-                let text = e.render().to_string().trim_end().to_string();
-                let kind = if matches!(
-                    e.kind(),
-                    ErrorKind::DisplayHelp | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-                ) {
-                    ReplyKind::Command
-                } else {
-                    ReplyKind::Error
-                };
-                let mut r = Reply::error(text, lang);
-                r.kind = kind;
-                r.matched = kind == ReplyKind::Command;
-                return r;
-            }
+            Err(e) => return command::usage_error::reply(&e, &words, lang),
         };
         let decl = cmd.decl(&words);
         if let Some(refused) = command::runtime::check_role(&decl, role, lang, &words) {

@@ -18,6 +18,7 @@ pub mod docker;
 pub mod kubectl;
 pub mod quiz;
 pub mod runtime;
+pub mod usage_error;
 
 use crate::app::App;
 use crate::i18n::{Lang, Text};
