@@ -279,6 +279,19 @@ pub struct WecomAppConfig {
     /// Key rollover: the previous EncodingAESKey, still accepted (replies use whichever key
     /// opened the message). Remove it once the console shows only the new key.
     pub encoding_aes_key_previous: Option<ConfigSecret>,
+    /// How replies are sent: `text` (every client, passive replies) or `markdown` (rendered
+    /// by the WeCom client only; always through `message/send`, since a passive reply cannot
+    /// be markdown).
+    #[serde(default)]
+    pub format: AppFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AppFormat {
+    #[default]
+    Text,
+    Markdown,
 }
 
 fn default_passive_ms() -> u64 {

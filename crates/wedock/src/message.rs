@@ -172,12 +172,21 @@ impl Reply {
         if self.markdown {
             return crate::render::markdown::render_parts(&self.reply, target, budget);
         }
+        use crate::render::escape;
+        // Preformatted text is mostly container and cluster output: on formats that would
+        // read it as markup it is escaped, so it can only be shown.
         match target {
             Target::Html => vec![format!(
                 "<pre>{}</pre>",
                 crate::render::markdown::escape_html(&self.reply)
             )],
-            _ => crate::render::split_by_bytes(&self.reply, budget),
+            Target::WecomMarkdown => {
+                crate::render::split_by_bytes(&escape::inline(target, &self.reply), budget)
+            }
+            Target::MarkdownV2 => {
+                crate::render::split_by_bytes(&escape::defuse(&escape::clean(&self.reply)), budget)
+            }
+            Target::Plain => crate::render::split_by_bytes(&self.reply, budget),
         }
     }
 

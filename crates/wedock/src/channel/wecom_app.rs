@@ -13,6 +13,7 @@ use super::reject;
 use super::respond::{Answer, Responder};
 use super::token::{TokenKind, TokenSource, delivery_of};
 use crate::app::App;
+use crate::config::AppFormat;
 use crate::message::{Incoming, Reply};
 use crate::outbox::{Delivery, Sender};
 use crate::server::AppState;
@@ -38,6 +39,8 @@ pub struct WecomApp {
     agent_id: i64,
     window: Duration,
     responder: Responder,
+    /// `[wecom.app] format = "markdown"`: replies go as markdown messages.
+    markdown: bool,
 }
 
 pub fn routes(app: &App) -> Option<axum::Router<AppState>> {
@@ -59,8 +62,13 @@ pub fn routes(app: &App) -> Option<axum::Router<AppState>> {
         keys,
         corp_id: cfg.corp_id.clone(),
         agent_id: cfg.agent_id,
-        window: Duration::from_millis(cfg.passive_reply_ms),
+        // A passive reply can only be text: markdown replies all go through message/send.
+        window: match cfg.format {
+            AppFormat::Text => Duration::from_millis(cfg.passive_reply_ms),
+            AppFormat::Markdown => Duration::ZERO,
+        },
         responder: Responder::default(),
+        markdown: cfg.format == AppFormat::Markdown,
     });
     app.health
         .set("wecom_app", true, false, "callback at /wecom/app");
@@ -168,23 +176,21 @@ async fn receive(
         granted_role: None,
         role_cap: None,
     };
-    let agent_id = w.agent_id;
-    let late_user = user.clone();
+    let to = AppTarget {
+        agent_id: w.agent_id,
+        user: user.clone(),
+        markdown: w.markdown,
+    };
+    let late_to = to.clone();
     let late_id = msg_id.clone();
     let late = Box::new(move |r: &Reply| {
-        send_messages(
-            agent_id,
-            &late_user,
-            &format!("reply:{late_id}"),
-            &text_parts(r),
-            0,
-        )
+        send_messages(&late_to, &format!("reply:{late_id}"), &late_to.parts(r), 0)
     });
     match w.responder.respond(&s, msg, w.window, late).await {
         Answer::Passive(reply) => {
-            let parts = text_parts(&reply);
+            let parts = to.parts(&reply);
             // The first part answers passively; any further parts follow through the API.
-            let rest = send_messages(agent_id, &user, &format!("reply:{msg_id}"), &parts, 1);
+            let rest = send_messages(&to, &format!("reply:{msg_id}"), &parts, 1);
             for m in rest {
                 if let Err(e) = s.outbox.enqueue(m).await {
                     tracing::error!(error = %e, "could not queue a reply part");
@@ -280,33 +286,48 @@ impl WecomApp {
     }
 }
 
-/// A reply as WeChat's text bubbles show it: plain text (no Markdown syntax), in parts within
-/// the 2048-byte limit.
-pub fn text_parts(reply: &Reply) -> Vec<String> {
-    reply.parts(crate::render::Target::Plain, TEXT_LIMIT)
+/// Who a reply goes to through the app, and in which format.
+#[derive(Clone)]
+pub struct AppTarget {
+    pub agent_id: i64,
+    pub user: String,
+    pub markdown: bool,
 }
 
-/// `message/send` text payloads for the reply's `parts`, skipping the first `skip` parts.
+impl AppTarget {
+    /// The reply as the app shows it, in parts within the 2048-byte limit: plain text (no
+    /// Markdown syntax, as WeChat shows text as it is) or WeCom's markdown subset.
+    pub fn parts(&self, reply: &Reply) -> Vec<String> {
+        let target = if self.markdown {
+            crate::render::Target::WecomMarkdown
+        } else {
+            crate::render::Target::Plain
+        };
+        reply.parts(target, TEXT_LIMIT)
+    }
+}
+
+/// `message/send` payloads for the reply's `parts`, skipping the first `skip` parts.
 /// Dedup keys make re-queuing the same reply a no-op.
 pub fn send_messages(
-    agent_id: i64,
-    user: &str,
+    to: &AppTarget,
     key: &str,
     parts: &[String],
     skip: usize,
 ) -> Vec<NewOutboxMessage> {
+    let kind = if to.markdown { "markdown" } else { "text" };
     parts
         .iter()
         .enumerate()
         .skip(skip)
         .map(|(i, part)| NewOutboxMessage {
             channel: SENDER.into(),
-            target: user.to_string(),
+            target: to.user.clone(),
             payload: serde_json::json!({
-                "touser": user,
-                "msgtype": "text",
-                "agentid": agent_id,
-                "text": {"content": part},
+                "touser": to.user,
+                "msgtype": kind,
+                "agentid": to.agent_id,
+                kind: {"content": part},
             })
             .to_string(),
             dedup_key: Some(format!("{SENDER}:{key}:{i}")),

@@ -234,6 +234,42 @@ async fn knowledge_answers_arrive_as_plain_text() {
     }
 }
 
+/// With `format = "markdown"` the app sends WeCom markdown through message/send (a passive
+/// reply can only be text): bold and links stay, code blocks become code spans, and container
+/// output in a command reply is escaped so it cannot mention or link.
+#[tokio::test]
+async fn markdown_format_sends_wecom_markdown() {
+    let fake = FakeTencent::start(CORP, SECRET, "wxunused", "unused").await;
+    let cfg = config(&fake, 3000).replace(
+        "passive_reply_ms = 3000",
+        "passive_reply_ms = 3000\nformat = \"markdown\"",
+    );
+    let server = TestServer::start(&cfg).await;
+    let peer = Peer::new(&server);
+    let (status, body) = peer
+        .post(&text_xml(
+            "zhangsan",
+            "1201",
+            "CMD 和 ENTRYPOINT 有什么区别",
+        ))
+        .await;
+    assert_eq!((status, body.as_str()), (200, ""), "no passive reply");
+    let sent = fake.wait_delivered("/cgi-bin/message/send", 1).await;
+    assert_eq!(sent[0]["msgtype"], "markdown", "{}", sent[0]);
+    let content = sent[0]["markdown"]["content"].as_str().unwrap();
+    assert!(content.contains("**简答：**"), "{content}");
+    assert!(
+        !content.contains("```"),
+        "no code blocks in the subset: {content}"
+    );
+    assert!(
+        content.contains("`ENTRYPOINT [\"curl\", \"-s\"]`"),
+        "{content}"
+    );
+    assert!(content.len() <= 2048);
+    server.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn slow_answer_is_sent_late_through_message_send() {
     // A zero window: every answer misses it and goes through the API.
