@@ -137,7 +137,7 @@ async fn skip(ctx: &Ctx<'_>) -> Reply {
         text.push_str(&format!("\n• {kp}"));
     }
     text.push_str(lang.pick("\n\n参考答案：\n", "\n\nReference answer:\n"));
-    text.push_str(quiz::short_answer(&v.body));
+    text.push_str(&quiz::short_answer(&v.body));
     text.push_str(lang.pick("\n\n下一题：/quiz", "\n\nNext question: /quiz"));
     Reply::command(text, lang)
 }

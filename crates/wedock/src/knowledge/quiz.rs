@@ -106,9 +106,12 @@ fn key_terms(s: &str) -> Vec<String> {
         .collect()
 }
 
-/// The first paragraph of a body: the short answer.
-pub fn short_answer(body: &str) -> &str {
-    body.split("\n\n").next().unwrap_or(body).trim()
+/// The first paragraph of a body, the short answer, as plain text: quiz replies mix it with
+/// fixed lines (✅/❌ per key point) and go to every channel as they are, so no Markdown
+/// syntax may remain in it.
+pub fn short_answer(body: &str) -> String {
+    let first = body.split("\n\n").next().unwrap_or(body).trim();
+    crate::render::markdown::render(first, crate::render::Target::Plain)
 }
 
 /// What a plain message means to this user's pending question in this chat.
@@ -260,7 +263,7 @@ pub async fn take_answer(app: &App, msg: &Incoming, lang: Lang) -> Turn {
     }
     let v = topic.variant(lang);
     out.push_str(lang.pick("\n\n参考答案：\n", "\n\nReference answer:\n"));
-    out.push_str(short_answer(&v.body));
+    out.push_str(&short_answer(&v.body));
     if let Some(d) = &v.docs {
         out.push_str(lang.pick("\n\n📖 文档：", "\n\n📖 Docs: "));
         out.push_str(d);

@@ -246,6 +246,12 @@ async fn quiz_answer_is_taken_per_user_and_chat() {
     assert!(a.reply.contains("个要点"), "{}", a.reply);
     assert!(a.reply.contains('❌'), "{}", a.reply);
     assert!(a.reply.contains("参考答案"), "{}", a.reply);
+    // The reference answer is plain text: quiz replies go to WeChat as they are.
+    assert!(
+        !a.reply.contains("**") && !a.reply.contains('`'),
+        "{}",
+        a.reply
+    );
     assert_eq!(a.sources[0].id, topic);
     // The pending question is gone: the next message is a normal question again.
     let n = say(&p, "alice", Some("g1"), "what is a pod").await;
