@@ -691,6 +691,13 @@ fn inline_text(inl: &[Inline], target: Target) -> String {
     }
 }
 
+/// Inlines between an opening and a closing mark (`**`…`**`, `<em>`…`</em>`, or nothing).
+fn push_wrapped(s: &mut String, (open, close): (&str, &str), inl: &[Inline], target: Target) {
+    s.push_str(open);
+    push_inlines(s, inl, target);
+    s.push_str(close);
+}
+
 fn push_inlines(s: &mut String, inl: &[Inline], target: Target) {
     for i in inl {
         match i {
@@ -709,32 +716,23 @@ fn push_inlines(s: &mut String, inl: &[Inline], target: Target) {
                     s.push_str("</code>");
                 }
             },
-            Inline::Strong(x) => match target {
-                Target::Plain => push_inlines(s, x, target),
-                Target::WecomMarkdown | Target::MarkdownV2 => {
-                    s.push_str("**");
-                    push_inlines(s, x, target);
-                    s.push_str("**");
-                }
-                Target::Html => {
-                    s.push_str("<strong>");
-                    push_inlines(s, x, target);
-                    s.push_str("</strong>");
-                }
-            },
-            Inline::Emph(x) => match target {
-                Target::Plain | Target::WecomMarkdown => push_inlines(s, x, target),
-                Target::MarkdownV2 => {
-                    s.push('*');
-                    push_inlines(s, x, target);
-                    s.push('*');
-                }
-                Target::Html => {
-                    s.push_str("<em>");
-                    push_inlines(s, x, target);
-                    s.push_str("</em>");
-                }
-            },
+            Inline::Strong(x) => {
+                let marks = match target {
+                    Target::Plain => ("", ""),
+                    Target::WecomMarkdown | Target::MarkdownV2 => ("**", "**"),
+                    Target::Html => ("<strong>", "</strong>"),
+                };
+                push_wrapped(s, marks, x, target);
+            }
+            Inline::Emph(x) => {
+                // WeCom's markdown subset has no italics.
+                let marks = match target {
+                    Target::Plain | Target::WecomMarkdown => ("", ""),
+                    Target::MarkdownV2 => ("*", "*"),
+                    Target::Html => ("<em>", "</em>"),
+                };
+                push_wrapped(s, marks, x, target);
+            }
             Inline::Link { text, url } => {
                 let label = flatten(text);
                 match target {

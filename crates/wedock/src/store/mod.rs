@@ -109,6 +109,21 @@ pub struct OutboxCounts {
     pub dead: u64,
 }
 
+impl OutboxCounts {
+    /// Records the count of one status as the stores read it (`status`, `count(*)` rows);
+    /// an unknown status is ignored.
+    pub fn add_row(&mut self, status: &str, n: i64) {
+        let n = n.max(0) as u64;
+        match OutboxStatus::parse(status) {
+            Some(OutboxStatus::Pending) => self.pending = n,
+            Some(OutboxStatus::Sent) => self.sent = n,
+            Some(OutboxStatus::Undelivered) => self.undelivered = n,
+            Some(OutboxStatus::Dead) => self.dead = n,
+            None => {}
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct AuditEntry {
     pub at: i64,

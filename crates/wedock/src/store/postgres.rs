@@ -489,15 +489,7 @@ impl Store for PostgresStore {
                 .map_err(db)?;
             let mut counts = OutboxCounts::default();
             for r in rows {
-                let s: String = r.get(0);
-                let n = r.get::<_, i64>(1).max(0) as u64;
-                match OutboxStatus::parse(&s) {
-                    Some(OutboxStatus::Pending) => counts.pending = n,
-                    Some(OutboxStatus::Sent) => counts.sent = n,
-                    Some(OutboxStatus::Undelivered) => counts.undelivered = n,
-                    Some(OutboxStatus::Dead) => counts.dead = n,
-                    None => {}
-                }
+                counts.add_row(&r.get::<_, String>(0), r.get::<_, i64>(1));
             }
             Ok(counts)
         })

@@ -649,14 +649,7 @@ impl Store for SqliteStore {
             let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
             for row in rows {
                 let (s, n) = row?;
-                let n = n.max(0) as u64;
-                match OutboxStatus::parse(&s) {
-                    Some(OutboxStatus::Pending) => counts.pending = n,
-                    Some(OutboxStatus::Sent) => counts.sent = n,
-                    Some(OutboxStatus::Undelivered) => counts.undelivered = n,
-                    Some(OutboxStatus::Dead) => counts.dead = n,
-                    None => {}
-                }
+                counts.add_row(&s, n);
             }
             Ok(counts)
         })
