@@ -16,6 +16,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod mutes;
+mod routes;
+#[cfg(test)]
+mod tests;
+
+pub use mutes::*;
+use routes::*;
+pub use routes::{default_applies, payloads, route_matches};
+
 /// Dedup keys of alert messages start with this; only such messages are folded into digests.
 const KEY_PREFIX: &str = "alert:";
 /// Bytes of digest lines kept for one target (5 markdown or 10 text messages); what does
@@ -73,38 +82,6 @@ pub struct Submitted {
     pub messages: usize,
     /// Alerts not sent because of opt-out, mute, dedup, repeat limit or no route.
     pub suppressed: usize,
-}
-
-/// A mute from chat: alerts whose container, project, host or name match `target` (a glob)
-/// are not sent until `until`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Mute {
-    pub id: String,
-    pub target: String,
-    pub by: String,
-    pub until: i64,
-    pub created: i64,
-}
-
-impl Mute {
-    pub fn matches(&self, a: &Alert) -> bool {
-        if self.target == "*" {
-            return true;
-        }
-        let Ok(p) = glob::Pattern::new(&self.target) else {
-            return false;
-        };
-        [
-            a.container.as_deref(),
-            a.project.as_deref(),
-            a.host.as_deref(),
-            a.title.as_deref(),
-            a.labels.get("alertname").map(String::as_str),
-        ]
-        .into_iter()
-        .flatten()
-        .any(|v| p.matches(v))
-    }
 }
 
 /// One line of `/alerts`.
@@ -758,196 +735,9 @@ impl RouteRef {
     }
 }
 
-fn suppress(done: &mut Submitted, reason: &'static str) {
-    done.suppressed += 1;
-    metrics::counter!("wedock_alerts_suppressed_total", "reason" => reason).increment(1);
-}
-
-fn source_label(s: &str) -> String {
-    if s.starts_with("hook:") {
-        "hook".into()
-    } else {
-        s.to_string()
-    }
-}
-
-/// Strips markup from a line so digests stay compact.
-fn plain(line: &str) -> String {
-    let mut s = line.replace("**", "").replace("</font>", "");
-    while let Some(start) = s.find("<font") {
-        match s[start..].find('>') {
-            Some(end) => s.replace_range(start..start + end + 1, ""),
-            None => break,
-        }
-    }
-    s.trim_start_matches("> ").to_string()
-}
-
-/// Built-in routing when no routes are configured: problems and their resolution, not
-/// planned stops or clean exits.
-pub fn default_applies(a: &Alert) -> bool {
-    match a.kind.as_str() {
-        "die" => a.exit_code != Some(0),
-        "stop" => false,
-        _ => true,
-    }
-}
-
-fn glob_ok(pattern: &Option<String>, value: Option<&str>) -> bool {
-    match pattern {
-        None => true,
-        Some(p) => match (glob::Pattern::new(p), value) {
-            (Ok(p), Some(v)) => p.matches(v),
-            _ => false,
-        },
-    }
-}
-
-pub fn route_matches(m: &RouteMatch, a: &Alert) -> bool {
-    glob_ok(&m.source, Some(&a.source))
-        && glob_ok(&m.host, a.host.as_deref())
-        && glob_ok(&m.container, a.container.as_deref())
-        && glob_ok(&m.image, a.image.as_deref())
-        && glob_ok(&m.project, a.project.as_deref())
-        && (m.event.is_empty() || m.event.iter().any(|e| e == &a.kind))
-        && (m.exit_code.is_empty() || a.exit_code.is_some_and(|c| m.exit_code.contains(&c)))
-        && (m.severity.is_empty() || m.severity.iter().any(|s| s == a.severity.as_str()))
-        && m.labels
-            .iter()
-            .all(|(k, p)| glob_ok(&Some(p.clone()), a.labels.get(k).map(String::as_str)))
-}
-
-/// The outbox payloads for `content` on a channel: robot bodies, or the same JSON shape
-/// (`msgtype` + content) for the other channels' senders.
-pub fn payloads(_channel: &str, format: Format, content: &str) -> Vec<String> {
-    robot::bodies(format, content)
-}
-
-/// Mutes that have not expired.
-pub async fn active_mutes(store: &dyn Store) -> StoreResult<Vec<Mute>> {
-    let now = now_ms();
-    Ok(store
-        .kv_scan(MUTE_PREFIX)
-        .await?
-        .into_iter()
-        .filter_map(|(_, v)| serde_json::from_str::<Mute>(&v).ok())
-        .filter(|m| m.until > now)
-        .collect())
-}
-
-/// Adds a mute; the id is short so it can be typed in `/unmute ID`.
-pub async fn add_mute(
-    store: &dyn Store,
-    target: &str,
-    duration: Duration,
-    by: &str,
-) -> StoreResult<Mute> {
-    let now = now_ms();
-    let id = format!("m{}", hex::encode(rand::random::<[u8; 3]>()));
-    let m = Mute {
-        id: id.clone(),
-        target: target.to_string(),
-        by: by.to_string(),
-        until: now + duration.as_millis() as i64,
-        created: now,
-    };
-    let v = serde_json::to_string(&m).unwrap_or_default();
-    store
-        .kv_set(&format!("{MUTE_PREFIX}{id}"), &v, Some(duration))
-        .await?;
-    Ok(m)
-}
-
-/// Removes a mute; false when no such mute exists.
-pub async fn remove_mute(store: &dyn Store, id: &str) -> StoreResult<bool> {
-    let key = format!("{MUTE_PREFIX}{id}");
-    let exists = store.kv_get(&key).await?.is_some();
-    if exists {
-        store.kv_delete(&key).await?;
-    }
-    Ok(exists)
-}
-
 impl Severity {
     /// Most severe first.
     pub fn rank(self) -> u8 {
         self as u8
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn alert() -> Alert {
-        let mut a = Alert::new("docker", "die", Severity::Critical, "e1".into());
-        a.host = Some("prod-1".into());
-        a.container = Some("api-3".into());
-        a.image = Some("registry.example.com/api:1".into());
-        a.project = Some("shop".into());
-        a.exit_code = Some(137);
-        a.labels.insert("team".into(), "payments".into());
-        a
-    }
-
-    #[test]
-    fn route_conditions_all_have_to_hold() {
-        let a = alert();
-        let mut m = RouteMatch {
-            source: Some("docker".into()),
-            host: Some("prod-*".into()),
-            container: Some("api-*".into()),
-            image: Some("registry.example.com/*".into()),
-            project: Some("shop".into()),
-            event: vec!["die".into(), "oom".into()],
-            exit_code: vec![137],
-            severity: vec!["critical".into()],
-            labels: [("team".to_string(), "pay*".to_string())].into(),
-        };
-        assert!(route_matches(&m, &a));
-        m.labels.insert("tier".into(), "*".into());
-        assert!(!route_matches(&m, &a), "a missing label does not match");
-        m.labels.remove("tier");
-        m.exit_code = vec![1];
-        assert!(!route_matches(&m, &a));
-        assert!(route_matches(&RouteMatch::default(), &a));
-    }
-
-    #[test]
-    fn defaults_skip_clean_exits_and_planned_stops() {
-        let mut a = alert();
-        assert!(default_applies(&a));
-        a.exit_code = Some(0);
-        assert!(!default_applies(&a));
-        a.kind = "stop".into();
-        assert!(!default_applies(&a));
-    }
-
-    #[test]
-    fn mutes_match_globs_on_names() {
-        let m = Mute {
-            id: "m1".into(),
-            target: "api-*".into(),
-            by: "wecom:zhang".into(),
-            until: i64::MAX,
-            created: 0,
-        };
-        assert!(m.matches(&alert()));
-        let m = Mute {
-            target: "shop".into(),
-            ..m
-        };
-        assert!(m.matches(&alert()));
-        let m = Mute {
-            target: "db-*".into(),
-            ..m
-        };
-        assert!(!m.matches(&alert()));
-    }
-
-    #[test]
-    fn targets_parse() {
-        assert_eq!(Target::parse("ops").label(), "robot:ops");
-        assert_eq!(Target::parse("aibot:CHAT1").channel, "aibot");
     }
 }

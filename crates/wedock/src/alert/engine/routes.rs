@@ -1,0 +1,68 @@
+//! Which routes an alert takes and the small helpers of rendering it for them.
+
+use super::*;
+
+pub(super) fn suppress(done: &mut Submitted, reason: &'static str) {
+    done.suppressed += 1;
+    metrics::counter!("wedock_alerts_suppressed_total", "reason" => reason).increment(1);
+}
+
+pub(super) fn source_label(s: &str) -> String {
+    if s.starts_with("hook:") {
+        "hook".into()
+    } else {
+        s.to_string()
+    }
+}
+
+/// Strips markup from a line so digests stay compact.
+pub(super) fn plain(line: &str) -> String {
+    let mut s = line.replace("**", "").replace("</font>", "");
+    while let Some(start) = s.find("<font") {
+        match s[start..].find('>') {
+            Some(end) => s.replace_range(start..start + end + 1, ""),
+            None => break,
+        }
+    }
+    s.trim_start_matches("> ").to_string()
+}
+
+/// Built-in routing when no routes are configured: problems and their resolution, not
+/// planned stops or clean exits.
+pub fn default_applies(a: &Alert) -> bool {
+    match a.kind.as_str() {
+        "die" => a.exit_code != Some(0),
+        "stop" => false,
+        _ => true,
+    }
+}
+
+pub(super) fn glob_ok(pattern: &Option<String>, value: Option<&str>) -> bool {
+    match pattern {
+        None => true,
+        Some(p) => match (glob::Pattern::new(p), value) {
+            (Ok(p), Some(v)) => p.matches(v),
+            _ => false,
+        },
+    }
+}
+
+pub fn route_matches(m: &RouteMatch, a: &Alert) -> bool {
+    glob_ok(&m.source, Some(&a.source))
+        && glob_ok(&m.host, a.host.as_deref())
+        && glob_ok(&m.container, a.container.as_deref())
+        && glob_ok(&m.image, a.image.as_deref())
+        && glob_ok(&m.project, a.project.as_deref())
+        && (m.event.is_empty() || m.event.iter().any(|e| e == &a.kind))
+        && (m.exit_code.is_empty() || a.exit_code.is_some_and(|c| m.exit_code.contains(&c)))
+        && (m.severity.is_empty() || m.severity.iter().any(|s| s == a.severity.as_str()))
+        && m.labels
+            .iter()
+            .all(|(k, p)| glob_ok(&Some(p.clone()), a.labels.get(k).map(String::as_str)))
+}
+
+/// The outbox payloads for `content` on a channel: robot bodies, or the same JSON shape
+/// (`msgtype` + content) for the other channels' senders.
+pub fn payloads(_channel: &str, format: Format, content: &str) -> Vec<String> {
+    robot::bodies(format, content)
+}

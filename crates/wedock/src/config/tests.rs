@@ -1,0 +1,141 @@
+//! Loading and validation, each error named by its key.
+
+use super::*;
+
+fn load_str(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("c.toml");
+    std::fs::write(&p, text).unwrap();
+    Config::load(
+        Some(&p),
+        env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+    )
+}
+
+#[test]
+fn empty_config_gives_defaults() {
+    let c = Config::load(None, std::iter::empty()).unwrap();
+    assert_eq!(c.server.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(c.store.data_dir, PathBuf::from("./wedock-data"));
+}
+
+#[test]
+fn unknown_key_is_named() {
+    let e = load_str("[server]\nlisten = \"127.0.0.1:1\"\nlistne = 3\n", &[]).unwrap_err();
+    assert_eq!(e.key, "server.listne");
+    assert!(e.reason.contains("listne"), "{e}");
+}
+
+#[test]
+fn docker_keys_are_checked_by_name() {
+    let e = load_str("[docker]\nlogs_tail = 0\n", &[]).unwrap_err();
+    assert_eq!(e.key, "docker.logs_tail");
+    let e = load_str("[docker]\nexec_allowlist = [\"ok\", \"sh -c 'x\"]\n", &[]).unwrap_err();
+    assert_eq!(e.key, "docker.exec_allowlist[1]");
+    let e = load_str("[[docker.hosts]]\nname = \"@a\"\nendpoint = \"env\"\n", &[]).unwrap_err();
+    assert_eq!(e.key, "docker.hosts[0].name");
+}
+
+#[test]
+fn wrong_type_is_named() {
+    let e = load_str("[server]\nbody_limit_bytes = \"big\"\n", &[]).unwrap_err();
+    assert_eq!(e.key, "server.body_limit_bytes", "{e}");
+}
+
+#[test]
+fn malformed_aes_key_is_named_and_secret_not_echoed() {
+    let text = "[wecom.app]\ncorp_id = \"ww1\"\nagent_id = 1\nsecret = \"SUPERSECRETVALUE\"\ntoken = \"tok\"\nencoding_aes_key = \"short\"\n";
+    let e = load_str(text, &[]).unwrap_err();
+    assert_eq!(e.key, "wecom.app.encoding_aes_key");
+    assert!(!e.to_string().contains("SUPERSECRETVALUE"));
+    assert!(!e.to_string().contains("short\""));
+}
+
+#[test]
+fn missing_env_secret_is_named() {
+    let text = "[wecom.app]\ncorp_id = \"ww1\"\nagent_id = 1\nsecret = { env = \"WEDOCK_TEST_NOPE_9\" }\ntoken = \"tok\"\nencoding_aes_key = \"jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C\"\n";
+    let e = load_str(text, &[]).unwrap_err();
+    assert_eq!(e.key, "wecom.app.secret");
+    assert!(e.reason.contains("WEDOCK_TEST_NOPE_9"));
+}
+
+#[test]
+fn env_overrides_apply_with_types() {
+    let c = load_str(
+        "[server]\nlisten = \"127.0.0.1:1\"\n",
+        &[
+            ("WEDOCK_SERVER__LISTEN", "0.0.0.0:9090"),
+            ("WEDOCK_DOCKER__READ_ONLY", "true"),
+            ("WEDOCK_CONFIG", "/ignored"),
+            ("WEDOCK_TEST_SOMETHING", "not a key"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(c.server.listen.to_string(), "0.0.0.0:9090");
+    assert!(c.docker.read_only);
+}
+
+#[test]
+fn alert_route_errors_are_named() {
+    let robot = "[[wecom.robots]]\nname = \"ops\"\nkey = \"k\"\n";
+    let e = load_str(
+        &format!("{robot}[[alerts.routes]]\nname = \"r\"\ntargets = [\"opz\"]\n"),
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(e.key, "alerts.routes[0].targets[0]");
+    assert!(e.reason.contains("opz"));
+    let e = load_str(
+        &format!(
+            "{robot}[[alerts.routes]]\nname = \"r\"\ntargets = [\"ops\"]\ntemplate = \"{{{{ x\"\n"
+        ),
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(e.key, "alerts.routes[0].template");
+    let e = load_str(
+        &format!("{robot}[[alerts.routes]]\nname = \"r\"\ntargets = [\"ops\"]\n[alerts.routes.match]\nevnt = [\"die\"]\n"),
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(e.key, "alerts.routes[0].match.evnt");
+    let e = load_str("[alerts]\nlang = \"fr\"\n", &[]).unwrap_err();
+    assert_eq!(e.key, "alerts.lang");
+    let ok = load_str(
+        &format!("{robot}[[alerts.routes]]\nname = \"r\"\ntargets = [\"ops\", \"aibot:c1\"]\nrepeat_interval = \"30m\"\n[alerts.routes.match]\nevent = [\"die\"]\nexit_code = [137]\n"),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(ok.alerts.routes[0].matches.exit_code, vec![137]);
+}
+
+#[test]
+fn bad_robot_url_is_named() {
+    let e = load_str(
+        "[[wecom.robots]]\nname = \"ops\"\nurl = \"not a url\"\n",
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(e.key, "wecom.robots[0].url");
+}
+
+#[test]
+fn weixin_keys_are_checked_by_name() {
+    let ok = load_str(
+        "[weixin]\nenabled = true\n[[weixin.accounts]]\nname = \"main\"\n",
+        &[],
+    );
+    assert_eq!(ok.unwrap().weixin.per_inbound, 10);
+    let e = load_str("[weixin]\nper_inbound = 11\n", &[]).unwrap_err();
+    assert_eq!(e.key, "weixin.per_inbound");
+    let e = load_str("[[weixin.accounts]]\nname = \"Main Phone\"\n", &[]).unwrap_err();
+    assert_eq!(e.key, "weixin.accounts[0].name");
+    let e = load_str(
+        "[[weixin.accounts]]\nname = \"a\"\n[[weixin.accounts]]\nname = \"a\"\n",
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(e.key, "weixin.accounts[1].name");
+    let e = load_str("[[weixin.accounts]]\nname = \"a\"\ntoken = \"x\"\n", &[]).unwrap_err();
+    assert!(e.key.starts_with("weixin.accounts"), "{e}");
+}
