@@ -3,6 +3,9 @@
 //! Every channel turns platform traffic into an [`message::Incoming`] and hands it to the one
 //! [`pipeline::Pipeline`]; outgoing platform calls go through the durable [`outbox::Outbox`].
 
+// First, so the catalog's `t!` macro is in scope in every module below.
+#[macro_use]
+pub mod i18n;
 pub mod alert;
 pub mod app;
 pub mod channel;
@@ -10,7 +13,6 @@ pub mod cli;
 pub mod command;
 pub mod config;
 pub mod health;
-pub mod i18n;
 pub mod identity;
 pub mod knowledge;
 pub mod leader;

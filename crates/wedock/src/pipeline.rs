@@ -558,33 +558,15 @@ impl Pipeline {
             _ => None,
         };
         let Some(p) = pending else {
-            return Reply::error(
-                lang.pick(
-                    "没有待确认的操作（可能已超时或已取消）。",
-                    "Nothing is waiting for confirmation (it may have expired or been cancelled).",
-                ),
-                lang,
-            );
+            return Reply::error(t!(lang, "cmd.nothing_is_waiting_for_confirmation"), lang);
         };
         if !p.code.eq_ignore_ascii_case(code.trim()) {
             let _ = self.app.store.kv_delete(&key).await;
-            return Reply::error(
-                lang.pick(
-                    "确认码不正确，操作已取消。",
-                    "Wrong confirmation code; the command was cancelled.",
-                ),
-                lang,
-            );
+            return Reply::error(t!(lang, "cmd.confirm_wrong_code"), lang);
         }
         let _ = self.app.store.kv_delete(&key).await;
         if p.expires_at < now_ms() || p.chat != msg.chat {
-            return Reply::error(
-                lang.pick(
-                    "确认已超时，操作已取消。",
-                    "The confirmation expired; the command was cancelled.",
-                ),
-                lang,
-            );
+            return Reply::error(t!(lang, "cmd.confirm_expired"), lang);
         }
         self.run_words(msg, identity, role, lang, p.words, true)
             .await
@@ -606,10 +588,7 @@ struct Prefetch {
 }
 
 fn cancelled_note(lang: Lang) -> &'static str {
-    lang.pick(
-        "（之前待确认的操作已取消）",
-        "(The command waiting for confirmation was cancelled.)",
-    )
+    t!(lang, "cmd.confirm_gone")
 }
 
 fn confirmation_code() -> String {

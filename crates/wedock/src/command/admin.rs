@@ -6,10 +6,12 @@ use crate::render;
 use crate::store::OutboxStatus;
 
 pub fn whoami(ctx: &Ctx<'_>) -> Outcome {
-    let text = match ctx.lang {
-        crate::i18n::Lang::Zh => format!("身份：{}\n角色：{}", ctx.identity, ctx.role),
-        crate::i18n::Lang::En => format!("Identity: {}\nRole: {}", ctx.identity, ctx.role),
-    };
+    let text = t!(
+        ctx.lang,
+        "cmd.whoami",
+        identity = ctx.identity,
+        role = ctx.role
+    );
     Outcome::Reply(Reply::command(text, ctx.lang))
 }
 
@@ -17,7 +19,7 @@ pub async fn audit(ctx: &Ctx<'_>, n: usize) -> Outcome {
     let n = n.clamp(1, 100);
     match ctx.app.store.audit_recent(n).await {
         Ok(entries) if entries.is_empty() => Outcome::Reply(Reply::command(
-            ctx.lang.pick("审计日志为空。", "The audit log is empty."),
+            t!(ctx.lang, "cmd.the_audit_log_is_empty"),
             ctx.lang,
         )),
         Ok(entries) => {
@@ -49,16 +51,14 @@ pub async fn outbox(ctx: &Ctx<'_>, dead: bool, n: usize) -> Outcome {
         Ok(c) => c,
         Err(e) => return Outcome::Reply(Reply::error(e.to_string(), ctx.lang)),
     };
-    let mut text = match ctx.lang {
-        crate::i18n::Lang::Zh => format!(
-            "发件箱：待发送 {}，已发送 {}，未确认送达 {}，失败 {}",
-            counts.pending, counts.sent, counts.undelivered, counts.dead
-        ),
-        crate::i18n::Lang::En => format!(
-            "Outbox: {} pending, {} sent, {} undelivered, {} dead",
-            counts.pending, counts.sent, counts.undelivered, counts.dead
-        ),
-    };
+    let mut text = t!(
+        ctx.lang,
+        "cmd.outbox_counts",
+        pending = counts.pending,
+        sent = counts.sent,
+        undelivered = counts.undelivered,
+        dead = counts.dead
+    );
     let mut list = Vec::new();
     for status in [OutboxStatus::Dead, OutboxStatus::Pending] {
         if dead && status == OutboxStatus::Pending {

@@ -2,7 +2,6 @@
 
 use super::{Ctx, Outcome};
 use crate::alert::engine::{self, Engine};
-use crate::i18n::Lang;
 use crate::message::Reply;
 use clap::Args;
 
@@ -33,24 +32,18 @@ pub async fn mute(args: MuteArgs, ctx: &Ctx<'_>) -> Outcome {
         Ok(d) if d.as_secs() >= 1 && d.as_secs() <= 30 * 24 * 3600 => d,
         _ => {
             return Outcome::Reply(Reply::error(
-                match ctx.lang {
-                    Lang::Zh => format!(
-                        "无法识别时长 {:?}，请写成 30m、2h 或 1d（最长 30 天）。",
-                        args.duration
-                    ),
-                    Lang::En => format!(
-                        "Cannot read the duration {:?}; write 30m, 2h or 1d (at most 30 days).",
-                        args.duration
-                    ),
-                },
+                t!(
+                    ctx.lang,
+                    "alerts.bad_duration",
+                    duration = format!("{:?}", args.duration)
+                ),
                 ctx.lang,
             ));
         }
     };
     if glob::Pattern::new(&args.target).is_err() {
         return Outcome::Reply(Reply::error(
-            ctx.lang
-                .pick("目标格式无效。", "The target is not a valid pattern."),
+            t!(ctx.lang, "alerts.the_target_is_not_a"),
             ctx.lang,
         ));
     }
@@ -58,22 +51,14 @@ pub async fn mute(args: MuteArgs, ctx: &Ctx<'_>) -> Outcome {
         Ok(m) => {
             forget_mutes(ctx);
             let d = crate::render::human_duration(dur.as_secs(), ctx.lang);
-            let text = match ctx.lang {
-                Lang::Zh => format!(
-                    "已静音 {}，持续 {d}，至 {}（编号 {}）。取消：/unmute {}",
-                    m.target,
-                    when(m.until),
-                    m.id,
-                    m.id
-                ),
-                Lang::En => format!(
-                    "Muted {} for {d}, until {} (id {}). Undo with /unmute {}",
-                    m.target,
-                    when(m.until),
-                    m.id,
-                    m.id
-                ),
-            };
+            let text = t!(
+                ctx.lang,
+                "alerts.muted",
+                target = m.target,
+                duration = d,
+                until = when(m.until),
+                id = m.id
+            );
             let audit = ctx.audit(None, Some(&m.target), &format!("muted as {}", m.id));
             Outcome::Audited(Reply::command(text, ctx.lang), audit)
         }
@@ -91,28 +76,22 @@ fn forget_mutes(ctx: &Ctx<'_>) {
 pub async fn mutes(ctx: &Ctx<'_>) -> Outcome {
     match engine::active_mutes(&*ctx.app.store).await {
         Ok(list) if list.is_empty() => Outcome::Reply(Reply::command(
-            ctx.lang.pick("当前没有静音。", "Nothing is muted."),
+            t!(ctx.lang, "alerts.nothing_is_muted"),
             ctx.lang,
         )),
         Ok(mut list) => {
             list.sort_by_key(|m| m.until);
             let lines: Vec<String> = list
                 .iter()
-                .map(|m| match ctx.lang {
-                    Lang::Zh => format!(
-                        "{} {} — {} 设置，至 {}",
-                        m.id,
-                        m.target,
-                        m.by,
-                        when(m.until)
-                    ),
-                    Lang::En => format!(
-                        "{} {} — by {}, until {}",
-                        m.id,
-                        m.target,
-                        m.by,
-                        when(m.until)
-                    ),
+                .map(|m| {
+                    t!(
+                        ctx.lang,
+                        "alerts.mute_line",
+                        id = m.id,
+                        target = m.target,
+                        by = m.by,
+                        until = when(m.until)
+                    )
                 })
                 .collect();
             Outcome::Reply(Reply::command(lines.join("\n"), ctx.lang))
@@ -125,18 +104,12 @@ pub async fn unmute(id: String, ctx: &Ctx<'_>) -> Outcome {
     match engine::remove_mute(&*ctx.app.store, &id).await {
         Ok(true) => {
             forget_mutes(ctx);
-            let text = match ctx.lang {
-                Lang::Zh => format!("已取消静音 {id}。"),
-                Lang::En => format!("Mute {id} removed."),
-            };
+            let text = t!(ctx.lang, "alerts.unmuted", id = id);
             let audit = ctx.audit(None, Some(&id), "unmuted");
             Outcome::Audited(Reply::command(text, ctx.lang), audit)
         }
         Ok(false) => Outcome::Reply(Reply::error(
-            match ctx.lang {
-                Lang::Zh => format!("没有编号为 {id} 的静音，/mutes 查看列表。"),
-                Lang::En => format!("No mute with id {id}; see /mutes."),
-            },
+            t!(ctx.lang, "alerts.no_such_mute", id = id),
             ctx.lang,
         )),
         Err(e) => error(ctx, e),
@@ -146,11 +119,11 @@ pub async fn unmute(id: String, ctx: &Ctx<'_>) -> Outcome {
 pub async fn recent(n: usize, ctx: &Ctx<'_>) -> Outcome {
     match Engine::recent(&*ctx.app.store, n.clamp(1, 50)).await {
         Ok(list) if list.is_empty() => Outcome::Reply(Reply::command(
-            ctx.lang.pick("最近没有告警。", "No recent alerts."),
+            t!(ctx.lang, "alerts.no_recent_alerts"),
             ctx.lang,
         )),
         Ok(list) => {
-            let mut text = String::from(ctx.lang.pick("最近的告警：", "Recent alerts:"));
+            let mut text = String::from(t!(ctx.lang, "alerts.recent_alerts"));
             for (r, status) in list {
                 text.push_str(&format!(
                     "\n{} {} → {} [{}]",

@@ -174,13 +174,7 @@ pub(crate) fn error(ctx: &Ctx<'_>, text: impl Into<String>) -> Outcome {
 pub(crate) fn bad_input(ctx: &Ctx<'_>, reason: &'static str, why: &str) -> Outcome {
     metrics::counter!("wedock_rejected_total", "reason" => reason).increment(1);
     tracing::info!(user = %ctx.identity, reason, "rejected command input: {why}");
-    error(
-        ctx,
-        match ctx.lang {
-            Lang::Zh => format!("参数无效：{why}"),
-            Lang::En => format!("Invalid argument: {why}"),
-        },
-    )
+    error(ctx, t!(ctx.lang, "cmd.invalid_argument", why = why))
 }
 
 impl Ctx<'_> {
@@ -265,22 +259,20 @@ pub fn help_text(topic: &[String], lang: Lang) -> String {
         }
         return Text::UnknownCommand.fill(lang, &[("cmd", &topic.join(" "))]);
     }
-    let mut out = String::from(lang.pick("可用命令：", "Commands:"));
+    let mut out = String::from(t!(lang, "cmd.commands"));
     for sub in cmd.get_subcommands() {
         if sub.get_name() == "help" {
             continue;
         }
         let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
         let about = match about.split_once(" / ") {
-            Some((en, zh)) => lang.pick(zh, en).to_string(),
+            // Command descriptions live in the clap declarations as "English / 中文".
+            Some((en, zh)) => lang.pick(zh, en).to_string(), // not catalog: clap about
             None => about,
         };
         out.push_str(&format!("\n/{} — {}", sub.get_name(), about));
     }
-    out.push_str(lang.pick(
-        "\n\n直接提问即可获得 Docker / Kubernetes 知识解答。/help 命令名 查看详细用法。",
-        "\n\nAsk a question in plain words for a Docker / Kubernetes answer. /help COMMAND for details.",
-    ));
+    out.push_str(t!(lang, "cmd.help_footer"));
     out
 }
 

@@ -3,7 +3,6 @@
 //! `knowledge::quiz::take_answer`).
 
 use super::{Ctx, Outcome};
-use crate::i18n::Lang;
 use crate::knowledge::quiz::{self, PENDING_TTL, Pending, area_name, parse_area, pending_key};
 use crate::message::{Reply, Source};
 use clap::Args;
@@ -26,17 +25,7 @@ pub async fn run(args: QuizArgs, ctx: &Ctx<'_>) -> Outcome {
             Some(area) => ask(ctx, Some(area)).await,
             None => {
                 metrics::counter!("wedock_rejected_total", "reason" => "quiz_area").increment(1);
-                Reply::error(
-                    match lang {
-                        Lang::Zh => format!(
-                            "不认识的题目范围 {w:?}。用法：/quiz [docker|k8s|network|troubleshooting]、/quiz skip、/quiz stats"
-                        ),
-                        Lang::En => format!(
-                            "Unknown quiz area {w:?}. Usage: /quiz [docker|k8s|network|troubleshooting], /quiz skip, /quiz stats"
-                        ),
-                    },
-                    lang,
-                )
+                Reply::error(t!(lang, "quiz.unknown_area", area = format!("{w:?}")), lang)
             }
         },
     };
@@ -53,10 +42,7 @@ async fn ask(ctx: &Ctx<'_>, area: Option<&str>) -> Reply {
         .filter(|t| area.is_none_or(|a| t.category == a))
         .collect();
     if pool.is_empty() {
-        return Reply::error(
-            lang.pick("没有可用的面试题。", "No quiz questions are available."),
-            lang,
-        );
+        return Reply::error(t!(lang, "quiz.no_quiz_questions_are_available"), lang);
     }
     let seen: HashSet<String> = match ctx.app.store.quiz_history(&ctx.identity).await {
         Ok(h) => h.into_iter().map(|r| r.topic).collect(),
@@ -73,10 +59,7 @@ async fn ask(ctx: &Ctx<'_>, area: Option<&str>) -> Reply {
         unseen.choose(&mut rand::rng()).copied()
     };
     let Some(topic) = picked else {
-        return Reply::error(
-            lang.pick("没有可用的面试题。", "No quiz questions are available."),
-            lang,
-        );
+        return Reply::error(t!(lang, "quiz.no_quiz_questions_are_available"), lang);
     };
     let pending = Pending {
         topic: topic.id.clone(),
@@ -88,20 +71,13 @@ async fn ask(ctx: &Ctx<'_>, area: Option<&str>) -> Reply {
         return Reply::error(e.to_string(), lang);
     }
     let v = topic.variant(lang);
-    let text = match lang {
-        Lang::Zh => format!(
-            "📝 面试题（{}，还有 {} 题没练过）：\n{}\n\n直接回复你的答案；/quiz skip 跳过。",
-            area_name(&topic.category, lang),
-            unseen.len().saturating_sub(1),
-            v.title
-        ),
-        Lang::En => format!(
-            "📝 Interview question ({}, {} not yet practised):\n{}\n\nReply with your answer; /quiz skip to skip.",
-            area_name(&topic.category, lang),
-            unseen.len().saturating_sub(1),
-            v.title
-        ),
-    };
+    let text = t!(
+        lang,
+        "quiz.question",
+        area = area_name(&topic.category, lang),
+        unseen = unseen.len().saturating_sub(1),
+        question = v.title
+    );
     Reply::answer(
         text,
         lang,
@@ -123,22 +99,16 @@ async fn skip(ctx: &Ctx<'_>) -> Reply {
     };
     let _ = ctx.app.store.kv_delete(&key).await;
     let Some(topic) = pending.and_then(|p| ctx.app.knowledge.topic(&p.topic)) else {
-        return Reply::command(
-            lang.pick(
-                "当前没有待回答的题目。发送 /quiz 开始练习。",
-                "No question is waiting for an answer. Send /quiz to start.",
-            ),
-            lang,
-        );
+        return Reply::command(t!(lang, "quiz.no_question_is_waiting_for"), lang);
     };
     let v = topic.variant(lang);
-    let mut text = String::from(lang.pick("已跳过。要点：", "Skipped. Key points:"));
+    let mut text = String::from(t!(lang, "quiz.skipped_key_points"));
     for kp in &v.keypoints {
         text.push_str(&format!("\n• {kp}"));
     }
-    text.push_str(lang.pick("\n\n参考答案：\n", "\n\nReference answer:\n"));
+    text.push_str(t!(lang, "quiz.reference_answer_head"));
     text.push_str(&quiz::short_answer(&v.body));
-    text.push_str(lang.pick("\n\n下一题：/quiz", "\n\nNext question: /quiz"));
+    text.push_str(t!(lang, "quiz.next_question_hint"));
     Reply::command(text, lang)
 }
 
@@ -149,28 +119,16 @@ async fn stats(ctx: &Ctx<'_>) -> Reply {
         Err(e) => return Reply::error(e.to_string(), lang),
     };
     if history.is_empty() {
-        return Reply::command(
-            lang.pick(
-                "还没有答题记录。发送 /quiz 开始练习。",
-                "No answers yet. Send /quiz to start practising.",
-            ),
-            lang,
-        );
+        return Reply::command(t!(lang, "quiz.no_answers_yet_send_quiz"), lang);
     }
     let s = quiz::stats(&history);
     let pct = |x: f64| (x * 100.0).round();
-    let mut text = match lang {
-        Lang::Zh => format!(
-            "📊 已答 {} 题，平均覆盖 {}% 要点。",
-            s.answered,
-            pct(s.average)
-        ),
-        Lang::En => format!(
-            "📊 {} answered, {}% of key points covered on average.",
-            s.answered,
-            pct(s.average)
-        ),
-    };
+    let mut text = t!(
+        lang,
+        "quiz.stats",
+        answered = s.answered,
+        percent = pct(s.average)
+    );
     for (area, (n, avg)) in &s.by_area {
         text.push_str(&format!(
             "\n• {}: {n} · {}%",
@@ -179,18 +137,14 @@ async fn stats(ctx: &Ctx<'_>) -> Reply {
         ));
     }
     if let Some((area, avg)) = s.weakest() {
-        text.push_str(&match lang {
-            Lang::Zh => format!(
-                "\n最薄弱：{}（{}%），试试 /quiz {area}",
-                area_name(area, lang),
-                pct(avg)
-            ),
-            Lang::En => format!(
-                "\nWeakest: {} ({}%); try /quiz {area}",
-                area_name(area, lang),
-                pct(avg)
-            ),
-        });
+        text.push('\n');
+        text.push_str(&t!(
+            lang,
+            "quiz.weakest",
+            name = area_name(area, lang),
+            percent = pct(avg),
+            area = area
+        ));
     }
     Reply::command(text, lang)
 }

@@ -181,11 +181,9 @@ fn target_words(ctx: &Ctx<'_>) -> String {
 pub fn refuse_scope(ctx: &Ctx<'_>, place: Option<&str>, target: &str) -> Outcome {
     metrics::counter!("wedock_refused_total", "reason" => "scope").increment(1);
     tracing::warn!(user = %ctx.identity, reason = "scope", place, target, "command refused");
-    let access = match (ctx.access, ctx.lang) {
-        (Access::Read, Lang::Zh) => "查看",
-        (Access::Write, Lang::Zh) => "操作",
-        (Access::Read, Lang::En) => "read",
-        (Access::Write, Lang::En) => "change",
+    let access = match ctx.access {
+        Access::Read => t!(ctx.lang, "cmd.access_read"),
+        Access::Write => t!(ctx.lang, "cmd.access_write"),
     };
     let shown = match place {
         Some(p) => format!("{target} @{p}"),
@@ -302,10 +300,7 @@ pub fn now() -> i64 {
 /// none.
 pub fn tail_under(lang: Lang, head: &str, text: &str) -> String {
     if text.trim().is_empty() {
-        return format!(
-            "{head}\n{}",
-            lang.pick("（没有日志输出）", "(no log output)")
-        );
+        return format!("{head}\n{}", t!(lang, "cmd.no_log_output"));
     }
     let body = render::tail_fit(
         text.trim_end(),

@@ -53,7 +53,7 @@ fn unknown_command(e: &clap::Error, words: &[String], lang: Lang) -> String {
     if suggestions.is_empty() {
         return Text::UnknownCommand.fill(lang, &[("cmd", &cmd)]);
     }
-    let or = lang.pick(" 或 ", " or ");
+    let or = t!(lang, "cmd.or");
     let suggest = suggestions
         .iter()
         .take(3)
@@ -97,13 +97,23 @@ fn bad_arguments(e: &clap::Error, words: &[String], lang: Lang) -> String {
         .to_string();
     let arg = context(e, ContextKind::InvalidArg).join(", ");
     let value = context(e, ContextKind::InvalidValue).join(", ");
-    let what = match (e.kind(), lang) {
-        (ErrorKind::UnknownArgument, Lang::Zh) if !arg.is_empty() => format!("不认识的参数 {arg}"),
-        (ErrorKind::MissingRequiredArgument, Lang::Zh) if !arg.is_empty() => {
-            format!("缺少参数 {arg}")
+    // clap's own first line is English; Chinese readers get the common cases in the catalog.
+    let what = match e.kind() {
+        ErrorKind::UnknownArgument if lang == Lang::Zh && !arg.is_empty() => {
+            t!(lang, "cmd.unknown_argument", arg = arg)
         }
-        (ErrorKind::InvalidValue | ErrorKind::ValueValidation, Lang::Zh) if !arg.is_empty() => {
-            format!("{arg} 的值 {value:?} 无效")
+        ErrorKind::MissingRequiredArgument if lang == Lang::Zh && !arg.is_empty() => {
+            t!(lang, "cmd.missing_argument", arg = arg)
+        }
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation
+            if lang == Lang::Zh && !arg.is_empty() =>
+        {
+            t!(
+                lang,
+                "cmd.invalid_value",
+                arg = arg,
+                value = format!("{value:?}")
+            )
         }
         _ => first,
     };

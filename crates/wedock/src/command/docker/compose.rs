@@ -37,11 +37,7 @@ pub(super) async fn compose_ls(ctx: &Ctx<'_>, h: HostOpt) -> Outcome {
         }
     }
     if projects.is_empty() {
-        return reply(
-            ctx,
-            ctx.lang
-                .pick("（没有 Compose 项目）", "(no compose projects)"),
-        );
+        return reply(ctx, t!(ctx.lang, "docker.no_compose_projects"));
     }
     let rows: Vec<Vec<String>> = projects
         .iter()
@@ -59,10 +55,7 @@ pub(super) async fn compose_ls(ctx: &Ctx<'_>, h: HostOpt) -> Outcome {
             ]
         })
         .collect();
-    let header = match ctx.lang {
-        Lang::Zh => ["项目", "运行/总数"],
-        Lang::En => ["PROJECT", "RUNNING/TOTAL"],
-    };
+    let header = crate::i18n::catalog::columns(ctx.lang, "docker.cols_project_running_total");
     reply(
         ctx,
         fit(
@@ -117,16 +110,13 @@ pub(super) async fn load_project(
         };
         return Err(error(
             ctx,
-            match ctx.lang {
-                Lang::Zh => format!(
-                    "在 {} 上找不到 Compose 项目「{project}」。已有项目：{list}",
-                    eng.name
-                ),
-                Lang::En => format!(
-                    "No compose project \"{project}\" on {}. Projects: {list}",
-                    eng.name
-                ),
-            },
+            t!(
+                ctx.lang,
+                "docker.no_compose_project",
+                project = project,
+                host = eng.name,
+                list = list
+            ),
         ));
     }
     Ok(ops::compose_start_order(list))
@@ -152,10 +142,7 @@ pub(super) async fn compose_ps(ctx: &Ctx<'_>, a: ProjectArgs) -> Outcome {
             ]
         })
         .collect();
-    let header = match ctx.lang {
-        Lang::Zh => ["服务", "容器", "状态", "创建"],
-        Lang::En => ["SERVICE", "CONTAINER", "STATE", "CREATED"],
-    };
+    let header = crate::i18n::catalog::columns(ctx.lang, "docker.cols_service_container");
     reply(
         ctx,
         fit(

@@ -14,13 +14,7 @@ pub fn exec_allowed(allowlist: &[String], argv: &[String]) -> bool {
 pub(super) async fn exec(ctx: &Ctx<'_>, a: ExecArgs) -> Outcome {
     let cfg = &ctx.app.config.docker;
     if !cfg.exec_enabled {
-        return error(
-            ctx,
-            ctx.lang.pick(
-                "exec 未启用（docker.exec_enabled = false）。",
-                "exec is disabled (docker.exec_enabled = false).",
-            ),
-        );
+        return error(ctx, t!(ctx.lang, "docker.exec_disabled"));
     }
     if let Err(e) = ops::validate_ref(&a.name) {
         return bad_input(ctx, &e);
@@ -38,10 +32,7 @@ pub(super) async fn exec(ctx: &Ctx<'_>, a: ExecArgs) -> Outcome {
     if !exec_allowed(&cfg.exec_allowlist, &a.argv) {
         metrics::counter!("wedock_refused_total", "reason" => "exec_allowlist").increment(1);
         let shown = shlex::try_join(a.argv.iter().map(String::as_str)).unwrap_or_default();
-        let text = match ctx.lang {
-            Lang::Zh => format!("命令不在 docker.exec_allowlist 中，已拒绝：{shown}"),
-            Lang::En => format!("Command not in docker.exec_allowlist, refused: {shown}"),
-        };
+        let text = t!(ctx.lang, "docker.exec_not_allowlisted", command = shown);
         return Outcome::Audited(
             Reply::error(text, ctx.lang),
             ctx.audit(

@@ -14,7 +14,6 @@ pub(super) async fn inspect(ctx: &Ctx<'_>, a: NameArgs) -> Outcome {
     );
     let lang = ctx.lang;
     let now = now();
-    let l = |zh: &str, en: &str| lang.pick(zh, en).to_string();
     let ago = |s: Option<&String>| {
         s.and_then(|s| ops::parse_time(s))
             .map(|t| render::human_ago(t, now, lang))
@@ -32,7 +31,7 @@ pub(super) async fn inspect(ctx: &Ctx<'_>, a: NameArgs) -> Outcome {
         .and_then(|c| c.image.clone())
         .or(c.image.clone())
         .unwrap_or_default();
-    out.push(format!("{}: {image}", l("镜像", "Image")));
+    out.push(format!("{}: {image}", t!(ctx.lang, "docker.image")));
     let status = st.status.map(|s| s.to_string()).unwrap_or_default();
     let health = st
         .health
@@ -55,7 +54,7 @@ pub(super) async fn inspect(ctx: &Ctx<'_>, a: NameArgs) -> Outcome {
     };
     out.push(format!(
         "{}: {marker}{}",
-        l("状态", "State"),
+        t!(ctx.lang, "docker.state"),
         since.map(|s| format!(" · {s}")).unwrap_or_default()
     ));
     if let Some(h) = &st.health {
@@ -68,9 +67,9 @@ pub(super) async fn inspect(ctx: &Ctx<'_>, a: NameArgs) -> Outcome {
             .unwrap_or_default();
         out.push(format!(
             "{}: {} ({} {}){}",
-            l("健康", "Health"),
+            t!(ctx.lang, "docker.health"),
             health.clone().unwrap_or_default(),
-            l("连续失败", "failing streak"),
+            t!(ctx.lang, "docker.failing_streak"),
             h.failing_streak.unwrap_or(0),
             if last.is_empty() {
                 String::new()
@@ -81,20 +80,20 @@ pub(super) async fn inspect(ctx: &Ctx<'_>, a: NameArgs) -> Outcome {
     }
     out.push(format!(
         "{}: {} · {}: {} · OOMKilled: {}",
-        l("重启次数", "Restarts"),
+        t!(ctx.lang, "docker.restarts"),
         d.restart_count.unwrap_or(0),
-        l("退出码", "Exit code"),
+        t!(ctx.lang, "docker.exit_code"),
         st.exit_code.unwrap_or(0),
         if st.oom_killed.unwrap_or(false) {
-            l("是 ⚠️", "yes ⚠️")
+            t!(ctx.lang, "docker.yes")
         } else {
-            l("否", "no")
+            t!(ctx.lang, "docker.no")
         }
     ));
     if let Some(err) = st.error.as_ref().filter(|e| !e.is_empty()) {
         out.push(format!(
             "{}: {}",
-            l("错误", "Error"),
+            t!(ctx.lang, "docker.error"),
             render::truncate_to_width(err, 120)
         ));
     }
@@ -117,7 +116,11 @@ pub(super) async fn inspect(ctx: &Ctx<'_>, a: NameArgs) -> Outcome {
         }
     }
     if !ports.is_empty() {
-        out.push(format!("{}: {}", l("端口", "Ports"), ports.join(", ")));
+        out.push(format!(
+            "{}: {}",
+            t!(ctx.lang, "docker.ports"),
+            ports.join(", ")
+        ));
     }
     let mounts: Vec<String> = d
         .mounts
@@ -133,7 +136,11 @@ pub(super) async fn inspect(ctx: &Ctx<'_>, a: NameArgs) -> Outcome {
         })
         .collect();
     if !mounts.is_empty() {
-        out.push(format!("{}: {}", l("挂载", "Mounts"), mounts.join(", ")));
+        out.push(format!(
+            "{}: {}",
+            t!(ctx.lang, "docker.mounts"),
+            mounts.join(", ")
+        ));
     }
     let mut nets: Vec<String> = d
         .network_settings
@@ -152,7 +159,11 @@ pub(super) async fn inspect(ctx: &Ctx<'_>, a: NameArgs) -> Outcome {
         .unwrap_or_default();
     nets.sort();
     if !nets.is_empty() {
-        out.push(format!("{}: {}", l("网络", "Networks"), nets.join(", ")));
+        out.push(format!(
+            "{}: {}",
+            t!(ctx.lang, "docker.networks"),
+            nets.join(", ")
+        ));
     }
     if let Some(p) = c.labels.as_ref().and_then(|l| l.get(COMPOSE_PROJECT)) {
         let svc = c
@@ -164,15 +175,15 @@ pub(super) async fn inspect(ctx: &Ctx<'_>, a: NameArgs) -> Outcome {
         out.push(format!("Compose: {p}/{svc}"));
     }
     if let Some(t) = ago(d.created.as_ref()) {
-        out.push(format!("{}: {t}", l("创建", "Created")));
+        out.push(format!("{}: {t}", t!(ctx.lang, "docker.created")));
     }
     if let Some(t) = ago(st.started_at.as_ref()) {
-        out.push(format!("{}: {t}", l("启动", "Started")));
+        out.push(format!("{}: {t}", t!(ctx.lang, "docker.started")));
     }
     if status != "running"
         && let Some(t) = ago(st.finished_at.as_ref())
     {
-        out.push(format!("{}: {t}", l("结束", "Finished")));
+        out.push(format!("{}: {t}", t!(ctx.lang, "docker.finished")));
     }
     reply(ctx, fit(ctx, "", &out))
 }
@@ -207,11 +218,7 @@ pub(super) async fn stats(ctx: &Ctx<'_>, a: StatsArgs) -> Outcome {
         }
     };
     if targets.is_empty() {
-        return reply(
-            ctx,
-            ctx.lang
-                .pick("（没有运行中的容器）", "(no running containers)"),
-        );
+        return reply(ctx, t!(ctx.lang, "docker.no_running_containers"));
     }
     let futs = targets
         .iter()
@@ -246,10 +253,7 @@ pub(super) async fn stats(ctx: &Ctx<'_>, a: StatsArgs) -> Outcome {
             ]),
         }
     }
-    let header = match ctx.lang {
-        Lang::Zh => ["名称", "CPU", "内存 已用/上限", "网络 收/发", "磁盘 读/写"],
-        Lang::En => ["NAME", "CPU", "MEM USED/LIMIT", "NET RX/TX", "BLOCK R/W"],
-    };
+    let header = crate::i18n::catalog::columns(ctx.lang, "docker.cols_name_cpu");
     let head = format!("📊 {}", eng.name);
     reply(ctx, fit(ctx, &head, &table::render(&header, &rows)))
 }
@@ -282,9 +286,11 @@ pub(super) async fn top(ctx: &Ctx<'_>, a: NameArgs) -> Outcome {
                 .collect()
         })
         .collect();
-    let head = match ctx.lang {
-        Lang::Zh => format!("⚙️ {} 的进程（{} 个）", summary_name(&c), rows.len()),
-        Lang::En => format!("⚙️ processes in {} ({})", summary_name(&c), rows.len()),
-    };
+    let head = t!(
+        ctx.lang,
+        "docker.top_head",
+        name = summary_name(&c),
+        count = rows.len()
+    );
     reply(ctx, fit(ctx, &head, &table::render(&header, &rows)))
 }

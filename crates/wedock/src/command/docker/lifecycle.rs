@@ -176,16 +176,11 @@ pub(super) async fn rm(ctx: &Ctx<'_>, a: RmArgs) -> Outcome {
     if !running.is_empty() && !a.force {
         return error(
             ctx,
-            match ctx.lang {
-                Lang::Zh => format!(
-                    "{} 仍在运行：先 /docker stop，或用 rm -f。",
-                    running.join("、")
-                ),
-                Lang::En => format!(
-                    "{} still running: /docker stop first, or use rm -f.",
-                    running.join(", ")
-                ),
-            },
+            t!(
+                ctx.lang,
+                "docker.rm_still_running",
+                names = running.join(t!(ctx.lang, "core.list_sep"))
+            ),
         );
     }
     let listed: Vec<String> = targets
@@ -193,10 +188,12 @@ pub(super) async fn rm(ctx: &Ctx<'_>, a: RmArgs) -> Outcome {
         .map(|c| format!("{} ({})", summary_name(c), marker_of(c)))
         .collect();
     if !ctx.confirmed {
-        let summary = match ctx.lang {
-            Lang::Zh => format!("在 {} 上删除容器 {}", eng.name, listed.join("、")),
-            Lang::En => format!("remove containers {} on {}", listed.join(", "), eng.name),
-        };
+        let summary = t!(
+            ctx.lang,
+            "docker.rm_summary",
+            host = eng.name,
+            names = listed.join(t!(ctx.lang, "core.list_sep"))
+        );
         return Outcome::NeedsConfirmation { summary };
     }
     let mut lines = Vec::new();

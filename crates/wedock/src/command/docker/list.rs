@@ -87,12 +87,7 @@ pub(super) async fn ps(ctx: &Ctx<'_>, a: PsArgs) -> Outcome {
         return bad_input(ctx, "pattern");
     }
     let now = now();
-    let header_zh = ["名称", "状态", "镜像", "创建"];
-    let header_en = ["NAME", "STATE", "IMAGE", "CREATED"];
-    let header = match ctx.lang {
-        Lang::Zh => header_zh,
-        Lang::En => header_en,
-    };
+    let header = crate::i18n::catalog::columns(ctx.lang, "docker.cols_ps");
     if a.all_hosts {
         let mut names = ctx.app.docker.names();
         names.retain(|n| ctx.scopes.docker_host(n, Access::Read));
@@ -122,44 +117,33 @@ pub(super) async fn ps(ctx: &Ctx<'_>, a: PsArgs) -> Outcome {
                 Err(e) => problems.push(format!("⚠️ {host}: {e}")),
             }
         }
-        let mut h = vec![ctx.lang.pick("主机", "HOST")];
+        let mut h = vec![t!(ctx.lang, "docker.host")];
         h.extend(header);
         let mut lines = if rows.is_empty() {
-            vec![ctx.lang.pick("（没有容器）", "(no containers)").to_string()]
+            vec![t!(ctx.lang, "docker.no_containers").to_string()]
         } else {
             table::render(&h, &rows)
         };
         lines.extend(problems);
-        let head = match ctx.lang {
-            Lang::Zh => format!("🐳 全部主机 · {} 个容器", rows.len()),
-            Lang::En => format!("🐳 all hosts · {} containers", rows.len()),
-        };
+        let head = t!(ctx.lang, "docker.ps_all_hosts_head", count = rows.len());
         return reply(ctx, fit(ctx, &head, &lines));
     }
     let eng = or_return!(engine(ctx, &a.h).await);
     let (mut list, _) = try_call!(ctx, &eng, ps_rows(&eng, &a, &filters));
     list.retain(|c| visible(ctx, &eng, c));
     let running = list.iter().filter(|c| state_of(c) == "running").count();
-    let head = match ctx.lang {
-        Lang::Zh => format!(
-            "🐳 {} · {} 个容器，{running} 个运行中",
-            eng.name,
-            list.len()
-        ),
-        Lang::En => format!(
-            "🐳 {} · {} containers, {running} running",
-            eng.name,
-            list.len()
-        ),
-    };
+    let head = t!(
+        ctx.lang,
+        "docker.ps_head",
+        host = eng.name,
+        count = list.len(),
+        running = running
+    );
     if list.is_empty() {
         let hint = if a.all {
-            ctx.lang.pick("（没有容器）", "(no containers)")
+            t!(ctx.lang, "docker.no_containers")
         } else {
-            ctx.lang.pick(
-                "（没有运行中的容器；/docker ps -a 查看全部）",
-                "(no running containers; /docker ps -a shows all)",
-            )
+            t!(ctx.lang, "docker.ps_none_running")
         };
         return reply(ctx, format!("{head}\n{hint}"));
     }
@@ -199,24 +183,14 @@ pub(super) async fn images(ctx: &Ctx<'_>, h: HostOpt) -> Outcome {
             ]
         })
         .collect();
-    let header = match ctx.lang {
-        Lang::Zh => ["镜像", "ID", "大小", "创建"],
-        Lang::En => ["IMAGE", "ID", "SIZE", "CREATED"],
-    };
-    let head = match ctx.lang {
-        Lang::Zh => format!(
-            "🖼 {} · {} 个镜像，共 {}",
-            eng.name,
-            list.len(),
-            render::human_bytes(total as u64)
-        ),
-        Lang::En => format!(
-            "🖼 {} · {} images, {}",
-            eng.name,
-            list.len(),
-            render::human_bytes(total as u64)
-        ),
-    };
+    let header = crate::i18n::catalog::columns(ctx.lang, "docker.cols_image_id");
+    let head = t!(
+        ctx.lang,
+        "docker.images_head",
+        host = eng.name,
+        count = list.len(),
+        size = render::human_bytes(total as u64)
+    );
     reply(ctx, fit(ctx, &head, &table::render(&header, &rows)))
 }
 
@@ -238,10 +212,7 @@ pub(super) async fn networks(ctx: &Ctx<'_>, h: HostOpt) -> Outcome {
             ]
         })
         .collect();
-    let header = match ctx.lang {
-        Lang::Zh => ["网络", "驱动", "范围"],
-        Lang::En => ["NETWORK", "DRIVER", "SCOPE"],
-    };
+    let header = crate::i18n::catalog::columns(ctx.lang, "docker.cols_network_driver");
     let head = format!("🔌 {} · {}", eng.name, list.len());
     reply(ctx, fit(ctx, &head, &table::render(&header, &rows)))
 }
@@ -259,18 +230,12 @@ pub(super) async fn volumes(ctx: &Ctx<'_>, h: HostOpt) -> Outcome {
         .iter()
         .map(|v| vec![render::truncate_to_width(&v.name, 40), v.driver.clone()])
         .collect();
-    let header = match ctx.lang {
-        Lang::Zh => ["数据卷", "驱动"],
-        Lang::En => ["VOLUME", "DRIVER"],
-    };
+    let header = crate::i18n::catalog::columns(ctx.lang, "docker.cols_volume_driver");
     let head = format!("💾 {} · {}", eng.name, list.len());
     if rows.is_empty() {
         return reply(
             ctx,
-            format!(
-                "{head}\n{}",
-                ctx.lang.pick("（没有数据卷）", "(no volumes)")
-            ),
+            format!("{head}\n{}", t!(ctx.lang, "docker.no_volumes")),
         );
     }
     reply(ctx, fit(ctx, &head, &table::render(&header, &rows)))
@@ -311,25 +276,22 @@ pub(super) async fn df(ctx: &Ctx<'_>, h: HostOpt) -> Outcome {
         .map(|c| c.size_rw.unwrap_or(0).max(0) as u64)
         .sum();
     let nvol = vols.volumes.map_or(0, |v| v.len());
-    let header = match ctx.lang {
-        Lang::Zh => ["类型", "数量", "大小", "可回收"],
-        Lang::En => ["TYPE", "TOTAL", "SIZE", "RECLAIMABLE"],
-    };
+    let header = crate::i18n::catalog::columns(ctx.lang, "docker.cols_type_total");
     let rows = vec![
         vec![
-            ctx.lang.pick("镜像", "Images").to_string(),
+            t!(ctx.lang, "docker.images").to_string(),
             imgs.len().to_string(),
             render::human_bytes(img_size),
             render::human_bytes(img_free),
         ],
         vec![
-            ctx.lang.pick("容器", "Containers").to_string(),
+            t!(ctx.lang, "docker.containers").to_string(),
             cons.len().to_string(),
             render::human_bytes(con_size),
             render::human_bytes(con_free),
         ],
         vec![
-            ctx.lang.pick("数据卷", "Volumes").to_string(),
+            t!(ctx.lang, "docker.volumes").to_string(),
             nvol.to_string(),
             "-".into(),
             "-".into(),
@@ -342,42 +304,49 @@ pub(super) async fn df(ctx: &Ctx<'_>, h: HostOpt) -> Outcome {
 pub(super) async fn info(ctx: &Ctx<'_>, h: HostOpt) -> Outcome {
     let eng = or_return!(engine(ctx, &h).await);
     let i = try_call!(ctx, &eng, eng.client.info());
-    let l = |zh: &'static str, en: &'static str| ctx.lang.pick(zh, en);
     let s = |o: Option<String>| o.unwrap_or_else(|| "-".into());
     let lines = vec![
         format!("🐳 {} ({})", eng.name, s(i.name)),
-        format!("{}: {}", l("引擎版本", "Engine"), s(i.server_version)),
+        format!("{}: {}", t!(ctx.lang, "docker.engine"), s(i.server_version)),
         format!(
             "{}: {} · {}",
-            l("系统", "OS"),
+            t!(ctx.lang, "docker.os"),
             s(i.operating_system),
             s(i.kernel_version)
         ),
         format!(
             "CPU: {} · {}: {}",
             i.ncpu.unwrap_or(0),
-            l("内存", "Memory"),
+            t!(ctx.lang, "docker.memory"),
             render::human_bytes(i.mem_total.unwrap_or(0).max(0) as u64)
         ),
         format!(
             "{}: {} ({} {}, {} {}, {} {})",
-            l("容器", "Containers"),
+            t!(ctx.lang, "docker.containers"),
             i.containers.unwrap_or(0),
             i.containers_running.unwrap_or(0),
-            l("运行", "running"),
+            t!(ctx.lang, "docker.running"),
             i.containers_paused.unwrap_or(0),
-            l("暂停", "paused"),
+            t!(ctx.lang, "docker.paused"),
             i.containers_stopped.unwrap_or(0),
-            l("停止", "stopped")
+            t!(ctx.lang, "docker.stopped")
         ),
-        format!("{}: {}", l("镜像", "Images"), i.images.unwrap_or(0)),
+        format!(
+            "{}: {}",
+            t!(ctx.lang, "docker.images"),
+            i.images.unwrap_or(0)
+        ),
         format!(
             "{}: {} · cgroup {}",
-            l("存储驱动", "Storage driver"),
+            t!(ctx.lang, "docker.storage_driver"),
             s(i.driver),
             i.cgroup_version.map(|v| v.to_string()).unwrap_or_default()
         ),
-        format!("{}: {}", l("数据目录", "Root dir"), s(i.docker_root_dir)),
+        format!(
+            "{}: {}",
+            t!(ctx.lang, "docker.root_dir"),
+            s(i.docker_root_dir)
+        ),
     ];
     reply(ctx, fit(ctx, "", &lines))
 }
@@ -387,19 +356,18 @@ pub(super) async fn version(ctx: &Ctx<'_>, h: HostOpt) -> Outcome {
     let v = try_call!(ctx, &eng, eng.client.version());
     let neg = eng.client.client_version();
     let s = |o: Option<String>| o.unwrap_or_else(|| "-".into());
-    let l = |zh: &'static str, en: &'static str| ctx.lang.pick(zh, en);
     let lines = [
         format!("🐳 {}", eng.name),
-        format!("{}: {}", l("引擎版本", "Engine"), s(v.version)),
+        format!("{}: {}", t!(ctx.lang, "docker.engine"), s(v.version)),
         format!(
             "API: {} ({} {})",
             s(v.api_version),
-            l("最低", "min"),
+            t!(ctx.lang, "docker.min"),
             s(v.min_api_version)
         ),
         format!(
             "{}: {}.{}",
-            l("协商使用的 API", "Negotiated API"),
+            t!(ctx.lang, "docker.negotiated_api"),
             neg.major_version,
             neg.minor_version
         ),

@@ -27,10 +27,13 @@ pub(super) async fn logs(ctx: &Ctx<'_>, a: LogsArgs) -> Outcome {
         Ok(t) => t,
         Err(e) => return error(ctx, call_error_text(ctx, &eng, &e).await),
     };
-    let head = match ctx.lang {
-        Lang::Zh => format!("📜 {name} 最近 {tail} 行 · {}", marker_of(&c)),
-        Lang::En => format!("📜 {name} last {tail} lines · {}", marker_of(&c)),
-    };
+    let head = t!(
+        ctx.lang,
+        "docker.logs_head",
+        name = name,
+        tail = tail,
+        state = marker_of(&c)
+    );
     reply(ctx, runtime::tail_under(ctx.lang, &head, &text))
 }
 
@@ -138,15 +141,15 @@ pub(super) async fn events(ctx: &Ctx<'_>, a: EventsArgs) -> Outcome {
         Ok(Ok(())) | Err(_) => {}
         Ok(Err(e)) => return error(ctx, call_error_text(ctx, &eng, &e).await),
     }
-    let head = match ctx.lang {
-        Lang::Zh => format!("🗓 {} · 最近 {} 的 {count} 个事件", eng.name, a.since),
-        Lang::En => format!("🗓 {} · {count} events in the last {}", eng.name, a.since),
-    };
+    let head = t!(
+        ctx.lang,
+        "docker.events_head",
+        host = eng.name,
+        since = a.since,
+        count = count
+    );
     if lines.is_empty() {
-        return reply(
-            ctx,
-            format!("{head}\n{}", ctx.lang.pick("（没有事件）", "(no events)")),
-        );
+        return reply(ctx, format!("{head}\n{}", t!(ctx.lang, "docker.no_events")));
     }
     let body: Vec<String> = lines.into_iter().collect();
     let body = render::tail_fit(

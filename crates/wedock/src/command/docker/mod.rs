@@ -390,30 +390,26 @@ fn host_choice(ctx: &Ctx<'_>, h: &HostOpt) -> Option<String> {
 
 fn engine_error_text(lang: Lang, e: &EngineError) -> String {
     match e {
-        EngineError::Disabled => lang
-            .pick(
-                "Docker 功能已关闭（docker.enabled = false）。",
-                "Docker support is disabled (docker.enabled = false).",
-            )
-            .to_string(),
-        EngineError::UnknownHost { name, known } => match lang {
-            Lang::Zh => format!("没有名为 {name} 的 Docker 主机。可用：{}", known.join("、")),
-            Lang::En => format!(
-                "No Docker host named {name}. Configured: {}",
-                known.join(", ")
-            ),
-        },
+        EngineError::Disabled => t!(lang, "docker.disabled").to_string(),
+        EngineError::UnknownHost { name, known } => {
+            let known = known.join(t!(lang, "core.list_sep"));
+            t!(lang, "docker.unknown_host", name = name, known = known)
+        }
         EngineError::Unreachable { host, reason } => {
             let mut s =
                 Text::DockerUnavailable.fill(lang, &[("reason", &format!("{host}: {reason}"))]);
-            if lang == Lang::Zh {
-                if reason.contains("permission denied") {
-                    s.push_str("\n（Socket 权限不足：把运行 wedock 的用户加入 docker 组，或挂载 docker.sock。）");
-                } else if reason.contains("no Docker engine") {
-                    s.push_str("\n（引擎未运行或地址错误，请检查 docker.hosts 配置。）");
-                } else if reason.contains("too old") {
-                    s.push_str("\n（引擎版本过旧。）");
-                }
+            let hint = if reason.contains("permission denied") {
+                Some(t!(lang, "docker.hint_socket_permission"))
+            } else if reason.contains("no Docker engine") {
+                Some(t!(lang, "docker.hint_engine_down"))
+            } else if reason.contains("too old") {
+                Some(t!(lang, "docker.hint_engine_old"))
+            } else {
+                None
+            };
+            if let Some(hint) = hint {
+                s.push('\n');
+                s.push_str(hint);
             }
             s
         }
@@ -456,21 +452,9 @@ async fn call_error_text(ctx: &Ctx<'_>, eng: &Engine, e: &bollard::errors::Error
                 },
             )
         }
-        CallError::Version(m) => match ctx.lang {
-            Lang::Zh => format!("Docker 引擎 {} 的 API 版本不兼容：{m}", eng.name),
-            Lang::En => format!(
-                "Docker engine {} speaks an incompatible API version: {m}",
-                eng.name
-            ),
-        },
-        CallError::NotFound(m) => match ctx.lang {
-            Lang::Zh => format!("找不到：{m}"),
-            Lang::En => format!("Not found: {m}"),
-        },
-        CallError::Refused(m) => match ctx.lang {
-            Lang::Zh => format!("Docker 拒绝了操作：{m}"),
-            Lang::En => format!("Docker refused: {m}"),
-        },
+        CallError::Version(m) => t!(ctx.lang, "docker.api_version", host = eng.name, reason = m),
+        CallError::NotFound(m) => t!(ctx.lang, "docker.not_found", what = m),
+        CallError::Refused(m) => t!(ctx.lang, "docker.refused", reason = m),
     }
 }
 
@@ -543,25 +527,20 @@ async fn find(ctx: &Ctx<'_>, eng: &Engine, raw: &str) -> Result<ContainerSummary
             let list = names.join(", ");
             Err(error(
                 ctx,
-                match ctx.lang {
-                    Lang::Zh => format!("「{query}」匹配到多个容器：{list}。请写得更完整。"),
-                    Lang::En => {
-                        format!("\"{query}\" matches several containers: {list}. Be more specific.")
-                    }
-                },
+                t!(ctx.lang, "docker.ambiguous", query = query, list = list),
             ))
         }
         Resolved::NotFound(close) => {
             metrics::counter!("wedock_docker_errors_total", "kind" => "not_found").increment(1);
-            let mut s = match ctx.lang {
-                Lang::Zh => format!("在 {} 上找不到容器「{query}」。", eng.name),
-                Lang::En => format!("No container \"{query}\" on {}.", eng.name),
-            };
+            let mut s = t!(
+                ctx.lang,
+                "docker.no_container",
+                host = eng.name,
+                query = query
+            );
             if !close.is_empty() {
-                s.push_str(&match ctx.lang {
-                    Lang::Zh => format!("你是不是想找：{}？", close.join("、")),
-                    Lang::En => format!(" Did you mean: {}?", close.join(", ")),
-                });
+                let close = close.join(t!(ctx.lang, "core.list_sep"));
+                s.push_str(&t!(ctx.lang, "docker.did_you_mean", names = close));
             }
             Err(error(ctx, s))
         }

@@ -52,68 +52,40 @@ pub(super) async fn prune(ctx: &Ctx<'_>, a: PruneArgs) -> Outcome {
             )
         }
     };
+    let kind = if what == "images" {
+        t!(ctx.lang, "docker.prune_kind_images")
+    } else {
+        t!(ctx.lang, "docker.prune_kind_containers")
+    };
     if names.is_empty() {
         return reply(
             ctx,
-            match ctx.lang {
-                Lang::Zh => format!(
-                    "{} 上没有可清理的{}。",
-                    eng.name,
-                    if what == "images" {
-                        "悬空镜像"
-                    } else {
-                        "已停止容器"
-                    }
-                ),
-                Lang::En => format!(
-                    "Nothing to prune on {}: no {}.",
-                    eng.name,
-                    if what == "images" {
-                        "dangling images"
-                    } else {
-                        "stopped containers"
-                    }
-                ),
-            },
+            t!(
+                ctx.lang,
+                "docker.prune_nothing",
+                host = eng.name,
+                kind = kind
+            ),
         );
     }
     if !ctx.confirmed {
         let shown: Vec<String> = names.iter().take(10).cloned().collect();
         let more = names.len().saturating_sub(shown.len());
         let more = if more > 0 {
-            match ctx.lang {
-                Lang::Zh => format!(" 等（还有 {more} 个）"),
-                Lang::En => format!(" and {more} more"),
-            }
+            t!(ctx.lang, "docker.and_more", count = more)
         } else {
             String::new()
         };
-        let summary = match ctx.lang {
-            Lang::Zh => format!(
-                "在 {} 上清理 {} 个{}：{}{more}，预计释放 {}",
-                eng.name,
-                names.len(),
-                if what == "images" {
-                    "悬空镜像"
-                } else {
-                    "已停止容器"
-                },
-                shown.join("、"),
-                render::human_bytes(bytes)
-            ),
-            Lang::En => format!(
-                "prune {} {} on {}: {}{more}, freeing about {}",
-                names.len(),
-                if what == "images" {
-                    "dangling images"
-                } else {
-                    "stopped containers"
-                },
-                eng.name,
-                shown.join(", "),
-                render::human_bytes(bytes)
-            ),
-        };
+        let summary = t!(
+            ctx.lang,
+            "docker.prune_summary",
+            host = eng.name,
+            count = names.len(),
+            kind = kind,
+            names = shown.join(t!(ctx.lang, "core.list_sep")),
+            more = more,
+            size = render::human_bytes(bytes)
+        );
         return Outcome::NeedsConfirmation { summary };
     }
     let (deleted, reclaimed) = match a.what {
@@ -142,10 +114,13 @@ pub(super) async fn prune(ctx: &Ctx<'_>, a: PruneArgs) -> Outcome {
     let freed = render::human_bytes(reclaimed.max(0) as u64);
     let result = format!("ok: {deleted} removed, {freed} freed");
     tracing::info!(user = %ctx.identity, host = %eng.name, %target, %result, "docker prune");
-    let text = match ctx.lang {
-        Lang::Zh => format!("🧹 {} · 已删除 {deleted} 个，释放 {freed}", eng.name),
-        Lang::En => format!("🧹 {} · removed {deleted}, freed {freed}", eng.name),
-    };
+    let text = t!(
+        ctx.lang,
+        "docker.prune_done",
+        host = eng.name,
+        deleted = deleted,
+        freed = freed
+    );
     Outcome::Audited(
         Reply::command(text, ctx.lang),
         ctx.audit(Some(&eng.name), Some(&target), &result),

@@ -29,7 +29,7 @@ pub(super) fn event_lines(evs: &[Event], now: i64, lang: Lang) -> Vec<String> {
     if evs.is_empty() {
         return Vec::new();
     }
-    let mut out = vec![lang.pick("最近事件：", "Events:").to_string()];
+    let mut out = vec![t!(lang, "kubectl.events").to_string()];
     for e in evs {
         let when = event_time(e)
             .map(|t| render::human_ago(t, now, lang))
@@ -110,10 +110,9 @@ pub(super) fn container_lines(
     now: i64,
     lang: Lang,
 ) -> Vec<String> {
-    let l = |zh: &'static str, en: &'static str| lang.pick(zh, en);
     let mut out = vec![format!(
         "{} {}: {}",
-        l("容器", "Container"),
+        t!(lang, "kubectl.container"),
         c.name,
         c.image.as_deref().unwrap_or("")
     )];
@@ -145,16 +144,16 @@ pub(super) fn container_lines(
         } else {
             "?".into()
         };
-        out.push(format!("  {}: {line}", l("状态", "State")));
+        out.push(format!("  {}: {line}", t!(lang, "kubectl.state")));
         out.push(format!(
             "  {}: {} · {}: {}",
-            l("就绪", "Ready"),
+            t!(lang, "kubectl.ready"),
             if s.ready {
-                l("是", "yes")
+                t!(lang, "kubectl.yes")
             } else {
-                l("否", "no")
+                t!(lang, "kubectl.no")
             },
-            l("重启次数", "Restarts"),
+            t!(lang, "kubectl.restarts"),
             s.restart_count
         ));
         if let Some(t) = s.last_state.as_ref().and_then(|x| x.terminated.as_ref()) {
@@ -165,7 +164,7 @@ pub(super) fn container_lines(
                 .unwrap_or_default();
             out.push(format!(
                 "  {}: {}, exit {} ({}){when}",
-                l("上次终止", "Last termination"),
+                t!(lang, "kubectl.last_termination"),
                 t.reason.as_deref().unwrap_or("Error"),
                 t.exit_code,
                 crate::alert::render::exit_meaning(i64::from(t.exit_code), lang)
@@ -173,7 +172,7 @@ pub(super) fn container_lines(
         }
     }
     if let Some(r) = resources_text(c) {
-        out.push(format!("  {}: {r}", l("资源", "Resources")));
+        out.push(format!("  {}: {r}", t!(lang, "kubectl.resources")));
     }
     if let Some(p) = &c.liveness_probe {
         out.push(format!("  Liveness: {}", probe_text(p)));
@@ -192,7 +191,6 @@ pub fn describe_pod_lines(
     now: i64,
     lang: Lang,
 ) -> Vec<String> {
-    let l = |zh: &'static str, en: &'static str| lang.pick(zh, en);
     let m = &p.metadata;
     let mut out = vec![format!("📦 pod {}/{} @{context}", ns_of(m), name_of(m))];
     let (r, t) = pod_ready(p);
@@ -201,14 +199,14 @@ pub fn describe_pod_lines(
         .spec
         .as_ref()
         .and_then(|s| s.node_name.clone())
-        .unwrap_or_else(|| l("（未调度）", "(not scheduled)").into());
+        .unwrap_or_else(|| t!(lang, "kubectl.not_scheduled").into());
     out.push(format!(
         "{}: {} {} · {}: {r}/{t} · {}: {node}",
-        l("状态", "Status"),
+        t!(lang, "kubectl.status"),
         marker(pod_healthy(p)),
         pod_status(p),
-        l("就绪", "Ready"),
-        l("节点", "Node"),
+        t!(lang, "kubectl.ready"),
+        t!(lang, "kubectl.node"),
     ));
     if let Some(ip) = st.and_then(|s| s.pod_ip.as_ref()) {
         out.push(format!("IP: {ip}"));
@@ -216,7 +214,7 @@ pub fn describe_pod_lines(
     if let Some(c) = &m.creation_timestamp {
         out.push(format!(
             "{}: {}",
-            l("创建", "Created"),
+            t!(lang, "kubectl.created"),
             render::human_ago(secs(c), now, lang)
         ));
     }
@@ -232,7 +230,11 @@ pub fn describe_pod_lines(
         })
         .unwrap_or_default();
     if !conds.is_empty() {
-        out.push(format!("{}: {}", l("条件", "Conditions"), conds.join(", ")));
+        out.push(format!(
+            "{}: {}",
+            t!(lang, "kubectl.conditions"),
+            conds.join(", ")
+        ));
     }
     if let Some(msg) = st
         .and_then(|s| s.conditions.as_ref())
@@ -264,7 +266,6 @@ pub(super) async fn describe(k: &K<'_, '_>, kind: Kind, name: &str) -> Outcome {
     let ctx = k.ctx;
     let lang = ctx.lang;
     let now = now();
-    let l = |zh: &'static str, en: &'static str| lang.pick(zh, en);
     let context = &k.cluster.context;
     let lines = match kind {
         Kind::Pod => {
@@ -282,28 +283,28 @@ pub(super) async fn describe(k: &K<'_, '_>, kind: Kind, name: &str) -> Outcome {
             let mut out = vec![format!("🚀 deployment {}/{name} @{context}", k.ns)];
             out.push(format!(
                 "{}: {want} · {}: {} · {}: {} · {}: {} · {}: {}",
-                l("期望", "Desired"),
-                l("已更新", "Updated"),
+                t!(lang, "kubectl.desired"),
+                t!(lang, "kubectl.updated"),
                 st.and_then(|s| s.updated_replicas).unwrap_or(0),
-                l("就绪", "Ready"),
+                t!(lang, "kubectl.ready"),
                 st.and_then(|s| s.ready_replicas).unwrap_or(0),
-                l("可用", "Available"),
+                t!(lang, "kubectl.available"),
                 st.and_then(|s| s.available_replicas).unwrap_or(0),
-                l("不可用", "Unavailable"),
+                t!(lang, "kubectl.unavailable"),
                 st.and_then(|s| s.unavailable_replicas).unwrap_or(0),
             ));
             if let Some(s) = spec
                 .and_then(|s| s.strategy.as_ref())
                 .and_then(|s| s.type_.clone())
             {
-                out.push(format!("{}: {s}", l("策略", "Strategy")));
+                out.push(format!("{}: {s}", t!(lang, "kubectl.strategy")));
             }
             if spec.and_then(|s| s.paused) == Some(true) {
-                out.push(l("⏸ 已暂停", "⏸ Paused").into());
+                out.push(t!(lang, "kubectl.paused").into());
             }
             if let Some(sel) = spec.and_then(|s| s.selector.match_labels.as_ref()) {
                 let s: Vec<String> = sel.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                out.push(format!("{}: {}", l("选择器", "Selector"), s.join(",")));
+                out.push(format!("{}: {}", t!(lang, "kubectl.selector"), s.join(",")));
             }
             for c in spec
                 .and_then(|s| s.template.spec.as_ref())
@@ -330,8 +331,12 @@ pub(super) async fn describe(k: &K<'_, '_>, kind: Kind, name: &str) -> Outcome {
             let n = try_call!(k, api.get(name));
             let (ok, status) = node_status(&n);
             let mut out = vec![format!("🖥 node {name} @{context}")];
-            out.push(format!("{}: {} {status}", l("状态", "Status"), marker(ok)));
-            out.push(format!("{}: {}", l("角色", "Roles"), node_roles(&n)));
+            out.push(format!(
+                "{}: {} {status}",
+                t!(lang, "kubectl.status"),
+                marker(ok)
+            ));
+            out.push(format!("{}: {}", t!(lang, "kubectl.roles"), node_roles(&n)));
             let st = n.status.as_ref();
             for c in st.and_then(|s| s.conditions.as_ref()).into_iter().flatten() {
                 let bad = (c.type_ == "Ready") != (c.status == "True");
@@ -371,7 +376,7 @@ pub(super) async fn describe(k: &K<'_, '_>, kind: Kind, name: &str) -> Outcome {
             };
             out.push(format!(
                 "{}: {}",
-                l("可分配", "Allocatable"),
+                t!(lang, "kubectl.allocatable"),
                 q(st.and_then(|s| s.allocatable.as_ref()))
             ));
             if let Some(i) = st.and_then(|s| s.node_info.as_ref()) {
@@ -391,14 +396,14 @@ pub(super) async fn describe(k: &K<'_, '_>, kind: Kind, name: &str) -> Outcome {
             let mut out = vec![format!("🔌 service {}/{name} @{context}", k.ns)];
             out.push(format!(
                 "{}: {} · ClusterIP: {}",
-                l("类型", "Type"),
+                t!(lang, "kubectl.type"),
                 spec.and_then(|s| s.type_.clone())
                     .unwrap_or_else(|| "ClusterIP".into()),
                 spec.and_then(|s| s.cluster_ip.clone()).unwrap_or_default()
             ));
             if let Some(sel) = spec.and_then(|s| s.selector.as_ref()) {
                 let v: Vec<String> = sel.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                out.push(format!("{}: {}", l("选择器", "Selector"), v.join(",")));
+                out.push(format!("{}: {}", t!(lang, "kubectl.selector"), v.join(",")));
             }
             for p in spec.and_then(|s| s.ports.as_ref()).into_iter().flatten() {
                 let tp = p

@@ -14,39 +14,37 @@ pub(super) async fn delete_pod(k: &K<'_, '_>, name: &str) -> Outcome {
             .as_ref()
             .and_then(|o| o.iter().find(|o| o.controller == Some(true)))
             .map(|o| format!("{}/{}", o.kind, o.name));
-        let summary = match (k.ctx.lang, owner) {
-            (Lang::Zh, Some(o)) => format!(
-                "在 {} 上删除 pod {}/{name}（{}，由 {o} 管理，会被重建）",
-                k.cluster.context,
-                k.ns,
-                pod_status(&p)
+        let lang = k.ctx.lang;
+        let (context, ns, status) = (&k.cluster.context, &k.ns, pod_status(&p));
+        let summary = match owner {
+            Some(owner) => t!(
+                lang,
+                "kubectl.delete_pod_owned",
+                context = context,
+                ns = ns,
+                name = name,
+                status = status,
+                owner = owner
             ),
-            (Lang::Zh, None) => format!(
-                "在 {} 上删除 pod {}/{name}（{}，没有控制器，不会重建）",
-                k.cluster.context,
-                k.ns,
-                pod_status(&p)
-            ),
-            (Lang::En, Some(o)) => format!(
-                "delete pod {}/{name} on {} ({}, owned by {o}, which recreates it)",
-                k.ns,
-                k.cluster.context,
-                pod_status(&p)
-            ),
-            (Lang::En, None) => format!(
-                "delete pod {}/{name} on {} ({}, no controller: it will not come back)",
-                k.ns,
-                k.cluster.context,
-                pod_status(&p)
+            None => t!(
+                lang,
+                "kubectl.delete_pod_bare",
+                context = context,
+                ns = ns,
+                name = name,
+                status = status
             ),
         };
         return Outcome::NeedsConfirmation { summary };
     }
     let r = call(k, api.delete(name, &DeleteParams::default())).await;
-    let text = match k.ctx.lang {
-        Lang::Zh => format!("🗑 pod {}/{name} 已删除 @{}", k.ns, k.cluster.context),
-        Lang::En => format!("🗑 pod {}/{name} deleted @{}", k.ns, k.cluster.context),
-    };
+    let text = t!(
+        k.ctx.lang,
+        "kubectl.pod_deleted",
+        ns = k.ns,
+        name = name,
+        context = k.cluster.context
+    );
     audited(k, &target, r.map(|_| text))
 }
 
@@ -57,21 +55,21 @@ pub(super) async fn cordon(k: &K<'_, '_>, node: &str, on: bool) -> Outcome {
     let target = format!("node/{node}");
     let api: Api<Node> = Api::all(k.cluster.client.clone());
     let n = try_call!(k, api.get(node));
-    let verb = if on { "cordon" } else { "uncordon" };
     if !k.ctx.confirmed {
         let (_, status) = node_status(&n);
-        let summary = match k.ctx.lang {
-            Lang::Zh => format!(
-                "{} 节点 {node}（{status}）@{}",
-                if on {
-                    "禁止调度（cordon）"
-                } else {
-                    "恢复调度（uncordon）"
-                },
-                k.cluster.context
-            ),
-            Lang::En => format!("{verb} node {node} ({status}) on {}", k.cluster.context),
+        let action = if on {
+            t!(k.ctx.lang, "kubectl.cordon_action")
+        } else {
+            t!(k.ctx.lang, "kubectl.uncordon_action")
         };
+        let summary = t!(
+            k.ctx.lang,
+            "kubectl.cordon_summary",
+            action = action,
+            node = node,
+            status = status,
+            context = k.cluster.context
+        );
         return Outcome::NeedsConfirmation { summary };
     }
     let r = if on {
@@ -79,11 +77,11 @@ pub(super) async fn cordon(k: &K<'_, '_>, node: &str, on: bool) -> Outcome {
     } else {
         call(k, api.uncordon(node)).await
     };
-    let text = match (k.ctx.lang, on) {
-        (Lang::Zh, true) => format!("🚧 节点 {node} 已禁止调度 @{}", k.cluster.context),
-        (Lang::Zh, false) => format!("✅ 节点 {node} 已恢复调度 @{}", k.cluster.context),
-        (Lang::En, true) => format!("🚧 node/{node} cordoned @{}", k.cluster.context),
-        (Lang::En, false) => format!("✅ node/{node} uncordoned @{}", k.cluster.context),
+    let (lang, context) = (k.ctx.lang, &k.cluster.context);
+    let text = if on {
+        t!(lang, "kubectl.cordoned", node = node, context = context)
+    } else {
+        t!(lang, "kubectl.uncordoned", node = node, context = context)
     };
     audited(k, &target, r.map(|_| text))
 }
@@ -287,27 +285,20 @@ pub(super) fn drain_lines(
             EvictionAnswer::Failed(err) => {
                 failed.push(format!("❌ {who}: {}", call_error_text(k, err)))
             }
-            EvictionAnswer::Blocked { message, .. } => blocked.push(match lang {
-                Lang::Zh => format!(
-                    "⏸ {who}：{} 秒内尝试 {} 次，仍被 PodDisruptionBudget 阻止：{message}",
-                    waited.as_secs(),
-                    e.attempts
-                ),
-                Lang::En => format!(
-                    "⏸ {who}: still blocked by a PodDisruptionBudget after {} attempts in {} s: {message}",
-                    e.attempts,
-                    waited.as_secs()
-                ),
-            }),
+            EvictionAnswer::Blocked { message, .. } => blocked.push(t!(
+                lang,
+                "kubectl.evict_blocked",
+                who = who,
+                secs = waited.as_secs(),
+                attempts = e.attempts,
+                message = message
+            )),
             EvictionAnswer::Evicted | EvictionAnswer::Gone => {
                 let gone = e.answer == EvictionAnswer::Gone;
-                evicted.push(match (lang, gone, e.attempts) {
-                    (Lang::Zh, true, _) => format!("✅ {who} 已不存在"),
-                    (Lang::Zh, false, 1) => format!("✅ {who} 已驱逐"),
-                    (Lang::Zh, false, n) => format!("✅ {who} 已驱逐（第 {n} 次尝试）"),
-                    (Lang::En, true, _) => format!("✅ {who} already gone"),
-                    (Lang::En, false, 1) => format!("✅ {who} evicted"),
-                    (Lang::En, false, n) => format!("✅ {who} evicted (attempt {n})"),
+                evicted.push(match (gone, e.attempts) {
+                    (true, _) => t!(lang, "kubectl.evict_gone", who = who),
+                    (false, 1) => t!(lang, "kubectl.evicted", who = who),
+                    (false, n) => t!(lang, "kubectl.evicted_after", who = who, attempt = n),
                 });
             }
         }
@@ -340,22 +331,15 @@ pub(super) async fn drain(k: &K<'_, '_>, a: DrainArgs) -> Outcome {
     let pods = try_call!(k, pods_api.list(&lp)).items;
     if !k.ctx.confirmed {
         let evict = pods.iter().filter(|p| drain_skip(p, &a).is_none()).count();
-        let summary = match lang {
-            Lang::Zh => format!(
-                "排空节点 {}：禁止调度并驱逐 {evict} 个 Pod（共 {} 个），被 PDB 阻止的最多重试 {} 秒 @{}",
-                a.node,
-                pods.len(),
-                timeout.as_secs(),
-                k.cluster.context
-            ),
-            Lang::En => format!(
-                "drain node {}: cordon it and evict {evict} of its {} pods, retrying PDB-blocked ones for up to {} s on {}",
-                a.node,
-                pods.len(),
-                timeout.as_secs(),
-                k.cluster.context
-            ),
-        };
+        let summary = t!(
+            lang,
+            "kubectl.drain_summary",
+            node = a.node,
+            evict = evict,
+            total = pods.len(),
+            secs = timeout.as_secs(),
+            context = k.cluster.context
+        );
         return Outcome::NeedsConfirmation { summary };
     }
     let started = tokio::time::Instant::now();
@@ -376,26 +360,19 @@ pub(super) async fn drain(k: &K<'_, '_>, a: DrainArgs) -> Outcome {
     let evicted = count(|a| matches!(a, EvictionAnswer::Evicted | EvictionAnswer::Gone));
     let blocked = count(|a| matches!(a, EvictionAnswer::Blocked { .. }));
     let failed = count(|a| matches!(a, EvictionAnswer::Failed(_)));
-    let head = match lang {
-        Lang::Zh => format!(
-            "🚧 节点 {} 已禁止调度 @{}\n驱逐 {evicted} 个，被 PDB 阻止 {blocked} 个，失败 {failed} 个，跳过 {} 个",
-            a.node,
-            k.cluster.context,
-            skipped.len()
-        ),
-        Lang::En => format!(
-            "🚧 node/{} cordoned @{}\nevicted {evicted}, blocked by a PDB {blocked}, failed {failed}, skipped {}",
-            a.node,
-            k.cluster.context,
-            skipped.len()
-        ),
-    };
+    let head = t!(
+        lang,
+        "kubectl.drain_head",
+        node = a.node,
+        context = k.cluster.context,
+        evicted = evicted,
+        blocked = blocked,
+        failed = failed,
+        skipped = skipped.len()
+    );
     let mut lines = drain_lines(k, &evictees, &skipped, timeout);
     if blocked > 0 {
-        lines.push(match lang {
-            Lang::Zh => "被 PodDisruptionBudget 阻止的 Pod 要等其他副本就绪后再 drain 一次（可加 --timeout 等更久）。".to_string(),
-            Lang::En => "Run drain again once the budget allows it (or give it longer with --timeout).".to_string(),
-        });
+        lines.push(t!(lang, "kubectl.drain_blocked_hint").to_string());
     }
     let result = if blocked + failed == 0 {
         format!("ok: evicted {evicted}")

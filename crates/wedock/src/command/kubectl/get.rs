@@ -127,17 +127,17 @@ pub(super) fn lines_table(
     });
     let mut header = Vec::new();
     if all_ns {
-        header.push(lang.pick("命名空间", "NAMESPACE"));
+        header.push(t!(lang, "kubectl.namespace"));
     }
     header.extend([
-        lang.pick("名称", "NAME"),
-        lang.pick("就绪", "READY"),
-        lang.pick("状态", "STATUS"),
-        lang.pick("重启", "RESTARTS"),
-        lang.pick("存活", "AGE"),
+        t!(lang, "kubectl.name"),
+        t!(lang, "kubectl.ready_2"),
+        t!(lang, "kubectl.status_2"),
+        t!(lang, "kubectl.restarts_2"),
+        t!(lang, "kubectl.age"),
     ]);
     if wide {
-        header.extend(["IP", lang.pick("节点", "NODE")]);
+        header.extend(["IP", t!(lang, "kubectl.node_2")]);
     }
     let rows: Vec<Vec<String>> = order
         .iter()
@@ -181,18 +181,16 @@ pub fn pods_reply(
 ) -> String {
     let lines = pod_lines(pods);
     let bad = lines.iter().filter(|l| !l.healthy).count();
-    let head = match lang {
-        Lang::Zh => format!(
-            "☸️ {context} · {scope} · {} 个 Pod，{bad} 个异常",
-            pods.len()
-        ),
-        Lang::En => format!(
-            "☸️ {context} · {scope} · {} pods, {bad} not ready",
-            pods.len()
-        ),
-    };
+    let head = t!(
+        lang,
+        "kubectl.pods_head",
+        context = context,
+        scope = scope,
+        count = pods.len(),
+        bad = bad
+    );
     if pods.is_empty() {
-        return format!("{head}\n{}", lang.pick("（没有 Pod）", "(no pods)"));
+        return format!("{head}\n{}", t!(lang, "kubectl.no_pods"));
     }
     fit(lang, &head, &lines_table(lines, all_ns, wide, now, lang))
 }
@@ -224,25 +222,27 @@ pub(super) async fn get(k: &K<'_, '_>, a: GetArgs) -> Outcome {
     let lang = ctx.lang;
     let now = now();
     let scope = if kind.cluster_scoped() {
-        lang.pick("集群", "cluster").to_string()
+        t!(lang, "kubectl.cluster").to_string()
     } else if all {
-        lang.pick("全部命名空间", "all namespaces").to_string()
+        t!(lang, "kubectl.all_namespaces").to_string()
     } else {
         format!("ns/{}", k.ns)
     };
     let context = k.cluster.context.clone();
-    let head = |n: usize| match lang {
-        Lang::Zh => format!("☸️ {context} · {scope} · {n} 个 {}", kind.word()),
-        Lang::En => format!("☸️ {context} · {scope} · {n} {}(s)", kind.word()),
+    let head = |n: usize| {
+        t!(
+            lang,
+            "kubectl.get_head",
+            context = context,
+            scope = scope,
+            count = n,
+            kind = kind.word()
+        )
     };
     let none = || {
         reply(
             ctx,
-            format!(
-                "{}\n{}",
-                head(0),
-                lang.pick("（没有找到资源）", "(no resources found)")
-            ),
+            format!("{}\n{}", head(0), t!(lang, "kubectl.no_resources_found")),
         )
     };
     let client = k.cluster.client.clone();

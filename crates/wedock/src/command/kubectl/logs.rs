@@ -30,12 +30,13 @@ pub(super) async fn logs(k: &K<'_, '_>, a: LogsArgs) -> Outcome {
         (None, true) => format!("{} (previous)", a.pod),
         (None, false) => a.pod.clone(),
     };
-    let head = match ctx.lang {
-        Lang::Zh => format!("📜 {which} 最近 {tail} 行 @{}/{}", k.cluster.context, k.ns),
-        Lang::En => format!(
-            "📜 {which} last {tail} lines @{}/{}",
-            k.cluster.context, k.ns
-        ),
-    };
+    let head = t!(
+        ctx.lang,
+        "kubectl.logs_head",
+        which = which,
+        tail = tail,
+        context = k.cluster.context,
+        ns = k.ns
+    );
     reply(ctx, runtime::tail_under(ctx.lang, &head, &text))
 }

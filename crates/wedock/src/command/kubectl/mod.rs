@@ -425,23 +425,12 @@ fn bad_input(ctx: &Ctx<'_>, why: &str) -> Outcome {
 
 pub fn cluster_error_text(lang: Lang, e: &ClusterError) -> String {
     match e {
-        ClusterError::Disabled => lang
-            .pick(
-                "Kubernetes 功能未开启（kubernetes.enabled = false）。",
-                "Kubernetes support is off (kubernetes.enabled = false).",
-            )
-            .to_string(),
-        ClusterError::UnknownContext { name, known } => match lang {
-            Lang::Zh => format!("没有名为 {name} 的集群上下文。可用：{}", known.join("、")),
-            Lang::En => format!(
-                "No cluster context {name}. Configured: {}",
-                known.join(", ")
-            ),
-        },
-        ClusterError::Config(m) => match lang {
-            Lang::Zh => format!("无法加载 Kubernetes 配置：{m}"),
-            Lang::En => format!("Cannot load the Kubernetes config: {m}"),
-        },
+        ClusterError::Disabled => t!(lang, "kubectl.disabled").to_string(),
+        ClusterError::UnknownContext { name, known } => {
+            let known = known.join(t!(lang, "core.list_sep"));
+            t!(lang, "kubectl.unknown_context", name = name, known = known)
+        }
+        ClusterError::Config(m) => t!(lang, "kubectl.config_error", reason = m),
     }
 }
 
@@ -451,36 +440,36 @@ fn call_error_text(k: &K<'_, '_>, e: &CallError) -> String {
     tracing::warn!(context = %k.cluster.context, kind = e.kind(), "Kubernetes call failed: {e:?}");
     let lang = k.ctx.lang;
     match e {
-        CallError::Api { code: 403, message, .. } => match lang {
-            Lang::Zh => format!(
-                "⛔ 集群拒绝了操作（RBAC 权限不足）：{message}\n请让集群管理员为 wedock 的账号授予相应权限。"
-            ),
-            Lang::En => format!(
-                "⛔ The cluster refused (RBAC): {message}\nAsk a cluster admin to grant wedock's account this permission."
-            ),
-        },
-        CallError::Api { code: 404, message, reason } if reason == "NotFound" => match lang {
-            Lang::Zh => format!("找不到：{message}"),
-            Lang::En => format!("Not found: {message}"),
-        },
-        CallError::Api { code: 401, .. } => lang
-            .pick(
-                "集群不认可 wedock 的凭据（401），请检查 kubeconfig 里的令牌或证书。",
-                "The cluster did not accept wedock's credentials (401); check the token or certificate in the kubeconfig.",
-            )
-            .to_string(),
+        CallError::Api {
+            code: 403, message, ..
+        } => {
+            t!(lang, "kubectl.rbac_refused", message = message)
+        }
+        CallError::Api {
+            code: 404,
+            message,
+            reason,
+        } if reason == "NotFound" => {
+            t!(lang, "kubectl.not_found", what = message)
+        }
+        CallError::Api { code: 401, .. } => t!(lang, "kubectl.unauthorized").to_string(),
         CallError::Api {
             code,
             reason,
             message,
-        } => match lang {
-            Lang::Zh => format!("Kubernetes API 错误 {code} {reason}：{message}"),
-            Lang::En => format!("Kubernetes API error {code} {reason}: {message}"),
-        },
-        CallError::Transport(m) => match lang {
-            Lang::Zh => format!("连不上集群 {}：{m}", k.cluster.context),
-            Lang::En => format!("Cannot reach cluster {}: {m}", k.cluster.context),
-        },
+        } => t!(
+            lang,
+            "kubectl.api_error",
+            code = code,
+            reason = reason,
+            message = message
+        ),
+        CallError::Transport(m) => t!(
+            lang,
+            "kubectl.unreachable",
+            context = k.cluster.context,
+            reason = m
+        ),
     }
 }
 

@@ -127,10 +127,7 @@ pub(super) async fn rollout_restart(k: &K<'_, '_>, kind: Kind, name: &str) -> Ou
                 Ok(d) if d.spec.as_ref().and_then(|s| s.paused) == Some(true) => {
                     return error(
                         k.ctx,
-                        k.ctx.lang.pick(
-                            "该 Deployment 已暂停，无法重启（先执行 rollout resume）。",
-                            "can't restart paused deployment (run rollout resume first)",
-                        ),
+                        t!(k.ctx.lang, "kubectl.can_t_restart_paused_deployment"),
                     );
                 }
                 Ok(_) => call(k, api.patch(name, &pp, &patch)).await.map(|_| ()),
@@ -146,20 +143,14 @@ pub(super) async fn rollout_restart(k: &K<'_, '_>, kind: Kind, name: &str) -> Ou
             call(k, api.patch(name, &pp, &patch)).await.map(|_| ())
         }
     };
-    let text = match k.ctx.lang {
-        Lang::Zh => format!(
-            "🔄 {}/{name} 已触发滚动重启 @{}/{}",
-            kind.word(),
-            k.cluster.context,
-            k.ns
-        ),
-        Lang::En => format!(
-            "🔄 {}/{name} restarted @{}/{}",
-            kind.word(),
-            k.cluster.context,
-            k.ns
-        ),
-    };
+    let text = t!(
+        k.ctx.lang,
+        "kubectl.restarted",
+        kind = kind.word(),
+        name = name,
+        context = k.cluster.context,
+        ns = k.ns
+    );
     audited(k, &target, r.map(|()| text))
 }
 
@@ -184,20 +175,16 @@ pub(super) async fn scale(k: &K<'_, '_>, kind: Kind, name: &str, replicas: i32) 
     };
     let r = r.map(|s| {
         let before = s.status.as_ref().map(|s| s.replicas).unwrap_or(0);
-        match k.ctx.lang {
-            Lang::Zh => format!(
-                "📐 {}/{name} 副本数 {before} → {replicas} @{}/{}",
-                kind.word(),
-                k.cluster.context,
-                k.ns
-            ),
-            Lang::En => format!(
-                "📐 {}/{name} scaled {before} → {replicas} replicas @{}/{}",
-                kind.word(),
-                k.cluster.context,
-                k.ns
-            ),
-        }
+        t!(
+            k.ctx.lang,
+            "kubectl.scaled",
+            kind = kind.word(),
+            name = name,
+            before = before,
+            replicas = replicas,
+            context = k.cluster.context,
+            ns = k.ns
+        )
     });
     audited(k, &target, r)
 }
@@ -247,13 +234,7 @@ pub(super) async fn rollout_undo(k: &K<'_, '_>, kind: Kind, name: &str) -> Outco
         return error(k.ctx, "deployment has no spec");
     };
     if spec.paused == Some(true) {
-        return error(
-            k.ctx,
-            lang.pick(
-                "该 Deployment 已暂停，无法回滚（先执行 rollout resume）。",
-                "you cannot rollback a paused deployment; resume it first",
-            ),
-        );
+        return error(k.ctx, t!(lang, "kubectl.you_cannot_rollback_a_paused"));
     }
     let selector = spec
         .selector
@@ -288,13 +269,7 @@ pub(super) async fn rollout_undo(k: &K<'_, '_>, kind: Kind, name: &str) -> Outco
         .collect();
     owned.sort_by_key(|rs| std::cmp::Reverse(revision_of(&rs.metadata)));
     let Some(prev) = owned.get(1) else {
-        return error(
-            k.ctx,
-            match lang {
-                Lang::Zh => format!("deployment \"{name}\" 没有可回滚的历史版本。"),
-                Lang::En => format!("no rollout history found for deployment \"{name}\""),
-            },
-        );
+        return error(k.ctx, t!(lang, "kubectl.no_history", name = name));
     };
     let rev = revision_of(&prev.metadata);
     let Some(tpl) = prev.spec.as_ref().and_then(|s| s.template.as_ref()) else {
@@ -302,15 +277,7 @@ pub(super) async fn rollout_undo(k: &K<'_, '_>, kind: Kind, name: &str) -> Outco
     };
     let prev_tpl = template_value(tpl);
     if prev_tpl == template_value(&spec.template) {
-        return reply(
-            k.ctx,
-            match lang {
-                Lang::Zh => format!("已跳过回滚（当前模板已与版本 {rev} 相同）"),
-                Lang::En => {
-                    format!("skipped rollback (current template already matches revision {rev})")
-                }
-            },
-        );
+        return reply(k.ctx, t!(lang, "kubectl.rollback_skipped", revision = rev));
     }
     let mut annotations: BTreeMap<String, String> = BTreeMap::new();
     let current = d.metadata.annotations.clone().unwrap_or_default();
@@ -337,15 +304,13 @@ pub(super) async fn rollout_undo(k: &K<'_, '_>, kind: Kind, name: &str) -> Outco
         deploys.patch(name, &PatchParams::default(), &Patch::Json::<()>(patch)),
     )
     .await;
-    let text = match lang {
-        Lang::Zh => format!(
-            "⏪ deployment/{name} 已回滚到版本 {rev} @{}/{}",
-            k.cluster.context, k.ns
-        ),
-        Lang::En => format!(
-            "⏪ deployment/{name} rolled back to revision {rev} @{}/{}",
-            k.cluster.context, k.ns
-        ),
-    };
+    let text = t!(
+        lang,
+        "kubectl.rolled_back",
+        name = name,
+        revision = rev,
+        context = k.cluster.context,
+        ns = k.ns
+    );
     audited(k, &target, r.map(|_| text))
 }

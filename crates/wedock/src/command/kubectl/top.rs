@@ -124,16 +124,7 @@ pub(super) async fn top(k: &K<'_, '_>, a: TopArgs) -> Outcome {
         tracing::info!(context = %k.cluster.context, "metrics API not available: {e:?}");
         error(
             ctx,
-            match lang {
-                Lang::Zh => format!(
-                    "集群 {} 没有可用的 Metrics API（metrics-server 未安装或未就绪），无法查看 CPU/内存用量。",
-                    k.cluster.context
-                ),
-                Lang::En => format!(
-                    "Cluster {} has no Metrics API available (metrics-server is not installed or not ready), so CPU/memory use cannot be shown.",
-                    k.cluster.context
-                ),
-            },
+            t!(lang, "kubectl.no_metrics_api", context = k.cluster.context),
         )
     };
     let (header, mut rows): (Vec<&str>, Vec<(f64, Vec<String>)>) = if nodes {
@@ -216,10 +207,7 @@ pub(super) async fn top(k: &K<'_, '_>, a: TopArgs) -> Outcome {
         }
     );
     if rows.is_empty() {
-        return reply(
-            ctx,
-            format!("{head}\n{}", lang.pick("（没有数据）", "(no data)")),
-        );
+        return reply(ctx, format!("{head}\n{}", t!(lang, "kubectl.no_data")));
     }
     reply(ctx, fit(lang, &head, &table::render(&header, &rows)))
 }
