@@ -12,6 +12,7 @@ pub mod config;
 pub mod health;
 pub mod i18n;
 pub mod identity;
+pub mod incident;
 pub mod knowledge;
 pub mod leader;
 pub mod message;
