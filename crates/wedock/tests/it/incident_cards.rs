@@ -173,6 +173,28 @@ async fn viewer_click_is_refused_operator_click_acks_and_updates_the_card() {
         audit.contains("wecom:viewer1"),
         "the refusal is audited too: {audit}"
     );
+
+    // The resolution is one short line to both, not a second card.
+    let r = reqwest::Client::new()
+        .post(s.url("/hooks/ci"))
+        .bearer_auth("hooktoken")
+        .json(&json!({"text": "nightly backup failed", "severity": "resolved", "id": "b1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let line = eventually("the resolution line", || {
+        fake.delivered("/cgi-bin/message/send")
+            .into_iter()
+            .find(|v| v["touser"] == "op1|viewer1" && v["msgtype"] == "text")
+    })
+    .await;
+    let text = line["text"]["content"].as_str().unwrap();
+    assert!(
+        text.contains(&format!("#{id}")) && text.contains("resolved"),
+        "{text}"
+    );
+    assert_eq!(fake.cards().len(), 1, "no second card");
     s.stop().await.unwrap();
 }
 
