@@ -14,6 +14,7 @@ pub mod command;
 pub mod config;
 pub mod health;
 pub mod identity;
+pub mod incident;
 pub mod knowledge;
 pub mod leader;
 pub mod message;

@@ -66,6 +66,13 @@ pub struct AmPayload {
     pub receiver: String,
     #[serde(default)]
     pub external_url: String,
+    /// The route's `group_by` labels: a silence of the group matches these.
+    #[serde(default)]
+    pub group_labels: BTreeMap<String, String>,
+    /// Labels equal across the notification's alerts (the silence matchers when the route
+    /// has no `group_by`).
+    #[serde(default)]
+    pub common_labels: BTreeMap<String, String>,
     pub alerts: Vec<AmAlert>,
 }
 
@@ -110,6 +117,13 @@ pub fn parse_alertmanager(body: &[u8]) -> Result<Vec<Alert>, String> {
     if p.alerts.is_empty() {
         return Err("no alerts in the payload".into());
     }
+    // Silencing one alert of a group silences the group, as Alertmanager groups them; an
+    // empty set (no group_by, nothing in common) falls back to the alert's own labels.
+    let group_matchers: BTreeMap<String, String> = if p.group_labels.is_empty() {
+        p.common_labels.clone()
+    } else {
+        p.group_labels.clone()
+    };
     let mut out = Vec::new();
     for (i, a) in p.alerts.into_iter().enumerate() {
         let resolved = match a.status.as_str() {
@@ -157,6 +171,11 @@ pub fn parse_alertmanager(body: &[u8]) -> Result<Vec<Alert>, String> {
             .get("namespace")
             .or_else(|| a.labels.get("job"))
             .cloned();
+        al.silence_matchers = if group_matchers.values().any(|v| !v.is_empty()) {
+            group_matchers.clone()
+        } else {
+            a.labels.clone()
+        };
         al.labels = a.labels;
         al.annotations = a.annotations;
         al.at = at;
@@ -175,24 +194,20 @@ async fn alertmanager(State(s): State<AppState>, headers: HeaderMap, body: Bytes
     let app = s.app().clone();
     let cfg = &app.config.alerts;
     let token_ok = cfg
-        .alertmanager_token
-        .as_ref()
+        .receiver_token()
         .is_some_and(|t| bearer(&headers).is_some_and(|b| same(b, t.expose())));
-    let basic_ok = match (
-        &cfg.alertmanager_basic_user,
-        &cfg.alertmanager_basic_password,
-    ) {
-        (Some(u), Some(p)) => {
+    let basic_ok = match cfg.receiver_basic() {
+        Some((u, p)) => {
             basic(&headers).is_some_and(|(bu, bp)| same(&bu, u) && same(&bp, p.expose()))
         }
-        _ => false,
+        None => false,
     };
-    let open = cfg.alertmanager_token.is_none() && cfg.alertmanager_basic_user.is_none();
+    let open = cfg.receiver_token().is_none() && cfg.receiver_basic().is_none();
     if open {
         return reject(
             StatusCode::FORBIDDEN,
             "alertmanager_not_configured",
-            "set alerts.alertmanager_token or alerts.alertmanager_basic_user to accept Alertmanager webhooks".into(),
+            "set alerts.alertmanager.token (or alerts.alertmanager_token) or basic_user to accept Alertmanager webhooks".into(),
         );
     }
     if !token_ok && !basic_ok {

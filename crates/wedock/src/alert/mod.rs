@@ -4,6 +4,7 @@
 //! which returns only once the resulting messages are durably in the outbox; only then does a
 //! source acknowledge (HTTP 200) or advance its cursor (Docker events).
 
+pub mod alertmanager_api;
 pub mod docker;
 pub mod engine;
 pub mod http;
@@ -95,6 +96,16 @@ pub struct Alert {
     /// Route names or targets chosen by the source (a hook's `targets`); empty = route it.
     #[serde(skip)]
     pub direct: Vec<String>,
+    /// The alert's durable record (`/ack 12`), once the engine recorded it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record_id: Option<i64>,
+    /// The record itself (its state), for cards.
+    #[serde(skip)]
+    pub record: Option<Box<crate::store::incidents::AlertRecord>>,
+    /// The labels a silence of this alert matches (Alertmanager: the group's labels); empty
+    /// when wedock's own mutes apply.
+    #[serde(skip)]
+    pub silence_matchers: BTreeMap<String, String>,
 }
 
 impl Alert {
@@ -121,6 +132,9 @@ impl Alert {
             group_key: String::new(),
             url: None,
             direct: Vec::new(),
+            record_id: None,
+            record: None,
+            silence_matchers: BTreeMap::new(),
         }
     }
 

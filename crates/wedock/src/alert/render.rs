@@ -164,6 +164,12 @@ pub fn one(a: &Alert, format: Format, lang: Lang) -> String {
         kv(lang.pick("链接", "Link"), u.clone());
     }
     kv(lang.pick("时间", "Time"), when(a.at));
+    // Where there are no buttons, the message says what to type.
+    out.extend(crate::incident::command_hint(
+        std::slice::from_ref(a),
+        format,
+        lang,
+    ));
     if let Some(logs) = a.logs.as_deref().filter(|l| !l.trim().is_empty()) {
         let logs = crate::render::tail_fit(logs.trim_end(), LOG_BUDGET, lang);
         let n = logs.lines().count();
@@ -226,6 +232,7 @@ pub fn group(alerts: &[Alert], format: Format, lang: Lang) -> String {
         out.push(line);
     }
     out.push(format!("{}: {}", lang.pick("时间", "Time"), when(first.at)));
+    out.extend(crate::incident::command_hint(alerts, format, lang));
     out.join("\n")
 }
 

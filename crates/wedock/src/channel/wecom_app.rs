@@ -9,6 +9,8 @@
 //!
 //! Identities are `wecom:<UserID>`.
 
+pub mod cards;
+
 use super::reject;
 use super::respond::{Answer, Responder};
 use super::token::{TokenKind, TokenSource, delivery_of};
@@ -146,6 +148,7 @@ async fn receive(
         "event" => {
             let event = field("Event");
             return match event {
+                "template_card_event" => cards::click(&s, &w, &user, &fields),
                 "enter_agent" | "subscribe" => {
                     let lang = super::user_lang(app, &identity).await;
                     w.passive(crypt, &user, super::welcome(lang), nonce)
@@ -238,6 +241,10 @@ const CANONICAL: &[&str] = &[
     "MsgId",
     "AgentID",
     "Event",
+    "EventKey",
+    "TaskId",
+    "CardType",
+    "ResponseCode",
 ];
 
 /// How to answer one callback: the key that opened it and the format it came in.
@@ -340,6 +347,34 @@ pub struct WecomAppSender {
     tokens: TokenSource,
 }
 
+impl WecomAppSender {
+    /// A card update after a click (`cards::update_payload`): `update_template_card` with
+    /// the click's code; when the code is no longer valid (60140: used or past its window),
+    /// the fallback text to the clicker instead. `None` for any other payload.
+    async fn deliver_card_update(&self, msg: &OutboxMessage) -> Option<Delivery> {
+        let v: serde_json::Value = serde_json::from_str(&msg.payload).ok()?;
+        let update = v.get("update_template_card")?;
+        let result = self
+            .tokens
+            .post_json("/cgi-bin/message/update_template_card", &update.to_string())
+            .await;
+        Some(match result {
+            Err(super::token::ApiError::Platform { errcode, .. })
+                if errcode == cards::CODE_INVALID =>
+            {
+                metrics::counter!("wedock_card_update_fallbacks_total").increment(1);
+                let fallback = v.get("fallback").map(|f| f.to_string()).unwrap_or_default();
+                delivery_of(
+                    self.tokens
+                        .post_json("/cgi-bin/message/send", &fallback)
+                        .await,
+                )
+            }
+            other => delivery_of(other),
+        })
+    }
+}
+
 pub fn sender(app: &Arc<App>) -> Option<WecomAppSender> {
     let cfg = app.config.wecom.app.as_ref()?;
     Some(WecomAppSender {
@@ -364,6 +399,9 @@ impl Sender for WecomAppSender {
         Some(30)
     }
     async fn deliver(&self, msg: &OutboxMessage) -> Delivery {
+        if let Some(d) = self.deliver_card_update(msg).await {
+            return d;
+        }
         let result = self
             .tokens
             .post_json("/cgi-bin/message/send", &msg.payload)

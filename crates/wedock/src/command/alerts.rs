@@ -1,4 +1,4 @@
-//! `/alerts`, `/mute`, `/mutes`, `/unmute`.
+//! `/alerts`, `/mute`, `/mutes`, `/unmute` (acknowledging and silencing: `incident/`).
 
 use super::{Ctx, Outcome};
 use crate::alert::engine::{self, Engine};
@@ -117,24 +117,39 @@ pub async fn unmute(id: String, ctx: &Ctx<'_>) -> Outcome {
 }
 
 pub async fn recent(n: usize, ctx: &Ctx<'_>) -> Outcome {
-    match Engine::recent(&*ctx.app.store, n.clamp(1, 50)).await {
-        Ok(list) if list.is_empty() => Outcome::Reply(Reply::command(
+    let n = n.clamp(1, 50);
+    // Each alert with its id and state first (what people act on), then how the messages
+    // about them were delivered.
+    let states = match crate::incident::commands::state_lines(ctx, n).await {
+        Ok(l) => l,
+        Err(e) => return error(ctx, e),
+    };
+    let delivery = match Engine::recent(&*ctx.app.store, n).await {
+        Ok(list) => list,
+        Err(e) => return error(ctx, e),
+    };
+    if states.is_empty() && delivery.is_empty() {
+        return Outcome::Reply(Reply::command(
             t!(ctx.lang, "alerts.no_recent_alerts"),
             ctx.lang,
-        )),
-        Ok(list) => {
-            let mut text = String::from(t!(ctx.lang, "alerts.recent_alerts"));
-            for (r, status) in list {
-                text.push_str(&format!(
-                    "\n{} {} → {} [{}]",
-                    when(r.at),
-                    r.line,
-                    r.target,
-                    status
-                ));
-            }
-            Outcome::Reply(Reply::command(text, ctx.lang))
-        }
-        Err(e) => error(ctx, e),
+        ));
     }
+    let mut lines = states;
+    if !delivery.is_empty() {
+        lines.push(t!(ctx.lang, "alerts.recent_messages").to_string());
+        for (r, status) in delivery {
+            lines.push(format!(
+                "{} {} → {} [{}]",
+                when(r.at),
+                r.line,
+                r.target,
+                status
+            ));
+        }
+    }
+    let head = t!(ctx.lang, "alerts.recent_alerts");
+    Outcome::Reply(Reply::command(
+        crate::command::runtime::fit(ctx.lang, head, &lines),
+        ctx.lang,
+    ))
 }

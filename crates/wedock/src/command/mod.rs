@@ -106,6 +106,30 @@ pub enum ChatCommand {
         /// The mute id from /mutes
         id: String,
     },
+    /// Acknowledge an alert: you are on it (operator) / 认领告警
+    Ack {
+        /// The alert id shown in the alert message or /alerts, e.g. 12
+        id: String,
+    },
+    /// Silence an alert, or alerts with these labels, for a while (operator) / 静默告警
+    #[command(override_usage = "/silence ID|LABEL=VALUE… DURATION [REASON…]")]
+    Silence {
+        /// `12 1h`, `12 4h deploying`, `alertname=HighLatency service=api 2h`
+        #[arg(required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
+        words: Vec<String>,
+    },
+    /// Lift a silence (operator) / 取消静默
+    Unsilence {
+        /// An alert id, or a silence id from /silences
+        id: String,
+    },
+    /// Active silences, wedock's and Alertmanager's, with who made them / 查看静默
+    Silences,
+    /// Mark an alert resolved, for webhook alerts nothing else resolves (operator) / 标记告警已解决
+    Resolve {
+        /// The alert id
+        id: String,
+    },
 }
 
 impl ChatCommand {
@@ -126,6 +150,11 @@ impl ChatCommand {
             C::Mutes => core("mutes", Role::Viewer),
             C::Mute(_) => core("mute", Role::Operator),
             C::Unmute { .. } => core("unmute", Role::Operator),
+            C::Ack { .. } => Decl::write(Family::Core, "ack"),
+            C::Silence { .. } => Decl::write(Family::Core, "silence"),
+            C::Unsilence { .. } => Decl::write(Family::Core, "unsilence"),
+            C::Silences => core("silences", Role::Viewer),
+            C::Resolve { .. } => Decl::write(Family::Core, "resolve"),
             C::Docker(d) => d.decl(words),
             C::Ps(a) => docker::DockerCommand::Ps(a.clone()).decl(words),
             C::Logs(a) => docker::DockerCommand::Logs(a.clone()).decl(words),
@@ -301,6 +330,11 @@ pub(crate) async fn run(cmd: ChatCommand, ctx: &Ctx<'_>) -> Outcome {
         ChatCommand::Mute(a) => alerts::mute(a, ctx).await,
         ChatCommand::Mutes => alerts::mutes(ctx).await,
         ChatCommand::Unmute { id } => alerts::unmute(id, ctx).await,
+        ChatCommand::Ack { id } => crate::incident::commands::ack(id, ctx).await,
+        ChatCommand::Silence { words } => crate::incident::commands::silence(words, ctx).await,
+        ChatCommand::Unsilence { id } => crate::incident::commands::unsilence(id, ctx).await,
+        ChatCommand::Silences => crate::incident::commands::silences(ctx).await,
+        ChatCommand::Resolve { id } => crate::incident::commands::resolve(id, ctx).await,
     }
 }
 

@@ -41,6 +41,8 @@ pub struct AlertsConfig {
     /// Basic-auth user and password accepted on `POST /alertmanager` (instead of a token).
     pub alertmanager_basic_user: Option<String>,
     pub alertmanager_basic_password: Option<ConfigSecret>,
+    /// `[alerts.alertmanager]`: its API (silences) and the receiver's credentials.
+    pub alertmanager: AlertmanagerConfig,
     /// `POST /hooks/NAME` endpoints.
     pub hooks: BTreeMap<String, HookConfig>,
     /// Container log lines attached to deaths and unhealthy states (0 = none).
@@ -74,6 +76,7 @@ impl Default for AlertsConfig {
             alertmanager_token: None,
             alertmanager_basic_user: None,
             alertmanager_basic_password: None,
+            alertmanager: AlertmanagerConfig::default(),
             hooks: BTreeMap::new(),
             log_lines: 20,
             group_window_ms: 0,
@@ -86,6 +89,62 @@ impl Default for AlertsConfig {
             reconnect_max_ms: 30_000,
             routes: Vec::new(),
             kubernetes: KubeAlertsConfig::default(),
+        }
+    }
+}
+
+/// `[alerts.alertmanager]`: where Alertmanager's API is (silences from chat) and the
+/// credentials its webhook receiver must present (these may also be the older
+/// `[alerts] alertmanager_*` keys).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertmanagerConfig {
+    /// API v2 base, e.g. `http://alertmanager:9093`: `/silence` creates real silences there.
+    pub url: Option<url::Url>,
+    /// Deadline of one API call.
+    pub api_timeout_ms: u64,
+    /// Bearer token expected on `POST /alertmanager`.
+    pub token: Option<ConfigSecret>,
+    /// Basic-auth user and password accepted on `POST /alertmanager`.
+    pub basic_user: Option<String>,
+    pub basic_password: Option<ConfigSecret>,
+}
+
+impl Default for AlertmanagerConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            api_timeout_ms: 5000,
+            token: None,
+            basic_user: None,
+            basic_password: None,
+        }
+    }
+}
+
+impl AlertsConfig {
+    /// The receiver's bearer token, from either place.
+    pub fn receiver_token(&self) -> Option<&ConfigSecret> {
+        self.alertmanager
+            .token
+            .as_ref()
+            .or(self.alertmanager_token.as_ref())
+    }
+
+    /// The receiver's basic-auth user and password, from either place.
+    pub fn receiver_basic(&self) -> Option<(&str, &ConfigSecret)> {
+        match (
+            &self.alertmanager.basic_user,
+            &self.alertmanager.basic_password,
+        ) {
+            (Some(u), Some(p)) => Some((u, p)),
+            _ => match (
+                &self.alertmanager_basic_user,
+                &self.alertmanager_basic_password,
+            ) {
+                (Some(u), Some(p)) => Some((u, p)),
+                _ => None,
+            },
         }
     }
 }

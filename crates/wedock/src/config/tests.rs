@@ -139,3 +139,34 @@ fn weixin_keys_are_checked_by_name() {
     let e = load_str("[[weixin.accounts]]\nname = \"a\"\ntoken = \"x\"\n", &[]).unwrap_err();
     assert!(e.key.starts_with("weixin.accounts"), "{e}");
 }
+
+#[test]
+fn alertmanager_section_takes_the_receiver_credentials_and_names_conflicts() {
+    let c = load_str(
+        "[alerts.alertmanager]\nurl = \"http://am:9093\"\ntoken = \"t1\"\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(c.alerts.receiver_token().map(|t| t.expose()), Some("t1"));
+    assert_eq!(
+        c.alerts.alertmanager.url.unwrap().as_str(),
+        "http://am:9093/"
+    );
+    // The old keys keep working.
+    let c = load_str(
+        "[alerts]\nalertmanager_basic_user = \"am\"\nalertmanager_basic_password = \"p\"\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(c.alerts.receiver_basic().map(|(u, _)| u), Some("am"));
+    let e = load_str(
+        "[alerts]\nalertmanager_token = \"a\"\n[alerts.alertmanager]\ntoken = \"b\"\n",
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(e.key, "alerts.alertmanager.token");
+    let e = load_str("[alerts.alertmanager]\nurl = \"ftp://am\"\n", &[]).unwrap_err();
+    assert_eq!(e.key, "alerts.alertmanager.url");
+    let e = load_str("[alerts.alertmanager]\nbasic_user = \"am\"\n", &[]).unwrap_err();
+    assert_eq!(e.key, "alerts.alertmanager.basic_password");
+}

@@ -195,6 +195,39 @@ impl Config {
                 "alertmanager_basic_user and alertmanager_basic_password go together",
             ));
         }
+        let am = &a.alertmanager;
+        if am.basic_user.is_some() != am.basic_password.is_some() {
+            return Err(err(
+                "alerts.alertmanager.basic_password",
+                "basic_user and basic_password go together",
+            ));
+        }
+        if am.token.is_some() && a.alertmanager_token.is_some() {
+            return Err(err(
+                "alerts.alertmanager.token",
+                "set alerts.alertmanager.token or alerts.alertmanager_token, not both",
+            ));
+        }
+        if am.basic_user.is_some() && a.alertmanager_basic_user.is_some() {
+            return Err(err(
+                "alerts.alertmanager.basic_user",
+                "set alerts.alertmanager.basic_user or alerts.alertmanager_basic_user, not both",
+            ));
+        }
+        if let Some(u) = &am.url
+            && !matches!(u.scheme(), "http" | "https")
+        {
+            return Err(err(
+                "alerts.alertmanager.url",
+                "must be an http:// or https:// URL",
+            ));
+        }
+        if am.api_timeout_ms == 0 || am.api_timeout_ms > 60_000 {
+            return Err(err(
+                "alerts.alertmanager.api_timeout_ms",
+                "must be 1 to 60000",
+            ));
+        }
         if a.restart_loop_count < 2 {
             return Err(err("alerts.restart_loop_count", "must be at least 2"));
         }

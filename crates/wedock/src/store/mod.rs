@@ -2,9 +2,12 @@
 //! progress and key-value state. SQLite (WAL) is the embedded default; the trait is kept to
 //! plain rows and transactions any SQL database can provide, so PostgreSQL fits behind it too.
 
+pub mod incidents;
 mod pg_conn;
 mod postgres;
 mod sqlite;
+
+pub use incidents::IncidentStore;
 
 pub use pg_conn::{
     PgOptions, PgTarget, SslMode, check_tls as pg_tls_check, connect_once as pg_connect,
@@ -147,7 +150,8 @@ pub struct QuizRecord {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+/// The core store; alert records ([`IncidentStore`]) live beside it in their own tables.
+pub trait Store: IncidentStore + Send + Sync + 'static {
     /// Claims a platform message id. Claims older than `stale_after` without a result are
     /// treated as abandoned (a crash mid-processing) and may be claimed again.
     async fn dedup_begin(

@@ -2,6 +2,8 @@
 //! exclusive across replicas (dedup, outbox enqueue by key) are single statements with
 //! `ON CONFLICT`, so two replicas racing on one message id cannot both win.
 
+mod incidents;
+
 use super::pg_conn::{self, PgOptions};
 use super::*;
 use deadpool_postgres::{Object, Pool};
@@ -147,6 +149,10 @@ impl PostgresStore {
         let store = Self { pool, opts };
         store
             .timed(store.migrate())
+            .await
+            .map_err(|e| open_err(e.to_string()))?;
+        store
+            .timed(store.migrate_incidents())
             .await
             .map_err(|e| open_err(e.to_string()))?;
         Ok(store)

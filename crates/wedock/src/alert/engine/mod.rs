@@ -11,7 +11,7 @@ use crate::outbox::Outbox;
 use crate::store::{NewOutboxMessage, OutboxMessage, Store, StoreResult, now_ms};
 use serde::{Deserialize, Serialize};
 use sha1::Digest;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -191,6 +191,7 @@ impl Engine {
         // (route name, group key) → alerts, in arrival order.
         let mut groups: Vec<((usize, String), Vec<Alert>)> = Vec::new();
         let mut noise_updates: Vec<(String, Option<Seen>)> = Vec::new();
+        let mut to_record: Vec<Alert> = Vec::new();
         {
             let mut noise = self.noise.lock().unwrap_or_else(|e| e.into_inner());
             for a in alerts {
@@ -200,13 +201,16 @@ impl Engine {
                     suppress(&mut done, "opt_out");
                     continue;
                 }
-                if mutes.iter().any(|m| m.matches(&a)) {
-                    suppress(&mut done, "muted");
-                    continue;
-                }
                 let routes = self.routes_for(&a);
                 if routes.is_empty() {
                     suppress(&mut done, "no_route");
+                    continue;
+                }
+                // Every routed alert keeps its record true, muted ones too: a silenced
+                // alert that resolves is resolved.
+                to_record.push(a.clone());
+                if mutes.iter().any(|m| m.matches(&a)) {
+                    suppress(&mut done, "muted");
                     continue;
                 }
                 for r in routes {
@@ -261,7 +265,10 @@ impl Engine {
                 }
             }
         }
-        let result = self.deliver_groups(groups, &mut done).await;
+        let result = match self.record(to_record, &mut groups).await {
+            Ok(()) => self.deliver_groups(groups, &mut done).await,
+            Err(e) => Err(e),
+        };
         if result.is_err() {
             // Undo, newest first, so a retry of the batch is not taken for a repeat.
             let mut noise = self.noise.lock().unwrap_or_else(|e| e.into_inner());
@@ -285,6 +292,27 @@ impl Engine {
         let fresh = Arc::new(active_mutes(self.store()).await?);
         *self.mutes.lock().unwrap_or_else(|e| e.into_inner()) = Some((now, fresh.clone()));
         Ok(fresh)
+    }
+
+    /// Records `seen` (see `incident::observe`) and gives the grouped alerts their records,
+    /// so messages can name them (`/ack 12`) and cards show their state.
+    async fn record(
+        &self,
+        mut seen: Vec<Alert>,
+        groups: &mut [((usize, String), Vec<Alert>)],
+    ) -> StoreResult<()> {
+        crate::incident::observe(self.store(), &mut seen).await?;
+        let key = |a: &Alert| format!("{}\u{1}{}\u{1}{}", a.fingerprint, a.event_id, a.kind);
+        let by_key: HashMap<String, &Alert> = seen.iter().map(|a| (key(a), a)).collect();
+        for (_, alerts) in groups.iter_mut() {
+            for a in alerts.iter_mut() {
+                if let Some(r) = by_key.get(&key(a)) {
+                    a.record_id = r.record_id;
+                    a.record = r.record.clone();
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Drops the cached mutes, after a mute was added or removed here.
@@ -341,10 +369,22 @@ impl Engine {
                     None if alerts.len() == 1 => render::one(&alerts[0], format, self.lang),
                     None => render::group(&alerts, format, self.lang),
                 };
+                // The app's users get a card with buttons (or the text, in the app's shape).
+                let bodies = (t.channel == crate::channel::wecom_app::SENDER).then(|| {
+                    let headline = render::digest_lines(&content)
+                        .into_iter()
+                        .next()
+                        .map(|l| plain(&l))
+                        .unwrap_or_default();
+                    crate::channel::wecom_app::cards::alert_payloads(
+                        &self.app, &t.id, &alerts, &headline, &content, self.lang,
+                    )
+                });
                 let item = Rendered {
                     key: format!("{KEY_PREFIX}{base}:{rname}:{}", t.label()),
                     route: rname.clone(),
                     content,
+                    bodies,
                 };
                 match per_target.iter_mut().find(|(x, _)| *x == t) {
                     Some((_, items)) => items.push(item),
@@ -474,10 +514,11 @@ impl Engine {
         let mut msgs = Vec::new();
         let mut owner = Vec::new();
         for (n, item) in items.iter().enumerate() {
-            for (i, body) in payloads(&t.channel, format, &item.content)
-                .into_iter()
-                .enumerate()
-            {
+            let bodies = match &item.bodies {
+                Some(b) => b.clone(),
+                None => payloads(&t.channel, format, &item.content),
+            };
+            for (i, body) in bodies.into_iter().enumerate() {
                 msgs.push(NewOutboxMessage {
                     channel: t.channel.clone(),
                     target: t.id.clone(),
@@ -716,6 +757,8 @@ struct Rendered {
     key: String,
     route: String,
     content: String,
+    /// The channel's own payloads, when they are not the robot bodies of `content`.
+    bodies: Option<Vec<String>>,
 }
 
 #[derive(Clone, Copy)]

@@ -11,10 +11,34 @@ pub struct Mute {
     pub by: String,
     pub until: i64,
     pub created: i64,
+    /// Only the alert with this fingerprint (`/silence ID` of a Docker or webhook alert).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    /// Only alerts whose labels all equal these (`/silence LABEL=VALUE…`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Why, as given to `/silence`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+}
+
+/// What a mute from `/silence` matches: one alert, or labels; `target` is how it reads.
+#[derive(Debug, Clone, Default)]
+pub struct MuteSpec {
+    pub target: String,
+    pub fingerprint: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub reason: String,
 }
 
 impl Mute {
     pub fn matches(&self, a: &Alert) -> bool {
+        if let Some(fp) = &self.fingerprint {
+            return &a.fingerprint == fp;
+        }
+        if !self.labels.is_empty() {
+            return self.labels.iter().all(|(k, v)| a.labels.get(k) == Some(v));
+        }
         if self.target == "*" {
             return true;
         }
@@ -53,14 +77,31 @@ pub async fn add_mute(
     duration: Duration,
     by: &str,
 ) -> StoreResult<Mute> {
+    let spec = MuteSpec {
+        target: target.to_string(),
+        ..MuteSpec::default()
+    };
+    add_mute_spec(store, spec, duration, by).await
+}
+
+/// Adds a mute of one alert or of labels (`/silence`).
+pub async fn add_mute_spec(
+    store: &dyn Store,
+    spec: MuteSpec,
+    duration: Duration,
+    by: &str,
+) -> StoreResult<Mute> {
     let now = now_ms();
     let id = format!("m{}", hex::encode(rand::random::<[u8; 3]>()));
     let m = Mute {
         id: id.clone(),
-        target: target.to_string(),
+        target: spec.target,
         by: by.to_string(),
         until: now + duration.as_millis() as i64,
         created: now,
+        fingerprint: spec.fingerprint,
+        labels: spec.labels,
+        reason: spec.reason,
     };
     let v = serde_json::to_string(&m).unwrap_or_default();
     store

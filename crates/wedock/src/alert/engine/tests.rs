@@ -54,6 +54,9 @@ fn mutes_match_globs_on_names() {
         by: "wecom:zhang".into(),
         until: i64::MAX,
         created: 0,
+        fingerprint: None,
+        labels: BTreeMap::new(),
+        reason: String::new(),
     };
     assert!(m.matches(&alert()));
     let m = Mute {
@@ -72,4 +75,31 @@ fn mutes_match_globs_on_names() {
 fn targets_parse() {
     assert_eq!(Target::parse("ops").label(), "robot:ops");
     assert_eq!(Target::parse("aibot:CHAT1").channel, "aibot");
+}
+
+#[test]
+fn silences_match_one_alert_or_all_their_labels() {
+    let one = Mute {
+        id: "m2".into(),
+        target: "#12 api-3".into(),
+        by: "wecom:op1".into(),
+        until: i64::MAX,
+        created: 0,
+        fingerprint: Some("fp-api".into()),
+        labels: BTreeMap::new(),
+        reason: String::new(),
+    };
+    let mut a = alert();
+    a.fingerprint = "fp-api".into();
+    assert!(one.matches(&a));
+    a.fingerprint = "fp-other".into();
+    assert!(!one.matches(&a), "another alert of the same container");
+    let by_labels = Mute {
+        fingerprint: None,
+        labels: [("team".to_string(), "payments".to_string())].into(),
+        ..one
+    };
+    assert!(by_labels.matches(&a));
+    a.labels.insert("team".into(), "search".into());
+    assert!(!by_labels.matches(&a));
 }

@@ -1,5 +1,7 @@
 //! The embedded store: one SQLite database in WAL mode under the data directory.
 
+mod incidents;
+
 use super::*;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
@@ -245,6 +247,7 @@ impl SqliteStore {
                 .map_err(db)?;
             tx.commit().map_err(db)?;
         }
+        incidents::migrate(&conn)?;
         let (writer, jobs) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name("wedock-sqlite-writer".into())

@@ -36,6 +36,8 @@ struct Inner {
     refused: HashSet<String>,
     /// Customer-service messages answer 45015 (48-hour window closed) when set.
     window_closed: bool,
+    /// Template cards sent through the app, their views, response codes and updates.
+    cards: super::fake_cards::Cards,
 }
 
 #[derive(Clone)]
@@ -84,6 +86,10 @@ impl FakeTencent {
             .route("/cgi-bin/stable_token", post(stable_token))
             .route("/cgi-bin/aibot/response", post(aibot_response))
             .route("/cgi-bin/message/send", post(send))
+            .route(
+                "/cgi-bin/message/update_template_card",
+                post(update_template_card),
+            )
             .route("/cgi-bin/message/custom/send", post(send))
             .with_state(fake.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -295,6 +301,15 @@ async fn send(
         .is_none()
     {
         json!({"errcode": 40003, "errmsg": "invalid touser"})
+    } else if let Some(card) = serde_json::from_str::<Value>(&body)
+        .ok()
+        .filter(|v| v["msgtype"] == "template_card")
+    {
+        let a = g.cards.send(&card);
+        if a["errcode"] == 0 {
+            q.insert("accepted".into(), "1".into());
+        }
+        a
     } else {
         q.insert("accepted".into(), "1".into());
         json!({"errcode": 0, "errmsg": "ok", "invaliduser": "", "msgid": format!("m{}", g.requests.len())})
@@ -305,6 +320,84 @@ async fn send(
         body,
     });
     Json(answer)
+}
+
+async fn update_template_card(
+    State(f): State<Fake>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Json<Value> {
+    let q = query_map(q);
+    let body = String::from_utf8_lossy(&body).into_owned();
+    let mut g = f.inner.lock().unwrap();
+    let token = q.get("access_token").cloned().unwrap_or_default();
+    let answer = if g.expired.contains(&token) {
+        json!({"errcode": 42001, "errmsg": "access_token expired"})
+    } else if !g.valid.contains(&token) {
+        json!({"errcode": 40014, "errmsg": "invalid access_token"})
+    } else {
+        match serde_json::from_str::<Value>(&body) {
+            Ok(v) => g.cards.update(&v),
+            Err(_) => json!({"errcode": 40058, "errmsg": "invalid parameter: body is not JSON"}),
+        }
+    };
+    g.requests.push(Recorded {
+        path: "/cgi-bin/message/update_template_card".into(),
+        query: q,
+        body,
+    });
+    Json(answer)
+}
+
+/// The card hooks: what a recipient sees, clicks, the clock.
+impl FakeTencent {
+    /// Cards sent so far: (msgid, recipients).
+    pub fn cards(&self) -> Vec<(String, Vec<String>)> {
+        let g = self.fake.inner.lock().unwrap();
+        g.cards
+            .cards
+            .iter()
+            .map(|c| (c.msgid.clone(), c.recipients.clone()))
+            .collect()
+    }
+
+    /// What `user` sees of card `msgid` now.
+    pub fn card_view(&self, msgid: &str, user: &str) -> Option<Value> {
+        let g = self.fake.inner.lock().unwrap();
+        g.cards
+            .cards
+            .iter()
+            .find(|c| c.msgid == msgid)
+            .and_then(|c| c.views.get(user).cloned())
+    }
+
+    /// `user` clicks button `key` on card `msgid`: the decrypted `template_card_event` the
+    /// platform would post (with a fresh single-use ResponseCode), or why the client could
+    /// not click.
+    pub fn click(
+        &self,
+        corp_id: &str,
+        msgid: &str,
+        user: &str,
+        key: &str,
+    ) -> Result<String, String> {
+        let mut g = self.fake.inner.lock().unwrap();
+        let (code, task) = g.cards.click(msgid, user, key)?;
+        Ok(format!(
+            "<xml><ToUserName><![CDATA[{corp_id}]]></ToUserName><FromUserName><![CDATA[{user}]]></FromUserName><CreateTime>{}</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[template_card_event]]></Event><EventKey><![CDATA[{key}]]></EventKey><TaskId><![CDATA[{task}]]></TaskId><CardType><![CDATA[button_interaction]]></CardType><ResponseCode><![CDATA[{code}]]></ResponseCode><AgentID>1000002</AgentID></xml>",
+            chrono::Utc::now().timestamp()
+        ))
+    }
+
+    /// Moves the fake's clock forward (response codes expire against it).
+    pub fn advance_clock(&self, by: Duration) {
+        self.fake.inner.lock().unwrap().cards.skew += by;
+    }
+
+    /// Every `update_template_card` call with the errcode it got.
+    pub fn card_updates(&self) -> Vec<(Value, i64)> {
+        self.fake.inner.lock().unwrap().cards.updates.clone()
+    }
 }
 
 /// The intelligent-robot long-connection server, following the behaviour model of wecom-aibot-ws.md

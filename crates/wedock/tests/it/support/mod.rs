@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod alertmanager;
+pub mod fake_cards;
 pub mod fake_ilink;
 pub mod fake_kube;
 pub mod fake_llm;

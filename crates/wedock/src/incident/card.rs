@@ -1,0 +1,220 @@
+//! Alert cards for the channels that have buttons (WeCom self-built app `template_card`
+//! `button_interaction`, the intelligent robot): the card's parts, its buttons, and the
+//! mapping from a clicked button back to a command.
+//!
+//! A button's `key` is the command text it stands for (`/ack 12`, `/silence 12 1h`,
+//! `/diagnose api-3`): a click runs exactly what typing it would, through the same role,
+//! scope and audit checks. Only the verbs a card offers are accepted from a click.
+
+use crate::i18n::Lang;
+use crate::store::incidents::AlertRecord;
+use serde_json::{Value, json};
+
+/// The verbs a card button may carry.
+const CARD_VERBS: &[&str] = &["ack", "silence", "unsilence", "diagnose", "resolve"];
+
+/// The command a clicked button stands for, or `None` for a key no card of ours has.
+pub fn command_of_key(key: &str) -> Option<String> {
+    let k = key.trim();
+    if k.len() > 256 || !k.starts_with('/') || k.contains(['\n', '\r']) {
+        return None;
+    }
+    let verb = k[1..].split_whitespace().next()?;
+    CARD_VERBS.contains(&verb).then(|| k.to_string())
+}
+
+/// `desc_color` of the card's source line: red while critical and firing, green once
+/// resolved, black otherwise.
+fn colour(r: &AlertRecord) -> u8 {
+    match (r.resolved_at, r.severity.as_str()) {
+        (Some(_), _) => 3,
+        (None, "critical") => 2,
+        _ => 1,
+    }
+}
+
+fn marker(r: &AlertRecord) -> &'static str {
+    match (r.resolved_at, r.severity.as_str()) {
+        (Some(_), _) => "✅",
+        (None, "critical") => "🔴",
+        (None, "info") => "🔵",
+        _ => "🟠",
+    }
+}
+
+/// Cuts `s` to at most `max` bytes on a character boundary (card fields have byte limits;
+/// the display truncates further on its own).
+fn cut(s: &str, max: usize) -> String {
+    let n = crate::render::floor_char_boundary(s, max);
+    s[..n].to_string()
+}
+
+/// The buttons for the record's current state: ack while nobody has, silence (or lift the
+/// silence), diagnose, and "resolved" for webhook alerts (nothing else will resolve them).
+pub fn buttons(r: &AlertRecord, now: i64, lang: Lang) -> Vec<Value> {
+    let mut b = Vec::new();
+    let id = r.id;
+    if r.is_firing() && r.acked_by.is_none() {
+        b.push(json!({"text": lang.pick("认领", "Ack"), "style": 1, "key": format!("/ack {id}")}));
+    }
+    if r.is_firing() {
+        if r.silenced_at(now) {
+            b.push(json!({"text": lang.pick("取消静默", "Unsilence"), "style": 2, "key": format!("/unsilence {id}")}));
+        } else {
+            b.push(json!({"text": lang.pick("静默 1 小时", "Silence 1h"), "style": 2, "key": format!("/silence {id} 1h")}));
+            b.push(json!({"text": lang.pick("静默 4 小时", "Silence 4h"), "style": 2, "key": format!("/silence {id} 4h")}));
+        }
+    }
+    if r.source != "alertmanager" && !r.source.starts_with("hook:") {
+        b.push(json!({"text": lang.pick("诊断", "Diagnose"), "style": 3, "key": format!("/diagnose {}", r.subject)}));
+    }
+    if r.is_firing() && r.source.starts_with("hook:") {
+        b.push(json!({"text": lang.pick("已解决", "Resolved"), "style": 4, "key": format!("/resolve {id}")}));
+    }
+    b
+}
+
+/// The `template_card` object for a record: title, severity colour, host/namespace, the
+/// likely cause when known, its state line, and the buttons for its state. `what` says what
+/// happened (the alert message's headline; empty: the likely cause). `task_id` must be new
+/// for every card sent (the platform refuses a repeat with 42014).
+pub fn template_card(r: &AlertRecord, what: &str, task_id: &str, now: i64, lang: Lang) -> Value {
+    let mut fields = Vec::new();
+    let mut kv = |k: &str, v: &str| {
+        if !v.is_empty() && fields.len() < 6 {
+            fields.push(json!({"keyname": k, "value": cut(v, 120)}));
+        }
+    };
+    kv(lang.pick("编号", "Alert"), &format!("#{}", r.id));
+    kv(lang.pick("级别", "Severity"), &r.severity);
+    if let Some(h) = &r.host {
+        kv(lang.pick("主机", "Host"), h);
+    }
+    if let Some(p) = &r.place {
+        kv(lang.pick("命名空间", "Namespace"), p);
+    }
+    if let Some(c) = &r.cause {
+        kv(lang.pick("可能原因", "Likely cause"), c);
+    }
+    let state = super::state_text(r, now, lang);
+    let what = what.trim_start_matches(['🔴', '🟠', '🔵', '✅', ' ']);
+    let desc = if what.is_empty() {
+        r.cause.as_deref().unwrap_or(&r.source)
+    } else {
+        what
+    };
+    let mut card = json!({
+        "card_type": "button_interaction",
+        "source": {"desc": "wedock", "desc_color": colour(r)},
+        "main_title": {
+            "title": cut(&format!("{} {}", marker(r), r.subject), 120),
+            "desc": cut(desc, 120),
+        },
+        "sub_title_text": cut(&state, 480),
+        "horizontal_content_list": fields,
+        "task_id": task_id,
+    });
+    let buttons = buttons(r, now, lang);
+    if buttons.is_empty() || !r.is_firing() {
+        // A resolved card is done: one button (a button card needs one), greyed out with
+        // the card's state.
+        card["button_list"] = json!([{"text": lang.pick("已恢复", "Resolved"), "style": 1, "key": format!("/alerts #{}", r.id)}]);
+        card["replace_text"] = json!(cut(&state, 120));
+    } else {
+        card["button_list"] = Value::Array(buttons);
+    }
+    card
+}
+
+/// A task id for a new card: unique per send, within `[0-9A-Za-z_-@]` and 128 bytes.
+pub fn new_task_id(record: i64) -> String {
+    format!(
+        "wd-{record}-{}-{}",
+        crate::store::now_ms(),
+        hex::encode(rand::random::<[u8; 3]>())
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(source: &str) -> AlertRecord {
+        AlertRecord {
+            id: 12,
+            fingerprint: "f".into(),
+            source: source.into(),
+            subject: "api-3".into(),
+            severity: "critical".into(),
+            host: Some("prod-1".into()),
+            place: Some("shop".into()),
+            cause: Some("exit 137".into()),
+            labels: "{}".into(),
+            matchers: "{}".into(),
+            group_key: String::new(),
+            first_at: 0,
+            last_at: 0,
+            resolved_at: None,
+            acked_by: None,
+            acked_at: None,
+            silenced_by: None,
+            silenced_until: None,
+            silence_id: None,
+        }
+    }
+
+    fn keys(c: &Value) -> Vec<String> {
+        c["button_list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["key"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn buttons_follow_the_state_and_map_back_to_commands() {
+        let mut r = rec("docker");
+        let c = template_card(&r, "容器退出", &new_task_id(12), 0, Lang::Zh);
+        assert_eq!(
+            keys(&c),
+            [
+                "/ack 12",
+                "/silence 12 1h",
+                "/silence 12 4h",
+                "/diagnose api-3"
+            ]
+        );
+        assert_eq!(c["source"]["desc_color"], 2);
+        for k in keys(&c) {
+            assert_eq!(command_of_key(&k).as_deref(), Some(k.as_str()));
+        }
+        r.acked_by = Some("wecom:zhang".into());
+        r.acked_at = Some(0);
+        r.silenced_until = Some(10);
+        let c = template_card(&r, "x", "t", 5, Lang::En);
+        assert_eq!(keys(&c), ["/unsilence 12", "/diagnose api-3"]);
+        assert!(c["sub_title_text"].as_str().unwrap().contains("zhang"));
+        let h = template_card(&rec("hook:ci"), "x", "t", 0, Lang::Zh);
+        assert!(keys(&h).contains(&"/resolve 12".to_string()));
+        r.resolved_at = Some(9);
+        let done = template_card(&r, "x", "t", 20, Lang::Zh);
+        assert_eq!(done["button_list"].as_array().unwrap().len(), 1);
+        assert!(done["replace_text"].is_string());
+    }
+
+    #[test]
+    fn only_card_verbs_come_back_from_clicks() {
+        for bad in [
+            "/docker rm -f x",
+            "ack 1",
+            "/k delete pod x",
+            "/ack 1\n/docker rm x",
+            "",
+        ] {
+            assert_eq!(command_of_key(bad), None, "{bad:?}");
+        }
+        let long = format!("/ack {}", "1".repeat(300));
+        assert_eq!(command_of_key(&long), None);
+    }
+}
