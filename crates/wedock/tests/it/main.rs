@@ -20,6 +20,7 @@ mod knowledge_eval;
 mod knowledge_llm;
 mod kube;
 mod manifests;
+mod manifests_rbac;
 mod pg_tls;
 mod replicas;
 mod scopes;
