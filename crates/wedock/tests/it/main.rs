@@ -11,6 +11,7 @@ mod channel_interop;
 mod channel_mp;
 mod channel_wechatbot;
 mod channel_wecom;
+mod chaos;
 mod cli;
 mod console;
 mod docker;
