@@ -76,7 +76,8 @@ async fn setup(base: &str, per_minute: u32, dir: &std::path::Path) -> (Arc<Engin
     let mut outbox = Outbox::new(app.store.clone(), app.config.outbox.clone());
     wedock::alert::register_senders(&app, &mut outbox);
     let outbox = Arc::new(outbox);
-    tokio::spawn(outbox.clone().run(std::future::pending::<()>()));
+    let leader = wedock::leader::Leader::solo(app.store.clone()).await;
+    tokio::spawn(outbox.clone().run(leader, std::future::pending::<()>()));
     (Arc::new(Engine::new(app, outbox.clone())), outbox)
 }
 

@@ -3,7 +3,7 @@
 use crate::config::Config;
 use crate::identity::Policy;
 use crate::knowledge::Knowledge;
-use crate::store::Store;
+use crate::store::{Store, StoreError, StoreResult};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -27,6 +27,8 @@ pub struct App {
     pub redactor: crate::redact::Redactor,
     /// Per-identity rate limits (`[limits]`).
     pub limits: crate::ratelimit::Limits,
+    /// This process's campaign for the leader lease, once `serve` started it.
+    pub leader: std::sync::OnceLock<crate::leader::Leader>,
 }
 
 impl App {
@@ -44,6 +46,23 @@ impl App {
             health: crate::health::Health::default(),
             channels: crate::channel::Shared::default(),
             alerts: std::sync::OnceLock::new(),
+            leader: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Saves leader-only bookkeeping (a watcher's event cursor or reported-problem set) with
+    /// the leader's fencing token, so a replica that lost the lease cannot move it. Without a
+    /// campaign (tools, tests: the process is alone on its store) it is a plain write.
+    pub async fn save_as_leader(&self, key: &str, value: &str) -> StoreResult<()> {
+        let Some(leader) = self.leader.get() else {
+            return self.store.kv_set(key, value, None).await;
+        };
+        match leader.fence() {
+            Some(f) => self.store.kv_set_fenced(&f, key, value).await,
+            None => Err(StoreError::Fenced(format!(
+                "{} (not leading)",
+                leader.holder
+            ))),
         }
     }
 }

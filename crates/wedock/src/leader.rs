@@ -3,17 +3,33 @@
 //! long connection — so replicas neither duplicate alerts nor kick each other's connections.
 //! Every replica serves HTTP callbacks. With the embedded SQLite store there is one process and
 //! it always wins the lease at once.
+//!
+//! Leadership is fenced. Each renewal is bounded by a timeout shorter than the lease, and the
+//! leader steps down as soon as it cannot prove the lease: its local deadline is the start of
+//! the last successful renewal plus the lease minus one renewal period, measured on the
+//! monotonic clock (which keeps running while the process is paused). Every leader-only write
+//! carries a [`Fence`] (the lease epoch, a fencing token) that the store checks in the same
+//! transaction, so a leader that was paused and wakes up after another replica took over can
+//! neither deliver, ack nor advance a cursor, even before its renewal loop notices.
 
-use crate::store::Store;
-use std::sync::Arc;
+use crate::store::{Fence, Store};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 const LEASE: &str = "leader";
 
+/// The lease this process holds, and until when it may act on it.
+#[derive(Debug, Clone)]
+struct Held {
+    fence: Fence,
+    valid_until: Instant,
+}
+
 #[derive(Clone)]
 pub struct Leader {
     rx: watch::Receiver<bool>,
+    held: Arc<RwLock<Option<Held>>>,
     pub holder: String,
 }
 
@@ -26,51 +42,116 @@ impl Leader {
     ) -> (Leader, tokio::task::JoinHandle<()>) {
         let holder = holder_id();
         let (tx, rx) = watch::channel(false);
-        let me = holder.clone();
+        let held: Arc<RwLock<Option<Held>>> = Arc::default();
+        let leader = Leader {
+            rx,
+            held: held.clone(),
+            holder: holder.clone(),
+        };
+        let me = holder;
+        let view = leader.clone();
+        let set_held = move |h: Option<Held>| {
+            if let Ok(mut g) = held.write() {
+                *g = h;
+            }
+        };
         let task = tokio::spawn(async move {
             let renew = ttl / 3;
-            let mut last_ok: Option<Instant> = None;
             loop {
-                match store.lease_acquire(LEASE, &me, ttl).await {
-                    Ok(true) => {
-                        last_ok = Some(Instant::now());
+                let started = Instant::now();
+                // A renewal that takes longer than a third of the lease is a failure: the
+                // lease could expire while we wait, and a hung connection must not keep us
+                // leading.
+                let result =
+                    match tokio::time::timeout(renew, store.lease_acquire(LEASE, &me, ttl)).await {
+                        Ok(r) => r,
+                        Err(_) => Err(crate::store::StoreError::Db(format!(
+                            "lease renewal took longer than {} ms",
+                            renew.as_millis()
+                        ))),
+                    };
+                match result {
+                    Ok(Some(epoch)) => {
+                        set_held(Some(Held {
+                            fence: Fence {
+                                lease: LEASE.to_string(),
+                                holder: me.clone(),
+                                epoch,
+                            },
+                            valid_until: started + ttl.saturating_sub(renew),
+                        }));
                         if !*tx.borrow() {
-                            tracing::info!(holder = %me, "became leader");
+                            tracing::info!(holder = %me, epoch, "became leader");
                         }
                         let _ = tx.send_if_modified(|v| !std::mem::replace(v, true));
                     }
-                    Ok(false) => {
+                    Ok(None) => {
                         if *tx.borrow() {
                             tracing::warn!(holder = %me, "lost leadership");
                         }
-                        last_ok = None;
+                        set_held(None);
                         let _ = tx.send_if_modified(|v| std::mem::replace(v, false));
                     }
                     Err(e) => {
-                        // Keep leading only while the lease we hold cannot have expired.
-                        let expired =
-                            last_ok.is_none_or(|t| t.elapsed() >= ttl.saturating_sub(renew));
                         tracing::warn!(error = %e, "cannot renew the leader lease");
-                        if expired {
+                        // Keep leading only while the lease we hold cannot have expired.
+                        if view.fence().is_none() {
+                            if *tx.borrow() {
+                                tracing::warn!(holder = %me, "stepping down: the lease cannot be proven");
+                            }
+                            set_held(None);
                             let _ = tx.send_if_modified(|v| std::mem::replace(v, false));
                         }
                     }
                 }
+                // Wake up in time to step down at the local deadline if the next renewal
+                // hangs: the renewal timeout ends it by then.
                 tokio::select! {
-                    _ = tokio::time::sleep(renew) => {}
+                    _ = tokio::time::sleep(renew.saturating_sub(started.elapsed()).max(renew / 4)) => {}
                     _ = shutdown.wait_for(|v| *v) => break,
                 }
             }
+            set_held(None);
             let _ = tx.send(false);
             if let Err(e) = store.lease_release(LEASE, &me).await {
                 tracing::warn!(error = %e, "could not release the leader lease");
             }
         });
-        (Leader { rx, holder }, task)
+        (leader, task)
     }
 
+    /// A leader for a process that is alone on its store (embedders, tests, benches): it
+    /// campaigns for as long as the runtime runs and returns once it leads.
+    pub async fn solo(store: Arc<dyn Store>) -> Leader {
+        let (keep, rx) = watch::channel(false);
+        // The shutdown sender must outlive the campaign: a dropped one reads as "stop".
+        tokio::spawn(async move {
+            let _keep = keep;
+            std::future::pending::<()>().await
+        });
+        let (mut leader, _task) = Leader::spawn(store, Duration::from_secs(15), rx);
+        leader.became_leader().await;
+        leader
+    }
+
+    /// Whether this replica leads (and its lease cannot have expired yet).
     pub fn is_leader(&self) -> bool {
-        *self.rx.borrow()
+        *self.rx.borrow() && self.fence().is_some()
+    }
+
+    /// The fencing token to carry on a leader-only write, while the lease is provably held:
+    /// `None` once the local deadline has passed, even if the renewal loop (paused with the
+    /// rest of the process) has not stepped down yet.
+    pub fn fence(&self) -> Option<Fence> {
+        let g = self.held.read().ok()?;
+        let h = g.as_ref()?;
+        (Instant::now() < h.valid_until).then(|| h.fence.clone())
+    }
+
+    /// Whether `fence` is still this replica's current, unexpired lease: checked right before
+    /// an irrevocable step (a platform call) that the store cannot fence by itself.
+    pub fn holds(&self, fence: &Fence) -> bool {
+        self.fence().is_some_and(|f| &f == fence)
     }
 
     /// Resolves once this replica leads (or never, if it never does).

@@ -2,12 +2,22 @@
 //! anyone is told it will happen. A worker sends due messages — one at a time per target so
 //! order is kept, with a rate limit per target — retries with exponential backoff, and
 //! dead-letters a message after the configured attempts or on a permanent error.
+//!
+//! The per-target rate window is durable and shared: every attempt is claimed in the store
+//! (`Store::outbox_claim`), which counts the target's send log over the last 60 s before it
+//! lets the attempt go, so a restart or a new leader starts with the budget already spent,
+//! not a fresh one. Claims and results carry the leader's fencing token; a replica that lost
+//! the lease is refused by the store and sends nothing.
 
 use crate::config::OutboxConfig;
-use crate::store::{NewOutboxMessage, OutboxMessage, OutboxStatus, Store, StoreResult, now_ms};
+use crate::leader::Leader;
+use crate::store::{
+    Claim, Fence, NewOutboxMessage, OutboxMessage, OutboxStatus, SEND_WINDOW_MS, Settle, Store,
+    StoreError, StoreResult, now_ms,
+};
 use async_trait::async_trait;
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
@@ -42,37 +52,11 @@ pub trait Sender: Send + Sync + 'static {
     async fn deliver(&self, msg: &OutboxMessage) -> Delivery;
 }
 
-/// A sliding one-minute window per target.
-#[derive(Default)]
-struct Throttle {
-    sent: HashMap<String, VecDeque<i64>>,
-}
-
-impl Throttle {
-    /// When the next send to `key` is allowed (now if the budget has room).
-    fn next_slot(&mut self, key: &str, per_minute: u32, now: i64) -> i64 {
-        let q = self.sent.entry(key.to_string()).or_default();
-        while q.front().is_some_and(|t| now - t >= 60_000) {
-            q.pop_front();
-        }
-        if (q.len() as u32) < per_minute {
-            now
-        } else {
-            q.front().map_or(now, |t| t + 60_000)
-        }
-    }
-
-    fn record(&mut self, key: &str, now: i64) {
-        self.sent.entry(key.to_string()).or_default().push_back(now);
-    }
-}
-
 pub struct Outbox {
     store: Arc<dyn Store>,
     senders: HashMap<String, Arc<dyn Sender>>,
     cfg: OutboxConfig,
     wake: Notify,
-    throttle: Mutex<Throttle>,
 }
 
 impl Outbox {
@@ -82,7 +66,6 @@ impl Outbox {
             senders: HashMap::new(),
             cfg,
             wake: Notify::new(),
-            throttle: Mutex::new(Throttle::default()),
         }
     }
 
@@ -136,21 +119,26 @@ impl Outbox {
         Ok(ids)
     }
 
-    /// Whether a target's rate budget has room now (used by alert digests to decide whether
-    /// to fold pending messages).
-    pub fn has_budget(&self, channel: &str, target: &str) -> bool {
+    /// Whether a target's rate budget has room now, from the durable send log every replica
+    /// shares (alert digests use it to decide whether to fold pending messages). A store
+    /// error counts as room: the claim still enforces the budget.
+    pub async fn has_budget(&self, channel: &str, target: &str) -> bool {
         let Some(limit) = self.senders.get(channel).and_then(|s| s.per_minute(target)) else {
             return true;
         };
-        let now = now_ms();
-        self.throttle
-            .lock()
-            .map(|mut t| t.next_slot(&format!("{channel}/{target}"), limit, now) <= now)
-            .unwrap_or(true)
+        let since = now_ms() - SEND_WINDOW_MS + 1;
+        match self.store.outbox_sends_since(channel, target, since).await {
+            Ok(n) => n < u64::from(limit),
+            Err(_) => true,
+        }
     }
 
-    /// Sends what is due until `shutdown` resolves. Safe to run in one task per process.
-    pub async fn run(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
+    /// Sends what is due while this replica leads, until `shutdown` resolves.
+    pub async fn run(
+        self: Arc<Self>,
+        leader: Leader,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
         tokio::pin!(shutdown);
         let mut last_prune: Option<std::time::Instant> = None;
         loop {
@@ -160,7 +148,7 @@ impl Outbox {
                 last_prune = Some(std::time::Instant::now());
                 self.prune().await;
             }
-            let next_wake = match self.tick().await {
+            let next_wake = match self.tick(&leader).await {
                 Ok(d) => d,
                 Err(e) => {
                     tracing::error!(error = %e, "outbox tick failed");
@@ -175,34 +163,37 @@ impl Outbox {
         }
     }
 
-    /// One pass: sends one due message per target, concurrently across targets. Returns how
-    /// long to sleep before the next pass when nothing wakes the worker.
-    pub async fn tick(&self) -> StoreResult<Duration> {
+    /// One pass: claims and sends one due message per target, concurrently across targets.
+    /// Returns how long to sleep before the next pass when nothing wakes the worker. Does
+    /// nothing once `leader` cannot prove its lease.
+    pub async fn tick(&self, leader: &Leader) -> StoreResult<Duration> {
+        let idle = Duration::from_millis(500);
+        let Some(fence) = leader.fence() else {
+            return Ok(idle);
+        };
         let now = now_ms();
         let due = self.store.outbox_due(now, 256).await?;
-        let mut sleep = Duration::from_millis(500);
+        let mut sleep = idle;
         let mut sends = Vec::new();
         for msg in due {
             let Some(sender) = self.senders.get(&msg.channel).cloned() else {
                 // No sender configured for it (yet): keep it pending, look again later.
                 continue;
             };
-            if let Some(limit) = sender.per_minute(&msg.target) {
-                let key = format!("{}/{}", msg.channel, msg.target);
-                let slot = self
-                    .throttle
-                    .lock()
-                    .map(|mut t| t.next_slot(&key, limit, now))
-                    .unwrap_or(now);
-                if slot > now {
-                    sleep = sleep.min(Duration::from_millis((slot - now) as u64));
-                    continue;
+            let limit = sender.per_minute(&msg.target);
+            match self.store.outbox_claim(&fence, msg.id, limit, now).await {
+                Ok(Claim::Go) => sends.push(self.deliver_one(leader, &fence, sender, msg)),
+                Ok(Claim::WaitUntil(at)) => {
+                    metrics::counter!("wedock_outbox_throttled_total").increment(1);
+                    sleep = sleep.min(Duration::from_millis((at - now).clamp(1, 60_000) as u64));
                 }
-                if let Ok(mut t) = self.throttle.lock() {
-                    t.record(&key, now);
+                Ok(Claim::Gone) => {}
+                Err(StoreError::Fenced(why)) => {
+                    tracing::warn!(reason = %why, "not delivering: the leader lease is no longer ours");
+                    break;
                 }
+                Err(e) => return Err(e),
             }
-            sends.push(self.deliver_one(sender, msg));
         }
         let any = !sends.is_empty();
         futures::future::join_all(sends).await;
@@ -213,47 +204,60 @@ impl Outbox {
         Ok(if any { Duration::ZERO } else { sleep })
     }
 
-    async fn deliver_one(&self, sender: Arc<dyn Sender>, msg: OutboxMessage) {
+    async fn deliver_one(
+        &self,
+        leader: &Leader,
+        fence: &Fence,
+        sender: Arc<dyn Sender>,
+        msg: OutboxMessage,
+    ) {
+        // The claim was fenced by the store; this closes the gap between it and the platform
+        // call (a pause right after the claim), which no database can fence.
+        if !leader.holds(fence) {
+            tracing::warn!(
+                id = msg.id,
+                "not sending: the leader lease expired after the claim"
+            );
+            return;
+        }
         let result = sender.deliver(&msg).await;
         let channel = msg.channel.clone();
-        let outcome = match &result {
+        let settle = match &result {
             Delivery::Sent => {
                 metrics::histogram!("wedock_delivery_seconds", "channel" => channel.clone())
                     .record((now_ms() - msg.created_at).max(0) as f64 / 1000.0);
-                self.store
-                    .outbox_finish(msg.id, OutboxStatus::Sent, None)
-                    .await
+                finish(OutboxStatus::Sent, None)
             }
             Delivery::Undelivered(why) => {
                 tracing::warn!(id = msg.id, channel = %channel, reason = %why, "accepted but not delivered");
-                self.store
-                    .outbox_finish(msg.id, OutboxStatus::Undelivered, Some(why))
-                    .await
+                finish(OutboxStatus::Undelivered, Some(why))
             }
             Delivery::Dead(why) => {
                 tracing::error!(id = msg.id, channel = %channel, target = %msg.target, reason = %why, "dead-lettered");
-                self.store
-                    .outbox_finish(msg.id, OutboxStatus::Dead, Some(why))
-                    .await
+                finish(OutboxStatus::Dead, Some(why))
             }
             Delivery::Retry { reason, after } => {
                 let attempts = msg.attempts + 1;
                 if attempts >= self.cfg.max_attempts {
                     tracing::error!(id = msg.id, channel = %channel, reason = %reason, attempts, "giving up");
-                    let why = format!("{reason} (after {attempts} attempts)");
-                    self.store
-                        .outbox_finish(msg.id, OutboxStatus::Dead, Some(&why))
-                        .await
+                    finish(
+                        OutboxStatus::Dead,
+                        Some(&format!("{reason} (after {attempts} attempts)")),
+                    )
                 } else {
                     let backoff = self.backoff(attempts);
                     let wait = after.map_or(backoff, |a| a.max(Duration::from_millis(50)));
                     tracing::warn!(id = msg.id, channel = %channel, reason = %reason, retry_in_ms = wait.as_millis() as u64, "delivery failed, will retry");
-                    self.store
-                        .outbox_retry_later(msg.id, reason, now_ms() + wait.as_millis() as i64)
-                        .await
+                    // The message stays its target's head, so the whole target waits: a 45009
+                    // pauses the target for every replica, durably.
+                    Settle::RetryAt {
+                        error: reason.clone(),
+                        at: now_ms() + wait.as_millis() as i64,
+                    }
                 }
             }
         };
+        let outcome = self.store.outbox_settle(fence, msg.id, settle).await;
         let label = match result {
             Delivery::Sent => "sent",
             Delivery::Undelivered(_) => "undelivered",
@@ -274,15 +278,37 @@ impl Outbox {
     }
 }
 
+fn finish(status: OutboxStatus, note: Option<&str>) -> Settle {
+    Settle::Finish {
+        status,
+        note: note.map(str::to_string),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::SqliteStore;
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
 
     struct Scripted {
         results: Mutex<VecDeque<Delivery>>,
         seen: Mutex<Vec<String>>,
         limit: Option<u32>,
+    }
+
+    impl Scripted {
+        fn new(results: Vec<Delivery>, limit: Option<u32>) -> Arc<Self> {
+            Arc::new(Scripted {
+                results: Mutex::new(results.into()),
+                seen: Mutex::default(),
+                limit,
+            })
+        }
+        fn seen(&self) -> Vec<String> {
+            self.seen.lock().unwrap().clone()
+        }
     }
 
     #[async_trait]
@@ -312,38 +338,49 @@ mod tests {
         }
     }
 
+    /// A leader on `store` that has taken the lease.
+    async fn lead(store: &Arc<dyn Store>) -> (Leader, tokio::sync::watch::Sender<bool>) {
+        let (stop, rx) = tokio::sync::watch::channel(false);
+        let (mut l, _task) = Leader::spawn(store.clone(), Duration::from_secs(3), rx);
+        l.became_leader().await;
+        (l, stop)
+    }
+
+    fn outbox(store: &Arc<dyn Store>, sender: &Arc<Scripted>, cfg: OutboxConfig) -> Outbox {
+        let mut ob = Outbox::new(store.clone(), cfg);
+        ob.add_sender(sender.clone());
+        ob
+    }
+
     #[tokio::test]
     async fn retries_then_dead_letters_and_keeps_order() {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
-        let sender = Arc::new(Scripted {
-            results: Mutex::new(VecDeque::from([
+        let (leader, _stop) = lead(&store).await;
+        let sender = Scripted::new(
+            vec![
                 Delivery::Retry {
                     reason: "45009".into(),
                     after: Some(Duration::from_millis(1)),
                 },
                 Delivery::Sent,
                 Delivery::Dead("93000 invalid webhook".into()),
-            ])),
-            seen: Mutex::default(),
-            limit: None,
-        });
-        let mut ob = Outbox::new(
-            store.clone(),
-            OutboxConfig {
-                max_attempts: 3,
-                initial_backoff_ms: 1,
-                max_backoff_ms: 5,
-                keep_days: 7,
-            },
+            ],
+            None,
         );
-        ob.add_sender(sender.clone());
+        let cfg = OutboxConfig {
+            max_attempts: 3,
+            initial_backoff_ms: 1,
+            max_backoff_ms: 5,
+            keep_days: 7,
+        };
+        let ob = outbox(&store, &sender, cfg);
         ob.enqueue(new_msg("a")).await.unwrap();
         ob.enqueue(new_msg("b")).await.unwrap();
         for _ in 0..20 {
-            ob.tick().await.unwrap();
+            ob.tick(&leader).await.unwrap();
             tokio::time::sleep(Duration::from_millis(3)).await;
         }
-        assert_eq!(*sender.seen.lock().unwrap(), vec!["a", "a", "b"]);
+        assert_eq!(sender.seen(), vec!["a", "a", "b"]);
         let c = store.outbox_counts().await.unwrap();
         assert_eq!((c.pending, c.sent, c.dead), (0, 1, 1));
     }
@@ -351,21 +388,107 @@ mod tests {
     #[tokio::test]
     async fn throttle_holds_messages_without_dropping() {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
-        let sender = Arc::new(Scripted {
-            results: Mutex::default(),
-            seen: Mutex::default(),
-            limit: Some(2),
-        });
-        let mut ob = Outbox::new(store.clone(), OutboxConfig::default());
-        ob.add_sender(sender.clone());
+        let (leader, _stop) = lead(&store).await;
+        let sender = Scripted::new(vec![], Some(2));
+        let ob = outbox(&store, &sender, OutboxConfig::default());
         for p in ["1", "2", "3"] {
             ob.enqueue(new_msg(p)).await.unwrap();
         }
         for _ in 0..5 {
-            ob.tick().await.unwrap();
+            ob.tick(&leader).await.unwrap();
         }
-        assert_eq!(sender.seen.lock().unwrap().len(), 2);
-        assert!(!ob.has_budget("test", "t"));
+        assert_eq!(sender.seen().len(), 2);
+        assert!(!ob.has_budget("test", "t").await);
         assert_eq!(store.outbox_counts().await.unwrap().pending, 1);
+    }
+
+    #[tokio::test]
+    async fn a_restarted_worker_inherits_the_spent_budget() {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+        let (leader, stop) = lead(&store).await;
+        let first = Scripted::new(vec![], Some(2));
+        let ob = outbox(&store, &first, OutboxConfig::default());
+        for p in ["1", "2", "3", "4"] {
+            ob.enqueue(new_msg(p)).await.unwrap();
+        }
+        for _ in 0..3 {
+            ob.tick(&leader).await.unwrap();
+        }
+        assert_eq!(first.seen(), vec!["1", "2"]);
+        // The process is gone; a new one (or another replica) leads with fresh memory.
+        drop(ob);
+        stop.send(true).unwrap();
+        let (leader, _stop) = lead(&store).await;
+        let second = Scripted::new(vec![], Some(2));
+        let ob = outbox(&store, &second, OutboxConfig::default());
+        for _ in 0..3 {
+            ob.tick(&leader).await.unwrap();
+        }
+        assert!(second.seen().is_empty(), "{:?}", second.seen());
+        assert!(!ob.has_budget("test", "t").await);
+    }
+
+    #[tokio::test]
+    async fn a_rate_limit_answer_pauses_the_target_for_the_next_leader() {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+        let (leader, stop) = lead(&store).await;
+        let limited = Scripted::new(
+            vec![Delivery::Retry {
+                reason: "45009 api freq out of limit".into(),
+                after: Some(Duration::from_secs(60)),
+            }],
+            None,
+        );
+        let ob = outbox(&store, &limited, OutboxConfig::default());
+        ob.enqueue(new_msg("1")).await.unwrap();
+        ob.enqueue(new_msg("2")).await.unwrap();
+        ob.tick(&leader).await.unwrap();
+        stop.send(true).unwrap();
+        let (leader, _stop) = lead(&store).await;
+        let next = Scripted::new(vec![], None);
+        let ob = outbox(&store, &next, OutboxConfig::default());
+        ob.tick(&leader).await.unwrap();
+        assert_eq!(limited.seen(), vec!["1"]);
+        assert!(next.seen().is_empty(), "{:?}", next.seen());
+    }
+
+    #[tokio::test]
+    async fn a_stale_leader_is_refused_by_the_store() {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+        let id = store.outbox_enqueue(new_msg("1")).await.unwrap();
+        let old = store
+            .lease_acquire("leader", "old", Duration::from_millis(50))
+            .await
+            .unwrap()
+            .expect("free lease");
+        let old = Fence {
+            lease: "leader".into(),
+            holder: "old".into(),
+            epoch: old,
+        };
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        let new = store
+            .lease_acquire("leader", "new", Duration::from_secs(3))
+            .await
+            .unwrap()
+            .expect("expired lease is free");
+        assert!(new > old.epoch);
+        let claim = store.outbox_claim(&old, id, Some(20), now_ms()).await;
+        assert!(matches!(claim, Err(StoreError::Fenced(_))), "{claim:?}");
+        let settle = store
+            .outbox_settle(&old, id, finish(OutboxStatus::Sent, None))
+            .await;
+        assert!(matches!(settle, Err(StoreError::Fenced(_))), "{settle:?}");
+        let cursor = store.kv_set_fenced(&old, "alerts:cursor:x", "9").await;
+        assert!(matches!(cursor, Err(StoreError::Fenced(_))), "{cursor:?}");
+        assert_eq!(store.kv_get("alerts:cursor:x").await.unwrap(), None);
+        assert_eq!(store.outbox_counts().await.unwrap().pending, 1);
+        // Released and taken again by the same holder: still a new epoch.
+        store.lease_release("leader", "new").await.unwrap();
+        let again = store
+            .lease_acquire("leader", "new", Duration::from_secs(3))
+            .await
+            .unwrap();
+        assert_eq!(again, Some(new + 1));
     }
 }

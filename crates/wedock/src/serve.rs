@@ -65,11 +65,12 @@ pub async fn run_with(
     // Singleton work runs on the leader only; with SQLite this process leads at once.
     let lease = Duration::from_secs(app.config.store.leader_lease_secs);
     let (leader, leader_task) = Leader::spawn(app.store.clone(), lease, stop_rx.clone());
+    let _ = app.leader.set(leader.clone());
     let delivery = {
-        let outbox = outbox.clone();
+        let (outbox, l) = (outbox.clone(), leader.clone());
         leader::while_leader(leader.clone(), stop_rx.clone(), move |stop| {
-            let outbox = outbox.clone();
-            async move { outbox.run(stop).await }
+            let (outbox, l) = (outbox.clone(), l.clone());
+            async move { outbox.run(l, stop).await }
         })
     };
     let role_report = {

@@ -2,6 +2,8 @@
 //! progress and key-value state. SQLite (WAL) is the embedded default; the trait is kept to
 //! plain rows and transactions any SQL database can provide, so PostgreSQL fits behind it too.
 
+mod delivery_pg;
+mod delivery_sqlite;
 pub mod incidents;
 mod pg_conn;
 mod postgres;
@@ -28,7 +30,56 @@ pub enum StoreError {
     Db(String),
     #[error("cannot open store at {path}: {reason}")]
     Open { path: String, reason: String },
+    /// A leader-only write carried a lease epoch that is no longer current: another replica
+    /// took over (or the lease expired), so the write was refused.
+    #[error("refused: the leader lease {0} is no longer held (stale fencing token)")]
+    Fenced(String),
 }
+
+/// Proof of leadership carried by every leader-only write (a fencing token): the lease, its
+/// holder and the epoch the holder got when it took the lease. The store refuses the write
+/// unless the lease row still has this holder and epoch and has not expired, in the same
+/// transaction as the write, so a leader that was paused and lost the lease cannot deliver,
+/// ack or advance a cursor when it wakes up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    pub lease: String,
+    pub holder: String,
+    pub epoch: i64,
+}
+
+impl std::fmt::Display for Fence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (epoch {}, {})", self.lease, self.epoch, self.holder)
+    }
+}
+
+/// The answer to [`Store::outbox_claim`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// Send it now; the send is in the target's send log.
+    Go,
+    /// The target's budget for the last 60 s is spent: try again at this time (ms).
+    WaitUntil(i64),
+    /// The message is no longer pending (settled or folded meanwhile): nothing to send.
+    Gone,
+}
+
+/// How a claimed message ended, for [`Store::outbox_settle`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settle {
+    /// Sent, undelivered or dead-lettered, with the platform's note.
+    Finish {
+        status: OutboxStatus,
+        note: Option<String>,
+    },
+    /// Try again at `at` (ms). The message stays the head of its target, so the whole target
+    /// waits (a 45009 answer pauses the target for every replica).
+    RetryAt { error: String, at: i64 },
+}
+
+/// The width of the per-target rate window (the group robot's "20 messages a minute").
+pub const SEND_WINDOW_MS: i64 = 60_000;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
@@ -283,10 +334,44 @@ pub trait Store: IncidentStore + Send + Sync + 'static {
     async fn quiz_history(&self, user: &str) -> StoreResult<Vec<QuizRecord>>;
 
     /// Takes or renews the lease `name` for `holder` until now + `ttl`, if it is free, expired
-    /// or already ours, in one atomic statement. Returns whether `holder` holds it now.
-    async fn lease_acquire(&self, name: &str, holder: &str, ttl: Duration) -> StoreResult<bool>;
+    /// or already ours, in one atomic statement. Returns the lease's epoch when `holder` holds
+    /// it now: the epoch grows by one each time the lease is taken (a new holder, or the same
+    /// one after it expired), never on a renewal, and is the fencing token of [`Fence`].
+    async fn lease_acquire(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> StoreResult<Option<i64>>;
     /// Gives the lease up early (clean shutdown) so another replica need not wait for expiry.
+    /// The row (and its epoch) stays, expired, so epochs never repeat.
     async fn lease_release(&self, name: &str, holder: &str) -> StoreResult<()>;
+
+    /// Claims pending message `id` for one send attempt, as the leader proven by `fence`, in
+    /// one transaction: the fence is checked, the message must still be pending, and with
+    /// `per_minute` the target's durable send log (shared by every replica, surviving
+    /// restarts) must have fewer than `per_minute` sends in the 60 s before `now`; the attempt
+    /// is then written to the log and counted in the message's `attempts` before anything is
+    /// sent. A crash after the claim costs one slot of the budget, never an extra message over
+    /// it, and a digest never folds a message that may be on the wire (it folds only
+    /// unattempted ones).
+    async fn outbox_claim(
+        &self,
+        fence: &Fence,
+        id: i64,
+        per_minute: Option<u32>,
+        now: i64,
+    ) -> StoreResult<Claim>;
+    /// Records how a claimed attempt ended (the claim counted the attempt), refused ([`StoreError::Fenced`]) when `fence` is
+    /// stale: a replica that lost the lease cannot mark anything sent or reschedule it.
+    async fn outbox_settle(&self, fence: &Fence, id: i64, settle: Settle) -> StoreResult<()>;
+    /// Send attempts to `channel`/`target` logged at or after `since` (ms): the numbers the
+    /// rate window and alert digests work from.
+    async fn outbox_sends_since(&self, channel: &str, target: &str, since: i64)
+    -> StoreResult<u64>;
+    /// `kv_set` (no TTL) as the leader proven by `fence`: watcher cursors advance only while
+    /// their writer still leads.
+    async fn kv_set_fenced(&self, fence: &Fence, key: &str, value: &str) -> StoreResult<()>;
 
     /// Is the store usable right now (for `/readyz`).
     async fn ping(&self) -> StoreResult<()>;

@@ -68,6 +68,8 @@ const MIGRATIONS: &[&str] = &[
         holder TEXT NOT NULL,
         expires_at BIGINT NOT NULL
     );",
+    // 3: the lease epoch (fencing token) and the per-target send log.
+    super::delivery_pg::MIGRATION,
 ];
 
 /// Advisory lock key for migrations ("wedock" in ASCII).
@@ -78,7 +80,7 @@ pub struct PostgresStore {
     opts: PgOptions,
 }
 
-fn db(e: tokio_postgres::Error) -> StoreError {
+pub(super) fn db(e: tokio_postgres::Error) -> StoreError {
     // The driver's Display omits the server's message and the cause; include them.
     StoreError::Db(pg_conn::describe(&e))
 }
@@ -205,7 +207,7 @@ impl PostgresStore {
     }
 
     /// A pooled connection; one the server closed is replaced by a new one.
-    async fn client(&self) -> StoreResult<Object> {
+    pub(super) async fn client(&self) -> StoreResult<Object> {
         self.pool
             .get()
             .await
@@ -215,7 +217,10 @@ impl PostgresStore {
     /// Runs one store call under the client-side deadline (connect + statement timeout), so
     /// a server that stopped answering turns into an error instead of a hung caller. After a
     /// timeout the idle connections are dropped: the next call opens fresh ones.
-    async fn timed<T>(&self, call: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+    pub(super) async fn timed<T>(
+        &self,
+        call: impl Future<Output = StoreResult<T>>,
+    ) -> StoreResult<T> {
         let deadline = self.opts.call_deadline();
         match tokio::time::timeout(deadline, call).await {
             Ok(r) => r,
@@ -519,6 +524,7 @@ impl Store for PostgresStore {
                 )
                 .await
                 .map_err(db)?;
+            n += self.prune_send_log(&**c).await?;
             Ok(n)
         })
         .await
@@ -699,39 +705,44 @@ impl Store for PostgresStore {
         .await
     }
 
-    async fn lease_acquire(&self, name: &str, holder: &str, ttl: Duration) -> StoreResult<bool> {
-        self.timed(async {
-        let c = self.client().await?;
-        let now = now_ms();
-        let expires = now + ttl.as_millis() as i64;
-        // Expiry uses each replica's own clock, so clocks must be roughly in sync (NTP) and
-        // the lease TTL well above the skew.
-        let changed = c
-            .execute(
-                "INSERT INTO lease (name, holder, expires_at) VALUES ($1, $2, $3)
-                 ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
-                 WHERE lease.holder = EXCLUDED.holder OR lease.expires_at < $4",
-                &[&name, &holder, &expires, &now],
-            )
-            .await
-            .map_err(db)?;
-        Ok(changed == 1)
-        })
-        .await
+    async fn lease_acquire(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> StoreResult<Option<i64>> {
+        self.lease_take(name, holder, ttl).await
     }
 
     async fn lease_release(&self, name: &str, holder: &str) -> StoreResult<()> {
-        self.timed(async {
-            let c = self.client().await?;
-            c.execute(
-                "DELETE FROM lease WHERE name = $1 AND holder = $2",
-                &[&name, &holder],
-            )
-            .await
-            .map_err(db)?;
-            Ok(())
-        })
-        .await
+        self.lease_give_up(name, holder).await
+    }
+
+    async fn outbox_claim(
+        &self,
+        fence: &Fence,
+        id: i64,
+        per_minute: Option<u32>,
+        now: i64,
+    ) -> StoreResult<Claim> {
+        self.claim(fence, id, per_minute, now).await
+    }
+
+    async fn outbox_settle(&self, fence: &Fence, id: i64, settle: Settle) -> StoreResult<()> {
+        self.settle(fence, id, settle).await
+    }
+
+    async fn outbox_sends_since(
+        &self,
+        channel: &str,
+        target: &str,
+        since: i64,
+    ) -> StoreResult<u64> {
+        self.sends_since(channel, target, since).await
+    }
+
+    async fn kv_set_fenced(&self, fence: &Fence, key: &str, value: &str) -> StoreResult<()> {
+        self.kv_set_as_leader(fence, key, value).await
     }
 
     async fn ping(&self) -> StoreResult<()> {

@@ -37,13 +37,18 @@ async fn wait_ready(base: &str) {
     panic!("wedock did not become ready");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_mid_burst_then_restart_delivers_everything_accepted() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let fake = FakeRobot::start_with_limit(100_000).await;
-    let dir = tempfile::tempdir().unwrap();
+/// A config for one wedock with its state in `dir`, a webhook `ci` routed to robot `ops`
+/// (webhook key `key`, `per_minute`), and `store_extra` lines in `[store]`. Returns the
+/// config file and the base URL.
+fn write_config(
+    dir: &std::path::Path,
+    robot: &FakeRobot,
+    key: &str,
+    per_minute: u32,
+    store_extra: &str,
+) -> (std::path::PathBuf, String) {
     let port = free_port();
-    let cfg = dir.path().join("wedock.toml");
+    let cfg = dir.join("wedock.toml");
     std::fs::write(
         &cfg,
         format!(
@@ -53,6 +58,7 @@ listen = "127.0.0.1:{port}"
 
 [store]
 data_dir = "{data}"
+{store_extra}
 
 [docker]
 enabled = false
@@ -62,8 +68,8 @@ robot_base = "{base}"
 
 [[wecom.robots]]
 name = "ops"
-key = "K-crash"
-per_minute = 100000
+key = "{key}"
+per_minute = {per_minute}
 
 [alerts]
 lang = "en"
@@ -72,12 +78,20 @@ lang = "en"
 token = "hooktoken"
 targets = ["ops"]
 "#,
-            data = dir.path().join("data").display(),
-            base = fake.base()
+            data = dir.join("data").display(),
+            base = robot.base()
         ),
     )
     .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    (cfg, format!("http://127.0.0.1:{port}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_burst_then_restart_delivers_everything_accepted() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let fake = FakeRobot::start_with_limit(100_000).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, base) = write_config(dir.path(), &fake, "K-crash", 100_000, "");
     let mut child = spawn(&cfg);
     wait_ready(&base).await;
 
@@ -148,5 +162,68 @@ targets = ["ops"]
                 .contains(&format!("job-{i:04} finished")))
             .take(10)
             .collect::<Vec<_>>()
+    );
+}
+
+/// The robot's 20-a-minute budget is computed from the durable send log, so a `kill -9` and
+/// a restart do not hand out a fresh budget: the robot (which here accepts everything, to
+/// count what wedock sends) never gets more than 20 messages within a minute.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_and_restart_keep_the_robot_budget() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let fake = FakeRobot::start_with_limit(100_000).await;
+    let dir = tempfile::tempdir().unwrap();
+    // The killed process does not release its lease: the restarted one leads once it expires.
+    let (cfg, base) = write_config(dir.path(), &fake, "K-budget", 20, "leader_lease_secs = 3");
+    let mut child = spawn(&cfg);
+    wait_ready(&base).await;
+
+    // 150 distinct alerts, one request each: the process is killed half-way, once the first
+    // minute's budget went out, and the second half goes to the restarted process.
+    let client = reqwest::Client::new();
+    let post = |i: usize| {
+        let (client, base) = (client.clone(), base.clone());
+        async move {
+            let r = client
+                .post(format!("{base}/hooks/ci"))
+                .bearer_auth("hooktoken")
+                .json(&serde_json::json!({"text": format!("build-{i:03} failed"), "id": format!("build-{i}")}))
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success(), "alert {i}: {}", r.status());
+        }
+    };
+    for i in 0..75 {
+        post(i).await;
+    }
+    assert!(
+        fake.wait_for("K-budget", Duration::from_secs(10), |p| p.len() >= 20)
+            .await,
+        "the first minute's budget goes out: {} posts",
+        fake.posts("K-budget").len()
+    );
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let before = fake.posts("K-budget").len();
+
+    let mut child = spawn(&cfg);
+    wait_ready(&base).await;
+    for i in 75..150 {
+        post(i).await;
+    }
+    // Time for the restarted process to take the expired lease and, with a fresh budget,
+    // to spend it.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let after = fake.posts("K-budget").len() - before;
+    let worst = fake.worst_minute("K-budget");
+    eprintln!(
+        "budget across kill -9: {before} posts before the kill, {after} after the restart, worst minute {worst}"
+    );
+    assert!(
+        worst <= 20,
+        "{worst} robot messages within one minute ({before} before the kill, {after} after)"
     );
 }

@@ -406,7 +406,8 @@ async fn burst_of_200_deaths_fits_the_robot_budget_and_mentions_all() {
     let dir = tempfile::tempdir().unwrap();
     let (engine, outbox) = engine(&fake, dir.path(), "").await;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let worker = tokio::spawn(outbox.clone().run(async move {
+    let leader = wedock::leader::Leader::solo(engine.app.store.clone()).await;
+    let worker = tokio::spawn(outbox.clone().run(leader, async move {
         let _ = stop_rx.await;
     }));
     // 200 deaths, each its own event (no grouping window), while the worker is sending.
@@ -467,7 +468,8 @@ async fn deaths_of_one_project_in_one_batch_are_one_message() {
         .collect();
     let done = engine.submit(batch).await.unwrap();
     assert_eq!(done.messages, 2); // one per robot
-    outbox.tick().await.unwrap();
+    let leader = wedock::leader::Leader::solo(engine.app.store.clone()).await;
+    outbox.tick(&leader).await.unwrap();
     assert!(fake.wait_for("K-ops", WAIT, |p| !p.is_empty()).await);
     let posts = fake.posts("K-ops");
     assert_eq!(posts.len(), 1);

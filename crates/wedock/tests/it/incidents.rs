@@ -52,7 +52,8 @@ pub async fn setup(alerts_extra: &str) -> Setup {
     let engine = Arc::new(Engine::new(app.clone(), outbox.clone()));
     let engine = app.alerts.get_or_init(|| engine).clone();
     let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(outbox.clone().run(async move {
+    let leader = wedock::leader::Leader::solo(app.store.clone()).await;
+    tokio::spawn(outbox.clone().run(leader, async move {
         let _ = stop_rx.await;
     }));
     let s = Setup {

@@ -8,35 +8,87 @@
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use serde::Deserialize;
 use serde_json::Value;
 use std::path::PathBuf;
 
-fn dir() -> PathBuf {
+pub(crate) fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/kubernetes")
 }
 
-/// Every YAML document of every manifest, as (file, JSON value).
-fn documents() -> Vec<(String, Value)> {
-    let mut out = Vec::new();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir())
+/// Every YAML file under `dir`, sorted, with its path relative to `deploy/kubernetes`.
+fn yaml_files(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .expect("deploy/kubernetes exists")
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
         .collect();
-    files.sort();
-    for f in files {
-        let text = std::fs::read_to_string(&f).unwrap();
-        let name = f.file_name().unwrap().to_string_lossy().to_string();
-        for doc in serde_yaml_ng::Deserializer::from_str(&text) {
-            let v = Value::deserialize(doc).unwrap_or_else(|e| panic!("{name}: {e}"));
-            if !v.is_null() {
-                out.push((name.clone(), v));
-            }
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            yaml_files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            out.push(p);
+        }
+    }
+}
+
+/// The YAML documents of one file.
+pub(crate) fn parse_documents(path: &std::path::Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap();
+    serde_yaml_ng::Deserializer::from_str(&text)
+        .map(|doc| Value::deserialize(doc).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+/// Every YAML document of every manifest, as (file, JSON value); kustomize patches (partial
+/// objects, checked where the variants are rendered) are left out.
+fn documents() -> Vec<(String, Value)> {
+    let mut files = Vec::new();
+    yaml_files(&dir(), &mut files);
+    let patches: Vec<PathBuf> = files
+        .iter()
+        .filter(|f| f.file_name().is_some_and(|n| n == "kustomization.yaml"))
+        .flat_map(|k| {
+            let v = parse_documents(k).remove(0);
+            let base = k.parent().unwrap().to_path_buf();
+            v["patches"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p["path"].as_str().map(|p| base.join(p)))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut out = Vec::new();
+    for f in files.iter().filter(|f| !patches.contains(f)) {
+        let name = f
+            .strip_prefix(dir())
+            .unwrap_or(f)
+            .to_string_lossy()
+            .to_string();
+        for v in parse_documents(f) {
+            out.push((name.clone(), v));
         }
     }
     out
+}
+
+/// The config wedock would run with: `toml` from the ConfigMap, with stand-ins for the files
+/// of the mounted Secret, and `env` from the Deployment.
+pub(crate) fn load_config(
+    toml: &str,
+    env: Vec<(String, String)>,
+) -> Result<wedock::config::Config, wedock::config::ConfigError> {
+    let tmp = tempfile::tempdir().unwrap();
+    let secrets = tmp.path().join("secrets");
+    std::fs::create_dir(&secrets).unwrap();
+    std::fs::write(secrets.join("postgres_url"), "postgres://wedock@db/wedock").unwrap();
+    let toml = toml.replace("/etc/wedock/secrets", &secrets.display().to_string());
+    let p = tmp.path().join("wedock.toml");
+    std::fs::write(&p, toml).unwrap();
+    wedock::config::Config::load(Some(&p), env)
 }
 
 /// Paths present in `orig` but gone after the typed round trip: fields the type does not
@@ -108,16 +160,7 @@ fn manifests_are_valid_kubernetes_objects() {
                     .as_ref()
                     .and_then(|d| d.get("wedock.toml"))
                     .unwrap_or_else(|| panic!("{file}: no wedock.toml key"));
-                // Secrets come from the mounted Secret; stand-ins in a temp dir take its place.
-                let tmp = tempfile::tempdir().unwrap();
-                let secrets = tmp.path().join("secrets");
-                std::fs::create_dir(&secrets).unwrap();
-                std::fs::write(secrets.join("postgres_url"), "postgres://wedock@db/wedock")
-                    .unwrap();
-                let toml = toml.replace("/etc/wedock/secrets", &secrets.display().to_string());
-                let p = tmp.path().join("wedock.toml");
-                std::fs::write(&p, toml).unwrap();
-                wedock::config::Config::load(Some(&p), Vec::new())
+                load_config(toml, Vec::new())
                     .unwrap_or_else(|e| panic!("{file}: wedock.toml: {e}"));
             }
             "Secret" => {
@@ -136,10 +179,18 @@ fn manifests_are_valid_kubernetes_objects() {
             "ClusterRoleBinding" => {
                 typed::<ClusterRoleBinding>(file, v);
             }
+            "Role" => {
+                typed::<Role>(file, v);
+            }
+            "RoleBinding" => {
+                typed::<RoleBinding>(file, v);
+            }
             "Kustomization" => {
+                let base = dir().join(file);
+                let base = base.parent().unwrap();
                 for r in v["resources"].as_array().into_iter().flatten() {
                     let r = r.as_str().unwrap();
-                    assert!(dir().join(r).exists(), "{file}: resource {r} missing");
+                    assert!(base.join(r).exists(), "{file}: resource {r} missing");
                 }
             }
             other => panic!("{file}: unexpected kind {other}"),

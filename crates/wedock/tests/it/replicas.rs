@@ -13,15 +13,19 @@ use std::time::{Duration, Instant};
 
 const CONSOLE_SECRET: &str = "replica-console-secret-0123456789abcdef";
 
-struct Replica {
-    child: Child,
-    port: u16,
+pub(crate) struct Replica {
+    pub(crate) child: Child,
+    pub(crate) port: u16,
 }
 
 impl Replica {
     /// A `wedock serve` on the shared database with a 3 s leader lease; `configure` adds
     /// what the test needs (a config file, channel settings).
-    fn spawn(pg_url: &str, dir: &std::path::Path, configure: impl FnOnce(&mut Command)) -> Replica {
+    pub(crate) fn spawn(
+        pg_url: &str,
+        dir: &std::path::Path,
+        configure: impl FnOnce(&mut Command),
+    ) -> Replica {
         let port = free_port();
         let mut cmd = Command::new(wedock_bin());
         cmd.current_dir(dir)
@@ -50,7 +54,7 @@ impl Replica {
         })
     }
 
-    async fn role(&self) -> Option<String> {
+    pub(crate) async fn role(&self) -> Option<String> {
         let r = crate::support::bearer_client(CONSOLE_SECRET)
             .get(format!("http://127.0.0.1:{}/readyz", self.port))
             .timeout(Duration::from_secs(2))
@@ -62,7 +66,7 @@ impl Replica {
         detail.split_whitespace().next().map(str::to_string)
     }
 
-    async fn wait_role(&self, want: &str, within: Duration) -> bool {
+    pub(crate) async fn wait_role(&self, want: &str, within: Duration) -> bool {
         let deadline = Instant::now() + within;
         while Instant::now() < deadline {
             if self.role().await.as_deref() == Some(want) {
@@ -76,14 +80,14 @@ impl Replica {
 
 /// A database of its own on the test PostgreSQL server, or `None` (test skipped) when
 /// `WEDOCK_TEST_PG_URL` is not set outside CI.
-struct FreshDb {
+pub(crate) struct FreshDb {
     admin: tokio_postgres::Client,
     name: String,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl FreshDb {
-    async fn create(tag: &str) -> Option<FreshDb> {
+    pub(crate) async fn create(tag: &str) -> Option<FreshDb> {
         let Ok(admin_url) = std::env::var("WEDOCK_TEST_PG_URL") else {
             if std::env::var("CI").as_deref() == Ok("true") {
                 panic!("CI=true but WEDOCK_TEST_PG_URL is not set");
@@ -108,7 +112,7 @@ impl FreshDb {
         Some(FreshDb { admin, name, url })
     }
 
-    async fn drop(self) {
+    pub(crate) async fn drop(self) {
         let _ = self
             .admin
             .batch_execute(&format!(

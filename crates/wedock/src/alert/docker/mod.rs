@@ -335,7 +335,7 @@ where
             n = stream.next() => Some(n),
             _ = tokio::time::sleep_until(sleep_until), if deadline.is_some() => None,
             _ = shutdown.changed() => {
-                flush(engine, &store, &key, client, &mut pending, batch_cursor, shutdown).await;
+                flush(engine, &key, client, &mut pending, batch_cursor, shutdown).await;
                 return PumpEnd::Shutdown;
             }
         };
@@ -378,7 +378,7 @@ where
                 if pending.is_empty() {
                     // Nothing to send: advance the cursor cheaply now and then.
                     if last - saved > 1_000_000_000 && deadline.is_none() {
-                        let _ = store.kv_set(&key, &last.to_string(), None).await;
+                        let _ = engine.app.save_as_leader(&key, &last.to_string()).await;
                         saved = last;
                     }
                     continue;
@@ -394,17 +394,7 @@ where
         // The grouping window is over (or there is none), or the stream ended: hand the
         // batch over, then advance the cursor.
         deadline = None;
-        if !flush(
-            engine,
-            &store,
-            &key,
-            client,
-            &mut pending,
-            batch_cursor,
-            shutdown,
-        )
-        .await
-        {
+        if !flush(engine, &key, client, &mut pending, batch_cursor, shutdown).await {
             return PumpEnd::Shutdown;
         }
         save_unhealthy(&store, tracker, &mut saved_unhealthy).await;
@@ -418,7 +408,6 @@ where
 /// Attaches log tails, submits `pending` durably and saves the cursor. False on shutdown.
 async fn flush(
     engine: &Engine,
-    store: &Arc<dyn crate::store::Store>,
     key: &str,
     client: Option<&bollard::Docker>,
     pending: &mut Vec<Translated>,
@@ -449,7 +438,8 @@ async fn flush(
     if !engine.submit_durably(batch, shutdown).await {
         return false;
     }
-    if let Err(e) = store.kv_set(key, &cursor.to_string(), None).await {
+    // Fenced: a replica that lost the lease while it was paused cannot move the cursor.
+    if let Err(e) = engine.app.save_as_leader(key, &cursor.to_string()).await {
         tracing::error!(error = %e, "cannot save the event cursor");
     }
     true
@@ -666,7 +656,6 @@ pub async fn watch(
         // The cursor stays where it was: the replay that follows still has to be read.
         if !flush(
             &engine,
-            &store,
             &key,
             Some(&client),
             &mut found,

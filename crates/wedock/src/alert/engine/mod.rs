@@ -464,7 +464,7 @@ impl Engine {
         let mut waiting = Vec::new();
         if t.channel == robot::CHANNEL {
             waiting = self.waiting_alerts(t).await?;
-            let budget = self.outbox.has_budget(&t.channel, &t.id);
+            let budget = self.outbox.has_budget(&t.channel, &t.id).await;
             let room = if budget {
                 self.app
                     .config

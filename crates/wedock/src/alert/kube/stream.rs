@@ -214,7 +214,7 @@ pub async fn watch(
         }
         // Only after the alerts are in the outbox: a crash in between re-alerts, never loses.
         if let Some(state) = tracker.take_dirty()
-            && let Err(e) = store.kv_set(&key, &state, None).await
+            && let Err(e) = app.save_as_leader(&key, &state).await
         {
             tracing::error!(error = %e, "cannot save the Kubernetes alert state");
         }

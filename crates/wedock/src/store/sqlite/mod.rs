@@ -66,6 +66,8 @@ const MIGRATIONS: &[&str] = &[
         holder TEXT NOT NULL,
         expires_at INTEGER NOT NULL
     );",
+    // 3: the lease epoch (fencing token) and the per-target send log.
+    super::delivery_sqlite::MIGRATION,
 ];
 
 pub struct SqliteStore {
@@ -189,6 +191,7 @@ impl SqliteStore {
             reason: match e {
                 StoreError::Db(r) => r,
                 StoreError::Open { reason, .. } => reason,
+                e @ StoreError::Fenced(_) => e.to_string(),
             },
         })?;
         tighten();

@@ -2,6 +2,7 @@
 //! grouped into shared transactions) or on a reader connection.
 
 use super::*;
+use crate::store::delivery_sqlite;
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -249,6 +250,7 @@ impl Store for SqliteStore {
                 "DELETE FROM kv WHERE expires_at IS NOT NULL AND expires_at < ?1",
                 params![now_ms()],
             )?;
+            n += delivery_sqlite::prune_send_log(&tx, now_ms())?;
             tx.commit()?;
             Ok(n as u64)
         })
@@ -388,31 +390,65 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn lease_acquire(&self, name: &str, holder: &str, ttl: Duration) -> StoreResult<bool> {
+    async fn lease_acquire(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> StoreResult<Option<i64>> {
         let (name, holder) = (name.to_string(), holder.to_string());
         self.with(move |c| {
             let now = now_ms();
-            let changed = c.execute(
-                "INSERT INTO lease (name, holder, expires_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
-                 WHERE lease.holder = excluded.holder OR lease.expires_at < ?4",
-                params![name, holder, now + ttl.as_millis() as i64, now],
-            )?;
-            Ok(changed == 1)
+            delivery_sqlite::lease_acquire(c, &name, &holder, now + ttl.as_millis() as i64, now)
         })
         .await
     }
 
     async fn lease_release(&self, name: &str, holder: &str) -> StoreResult<()> {
         let (name, holder) = (name.to_string(), holder.to_string());
-        self.with(move |c| {
-            c.execute(
-                "DELETE FROM lease WHERE name = ?1 AND holder = ?2",
-                params![name, holder],
-            )?;
-            Ok(())
-        })
-        .await
+        self.with(move |c| delivery_sqlite::lease_release(c, &name, &holder))
+            .await
+    }
+
+    async fn outbox_claim(
+        &self,
+        fence: &Fence,
+        id: i64,
+        per_minute: Option<u32>,
+        now: i64,
+    ) -> StoreResult<Claim> {
+        let f = fence.clone();
+        let r = self
+            .with(move |c| delivery_sqlite::outbox_claim(c, &f, id, per_minute, now))
+            .await;
+        delivery_sqlite::unfence(r, fence)
+    }
+
+    async fn outbox_settle(&self, fence: &Fence, id: i64, settle: Settle) -> StoreResult<()> {
+        let f = fence.clone();
+        let r = self
+            .with(move |c| delivery_sqlite::outbox_settle(c, &f, id, &settle, now_ms()))
+            .await;
+        delivery_sqlite::unfence(r, fence)
+    }
+
+    async fn outbox_sends_since(
+        &self,
+        channel: &str,
+        target: &str,
+        since: i64,
+    ) -> StoreResult<u64> {
+        let (channel, target) = (channel.to_string(), target.to_string());
+        self.with_read(move |c| delivery_sqlite::sends_since(c, &channel, &target, since))
+            .await
+    }
+
+    async fn kv_set_fenced(&self, fence: &Fence, key: &str, value: &str) -> StoreResult<()> {
+        let (f, key, value) = (fence.clone(), key.to_string(), value.to_string());
+        let r = self
+            .with(move |c| delivery_sqlite::kv_set_fenced(c, &f, &key, &value, now_ms()))
+            .await;
+        delivery_sqlite::unfence(r, fence)
     }
 
     async fn ping(&self) -> StoreResult<()> {

@@ -98,6 +98,21 @@ impl FakeRobot {
             .collect()
     }
 
+    /// The most accepted posts of `key` inside any 60 s window (the robot's rate window).
+    pub fn worst_minute(&self, key: &str) -> usize {
+        let posts = self.posts(key);
+        posts
+            .iter()
+            .map(|p| {
+                posts
+                    .iter()
+                    .filter(|q| q.at >= p.at && q.at.duration_since(p.at) < Duration::from_secs(60))
+                    .count()
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
     /// All accepted content of a key, joined.
     pub fn text(&self, key: &str) -> String {
         self.posts(key)

@@ -10,6 +10,7 @@ pub mod fake_kube;
 pub mod fake_llm;
 pub mod fake_robot;
 pub mod fake_tencent;
+pub mod private_pg;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
