@@ -34,7 +34,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use wxcrypt::ReceiveId;
 
-use super::aibot_ws::{CHANNEL, strip_mentions, within_stream_limit};
+use super::aibot_message::AibotBody;
+use super::aibot_ws::{CHANNEL, within_stream_limit};
 
 /// WeCom stops refreshing a stream 6 minutes after the user's message.
 const STREAM_TTL: Duration = Duration::from_secs(7 * 60);
@@ -164,69 +165,37 @@ async fn receive(
             }
             _ => return StatusCode::OK.into_response(),
         },
-        "text" | "mixed" | "voice" => {
-            if user.is_empty() {
-                return reject(
-                    CHANNEL,
-                    "bad_message",
-                    StatusCode::BAD_REQUEST,
-                    &"message without from.userid",
+        _ => match super::aibot_message::parse(&v) {
+            Err(why) => return reject(CHANNEL, "bad_message", StatusCode::BAD_REQUEST, &why),
+            Ok(AibotBody::Unsupported { msgtype, .. }) => {
+                let lang = super::user_lang(&app, &identity).await;
+                let note = super::unsupported(lang, &msgtype);
+                stream(&super::aibot_ws::new_req_id("stream"), true, &note)
+            }
+            Ok(AibotBody::Message(m)) => {
+                let msg = m.incoming();
+                let id = format!(
+                    "stream-{}",
+                    match &m.msg_id {
+                        Some(id) => id.clone(),
+                        None => super::aibot_ws::new_req_id("m"),
+                    }
                 );
-            }
-            let text = match v["msgtype"].as_str() {
-                Some("text") => v["text"]["content"].as_str().unwrap_or("").to_string(),
-                Some("voice") => v["voice"]["content"].as_str().unwrap_or("").to_string(),
-                _ => v["mixed"]["msg_item"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|i| i["text"]["content"].as_str())
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-            };
-            let group = v["chattype"].as_str() == Some("group");
-            let msg_id = v["msgid"].as_str().unwrap_or("").to_string();
-            let msg = Incoming {
-                channel: CHANNEL.into(),
-                user,
-                chat: group
-                    .then(|| v["chatid"].as_str().map(str::to_string))
-                    .flatten(),
-                text: if group { strip_mentions(&text) } else { text },
-                msg_id: (!msg_id.is_empty()).then(|| msg_id.clone()),
-                granted_role: None,
-                role_cap: None,
-            };
-            let id = format!(
-                "stream-{}",
-                if msg_id.is_empty() {
-                    super::aibot_ws::new_req_id("m")
-                } else {
-                    msg_id
+                let response_url = v["response_url"]
+                    .as_str()
+                    .filter(|u| b.response_url_allowed(u))
+                    .map(str::to_string);
+                let mut rx = b.start(&s, &id, msg, response_url);
+                if !b.window.is_zero() {
+                    let _ = tokio::time::timeout(b.window, rx.wait_for(|r| r.is_some())).await;
                 }
-            );
-            let response_url = v["response_url"]
-                .as_str()
-                .filter(|u| b.response_url_allowed(u))
-                .map(str::to_string);
-            let mut rx = b.start(&s, &id, msg, response_url);
-            if !b.window.is_zero() {
-                let _ = tokio::time::timeout(b.window, rx.wait_for(|r| r.is_some())).await;
+                let done = rx.borrow().clone();
+                match done {
+                    Some(content) => stream(&id, true, &content),
+                    None => stream(&id, false, ""),
+                }
             }
-            let done = rx.borrow().clone();
-            match done {
-                Some(content) => stream(&id, true, &content),
-                None => stream(&id, false, ""),
-            }
-        }
-        other => {
-            let lang = super::user_lang(&app, &identity).await;
-            stream(
-                &super::aibot_ws::new_req_id("stream"),
-                true,
-                &super::unsupported(lang, other),
-            )
-        }
+        },
     };
     let now = super::now_secs().to_string();
     match crypt.encrypt_reply_json(&reply.to_string(), &now, &super::reply_nonce(nonce)) {

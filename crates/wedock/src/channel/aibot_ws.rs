@@ -19,6 +19,7 @@
 //! * `enter_chat` gets a welcome (`aibot_respond_welcome_msg`).
 //! * Proactive pushes (outbox sender `aibot`) use `aibot_send_msg` on the live connection.
 
+use super::aibot_message::AibotBody;
 use crate::app::App;
 use crate::config::{AibotConfig, AibotMode};
 use crate::message::{Incoming, Progress};
@@ -116,18 +117,6 @@ pub(crate) fn ws_config(app: &App) -> Option<&AibotConfig> {
         .aibot
         .as_ref()
         .filter(|c| c.mode == AibotMode::Websocket)
-}
-
-/// Removes leading @-mentions (`@bot`, full-width `＠bot`) from a group message.
-pub fn strip_mentions(text: &str) -> String {
-    let mut rest = text.trim_start();
-    while let Some(after) = rest.strip_prefix('@').or_else(|| rest.strip_prefix('＠')) {
-        rest = match after.find(char::is_whitespace) {
-            Some(i) => after[i..].trim_start(),
-            None => "",
-        };
-    }
-    rest.to_string()
 }
 
 enum Ended {
@@ -417,49 +406,29 @@ async fn on_message(
     v: Value,
 ) {
     let cb = v["headers"]["req_id"].as_str().unwrap_or("").to_string();
-    let body = &v["body"];
-    let user = body["from"]["userid"].as_str().unwrap_or("").to_string();
-    if cb.is_empty() || user.is_empty() {
-        tracing::warn!("aibot: message callback without req_id or sender dropped");
-        metrics::counter!("wedock_rejected_total", "reason" => "bad_message").increment(1);
-        return;
-    }
-    let group = body["chattype"].as_str() == Some("group");
-    let chat = group
-        .then(|| body["chatid"].as_str().map(str::to_string))
-        .flatten();
-    let text = match body["msgtype"].as_str() {
-        Some("text") => body["text"]["content"].as_str().unwrap_or("").to_string(),
-        Some("mixed") => body["mixed"]["msg_item"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|i| i["text"]["content"].as_str())
-            .collect::<Vec<_>>()
-            .join("\n"),
-        Some("voice") => body["voice"]["content"].as_str().unwrap_or("").to_string(),
-        other => {
+    let parsed = match super::aibot_message::parse(&v["body"]) {
+        Ok(p) if !cb.is_empty() => p,
+        _ => {
+            tracing::warn!("aibot: message callback without req_id or sender dropped");
+            metrics::counter!("wedock_rejected_total", "reason" => "bad_message").increment(1);
+            return;
+        }
+    };
+    let m = match parsed {
+        AibotBody::Message(m) => m,
+        AibotBody::Unsupported { user, msgtype } => {
             let lang = super::user_lang(state.app(), &format!("{CHANNEL}:{user}")).await;
-            let text = super::unsupported(lang, other.unwrap_or("?"));
+            let text = super::unsupported(lang, &msgtype);
             respond_stream(&tx, &pending, &cb, &text).await;
             return;
         }
     };
-    let text = if group { strip_mentions(&text) } else { text };
-    let lang = crate::i18n::Lang::detect(&text);
-    let msgid = body["msgid"].as_str().map(str::to_string);
+    let lang = crate::i18n::Lang::detect(&m.text);
+    let msgid = m.msg_id.clone();
     // Where a proactive message reaches this conversation: the group, or the user.
-    let push_group = chat.is_some();
-    let push_to = chat.clone().unwrap_or_else(|| user.clone());
-    let msg = Incoming {
-        channel: CHANNEL.into(),
-        user,
-        chat,
-        text,
-        msg_id: msgid.clone(),
-        granted_role: None,
-        role_cap: None,
-    };
+    let push_group = m.chat.is_some();
+    let push_to = m.chat.clone().unwrap_or_else(|| m.user.clone());
+    let msg = m.incoming();
     let (keepalive, window) =
         ws_config(state.app()).map_or((Duration::from_secs(240), Duration::from_secs(330)), |c| {
             (
@@ -705,15 +674,6 @@ impl Sender for AibotSender {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn strips_leading_mentions_only() {
-        assert_eq!(strip_mentions("@RobotA hello robot"), "hello robot");
-        assert_eq!(strip_mentions("＠机器人 /ping"), "/ping");
-        assert_eq!(strip_mentions("@张三 @wedock /ps"), "/ps");
-        assert_eq!(strip_mentions("mail me@x.com"), "mail me@x.com");
-        assert_eq!(strip_mentions("@bot"), "");
-    }
 
     #[test]
     fn frames_with_control_characters_are_repaired() {

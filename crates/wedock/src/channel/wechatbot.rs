@@ -139,7 +139,7 @@ async fn receive(State(s): State<AppState>, RawQuery(q): RawQuery, req: Request)
         return no_reply();
     }
     let text = if room.is_some() {
-        super::aibot_ws::strip_mentions(get("content"))
+        super::aibot_message::strip_mentions(get("content"))
     } else {
         get("content").to_string()
     };
