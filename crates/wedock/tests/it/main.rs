@@ -13,6 +13,8 @@ mod channel_wechatbot;
 mod channel_wecom;
 mod cli;
 mod console;
+mod diagnose_docker;
+mod diagnose_kube;
 mod docker;
 mod knowledge;
 mod knowledge_eval;
