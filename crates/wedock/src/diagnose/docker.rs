@@ -46,8 +46,15 @@ pub async fn collect(eng: &Engine, d: &ContainerInspectResponse, lang: Lang) -> 
         Default::default(),
     ));
     let events = bounded(container_events(eng, &id));
+    // The engine answers a stats request on its next collection tick (up to a second), so
+    // memory use is read only where it means something: a running container with a limit.
+    let has_limit = d
+        .host_config
+        .as_ref()
+        .and_then(|h| h.memory)
+        .is_some_and(|m| m > 0);
     let stats = async {
-        if running {
+        if running && has_limit {
             bounded(one_shot_stats(eng, &id)).await
         } else {
             None
