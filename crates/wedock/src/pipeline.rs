@@ -264,7 +264,9 @@ impl Pipeline {
 
         if !is_command
             && role >= Role::Viewer
-            && let Some(words) = self.diagnosis_asked(msg, &identity, role, text).await
+            // Boxed: the look-up's futures (engine and cluster calls) would otherwise grow
+            // every message's future.
+            && let Some(words) = Box::pin(self.diagnosis_asked(msg, &identity, role, text)).await
         {
             let mut reply = self
                 .run_words(msg, &identity, role, lang, words, false)
