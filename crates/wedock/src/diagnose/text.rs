@@ -135,3 +135,8 @@ pub fn yes_no(lang: Lang, b: bool) -> &'static str {
         (Lang::En, false) => "no",
     }
 }
+
+/// Names joined the way each language lists them ("a、b" / "a, b").
+pub fn join_names(lang: Lang, names: &[String]) -> String {
+    names.join(lang.pick("、", ", "))
+}

@@ -50,7 +50,10 @@ pub async fn diagnose(
             if !close.is_empty() {
                 s.push_str(&crate::diagnose::text::Say::Closest.fill(
                     ctx.lang,
-                    &[("names", &close.join(ctx.lang.pick("、", ", ")))],
+                    &[(
+                        "names",
+                        &crate::diagnose::text::join_names(ctx.lang, &close),
+                    )],
                 ));
             }
             error(ctx, s)
