@@ -1,5 +1,6 @@
 //! Records the git commit so `wedock version` can say which build this is, and embeds the
-//! built-in knowledge base (`knowledge/<area>/*.md`) into the binary.
+//! built-in knowledge base (`knowledge/<area>/*.md`) and the failure signatures
+//! (`knowledge/signatures/*.toml`) into the binary.
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -31,6 +32,30 @@ fn embed_knowledge() {
     files.sort();
     let mut out = String::from("pub static BUILTIN_FILES: &[(&str, &str)] = &[\n");
     for (rel, abs) in &files {
+        out.push_str(&format!("    ({rel:?}, include_str!({abs:?})),\n"));
+    }
+    out.push_str("];\n");
+    // Failure signatures (`knowledge/signatures/*.toml`), shared by /diagnose and chat.
+    let mut sigs = Vec::new();
+    let sig_dir = root.join("signatures");
+    println!("cargo:rerun-if-changed={}", sig_dir.display());
+    if let Ok(entries) = std::fs::read_dir(&sig_dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|x| x == "toml") {
+                let name = entry.file_name().to_string_lossy().to_string();
+                let abs = path.canonicalize().unwrap_or(path.clone());
+                println!("cargo:rerun-if-changed={}", abs.display());
+                sigs.push((
+                    format!("signatures/{name}"),
+                    abs.to_string_lossy().to_string(),
+                ));
+            }
+        }
+    }
+    sigs.sort();
+    out.push_str("pub static SIGNATURE_FILES: &[(&str, &str)] = &[\n");
+    for (rel, abs) in &sigs {
         out.push_str(&format!("    ({rel:?}, include_str!({abs:?})),\n"));
     }
     out.push_str("];\n");

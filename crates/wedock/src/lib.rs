@@ -12,6 +12,7 @@ pub mod channel;
 pub mod cli;
 pub mod command;
 pub mod config;
+pub mod diagnose;
 pub mod health;
 pub mod identity;
 pub mod incident;

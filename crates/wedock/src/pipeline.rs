@@ -262,6 +262,20 @@ impl Pipeline {
             .take_pending_unless_confirm(&confirm_key, text, pre.confirm.take())
             .await;
 
+        if !is_command
+            && role >= Role::Viewer
+            // Boxed: the look-up's futures (engine and cluster calls) would otherwise grow
+            // every message's future.
+            && let Some(words) = Box::pin(self.diagnosis_asked(msg, &identity, role, text)).await
+        {
+            let mut reply = self
+                .run_words(msg, &identity, role, lang, words, false)
+                .await;
+            if pending {
+                reply.reply = format!("{}\n\n{}", cancelled_note(lang), reply.reply);
+            }
+            return Some(reply);
+        }
         if !is_command {
             // Cacheable: no quiz answer pending (known from the claim's read) and no LLM
             // (its answers vary and are worth asking fresh).
@@ -298,6 +312,27 @@ impl Pipeline {
             reply.reply = format!("{}\n\n{}", cancelled_note(lang), reply.reply);
         }
         Some(reply)
+    }
+
+    /// `/diagnose NAME` words when a plain-words message asks why a target it names is
+    /// broken ("api 为什么一直重启"); `None` sends it to the knowledge base.
+    async fn diagnosis_asked(
+        &self,
+        msg: &Incoming,
+        identity: &str,
+        role: Role,
+        text: &str,
+    ) -> Option<Vec<String>> {
+        if !crate::diagnose::intent::has_failure_word(text) {
+            return None;
+        }
+        let scopes = Scopes::for_sender(
+            &self.app.config.identity.scopes,
+            identity,
+            role,
+            msg.chat_identity().as_deref(),
+        );
+        crate::diagnose::intent::route(&self.app, text, &scopes).await
     }
 
     /// The polite refusal when `identity` is over its `[limits]`, else `None` (and the

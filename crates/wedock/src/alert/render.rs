@@ -132,6 +132,7 @@ fn shown(a: &Alert, format: Format, logs_inline: bool) -> Alert {
 
 /// The built-in message for one alert.
 pub fn one(a: &Alert, format: Format, lang: Lang) -> String {
+    let likely = likely_cause_lines(a, format, lang);
     let a = &shown(a, format, false);
     let q = if format == Format::Text { "" } else { "> " };
     let mut out = vec![headline(a, format, lang)];
@@ -164,6 +165,7 @@ pub fn one(a: &Alert, format: Format, lang: Lang) -> String {
         kv(lang.pick("链接", "Link"), u.clone());
     }
     kv(lang.pick("时间", "Time"), when(a.at));
+    out.extend(likely.into_iter().map(|l| format!("{q}{l}")));
     // Where there are no buttons, the message says what to type.
     out.extend(crate::incident::command_hint(
         std::slice::from_ref(a),
@@ -180,6 +182,18 @@ pub fn one(a: &Alert, format: Format, lang: Lang) -> String {
         out.push(escape::block(Target::from(format), &logs));
     }
     out.join("\n")
+}
+
+/// "可能原因：…" and "回复 /diagnose NAME 查看详情" from the evidence the alert already
+/// carries (see `diagnose::likely`), escaped for `format`: captured values come from logs.
+pub fn likely_cause_lines(a: &Alert, format: Format, lang: Lang) -> Vec<String> {
+    match crate::diagnose::likely::likely_cause(a, lang) {
+        Some((cause, hint)) => {
+            let t = Target::from(format);
+            vec![escape::inline(t, &cause), escape::inline(t, &hint)]
+        }
+        None => Vec::new(),
+    }
 }
 
 /// The built-in message for several related alerts: one line each.

@@ -22,7 +22,7 @@
 use super::aibot_message::AibotBody;
 use crate::app::App;
 use crate::config::{AibotConfig, AibotMode};
-use crate::message::{Incoming, Progress};
+use crate::message::Progress;
 use crate::outbox::{Delivery, Sender};
 use crate::server::AppState;
 use crate::store::{NewOutboxMessage, OutboxMessage};

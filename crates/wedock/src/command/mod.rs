@@ -89,6 +89,9 @@ pub enum ChatCommand {
     /// Kubernetes: get, describe, logs, rollout, scale, … / Kubernetes 查看与操作
     #[command(visible_alias = "k")]
     Kubectl(kubectl::KubectlArgs),
+    /// Why is it broken: evidence, likely cause, fix / 诊断故障原因
+    #[command(visible_alias = "why")]
+    Diagnose(crate::diagnose::command::DiagnoseArgs),
     /// Interview practice: a question, then your answer / 面试练习
     Quiz(quiz::QuizArgs),
     /// Recent alerts and their delivery / 最近的告警
@@ -160,6 +163,7 @@ impl ChatCommand {
             C::Logs(a) => docker::DockerCommand::Logs(a.clone()).decl(words),
             C::Restart(a) => docker::DockerCommand::Restart(a.clone()).decl(words),
             C::Kubectl(k) => k.decl(words),
+            C::Diagnose(a) => a.decl(words),
         }
     }
 
@@ -325,6 +329,8 @@ pub(crate) async fn run(cmd: ChatCommand, ctx: &Ctx<'_>) -> Outcome {
         ChatCommand::Logs(a) => docker::run(docker::DockerCommand::Logs(a), ctx).await,
         ChatCommand::Restart(a) => docker::run(docker::DockerCommand::Restart(a), ctx).await,
         ChatCommand::Kubectl(a) => kubectl::run(a, ctx).await,
+        // Boxed: the collectors' futures are large and would grow every command's future.
+        ChatCommand::Diagnose(a) => Box::pin(crate::diagnose::command::run(a, ctx)).await,
         ChatCommand::Quiz(a) => quiz::run(a, ctx).await,
         ChatCommand::Alerts { n } => alerts::recent(n, ctx).await,
         ChatCommand::Mute(a) => alerts::mute(a, ctx).await,

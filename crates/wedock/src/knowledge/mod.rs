@@ -114,6 +114,34 @@ impl Knowledge {
         self.corpus().search(query, limit)
     }
 
+    /// What answers a message: a failure signature when the text holds one of the
+    /// catalogue's error strings (its topic then leads the hits, fully confident), and the
+    /// ranked search results.
+    pub fn lookup(
+        &self,
+        query: &str,
+        limit: usize,
+    ) -> (Option<crate::diagnose::Match<'static>>, Vec<Hit>) {
+        let sig = crate::diagnose::catalog().match_text(query);
+        let mut hits = self.search(query, limit);
+        if let Some(m) = &sig
+            && let Some(topic) = self.topic(&m.signature.topic)
+        {
+            hits.retain(|h| h.topic.id != topic.id);
+            let score = hits.first().map(|h| h.score).unwrap_or(1.0);
+            hits.insert(
+                0,
+                Hit {
+                    topic,
+                    score,
+                    confidence: 1.0,
+                },
+            );
+            hits.truncate(limit.max(1));
+        }
+        (sig, hits)
+    }
+
     pub fn topic(&self, id: &str) -> Option<Arc<Topic>> {
         self.corpus().topics.iter().find(|t| t.id == id).cloned()
     }
@@ -129,8 +157,25 @@ impl Knowledge {
         if is_greeting(text) {
             return Reply::answer(Text::Greeting.get(lang), lang, true, Vec::new());
         }
-        let hits = self.search(text, 3);
-        self.reply_for(&hits, lang)
+        let (sig, hits) = self.lookup(text, 3);
+        match &sig {
+            Some(m) => self.signature_reply(m, &hits, lang),
+            None => self.reply_for(&hits, lang),
+        }
+    }
+
+    /// The answer to a pasted error: the signature first, then the topic behind it.
+    pub fn signature_reply(
+        &self,
+        m: &crate::diagnose::Match<'_>,
+        hits: &[Hit],
+        lang: Lang,
+    ) -> Reply {
+        metrics::counter!("wedock_knowledge_answers_total", "matched" => "signature").increment(1);
+        let topic = hits.first().filter(|h| h.topic.id == m.signature.topic);
+        let text = crate::diagnose::paste::answer(m, topic.map(|h| h.topic.as_ref()), lang);
+        let sources = topic.map(|h| vec![source(h, lang)]).unwrap_or_default();
+        Reply::answer(text, lang, true, sources).markdown()
     }
 
     /// The reply for search hits: the best topic when confident enough, else suggestions.
@@ -277,6 +322,25 @@ impl Inner {
         );
         Ok(corpus)
     }
+}
+
+/// The failure-signature files compiled in (`knowledge/signatures/*.toml`), by path.
+pub fn builtin_signature_files() -> &'static [(&'static str, &'static str)] {
+    builtin::SIGNATURE_FILES
+}
+
+/// The ids of the built-in topics, read from the front matter without building the index
+/// (the signature catalogue checks its topic links against these).
+pub fn builtin_topic_ids() -> std::collections::HashSet<String> {
+    builtin::BUILTIN_FILES
+        .iter()
+        .filter_map(|(_, text)| {
+            let yaml = text.strip_prefix("---")?.split("\n---").next()?;
+            yaml.lines()
+                .find_map(|l| l.strip_prefix("id:"))
+                .map(|id| id.trim().trim_matches('"').to_string())
+        })
+        .collect()
 }
 
 /// The built-in topics, parsed from the files compiled into the binary.
@@ -555,8 +619,11 @@ pub async fn respond(
     let mut reply = if is_greeting(text) {
         Reply::answer(Text::Greeting.get(lang), lang, true, Vec::new())
     } else {
-        let hits = app.knowledge.search(text, 3);
-        let plain = app.knowledge.reply_for(&hits, lang);
+        let (sig, hits) = app.knowledge.lookup(text, 3);
+        let plain = match &sig {
+            Some(m) => app.knowledge.signature_reply(m, &hits, lang),
+            None => app.knowledge.reply_for(&hits, lang),
+        };
         match &app.config.llm {
             Some(cfg) if plain.matched => {
                 // The model is a third party: a secret pasted into a question stays here.

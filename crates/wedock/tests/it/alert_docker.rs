@@ -511,3 +511,31 @@ async fn a_hostile_log_line_in_a_death_alert_reaches_the_robot_inert_and_redacte
     crate::security_output::assert_inert(&post.content);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_death_alert_carries_its_likely_cause_and_the_diagnose_hint() {
+    if !docker_available("a_death_alert_carries_its_likely_cause_and_the_diagnose_hint") {
+        return;
+    }
+    ensure_image();
+    let fake = FakeRobot::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&config(&fake), dir.path()).await;
+    let c = Containers::new("alerts-cause");
+    let name = c.run(
+        "dep",
+        &[],
+        "echo starting; echo 'panic: dial tcp 10.0.0.5:5432: connect: connection refused'; exit 1",
+    );
+    expect_report(
+        &fake,
+        &[
+            &name,
+            "Likely cause: A dependency refused the connection (10.0.0.5:5432)",
+            "/diagnose",
+        ],
+        "likely cause",
+    )
+    .await;
+    s.stop().await;
+}

@@ -14,6 +14,8 @@ mod channel_wecom;
 mod chaos;
 mod cli;
 mod console;
+mod diagnose_docker;
+mod diagnose_kube;
 mod docker;
 mod fencing;
 mod incident_alertmanager;

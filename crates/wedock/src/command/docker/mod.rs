@@ -328,7 +328,7 @@ pub fn host_word_index(words: &[String]) -> Option<usize> {
     // `/k @prod get pods` names a cluster context the same way.
     if matches!(
         first,
-        "docker" | "ps" | "logs" | "restart" | "kubectl" | "k"
+        "docker" | "ps" | "logs" | "restart" | "kubectl" | "k" | "diagnose" | "why"
     ) && words.get(1).is_some_and(is_at)
     {
         return Some(1);
@@ -416,7 +416,7 @@ fn engine_error_text(lang: Lang, e: &EngineError) -> String {
     }
 }
 
-async fn engine(ctx: &Ctx<'_>, h: &HostOpt) -> Result<Engine, Outcome> {
+pub(crate) async fn engine(ctx: &Ctx<'_>, h: &HostOpt) -> Result<Engine, Outcome> {
     let choice = host_choice(ctx, h);
     if let Some(name) = &choice
         && (name.is_empty() || name.len() > 64 || name.chars().any(|c| c.is_control()))
@@ -431,7 +431,11 @@ async fn engine(ctx: &Ctx<'_>, h: &HostOpt) -> Result<Engine, Outcome> {
 
 /// A failed engine call as a user-facing sentence; transport errors drop the cached
 /// connection so the next command reconnects.
-async fn call_error_text(ctx: &Ctx<'_>, eng: &Engine, e: &bollard::errors::Error) -> String {
+pub(crate) async fn call_error_text(
+    ctx: &Ctx<'_>,
+    eng: &Engine,
+    e: &bollard::errors::Error,
+) -> String {
     let ce = CallError::from_bollard(&eng.name, e);
     let kind = match &ce {
         CallError::NotFound(_) => "not_found",
@@ -492,7 +496,11 @@ fn out_of_scope(ctx: &Ctx<'_>, eng: &Engine, c: &ContainerSummary) -> Option<Out
 }
 
 /// Resolves a typed reference to one container, or the reply explaining why not.
-async fn find(ctx: &Ctx<'_>, eng: &Engine, raw: &str) -> Result<ContainerSummary, Outcome> {
+pub(crate) async fn find(
+    ctx: &Ctx<'_>,
+    eng: &Engine,
+    raw: &str,
+) -> Result<ContainerSummary, Outcome> {
     let query = match ops::validate_ref(raw) {
         Ok(q) => q,
         Err(e) => return Err(bad_input(ctx, &e)),

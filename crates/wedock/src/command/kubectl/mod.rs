@@ -317,32 +317,9 @@ pub async fn run(args: KubectlArgs, ctx: &Ctx<'_>) -> Outcome {
         namespace,
         cmd,
     } = args;
-    let context = context.or_else(|| super::docker::host_word(&ctx.words));
-    if let Some(c) = &context
-        && (c.is_empty() || c.len() > 128 || c.chars().any(char::is_control))
-    {
-        return bad_input(ctx, "context name");
-    }
-    if let Some(n) = &namespace
-        && let Err(e) = validate_name(n)
-    {
-        return bad_input(ctx, &e);
-    }
-    let who = ctx.app.kube.impersonation(&ctx.identity, ctx.role.as_str());
-    let cluster = match ctx.app.kube.get(context.as_deref(), who).await {
-        Ok(c) => c,
-        Err(e) => {
-            metrics::counter!("wedock_kube_errors_total", "kind" => e.kind()).increment(1);
-            tracing::warn!(error = ?e, "no Kubernetes client");
-            return error(ctx, cluster_error_text(ctx.lang, &e));
-        }
-    };
-    let ns = namespace.unwrap_or_else(|| cluster.namespace.clone());
-    let k = K {
-        ctx,
-        cluster,
-        ns,
-        timeout: Duration::from_secs(ctx.app.config.kubernetes.request_timeout_secs),
+    let k = match open(ctx, context, namespace).await {
+        Ok(k) => k,
+        Err(refused) => return refused,
     };
     let scopes = &ctx.scopes;
     let context = k.cluster.context.as_str();
@@ -394,6 +371,42 @@ pub async fn run(args: KubectlArgs, ctx: &Ctx<'_>) -> Outcome {
         C::Uncordon(a) => cordon(&k, &a.node, false).await,
         C::Drain(a) => drain(&k, a).await,
     }
+}
+
+/// The cluster client and namespace for a command: the typed context (or `@ctx` word), else
+/// the default one; the typed namespace, else the context's.
+async fn open<'a, 'b>(
+    ctx: &'a Ctx<'b>,
+    context: Option<String>,
+    namespace: Option<String>,
+) -> Result<K<'a, 'b>, Outcome> {
+    let context = context.or_else(|| super::docker::host_word(&ctx.words));
+    if let Some(c) = &context
+        && (c.is_empty() || c.len() > 128 || c.chars().any(char::is_control))
+    {
+        return Err(bad_input(ctx, "context name"));
+    }
+    if let Some(n) = &namespace
+        && let Err(e) = validate_name(n)
+    {
+        return Err(bad_input(ctx, &e));
+    }
+    let who = ctx.app.kube.impersonation(&ctx.identity, ctx.role.as_str());
+    let cluster = match ctx.app.kube.get(context.as_deref(), who).await {
+        Ok(c) => c,
+        Err(e) => {
+            metrics::counter!("wedock_kube_errors_total", "kind" => e.kind()).increment(1);
+            tracing::warn!(error = ?e, "no Kubernetes client");
+            return Err(error(ctx, cluster_error_text(ctx.lang, &e)));
+        }
+    };
+    let ns = namespace.unwrap_or_else(|| cluster.namespace.clone());
+    Ok(K {
+        ctx,
+        cluster,
+        ns,
+        timeout: Duration::from_secs(ctx.app.config.kubernetes.request_timeout_secs),
+    })
 }
 
 impl K<'_, '_> {
@@ -543,6 +556,8 @@ where
 }
 
 mod describe;
+mod diagnose;
+pub use diagnose::diagnose;
 mod drain;
 mod get;
 mod logs;

@@ -138,6 +138,13 @@ const RESOURCES: &[Res] = &[
         namespaced: true,
     },
     Res {
+        plural: "persistentvolumeclaims",
+        group: "",
+        version: "v1",
+        kind: "PersistentVolumeClaim",
+        namespaced: true,
+    },
+    Res {
         plural: "jobs",
         group: "batch",
         version: "v1",

@@ -1,0 +1,234 @@
+//! `/diagnose` latency through the whole chat path (`Pipeline::handle`):
+//!
+//! * `docker_exited` / `docker_healthy`: a container that exited with an error in its log and
+//!   a running one, on the local engine (target p95 < 300 ms). Needs a Docker engine and
+//!   /bin/busybox (Debian's busybox-static); skipped with a notice when no engine answers.
+//! * `pod_crashloop`: a CrashLoopBackOff pod with previous logs, events, its node and its
+//!   Deployment, against the fake API server of the integration tests (target p95 < 200 ms).
+//!
+//! Criterion reports means; the p50 / p95 the targets speak of are measured first over 200
+//! runs each and printed.
+//!
+//! Run: `cargo bench -p wedock --bench diagnose`
+
+#[path = "../tests/it/support/fake_kube.rs"]
+#[allow(dead_code)]
+mod fake_kube;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wedock::config::Config;
+use wedock::identity::Role;
+use wedock::message::{Incoming, ReplyKind};
+use wedock::pipeline::Pipeline;
+
+const IMAGE: &str = "wedock-test/busybox:latest";
+const RUNS: usize = 200;
+
+fn docker(args: &[&str]) -> std::process::Output {
+    Command::new("docker")
+        .args(args)
+        .output()
+        .expect("run docker")
+}
+
+fn ensure_image() {
+    if docker(&["image", "inspect", IMAGE]).status.success() {
+        return;
+    }
+    let ctx = tempfile::tempdir().expect("tempdir");
+    let dockerfile =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/images/busybox/Dockerfile");
+    std::fs::copy(dockerfile, ctx.path().join("Dockerfile")).expect("Dockerfile");
+    std::fs::copy("/bin/busybox", ctx.path().join("busybox"))
+        .expect("/bin/busybox (apt-get install busybox-static)");
+    let out = docker(&[
+        "build",
+        "-q",
+        "-t",
+        IMAGE,
+        &ctx.path().display().to_string(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Removes the bench's containers when dropped.
+struct Cleanup(Vec<String>);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for n in &self.0 {
+            let _ = docker(&["rm", "-f", n]);
+        }
+    }
+}
+
+fn pipeline(rt: &tokio::runtime::Runtime, toml: &str, dir: &std::path::Path) -> Pipeline {
+    let path = dir.join("wedock.toml");
+    std::fs::write(&path, toml).expect("config");
+    let env = vec![(
+        "WEDOCK_STORE__DATA_DIR".to_string(),
+        format!("\"{}\"", dir.join("data").display()),
+    )];
+    let config = Config::load(Some(&path), env).expect("config");
+    let app = rt.block_on(wedock::cli::build_app(config)).expect("app");
+    Pipeline::new(Arc::clone(&app))
+}
+
+async fn ask(p: Pipeline, text: String) {
+    let r = p
+        .handle(Incoming::local("console", "local:admin", Role::Admin, text))
+        .await
+        .expect("reply");
+    assert_eq!(r.kind, ReplyKind::Command, "{}", r.reply);
+}
+
+/// p50 and p95 of `RUNS` sequential runs, printed.
+fn percentiles(rt: &tokio::runtime::Runtime, name: &str, p: &Pipeline, text: &str) {
+    let mut times: Vec<Duration> = (0..RUNS)
+        .map(|_| {
+            let t = Instant::now();
+            rt.block_on(ask(p.clone(), text.to_string()));
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    let at = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
+    println!(
+        "diagnose/{name}: p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms over {RUNS} runs",
+        at(0.50).as_secs_f64() * 1000.0,
+        at(0.95).as_secs_f64() * 1000.0,
+        times[times.len() - 1].as_secs_f64() * 1000.0
+    );
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut g = c.benchmark_group("diagnose");
+    g.sample_size(30);
+
+    // Kubernetes: a crash-looping pod against the fake API server.
+    let fake = rt.block_on(fake_kube::FakeKube::start());
+    fake.put("nodes", fake_kube::objects::node("node-2", true));
+    fake.put(
+        "deployments",
+        fake_kube::objects::deployment("shop", "api", 3, 2),
+    );
+    let pod = "api-7d4b8c9f6-x2x9q";
+    fake.put(
+        "pods",
+        fake_kube::objects::crashloop_pod("shop", pod, "api", 7, "Error", 1),
+    );
+    fake.set_logs(
+        "shop",
+        pod,
+        "app",
+        "",
+        Some("INFO starting\nERROR Error: connect ECONNREFUSED 10.96.0.15:5432\n"),
+    );
+    for i in 0..20 {
+        fake.put(
+            "events",
+            fake_kube::objects::warning_event(
+                "shop",
+                &format!("api.{i}"),
+                pod,
+                "BackOff",
+                "Back-off restarting failed container app",
+                3 + i,
+            ),
+        );
+    }
+    let kdir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = kdir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, fake.kubeconfig(&["prod"])).expect("kubeconfig");
+    let kube = pipeline(
+        &rt,
+        &format!(
+            "[docker]\nenabled = false\n[kubernetes]\nenabled = true\nkubeconfig = \"{}\"\n[limits]\ncommands_per_minute = 0\n",
+            kubeconfig.display()
+        ),
+        kdir.path(),
+    );
+    let text = format!("/diagnose pod/{pod} -n shop");
+    rt.block_on(ask(kube.clone(), text.clone()));
+    percentiles(&rt, "pod_crashloop", &kube, &text);
+    g.bench_function("pod_crashloop", |b| {
+        b.to_async(&rt).iter(|| ask(kube.clone(), text.clone()))
+    });
+
+    // Docker: an exited container and a healthy one on the local engine.
+    let up = docker(&["version", "--format", "{{.Server.Version}}"]);
+    if up.status.success() {
+        ensure_image();
+        let run = format!("wdbenchdx{}", std::process::id());
+        let exited = format!("{run}-exited");
+        let healthy = format!("{run}-up");
+        let _cleanup = Cleanup(vec![exited.clone(), healthy.clone()]);
+        let out = docker(&[
+            "run",
+            "-d",
+            "--name",
+            &exited,
+            IMAGE,
+            "sh",
+            "-c",
+            "for i in $(seq 1 200); do echo \"line $i\"; done; echo 'panic: dial tcp 10.0.0.5:5432: connect: connection refused'; exit 1",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = docker(&[
+            "run",
+            "-d",
+            "--name",
+            &healthy,
+            IMAGE,
+            "sh",
+            "-c",
+            "trap 'exit 0' TERM; while true; do sleep 1; done",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let _ = docker(&["wait", &exited]);
+        let ddir = tempfile::tempdir().expect("tempdir");
+        let local = pipeline(
+            &rt,
+            "[limits]\ncommands_per_minute = 0\n[[docker.hosts]]\nname = \"local\"\nendpoint = \"unix:///var/run/docker.sock\"\n",
+            ddir.path(),
+        );
+        let te = format!("/diagnose {exited}");
+        let th = format!("/diagnose {healthy}");
+        rt.block_on(ask(local.clone(), te.clone()));
+        percentiles(&rt, "docker_exited", &local, &te);
+        percentiles(&rt, "docker_healthy", &local, &th);
+        g.bench_function("docker_exited", |b| {
+            b.to_async(&rt).iter(|| ask(local.clone(), te.clone()))
+        });
+        g.bench_function("docker_healthy", |b| {
+            b.to_async(&rt).iter(|| ask(local.clone(), th.clone()))
+        });
+    } else {
+        eprintln!("SKIPPED diagnose docker benches: no Docker engine reachable");
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
