@@ -1,7 +1,8 @@
 //! Load generator for `POST /wecom/app`: distinct encrypted text messages (each its own
 //! MsgId), sent by concurrent keep-alive clients; reports requests per second, latency
 //! percentiles and errors. Every reply is checked to be a passive encrypted reply; one in
-//! fifty is verified and decrypted.
+//! `--verify-every` (default 50) is signature-checked, decrypted and checked to be a text
+//! reply to the user who sent that message, and the count of those is printed.
 //!
 //! ```text
 //! cargo run --release -p wedock --example wecom_load -- \
@@ -9,6 +10,10 @@
 //!     [--requests 20000] [--concurrency 32] [--label wedock]
 //! ```
 //! `scripts/load-wecom.sh` runs it against wedock and a Flask + wechatpy reference server.
+//!
+//! For wrk (`scripts/wrk-replay.lua`) it also prepares the messages and checks the replies:
+//! `--emit FILE` writes the requests (`path?query TAB body`, one a line) and exits;
+//! `--verify-file FILE` checks the replies wrk kept (one a line) and prints the count.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,6 +28,10 @@ struct Args {
     requests: usize,
     concurrency: usize,
     label: String,
+    verify_every: usize,
+    emit: Option<String>,
+    verify_file: Option<String>,
+    distinct_text: bool,
 }
 
 fn args() -> Args {
@@ -34,6 +43,10 @@ fn args() -> Args {
         requests: 20_000,
         concurrency: 32,
         label: "target".into(),
+        verify_every: 50,
+        emit: None,
+        verify_file: None,
+        distinct_text: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -46,12 +59,20 @@ fn args() -> Args {
             "--requests" => a.requests = v.parse().unwrap_or(a.requests),
             "--concurrency" => a.concurrency = v.parse().unwrap_or(a.concurrency),
             "--label" => a.label = v,
+            "--verify-every" => a.verify_every = v.parse().unwrap_or(a.verify_every).max(1),
+            "--emit" => a.emit = Some(v),
+            "--verify-file" => a.verify_file = Some(v),
+            // Every message its own text too (no two alike, so no answer comes from a cache).
+            "--distinct-text" => a.distinct_text = v == "1" || v == "true",
             "--bench" => {}
             other => eprintln!("ignoring unknown argument {other}"),
         }
     }
     a
 }
+
+/// Distinct senders the messages cycle through.
+const USERS: usize = 500;
 
 const QUESTIONS: &[&str] = &[
     "how do I see container logs",
@@ -69,6 +90,10 @@ async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let a = args();
     let crypt = MsgCrypt::from_config(&a.token, &a.key, &a.corp).expect("token/key/corp");
+    if let Some(path) = &a.verify_file {
+        verify_file(&crypt, path);
+        return;
+    }
     // Prepare every request before timing: encryption is the platform's cost, not ours.
     let ts = chrono::Utc::now().timestamp().to_string();
     let reqs: Vec<(String, String)> = (0..a.requests)
@@ -76,8 +101,12 @@ async fn main() {
             let plain = format!(
                 "<xml><ToUserName><![CDATA[{corp}]]></ToUserName><FromUserName><![CDATA[load{u}]]></FromUserName><CreateTime>{ts}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{q}]]></Content><MsgId>{id}</MsgId><AgentID>1000002</AgentID></xml>",
                 corp = a.corp,
-                u = i % 500,
-                q = QUESTIONS[i % QUESTIONS.len()],
+                u = i % USERS,
+                q = if a.distinct_text {
+                    format!("{} #{i}", QUESTIONS[i % QUESTIONS.len()])
+                } else {
+                    QUESTIONS[i % QUESTIONS.len()].to_string()
+                },
                 id = 7_000_000_000_000_000u64 + i as u64 + (std::process::id() as u64) * 1_000_000,
             );
             let nonce = format!("{}", 100_000_000 + i);
@@ -93,9 +122,15 @@ async fn main() {
             (url, body)
         })
         .collect();
+    if let Some(path) = &a.emit {
+        emit(path, &a.url, &reqs);
+        return;
+    }
     let reqs = Arc::new(reqs);
     let next = Arc::new(AtomicUsize::new(0));
     let errors = Arc::new(AtomicUsize::new(0));
+    let verified = Arc::new(AtomicUsize::new(0));
+    let checked = a.requests.div_ceil(a.verify_every);
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(a.concurrency)
         .timeout(Duration::from_secs(10))
@@ -104,13 +139,15 @@ async fn main() {
     let started = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..a.concurrency {
-        let (reqs, next, errors, client, crypt) = (
+        let (reqs, next, errors, verified, client, crypt) = (
             reqs.clone(),
             next.clone(),
             errors.clone(),
+            verified.clone(),
             client.clone(),
             crypt.clone(),
         );
+        let every = a.verify_every;
         workers.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             loop {
@@ -122,7 +159,14 @@ async fn main() {
                 let ok = match client.post(url).body(body.clone()).send().await {
                     Ok(r) if r.status().is_success() => match r.text().await {
                         Ok(text) if text.contains("<Encrypt>") => {
-                            i % 50 != 0 || verify(&crypt, &text)
+                            if i % every != 0 {
+                                true
+                            } else if verify(&crypt, &text, &format!("load{}", i % USERS)) {
+                                verified.fetch_add(1, Ordering::Relaxed);
+                                true
+                            } else {
+                                false
+                            }
                         }
                         _ => false,
                     },
@@ -147,21 +191,25 @@ async fn main() {
             .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
     };
     let rps = lat.len() as f64 / elapsed.as_secs_f64();
+    // One line, `key=value` fields after the label, for scripts/load-wecom.sh to read.
     println!(
-        "{}: {} requests, concurrency {}, {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, errors {}",
+        "{}: requests={} concurrency={} rps={:.0} p50_ms={:.2} p90_ms={:.2} p99_ms={:.2} max_ms={:.2} errors={} verified={} checked={}",
         a.label,
         lat.len(),
         a.concurrency,
         rps,
         pct(0.50),
+        pct(0.90),
         pct(0.99),
         pct(1.0),
-        errors.load(Ordering::Relaxed)
+        errors.load(Ordering::Relaxed),
+        verified.load(Ordering::Relaxed),
+        checked,
     );
 }
 
-/// The reply verifies (signature) and decrypts to a text reply.
-fn verify(crypt: &MsgCrypt, body: &str) -> bool {
+/// The reply verifies (signature) and decrypts to a non-empty text reply to `user`.
+fn verify(crypt: &MsgCrypt, body: &str, user: &str) -> bool {
     let Ok(env) = wedock::channel::xml::parse_flat(body) else {
         return false;
     };
@@ -173,5 +221,53 @@ fn verify(crypt: &MsgCrypt, body: &str) -> bool {
             get("Nonce"),
             get("Encrypt"),
         )
-        .is_ok_and(|p| p.contains("<MsgType><![CDATA[text]]></MsgType>"))
+        .ok()
+        .and_then(|p| wedock::channel::xml::parse_flat(&p).ok())
+        .is_some_and(|m| {
+            let get = |k: &str| m.get(k).map(String::as_str).unwrap_or("");
+            get("MsgType") == "text" && get("ToUserName") == user && !get("Content").is_empty()
+        })
+}
+
+/// Writes the prepared requests for wrk: the URL's path and query, a tab, the body.
+fn emit(path: &str, base: &str, reqs: &[(String, String)]) {
+    use std::io::Write;
+    let origin_len = base.find("/wecom").unwrap_or(0);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).expect("emit file"));
+    for (url, body) in reqs {
+        writeln!(out, "{}\t{}", &url[origin_len..], body).expect("write emit file");
+    }
+    out.flush().expect("write emit file");
+}
+
+/// Checks replies kept by wrk (one a line): each must verify and decrypt to a non-empty text
+/// reply to one of the load's users.
+fn verify_file(crypt: &MsgCrypt, path: &str) {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let (mut checked, mut good) = (0, 0);
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        checked += 1;
+        let user = wedock::channel::xml::parse_flat(line)
+            .ok()
+            .and_then(|env| {
+                let get = |k: &str| env.get(k).cloned().unwrap_or_default();
+                crypt
+                    .decrypt_message(
+                        &get("MsgSignature"),
+                        &get("TimeStamp"),
+                        &get("Nonce"),
+                        &get("Encrypt"),
+                    )
+                    .ok()
+            })
+            .and_then(|p| wedock::channel::xml::parse_flat(&p).ok())
+            .and_then(|m| m.get("ToUserName").cloned());
+        if let Some(u) = user
+            && u.starts_with("load")
+            && verify(crypt, line, &u)
+        {
+            good += 1;
+        }
+    }
+    println!("verified={good} checked={checked}");
 }

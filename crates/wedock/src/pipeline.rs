@@ -2,13 +2,18 @@
 //! (command or knowledge) → Reply. The console, `wedock ask` and every chat platform go
 //! through [`Pipeline::handle`], so they cannot drift apart.
 
+mod dedup;
+mod recorder;
+
+use dedup::{Prefetch, forget, wait_local};
+
 use crate::app::App;
 use crate::command::{self, ChatCommand, Ctx, Outcome, PendingConfirmation};
 use crate::i18n::{Lang, Text};
 use crate::identity::Role;
 use crate::message::{Incoming, Progress, Reply, ReplyKind};
 use crate::scope::Scopes;
-use crate::store::{DedupState, now_ms};
+use crate::store::{DedupRecord, DedupState, StoreResult, now_ms};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -32,6 +37,8 @@ pub struct Pipeline {
     /// Recent knowledge answers by (question, language): the same question asked again
     /// within [`ANSWER_TTL`] is answered without searching again.
     answers: AnswerCache,
+    /// Dedup records of answered questions on their way to the store.
+    recorder: recorder::Recorder,
 }
 
 type AnswerCache = Arc<Mutex<HashMap<(String, Lang), (Instant, Reply)>>>;
@@ -51,6 +58,7 @@ impl Pipeline {
             in_flight: Arc::default(),
             langs: Arc::default(),
             answers: Arc::default(),
+            recorder: recorder::Recorder::default(),
         }
     }
 
@@ -88,7 +96,6 @@ impl Pipeline {
         };
 
         let key = format!("{}\u{1f}{}", msg.channel, msg_id);
-        let ttl = Duration::from_secs(self.app.config.store.dedup_ttl_secs);
         // A local waiter means another request in this process is working on it: wait for
         // it. Otherwise register ourselves as the one working on it.
         let (tx, rx) = watch::channel(None);
@@ -107,118 +114,33 @@ impl Pipeline {
                 .increment(1);
             return (wait_local(existing).await, false);
         }
-        // The claim also reads what routing needs (one store round trip instead of three);
-        // the language write, if any, rides on the dedup result's write.
-        let identity = msg.identity();
-        let keys = vec![
-            format!("lang:{identity}"),
-            format!("confirm:{identity}"),
-            crate::knowledge::quiz::pending_key(&identity, msg.chat.as_deref()),
-        ];
-        let (result, fresh) = async {
-            match self
-                .app
-                .store
-                .dedup_begin_with(&msg.channel, &msg_id, ttl, DEDUP_STALE, keys)
-                .await
-            {
-                Ok((DedupState::New, mut values)) => {
-                    let quiz = values.pop();
-                    let confirm = values.pop();
-                    let lang = values.pop();
-                    let mut pre = Prefetch {
-                        lang,
-                        confirm,
-                        quiz,
-                        deferred: Some(Vec::new()),
-                    };
-                    let reply = self.process(&msg, &mut pre, progress).await;
-                    let stored = reply.as_ref().and_then(|r| serde_json::to_string(r).ok());
-                    if let Err(e) = self
-                        .app
-                        .store
-                        .dedup_finish_with(
-                            &msg.channel,
-                            &msg_id,
-                            stored.as_deref(),
-                            pre.deferred.take().unwrap_or_default(),
-                        )
-                        .await
-                    {
-                        tracing::warn!(error = %e, "could not record dedup result");
-                    }
-                    record(&msg, reply.as_ref(), started);
-                    (reply, true)
-                }
-                Ok((DedupState::Done(stored), _)) => {
-                    metrics::counter!("wedock_duplicates_total", "channel" => msg.channel.clone())
-                        .increment(1);
-                    (stored.and_then(|s| decode_stored(&s, &msg)), false)
-                }
-                Ok((DedupState::InProgress, _)) => {
-                    // Processing elsewhere (another replica): poll the store for its result.
-                    metrics::counter!("wedock_duplicates_total", "channel" => msg.channel.clone())
-                        .increment(1);
-                    self.wait_store(&msg, &msg_id, progress).await
-                }
-                Err(e) => {
-                    // Without dedup we would risk running a command twice: refuse instead.
-                    tracing::error!(error = %e, "dedup store unavailable");
-                    metrics::counter!("wedock_errors_total", "reason" => "store").increment(1);
-                    let reply = Reply::error(
-                        Text::InternalError
-                            .fill(Lang::detect(&msg.text), &[("reason", "store unavailable")]),
-                        Lang::detect(&msg.text),
-                    );
-                    (Some(reply), false)
-                }
+        let ran = if is_command_text(&msg.text) {
+            self.run_claimed(&msg, &msg_id, progress).await
+        } else {
+            self.run_unclaimed(&msg, &msg_id, progress).await
+        };
+        if ran.fresh {
+            record(&msg, ran.reply.as_ref(), started);
+        }
+        let _ = tx.send(Some(ran.reply.clone()));
+        // A message answered without a claim keeps its in-flight entry (now holding the
+        // reply) until its dedup record is durable: a platform retry meanwhile gets the same
+        // reply from memory, one after that finds the record in the store.
+        match ran.record {
+            Some(rec) => {
+                let (in_flight, store) = (self.in_flight.clone(), self.app.store.clone());
+                self.recorder
+                    .record(store, rec, move || forget(&in_flight, &key))
+                    .await;
             }
+            None => forget(&self.in_flight, &key),
         }
-        .await;
-        let _ = tx.send(Some(result.clone()));
-        if let Ok(mut m) = self.in_flight.lock() {
-            m.remove(&key);
-        }
-        (result, fresh)
+        (ran.reply, ran.fresh)
     }
 
-    /// Polls the store for the result of a message another replica is processing. Returns
-    /// the reply and whether this call ended up running it (a stale claim taken over).
-    async fn wait_store(
-        &self,
-        msg: &Incoming,
-        msg_id: &str,
-        progress: Option<&Progress>,
-    ) -> (Option<Reply>, bool) {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            let ttl = Duration::from_secs(self.app.config.store.dedup_ttl_secs);
-            match self
-                .app
-                .store
-                .dedup_begin(&msg.channel, msg_id, ttl, DEDUP_STALE)
-                .await
-            {
-                Ok(DedupState::Done(stored)) => {
-                    return (stored.and_then(|s| decode_stored(&s, msg)), false);
-                }
-                Ok(DedupState::InProgress) => continue,
-                // Claimed by us after the other processor was declared stale: process it.
-                Ok(DedupState::New) => {
-                    let reply = self.process(msg, &mut Prefetch::default(), progress).await;
-                    let stored = reply.as_ref().and_then(|r| serde_json::to_string(r).ok());
-                    let _ = self
-                        .app
-                        .store
-                        .dedup_finish(&msg.channel, msg_id, stored.as_deref())
-                        .await;
-                    return (reply, true);
-                }
-                Err(_) => break,
-            }
-        }
-        (None, false)
+    /// Waits until every dedup record written after a reply is durable (shutdown, tests).
+    pub async fn settle(&self) {
+        self.recorder.settle(Duration::from_secs(10)).await;
     }
 
     /// Role, confirmation, routing. Never panics on any text.
@@ -252,7 +174,7 @@ impl Pipeline {
                 lang,
             ));
         }
-        let is_command = text.starts_with('/') || text.starts_with('／');
+        let is_command = is_command_text(text);
         if let Some(reply) = self.rate_limited(msg, &identity, is_command, lang) {
             return Some(reply);
         }
@@ -288,7 +210,12 @@ impl Pipeline {
             let mut reply = match cached {
                 Some(r) => r,
                 None => {
-                    let r = crate::knowledge::respond(&self.app, msg, role, lang, progress).await;
+                    // The quiz state was read with the dedup state: no need to read it again.
+                    let r = if matches!(pre.quiz, Some(None)) {
+                        crate::knowledge::answer(&self.app, msg, lang, progress).await
+                    } else {
+                        crate::knowledge::respond(&self.app, msg, role, lang, progress).await
+                    };
                     if cacheable {
                         self.cache_answer(text, lang, &r);
                     }
@@ -299,6 +226,11 @@ impl Pipeline {
                 reply.reply = format!("{}\n\n{}", cancelled_note(lang), reply.reply);
             }
             return Some(reply);
+        }
+        // Everything from here on may change state: a message that came without a claim
+        // (routed as a question) takes its durable claim now, before anything runs.
+        if let Err(seen) = self.claim_now(msg, pre, progress).await {
+            return seen;
         }
         let words = match command::split_words(text) {
             Ok(w) if !w.is_empty() => w,
@@ -608,18 +540,10 @@ impl Pipeline {
     }
 }
 
-/// Per-user state read together with the dedup claim, and writes that wait for the dedup
-/// result (so a message costs two store writes, not four). Empty for messages without an id.
-#[derive(Default)]
-struct Prefetch {
-    /// The stored language code (`Some(None)`: read, none stored; `None`: not read).
-    lang: Option<Option<String>>,
-    /// The stored pending confirmation, same convention.
-    confirm: Option<Option<String>>,
-    /// The stored pending quiz question, same convention.
-    quiz: Option<Option<String>>,
-    /// `Some`: key-value writes to make together with the dedup result.
-    deferred: Option<Vec<(String, String)>>,
+/// A slash command (ASCII or full-width slash): the messages that may change something.
+fn is_command_text(text: &str) -> bool {
+    let t = text.trim();
+    t.starts_with('/') || t.starts_with('／')
 }
 
 fn cancelled_note(lang: Lang) -> &'static str {
@@ -635,20 +559,6 @@ fn confirmation_code() -> String {
             ALPHABET[rng.random_range(0..ALPHABET.len())] as char
         })
         .collect()
-}
-
-async fn wait_local(mut rx: watch::Receiver<Option<Option<Reply>>>) -> Option<Reply> {
-    let waited = tokio::time::timeout(Duration::from_secs(30), rx.wait_for(|v| v.is_some())).await;
-    match waited {
-        Ok(Ok(v)) => v.clone().flatten(),
-        _ => None,
-    }
-}
-
-fn decode_stored(s: &str, msg: &Incoming) -> Option<Reply> {
-    let mut r: Reply = serde_json::from_str(s).ok()?;
-    r.lang = Lang::detect(&msg.text);
-    Some(r)
 }
 
 fn record(msg: &Incoming, reply: Option<&Reply>, started: Instant) {

@@ -170,6 +170,8 @@ pub async fn run_with(
     if tokio::time::timeout(grace, all).await.is_err() {
         tracing::warn!("background workers did not stop within the grace period");
     }
+    // Answers already sent may still have their dedup records queued: write them first.
+    pipeline.settle().await;
     app.store.flush().await?;
     tracing::info!("stopped");
     result.map_err(|e| anyhow::anyhow!("server error: {e}"))

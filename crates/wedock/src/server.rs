@@ -47,7 +47,10 @@ pub fn metrics_handle() -> PrometheusHandle {
                 ])
                 .unwrap_or_else(|_| metrics_exporter_prometheus::PrometheusBuilder::new());
             match builder.install_recorder() {
-                Ok(h) => h,
+                Ok(h) => {
+                    spawn_upkeep(h.clone());
+                    h
+                }
                 // Another recorder is installed (only possible in tests): build a detached one.
                 Err(_) => metrics_exporter_prometheus::PrometheusBuilder::new()
                     .build_recorder()
@@ -55,6 +58,24 @@ pub fn metrics_handle() -> PrometheusHandle {
             }
         })
         .clone()
+}
+
+/// Histogram samples wait in the recorder until they are folded into their buckets, which
+/// happens on a scrape or an upkeep. Without this thread a server nobody scrapes would keep
+/// every latency sample it ever recorded (8 bytes a message, without bound).
+fn spawn_upkeep(handle: PrometheusHandle) {
+    let upkeep = move || {
+        loop {
+            std::thread::sleep(Duration::from_secs(5));
+            handle.run_upkeep();
+        }
+    };
+    if let Err(e) = std::thread::Builder::new()
+        .name("wedock-metrics-upkeep".into())
+        .spawn(upkeep)
+    {
+        tracing::warn!("metrics upkeep thread not started: {e}");
+    }
 }
 
 pub fn router(state: AppState, extra: Router<AppState>) -> Router {

@@ -610,32 +610,43 @@ pub async fn respond(
     lang: Lang,
     progress: Option<&crate::message::Progress>,
 ) -> Reply {
-    let text = msg.text.trim();
     let quiz_waits = match quiz::take_answer(app, msg, lang).await {
         quiz::Turn::Graded(reply) => return reply,
         quiz::Turn::StillPending => true,
         quiz::Turn::NoQuiz => false,
     };
-    let mut reply = if is_greeting(text) {
-        Reply::answer(Text::Greeting.get(lang), lang, true, Vec::new())
-    } else {
-        let (sig, hits) = app.knowledge.lookup(text, 3);
-        let plain = match &sig {
-            Some(m) => app.knowledge.signature_reply(m, &hits, lang),
-            None => app.knowledge.reply_for(&hits, lang),
-        };
-        match &app.config.llm {
-            Some(cfg) if plain.matched => {
-                // The model is a third party: a secret pasted into a question stays here.
-                let question = app.redactor.redact(text);
-                llm::improve(cfg, &question, &hits, lang, plain, progress).await
-            }
-            _ => plain,
-        }
-    };
+    let mut reply = answer(app, msg, lang, progress).await;
     if quiz_waits {
         reply.reply.push_str("\n\n");
         reply.reply.push_str(Text::QuizStillPending.get(lang));
     }
     reply
+}
+
+/// [`respond`] for a message known to have no quiz question pending (the message path read
+/// that with its dedup state): the answer alone, without reading the quiz state again.
+pub async fn answer(
+    app: &crate::app::App,
+    msg: &crate::message::Incoming,
+    lang: Lang,
+    progress: Option<&crate::message::Progress>,
+) -> Reply {
+    let text = msg.text.trim();
+    if is_greeting(text) {
+        return Reply::answer(Text::Greeting.get(lang), lang, true, Vec::new());
+    }
+    // A pasted error that a failure signature knows is answered by that signature first.
+    let (sig, hits) = app.knowledge.lookup(text, 3);
+    let plain = match &sig {
+        Some(m) => app.knowledge.signature_reply(m, &hits, lang),
+        None => app.knowledge.reply_for(&hits, lang),
+    };
+    match &app.config.llm {
+        Some(cfg) if plain.matched => {
+            // The model is a third party: a secret pasted into a question stays here.
+            let question = app.redactor.redact(text);
+            llm::improve(cfg, &question, &hits, lang, plain, progress).await
+        }
+        _ => plain,
+    }
 }

@@ -5,6 +5,7 @@
 mod delivery_pg;
 mod delivery_sqlite;
 pub mod incidents;
+mod pg_batch;
 mod pg_conn;
 mod postgres;
 mod sqlite;
@@ -95,6 +96,20 @@ pub enum DedupState {
     InProgress,
     /// Already processed; the stored reply (if any) is to be returned again.
     Done(Option<String>),
+}
+
+/// The result of a message that ran without a dedup claim (one with no side effect, such as
+/// a knowledge answer), written after its reply by [`Store::dedup_record`].
+#[derive(Debug, Clone)]
+pub struct DedupRecord {
+    pub channel: String,
+    pub msg_id: String,
+    /// How long a retry of the message gets this reply back.
+    pub ttl: Duration,
+    /// The reply as stored for retries (JSON), `None` when nothing was sent.
+    pub reply: Option<String>,
+    /// `kv_set`s (no expiry) that belong to the message, e.g. the user's language.
+    pub kv: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -255,6 +270,22 @@ pub trait Store: IncidentStore + Send + Sync + 'static {
         }
         self.dedup_finish(channel, msg_id, reply).await
     }
+
+    /// What the store knows about a message id, without claiming it, and the values of
+    /// `keys`, in one read (no write): the first store visit of a message that may need no
+    /// claim. [`DedupState::New`] here only says nobody claimed or answered it yet.
+    async fn dedup_peek_with(
+        &self,
+        channel: &str,
+        msg_id: &str,
+        keys: Vec<String>,
+    ) -> StoreResult<(DedupState, Vec<Option<String>>)>;
+
+    /// Records the reply of a message that ran without a claim, with its `kv` writes, as a
+    /// done dedup row — in the store's next group commit where it has one, so many messages
+    /// share one commit. Leaves an unexpired row of the same message as it is (a claim or
+    /// result of another delivery wins). Resolves once durable.
+    async fn dedup_record(&self, rec: DedupRecord) -> StoreResult<()>;
 
     /// Adds a message; returns its id, or the id of the existing one with the same dedup key.
     async fn outbox_enqueue(&self, msg: NewOutboxMessage) -> StoreResult<i64>;

@@ -78,6 +78,8 @@ const MIGRATION_LOCK: i64 = 0x7765_646f_636b;
 pub struct PostgresStore {
     pool: Pool,
     opts: PgOptions,
+    /// Group commit for the dedup records of answered questions.
+    batch: super::pg_batch::Batcher,
 }
 
 pub(super) fn db(e: tokio_postgres::Error) -> StoreError {
@@ -148,7 +150,8 @@ impl PostgresStore {
             reason,
         };
         let pool = pg_conn::pool(url, &opts).map_err(open_err)?;
-        let store = Self { pool, opts };
+        let batch = super::pg_batch::Batcher::start(pool.clone(), opts.clone());
+        let store = Self { pool, opts, batch };
         store
             .timed(store.migrate())
             .await
@@ -336,6 +339,25 @@ impl Store for PostgresStore {
             Ok(())
         })
         .await
+    }
+
+    async fn dedup_peek_with(
+        &self,
+        channel: &str,
+        msg_id: &str,
+        keys: Vec<String>,
+    ) -> StoreResult<(DedupState, Vec<Option<String>>)> {
+        self.timed(async {
+            let c = self.client().await?;
+            super::pg_batch::peek(&c, channel, msg_id, keys)
+                .await
+                .map_err(db)
+        })
+        .await
+    }
+
+    async fn dedup_record(&self, rec: DedupRecord) -> StoreResult<()> {
+        self.batch.record(rec).await
     }
 
     async fn outbox_enqueue(&self, msg: NewOutboxMessage) -> StoreResult<i64> {

@@ -28,6 +28,7 @@ mod knowledge_llm;
 mod kube;
 mod manifests;
 mod manifests_rbac;
+mod message_path;
 mod pg_tls;
 mod replicas;
 mod scopes;

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 use wedock::store::{
-    AuditEntry, DedupState, NewOutboxMessage, OutboxStatus, PgOptions, PostgresStore, QuizRecord,
-    SqliteStore, Store, now_ms, pg_connect,
+    AuditEntry, DedupRecord, DedupState, NewOutboxMessage, OutboxStatus, PgOptions, PostgresStore,
+    QuizRecord, SqliteStore, Store, now_ms, pg_connect,
 };
 
 fn msg(target: &str, key: Option<&str>, payload: &str) -> NewOutboxMessage {
@@ -61,6 +61,8 @@ async fn conformance(store: Arc<dyn Store>) {
             .unwrap(),
         DedupState::New
     );
+
+    dedup_peek_and_record(&store).await;
 
     // Outbox: per-target order, dedup keys, retry scheduling, dead letters, counts.
     let a1 = store
@@ -348,6 +350,76 @@ async fn conformance(store: Arc<dyn Store>) {
     assert!(store.quiz_history("wecom:bob").await.unwrap().is_empty());
     store.ping().await.unwrap();
     store.flush().await.unwrap();
+}
+
+/// The question path: a read that claims nothing, then the record written after the reply
+/// (many at once share a commit), which never overwrites a claim or another result.
+async fn dedup_peek_and_record(store: &Arc<dyn Store>) {
+    let ttl = Duration::from_secs(60);
+    let lang = "lang:wecom:peeker".to_string();
+    store.kv_set(&lang, "en", None).await.unwrap();
+    let (state, values) = store
+        .dedup_peek_with("wecom", "q-1", vec![lang.clone(), "kv:absent".into()])
+        .await
+        .unwrap();
+    assert_eq!(state, DedupState::New);
+    assert_eq!(values, vec![Some("en".to_string()), None]);
+    let records = (0..20).map(|i| {
+        store.dedup_record(DedupRecord {
+            channel: "wecom".into(),
+            msg_id: format!("q-{i}"),
+            ttl,
+            reply: Some(format!("{{\"r\":{i}}}")),
+            kv: vec![(lang.clone(), "zh".into())],
+        })
+    });
+    for r in futures::future::join_all(records).await {
+        r.unwrap();
+    }
+    let (state, values) = store
+        .dedup_peek_with("wecom", "q-3", vec![lang.clone()])
+        .await
+        .unwrap();
+    assert_eq!(state, DedupState::Done(Some("{\"r\":3}".into())));
+    assert_eq!(values, vec![Some("zh".to_string())]);
+    // A claim sees the record, as a retry of the question would.
+    assert_eq!(
+        store.dedup_begin("wecom", "q-3", ttl, ttl).await.unwrap(),
+        DedupState::Done(Some("{\"r\":3}".into()))
+    );
+    // A peek claims nothing; a record does not overwrite a claim, and a peek sees the claim.
+    store
+        .dedup_peek_with("wecom", "c-1", Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.dedup_begin("wecom", "c-1", ttl, ttl).await.unwrap(),
+        DedupState::New
+    );
+    store
+        .dedup_record(DedupRecord {
+            channel: "wecom".into(),
+            msg_id: "c-1".into(),
+            ttl,
+            reply: Some("question".into()),
+            kv: Vec::new(),
+        })
+        .await
+        .unwrap();
+    let (state, _) = store
+        .dedup_peek_with("wecom", "c-1", Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(state, DedupState::InProgress);
+    store
+        .dedup_finish("wecom", "c-1", Some("command"))
+        .await
+        .unwrap();
+    let (state, _) = store
+        .dedup_peek_with("wecom", "c-1", Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(state, DedupState::Done(Some("command".into())));
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ mod incidents;
 use super::*;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -82,6 +82,8 @@ pub struct SqliteStore {
     /// When expired dedup rows were last purged (ms); the purge runs at most every
     /// [`DEDUP_PURGE_EVERY_MS`], not on every message.
     last_purge: AtomicI64,
+    /// Write jobs sent to the writer thread since the store opened ([`SqliteStore::writes`]).
+    writes: AtomicU64,
     path: PathBuf,
 }
 
@@ -261,6 +263,7 @@ impl SqliteStore {
             readers: Vec::new(),
             next_reader: AtomicUsize::new(0),
             last_purge: AtomicI64::new(0),
+            writes: AtomicU64::new(0),
             path,
         })
     }
@@ -269,9 +272,24 @@ impl SqliteStore {
         &self.path
     }
 
+    /// How many write jobs (each its own savepoint, committed in a group) this store has
+    /// taken: what the message path's store cost is counted in.
+    pub fn writes(&self) -> u64 {
+        self.writes.load(Ordering::Relaxed)
+    }
+
     /// Runs `f` on the writer connection (on the writer thread, off the async runtime) and
     /// returns its result once the transaction holding it has committed.
     async fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        self.run_on_writer(f).await
+    }
+
+    /// [`SqliteStore::with`] without counting a write (reads of an in-memory store).
+    async fn run_on_writer<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> StoreResult<T> {
@@ -300,7 +318,7 @@ impl SqliteStore {
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> StoreResult<T> {
         if self.readers.is_empty() {
-            return self.with(f).await;
+            return self.run_on_writer(f).await;
         }
         let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
         let conn = self.readers[i].clone();

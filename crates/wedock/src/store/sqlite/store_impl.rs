@@ -85,6 +85,72 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn dedup_peek_with(
+        &self,
+        channel: &str,
+        msg_id: &str,
+        keys: Vec<String>,
+    ) -> StoreResult<(DedupState, Vec<Option<String>>)> {
+        let (channel, msg_id) = (channel.to_string(), msg_id.to_string());
+        let now = now_ms();
+        self.with_read(move |c| {
+            let state = c
+                .prepare_cached(
+                    "SELECT state, reply FROM dedup
+                     WHERE channel = ?1 AND msg_id = ?2 AND expires_at >= ?3",
+                )?
+                .query_row(params![channel, msg_id, now], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+                })
+                .optional()?;
+            let state = match state {
+                None => DedupState::New,
+                Some((s, reply)) if s == "done" => DedupState::Done(reply),
+                Some(_) => DedupState::InProgress,
+            };
+            let mut values = Vec::with_capacity(keys.len());
+            for k in &keys {
+                values.push(kv_read(c, k, now)?);
+            }
+            Ok((state, values))
+        })
+        .await
+    }
+
+    async fn dedup_record(&self, rec: DedupRecord) -> StoreResult<()> {
+        let now = now_ms();
+        let purge = self.purge_due(now);
+        self.with(move |c| {
+            let tx = c.savepoint()?;
+            if purge {
+                tx.prepare_cached("DELETE FROM dedup WHERE expires_at < ?1")?
+                    .execute(params![now])?;
+            }
+            for (k, v) in &rec.kv {
+                upsert_kv(&tx, k, v, None)?;
+            }
+            // An unexpired row of the same message (a claim or another delivery's result)
+            // stays as it is.
+            tx.prepare_cached(
+                "INSERT INTO dedup (channel, msg_id, state, reply, created_at, expires_at)
+                 VALUES (?1, ?2, 'done', ?3, ?4, ?5)
+                 ON CONFLICT (channel, msg_id) DO UPDATE
+                 SET state = 'done', reply = excluded.reply, created_at = excluded.created_at,
+                     expires_at = excluded.expires_at
+                 WHERE dedup.expires_at < excluded.created_at",
+            )?
+            .execute(params![
+                rec.channel,
+                rec.msg_id,
+                rec.reply,
+                now,
+                now + rec.ttl.as_millis() as i64
+            ])?;
+            tx.commit()
+        })
+        .await
+    }
+
     async fn outbox_enqueue(&self, msg: NewOutboxMessage) -> StoreResult<i64> {
         self.with(move |c| {
             let tx = c.savepoint()?;

@@ -1,0 +1,176 @@
+//! PostgreSQL's group commit for the message path: the dedup records of answered questions
+//! ([`Store::dedup_record`]) queue here and one task writes everything queued as one
+//! statement (one commit, one WAL flush) instead of one commit per message. Also the one
+//! read a question costs ([`Store::dedup_peek_with`]).
+
+use super::pg_conn::{self, PgOptions};
+use super::{DedupRecord, DedupState, StoreError, StoreResult, now_ms};
+use deadpool_postgres::Pool;
+use std::collections::HashMap;
+use tokio::sync::{mpsc, oneshot};
+
+/// Most records written by one statement.
+const MAX_BATCH: usize = 256;
+/// Expired dedup rows are deleted at most this often (ms) by the batch writer; claims
+/// (`dedup_begin`) purge too.
+const PURGE_EVERY_MS: i64 = 10_000;
+
+type Job = (DedupRecord, oneshot::Sender<Result<(), String>>);
+
+/// The queue in front of the batch writer task; the task ends when this is dropped.
+pub(super) struct Batcher {
+    jobs: mpsc::UnboundedSender<Job>,
+}
+
+impl Batcher {
+    /// Starts the writer task (on the current Tokio runtime).
+    pub(super) fn start(pool: Pool, opts: PgOptions) -> Self {
+        let (jobs, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run(pool, opts, rx));
+        Self { jobs }
+    }
+
+    /// Queues `rec` for the next batch; resolves once that batch committed.
+    pub(super) async fn record(&self, rec: DedupRecord) -> StoreResult<()> {
+        let (done, result) = oneshot::channel();
+        self.jobs
+            .send((rec, done))
+            .map_err(|_| StoreError::Db("the dedup batch writer stopped".into()))?;
+        result
+            .await
+            .map_err(|_| StoreError::Db("the dedup batch writer stopped".into()))?
+            .map_err(StoreError::Db)
+    }
+}
+
+async fn run(pool: Pool, opts: PgOptions, mut rx: mpsc::UnboundedReceiver<Job>) {
+    let mut last_purge = 0;
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let now = now_ms();
+        let purge = now - last_purge >= PURGE_EVERY_MS;
+        let recs: Vec<&DedupRecord> = batch.iter().map(|(r, _)| r).collect();
+        let outcome = match tokio::time::timeout(
+            opts.call_deadline(),
+            write(&pool, &opts, &recs, now, purge),
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(_) => Err(format!(
+                "PostgreSQL did not answer within {} ms",
+                opts.call_deadline().as_millis()
+            )),
+        };
+        if purge && outcome.is_ok() {
+            last_purge = now;
+        }
+        for (_, done) in batch {
+            let _ = done.send(outcome.clone());
+        }
+    }
+}
+
+/// One statement: the kv writes, then the dedup rows (an unexpired row of the same message
+/// stays as it is).
+const WRITE: &str = "WITH kv_rows AS (
+        INSERT INTO kv (key, value, expires_at)
+        SELECT k, v, NULL FROM unnest($1::text[], $2::text[]) AS t(k, v)
+        ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, expires_at = NULL
+    )
+    INSERT INTO dedup (channel, msg_id, state, reply, created_at, expires_at)
+    SELECT c, m, 'done', r, $3, e
+    FROM unnest($4::text[], $5::text[], $6::text[], $7::int8[]) AS t(c, m, r, e)
+    ON CONFLICT (channel, msg_id) DO UPDATE
+        SET state = 'done', reply = EXCLUDED.reply, created_at = EXCLUDED.created_at,
+            expires_at = EXCLUDED.expires_at
+        WHERE dedup.expires_at < EXCLUDED.created_at";
+
+async fn write(
+    pool: &Pool,
+    opts: &PgOptions,
+    recs: &[&DedupRecord],
+    now: i64,
+    purge: bool,
+) -> Result<(), String> {
+    let c = pool.get().await.map_err(|e| pg_conn::pool_error(e, opts))?;
+    let describe = |e: tokio_postgres::Error| pg_conn::describe(&e);
+    if purge {
+        c.execute("DELETE FROM dedup WHERE expires_at < $1", &[&now])
+            .await
+            .map_err(describe)?;
+    }
+    // One statement may not touch a row twice: the last value of a key wins, as it would
+    // with one write after another; a message id appears once (the pipeline writes one
+    // record per message), but a repeat is dropped rather than failing the batch.
+    let mut kv: HashMap<&str, &str> = HashMap::new();
+    let mut kv_order = Vec::new();
+    for (k, v) in recs.iter().flat_map(|r| r.kv.iter()) {
+        if kv.insert(k, v).is_none() {
+            kv_order.push(k.as_str());
+        }
+    }
+    let keys: Vec<&str> = kv_order.clone();
+    let values: Vec<&str> = kv_order.iter().map(|k| kv[k]).collect();
+    let mut seen = std::collections::HashSet::new();
+    let (mut channels, mut ids, mut replies, mut expiries) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for r in recs {
+        if seen.insert((r.channel.as_str(), r.msg_id.as_str())) {
+            channels.push(r.channel.as_str());
+            ids.push(r.msg_id.as_str());
+            replies.push(r.reply.as_deref());
+            expiries.push(now + r.ttl.as_millis() as i64);
+        }
+    }
+    let stmt = c.prepare_cached(WRITE).await.map_err(describe)?;
+    c.execute(
+        &stmt,
+        &[&keys, &values, &now, &channels, &ids, &replies, &expiries],
+    )
+    .await
+    .map_err(describe)?;
+    Ok(())
+}
+
+/// The dedup row and the kv values in one statement (one round trip).
+const PEEK: &str = "SELECT 'd', state, reply FROM dedup
+        WHERE channel = $1 AND msg_id = $2 AND expires_at >= $3
+    UNION ALL
+    SELECT 'k', key, value FROM kv
+        WHERE key = ANY($4) AND (expires_at IS NULL OR expires_at > $3)";
+
+pub(super) async fn peek(
+    c: &deadpool_postgres::Object,
+    channel: &str,
+    msg_id: &str,
+    keys: Vec<String>,
+) -> Result<(DedupState, Vec<Option<String>>), tokio_postgres::Error> {
+    let stmt = c.prepare_cached(PEEK).await?;
+    let rows = c
+        .query(&stmt, &[&channel, &msg_id, &now_ms(), &keys])
+        .await?;
+    let mut state = DedupState::New;
+    let mut found: HashMap<String, String> = HashMap::new();
+    for row in rows {
+        let kind: &str = row.get(0);
+        if kind == "d" {
+            let s: String = row.get(1);
+            state = if s == "done" {
+                DedupState::Done(row.get(2))
+            } else {
+                DedupState::InProgress
+            };
+        } else if let Some(v) = row.get::<_, Option<String>>(2) {
+            found.insert(row.get(1), v);
+        }
+    }
+    let values = keys.iter().map(|k| found.remove(k)).collect();
+    Ok((state, values))
+}
