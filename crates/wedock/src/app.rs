@@ -3,7 +3,7 @@
 use crate::config::Config;
 use crate::identity::Policy;
 use crate::knowledge::Knowledge;
-use crate::store::{Store, StoreError, StoreResult};
+use crate::store::{Fence, Store, StoreError, StoreResult};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -54,11 +54,21 @@ impl App {
     /// the leader's fencing token, so a replica that lost the lease cannot move it. Without a
     /// campaign (tools, tests: the process is alone on its store) it is a plain write.
     pub async fn save_as_leader(&self, key: &str, value: &str) -> StoreResult<()> {
+        match self.leader_fence()? {
+            Some(f) => self.store.kv_set_fenced(&f, key, value).await,
+            None => self.store.kv_set(key, value, None).await,
+        }
+    }
+
+    /// The fence a leader-only write carries: `None` without a campaign (the process is
+    /// alone on its store), [`StoreError::Fenced`] while a campaign exists but this replica
+    /// cannot prove it leads.
+    pub fn leader_fence(&self) -> StoreResult<Option<Fence>> {
         let Some(leader) = self.leader.get() else {
-            return self.store.kv_set(key, value, None).await;
+            return Ok(None);
         };
         match leader.fence() {
-            Some(f) => self.store.kv_set_fenced(&f, key, value).await,
+            Some(f) => Ok(Some(f)),
             None => Err(StoreError::Fenced(format!(
                 "{} (not leading)",
                 leader.holder

@@ -119,6 +119,25 @@ impl Outbox {
         Ok(ids)
     }
 
+    /// [`Outbox::enqueue_many`] plus leader bookkeeping in the same store transaction
+    /// ([`Store::outbox_enqueue_with_state`]).
+    pub async fn enqueue_with_state(
+        &self,
+        fence: Option<&Fence>,
+        msgs: Vec<NewOutboxMessage>,
+        state: Vec<(String, String)>,
+    ) -> StoreResult<Vec<i64>> {
+        let ids = self
+            .store
+            .outbox_enqueue_with_state(fence, msgs, state)
+            .await?;
+        if !ids.is_empty() {
+            metrics::counter!("wedock_outbox_enqueued_total").increment(ids.len() as u64);
+            self.wake.notify_one();
+        }
+        Ok(ids)
+    }
+
     /// Whether a target's rate budget has room now, from the durable send log every replica
     /// shares (alert digests use it to decide whether to fold pending messages). A store
     /// error counts as room: the claim still enforces the budget.

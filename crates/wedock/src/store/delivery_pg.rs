@@ -9,8 +9,10 @@
 //! is closed by the leader's local deadline (it never starts a send after the time its lease
 //! may have expired, see `leader.rs`).
 
-use super::postgres::{PostgresStore, db};
-use super::{Claim, Fence, SEND_WINDOW_MS, Settle, StoreError, StoreResult, now_ms};
+use super::postgres::{PostgresStore, db, insert_outbox};
+use super::{
+    Claim, Fence, NewOutboxMessage, SEND_WINDOW_MS, Settle, StoreError, StoreResult, now_ms,
+};
 use tokio_postgres::GenericClient;
 
 /// Migration 3: the lease's epoch and the send log.
@@ -36,6 +38,18 @@ async fn check_fence(c: &impl GenericClient, fence: &Fence, now: i64) -> StoreRe
         Some(_) => Ok(()),
         None => Err(StoreError::Fenced(fence.to_string())),
     }
+}
+
+/// Sets `key` without expiry (leader bookkeeping), inside the caller's transaction.
+async fn set_kept(c: &impl GenericClient, key: &str, value: &str) -> StoreResult<()> {
+    c.execute(
+        "INSERT INTO kv (key, value, expires_at) VALUES ($1, $2, NULL)
+         ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, expires_at = NULL",
+        &[&key, &value],
+    )
+    .await
+    .map_err(db)?;
+    Ok(())
 }
 
 impl PostgresStore {
@@ -209,15 +223,38 @@ impl PostgresStore {
                 .await
                 .map_err(db)?;
             check_fence(&tx, fence, now_ms()).await?;
-            tx.execute(
-                "INSERT INTO kv (key, value, expires_at) VALUES ($1, $2, NULL)
-                 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, expires_at = NULL",
-                &[&key, &value],
-            )
-            .await
-            .map_err(db)?;
+            set_kept(&tx, key, value).await?;
             tx.commit().await.map_err(db)?;
             Ok(())
+        })
+        .await
+    }
+
+    /// The outbox rows and the watcher's bookkeeping in one transaction, behind the fence.
+    pub(super) async fn enqueue_with_state(
+        &self,
+        fence: Option<&Fence>,
+        msgs: Vec<NewOutboxMessage>,
+        state: Vec<(String, String)>,
+    ) -> StoreResult<Vec<i64>> {
+        self.timed(async {
+            let mut c = self.client().await?;
+            let tx = tokio_postgres::Client::transaction(&mut c)
+                .await
+                .map_err(db)?;
+            let now = now_ms();
+            if let Some(f) = fence {
+                check_fence(&tx, f, now).await?;
+            }
+            let mut ids = Vec::with_capacity(msgs.len());
+            for m in &msgs {
+                ids.push(insert_outbox(&tx, m, now).await?);
+            }
+            for (k, v) in &state {
+                set_kept(&tx, k, v).await?;
+            }
+            tx.commit().await.map_err(db)?;
+            Ok(ids)
         })
         .await
     }

@@ -55,7 +55,7 @@ pub(super) fn lease_release(c: &Connection, name: &str, holder: &str) -> rusqlit
     Ok(())
 }
 
-fn fence_holds(c: &Connection, fence: &Fence, now: i64) -> rusqlite::Result<bool> {
+pub(super) fn fence_holds(c: &Connection, fence: &Fence, now: i64) -> rusqlite::Result<bool> {
     Ok(c.query_row(
         "SELECT 1 FROM lease WHERE name = ?1 AND holder = ?2 AND epoch = ?3 AND expires_at > ?4",
         params![fence.lease, fence.holder, fence.epoch, now],
@@ -168,13 +168,19 @@ pub(super) fn kv_set_fenced(
     if !fence_holds(&tx, fence, now)? {
         return Ok(Err(Stale));
     }
-    tx.execute(
-        "INSERT INTO kv (key, value, expires_at) VALUES (?1, ?2, NULL)
-         ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = NULL",
-        params![key, value],
-    )?;
+    set_kept(&tx, key, value)?;
     tx.commit()?;
     Ok(Ok(()))
+}
+
+/// Sets `key` without expiry (leader bookkeeping), inside the caller's transaction.
+pub(super) fn set_kept(c: &Connection, key: &str, value: &str) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "INSERT INTO kv (key, value, expires_at) VALUES (?1, ?2, NULL)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = NULL",
+    )?
+    .execute(params![key, value])?;
+    Ok(())
 }
 
 /// Housekeeping: send-log rows older than the window no longer count for anything.

@@ -299,6 +299,18 @@ pub trait Store: IncidentStore + Send + Sync + 'static {
         }
         Ok(ids)
     }
+    /// Adds `msgs` (as [`Store::outbox_enqueue_many`]) and sets the `state` keys (no TTL) in
+    /// ONE transaction: a watcher's alerts and its bookkeeping (the Docker event cursor, the
+    /// Kubernetes reported-problem set) are one fact, so a crash never keeps one without the
+    /// other. With `fence` the whole transaction is refused ([`StoreError::Fenced`]), rows
+    /// included, unless the lease still has that holder and epoch; without one (no leader
+    /// campaign: the process is alone on its store) the keys are plain writes.
+    async fn outbox_enqueue_with_state(
+        &self,
+        fence: Option<&Fence>,
+        msgs: Vec<NewOutboxMessage>,
+        state: Vec<(String, String)>,
+    ) -> StoreResult<Vec<i64>>;
     /// The oldest pending message of each target that is due, oldest first: one per target so
     /// a target's messages go out in order.
     async fn outbox_due(&self, now: i64, limit: usize) -> StoreResult<Vec<OutboxMessage>>;

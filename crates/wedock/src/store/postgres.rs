@@ -88,7 +88,7 @@ pub(super) fn db(e: tokio_postgres::Error) -> StoreError {
 }
 
 /// Inserts one outbox row, or returns the id of the row that already has its dedup key.
-async fn insert_outbox(
+pub(super) async fn insert_outbox(
     c: &impl tokio_postgres::GenericClient,
     msg: &NewOutboxMessage,
     now: i64,
@@ -381,6 +381,15 @@ impl Store for PostgresStore {
             Ok(ids)
         })
         .await
+    }
+
+    async fn outbox_enqueue_with_state(
+        &self,
+        fence: Option<&Fence>,
+        msgs: Vec<NewOutboxMessage>,
+        state: Vec<(String, String)>,
+    ) -> StoreResult<Vec<i64>> {
+        self.enqueue_with_state(fence, msgs, state).await
     }
 
     async fn outbox_due(&self, now: i64, limit: usize) -> StoreResult<Vec<OutboxMessage>> {

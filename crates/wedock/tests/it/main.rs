@@ -38,3 +38,4 @@ mod security_output;
 mod server;
 mod store;
 mod store_delivery;
+mod watcher_state;

@@ -160,3 +160,115 @@ async fn postgres_fences_leader_writes_and_keeps_the_send_log() {
     delivery_conformance(Arc::new(PostgresStore::open(&db.url).await.unwrap())).await;
     db.drop_db().await;
 }
+
+/// A watcher's alerts and its bookkeeping are one transaction: both land, a stale fence
+/// refuses both, a replayed batch adds no row and moves the bookkeeping on.
+async fn state_conformance(store: Arc<dyn Store>) {
+    let keyed = |p: &str| NewOutboxMessage {
+        dedup_key: Some(format!("alert:{p}")),
+        ..robot_msg(p)
+    };
+    let a = take(&store, "a", Duration::from_secs(30)).await;
+    let ids = store
+        .outbox_enqueue_with_state(
+            Some(&a),
+            vec![keyed("one"), keyed("two")],
+            vec![
+                ("alerts:cursor:h".into(), "5".into()),
+                ("alerts:k8s:active:prod".into(), "[\"x\"]".into()),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(store.outbox_counts().await.unwrap().pending, 2);
+    assert_eq!(
+        store.kv_get("alerts:cursor:h").await.unwrap().as_deref(),
+        Some("5")
+    );
+    assert_eq!(
+        store
+            .kv_get("alerts:k8s:active:prod")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("[\"x\"]")
+    );
+    // The same batch again (a replay): the rows are found by their keys, the cursor moves.
+    let again = store
+        .outbox_enqueue_with_state(
+            Some(&a),
+            vec![keyed("one"), keyed("two")],
+            vec![("alerts:cursor:h".into(), "6".into())],
+        )
+        .await
+        .unwrap();
+    assert_eq!(again, ids);
+    assert_eq!(store.outbox_counts().await.unwrap().pending, 2);
+    assert_eq!(
+        store.kv_get("alerts:cursor:h").await.unwrap().as_deref(),
+        Some("6")
+    );
+
+    // Another replica took over: the old leader's batch is refused as a whole.
+    store.lease_release("leader", "a").await.unwrap();
+    let b = take(&store, "b", Duration::from_secs(30)).await;
+    assert!(fenced(
+        store
+            .outbox_enqueue_with_state(
+                Some(&a),
+                vec![keyed("three")],
+                vec![("alerts:cursor:h".into(), "7".into())],
+            )
+            .await
+    ));
+    assert_eq!(store.outbox_counts().await.unwrap().pending, 2);
+    assert_eq!(
+        store.kv_get("alerts:cursor:h").await.unwrap().as_deref(),
+        Some("6")
+    );
+    // The bookkeeping alone (a batch that queued nothing) is fenced too.
+    assert!(fenced(
+        store
+            .outbox_enqueue_with_state(
+                Some(&a),
+                Vec::new(),
+                vec![("alerts:cursor:h".into(), "8".into())]
+            )
+            .await
+    ));
+    // The new leader writes; without a campaign (no fence) the write is plain.
+    store
+        .outbox_enqueue_with_state(
+            Some(&b),
+            vec![keyed("three")],
+            vec![("alerts:cursor:h".into(), "9".into())],
+        )
+        .await
+        .unwrap();
+    store
+        .outbox_enqueue_with_state(None, Vec::new(), vec![("solo".into(), "1".into())])
+        .await
+        .unwrap();
+    assert_eq!(store.outbox_counts().await.unwrap().pending, 3);
+    assert_eq!(
+        store.kv_get("alerts:cursor:h").await.unwrap().as_deref(),
+        Some("9")
+    );
+    assert_eq!(store.kv_get("solo").await.unwrap().as_deref(), Some("1"));
+}
+
+#[tokio::test]
+async fn sqlite_commits_alerts_and_watcher_state_together() {
+    let dir = tempfile::tempdir().unwrap();
+    state_conformance(Arc::new(SqliteStore::open(dir.path()).unwrap())).await;
+}
+
+#[tokio::test]
+async fn postgres_commits_alerts_and_watcher_state_together() {
+    let Some(db) = PgDatabase::create().await else {
+        return;
+    };
+    state_conformance(Arc::new(PostgresStore::open(&db.url).await.unwrap())).await;
+    db.drop_db().await;
+}

@@ -38,6 +38,29 @@ async fn load_unhealthy(store: &Arc<dyn crate::store::Store>, host: &str) -> Has
 }
 
 /// Saves the tracker's unhealthy set when it differs from `saved`.
+/// The bookkeeping a batch commits with its alerts: the event cursor, and the unhealthy set
+/// when it changed (then counted as saved).
+fn batch_state(
+    key: &str,
+    cursor: i64,
+    tracker: &Tracker,
+    batch: &[Translated],
+    saved: &mut HashSet<String>,
+) -> Vec<(String, String)> {
+    let mut state = vec![(key.to_string(), cursor.to_string())];
+    if !batch.is_empty() && tracker.unhealthy != *saved {
+        state.push(unhealthy_state(tracker));
+        saved.clone_from(&tracker.unhealthy);
+    }
+    state
+}
+
+/// The unhealthy set as the key-value pair it is stored as.
+fn unhealthy_state(tracker: &Tracker) -> (String, String) {
+    let v = serde_json::to_string(&tracker.unhealthy).unwrap_or_else(|_| "[]".into());
+    (unhealthy_key(&tracker.host), v)
+}
+
 async fn save_unhealthy(
     store: &Arc<dyn crate::store::Store>,
     tracker: &Tracker,
@@ -46,8 +69,8 @@ async fn save_unhealthy(
     if tracker.unhealthy == *saved {
         return;
     }
-    let v = serde_json::to_string(&tracker.unhealthy).unwrap_or_else(|_| "[]".into());
-    match store.kv_set(&unhealthy_key(&tracker.host), &v, None).await {
+    let (k, v) = unhealthy_state(tracker);
+    match store.kv_set(&k, &v, None).await {
         Ok(()) => saved.clone_from(&tracker.unhealthy),
         Err(e) => tracing::warn!(error = %e, "cannot save the unhealthy containers"),
     }
@@ -335,7 +358,8 @@ where
             n = stream.next() => Some(n),
             _ = tokio::time::sleep_until(sleep_until), if deadline.is_some() => None,
             _ = shutdown.changed() => {
-                flush(engine, &key, client, &mut pending, batch_cursor, shutdown).await;
+                let state = batch_state(&key, batch_cursor, tracker, &pending, &mut saved_unhealthy);
+                flush(engine, state, client, &mut pending, shutdown).await;
                 return PumpEnd::Shutdown;
             }
         };
@@ -394,7 +418,8 @@ where
         // The grouping window is over (or there is none), or the stream ended: hand the
         // batch over, then advance the cursor.
         deadline = None;
-        if !flush(engine, &key, client, &mut pending, batch_cursor, shutdown).await {
+        let state = batch_state(&key, batch_cursor, tracker, &pending, &mut saved_unhealthy);
+        if !flush(engine, state, client, &mut pending, shutdown).await {
             return PumpEnd::Shutdown;
         }
         save_unhealthy(&store, tracker, &mut saved_unhealthy).await;
@@ -405,13 +430,13 @@ where
     }
 }
 
-/// Attaches log tails, submits `pending` durably and saves the cursor. False on shutdown.
+/// Attaches log tails and submits `pending` durably with `state` (the cursor and what else
+/// the batch changed) in one transaction. False on shutdown.
 async fn flush(
     engine: &Engine,
-    key: &str,
+    state: Vec<(String, String)>,
     client: Option<&bollard::Docker>,
     pending: &mut Vec<Translated>,
-    cursor: i64,
     shutdown: &mut watch::Receiver<bool>,
 ) -> bool {
     if pending.is_empty() {
@@ -435,14 +460,9 @@ async fn flush(
         .buffered(LOG_FETCHES)
         .collect()
         .await;
-    if !engine.submit_durably(batch, shutdown).await {
-        return false;
-    }
-    // Fenced: a replica that lost the lease while it was paused cannot move the cursor.
-    if let Err(e) = engine.app.save_as_leader(key, &cursor.to_string()).await {
-        tracing::error!(error = %e, "cannot save the event cursor");
-    }
-    true
+    // Fenced: a replica that lost the lease while it was paused can neither queue the
+    // alerts nor move the cursor.
+    engine.submit_durably(batch, state, shutdown).await
 }
 
 /// Finds what happened while no event stream was open, from the containers' state: the
@@ -609,6 +629,7 @@ pub async fn watch(
                     down_reported = engine
                         .submit_durably(
                             vec![daemon_alert(&host.name, false, Some(e))],
+                            Vec::new(),
                             &mut shutdown,
                         )
                         .await;
@@ -628,7 +649,11 @@ pub async fn watch(
             .set(&health_name, true, false, "watching events");
         if down_reported {
             down_reported = !engine
-                .submit_durably(vec![daemon_alert(&host.name, true, None)], &mut shutdown)
+                .submit_durably(
+                    vec![daemon_alert(&host.name, true, None)],
+                    Vec::new(),
+                    &mut shutdown,
+                )
                 .await;
         }
         let mut first_start = false;
@@ -654,16 +679,8 @@ pub async fn watch(
             reconcile(&client, &mut tracker, cursor, &saved_unhealthy).await
         };
         // The cursor stays where it was: the replay that follows still has to be read.
-        if !flush(
-            &engine,
-            &key,
-            Some(&client),
-            &mut found,
-            cursor,
-            &mut shutdown,
-        )
-        .await
-        {
+        let state = batch_state(&key, cursor, &tracker, &found, &mut saved_unhealthy);
+        if !flush(&engine, state, Some(&client), &mut found, &mut shutdown).await {
             return;
         }
         save_unhealthy(&store, &tracker, &mut saved_unhealthy).await;

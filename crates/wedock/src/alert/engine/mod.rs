@@ -22,6 +22,7 @@ mod routes;
 mod tests;
 
 pub use mutes::*;
+pub use routes::Target;
 use routes::*;
 pub use routes::{default_applies, payloads, route_matches};
 
@@ -36,32 +37,6 @@ const RECENT_TTL: Duration = Duration::from_secs(3 * 24 * 3600);
 /// How long the engine trusts its copy of the mutes. A mute set on this replica applies at
 /// once (the copy is dropped); one set on another replica applies within this time.
 const MUTE_CACHE_MS: i64 = 1_000;
-
-/// Where a message goes: an outbox channel and its target id.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Target {
-    pub channel: String,
-    pub id: String,
-}
-
-impl Target {
-    /// `NAME` / `robot:NAME` → robot; `aibot:ID`, `wecom_app:USER`, `wechatbot:ROOM`, ….
-    pub fn parse(s: &str) -> Target {
-        match s.split_once(':') {
-            Some((ch, id)) => Target {
-                channel: ch.to_string(),
-                id: id.to_string(),
-            },
-            None => Target {
-                channel: robot::CHANNEL.to_string(),
-                id: s.to_string(),
-            },
-        }
-    }
-    fn label(&self) -> String {
-        format!("{}:{}", self.channel, self.id)
-    }
-}
 
 struct Route {
     cfg: RouteConfig,
@@ -161,13 +136,16 @@ impl Engine {
     /// [`Engine::submit`] until the store takes the batch, retrying every second through a
     /// store outage, so an event source never drops alerts it has consumed. Returns false if
     /// `shutdown` flips first.
+    /// `state` is the watcher's bookkeeping, committed with the messages (see
+    /// [`Engine::submit_with`]).
     pub async fn submit_durably(
         &self,
         batch: Vec<Alert>,
+        state: Vec<(String, String)>,
         shutdown: &mut tokio::sync::watch::Receiver<bool>,
     ) -> bool {
         loop {
-            match self.submit(batch.clone()).await {
+            match self.submit_with(batch.clone(), state.clone()).await {
                 Ok(_) => return true,
                 Err(e) => {
                     tracing::error!(error = %e, "could not store alerts; will retry");
@@ -184,6 +162,18 @@ impl Engine {
     /// Routes `alerts` and writes the messages to the outbox. Returns once they are durable;
     /// on a store error nothing about dedup state changes, so the caller can retry the batch.
     pub async fn submit(&self, alerts: Vec<Alert>) -> StoreResult<Submitted> {
+        self.submit_with(alerts, Vec::new()).await
+    }
+
+    /// [`Engine::submit`] plus a watcher's bookkeeping (`state`: Docker event cursor,
+    /// Kubernetes reported set) as leader-fenced keys, written in the same store transaction
+    /// as the batch's last outbox rows, so a crash keeps both or neither. A batch that queues
+    /// nothing writes the keys alone; one that folds into a digest writes them right after.
+    pub async fn submit_with(
+        &self,
+        alerts: Vec<Alert>,
+        state: Vec<(String, String)>,
+    ) -> StoreResult<Submitted> {
         let now = now_ms();
         self.prune(now);
         let mutes = self.mutes(now).await?;
@@ -266,7 +256,7 @@ impl Engine {
             }
         }
         let result = match self.record(to_record, &mut groups).await {
-            Ok(()) => self.deliver_groups(groups, &mut done).await,
+            Ok(()) => self.deliver_groups(groups, state, &mut done).await,
             Err(e) => Err(e),
         };
         if result.is_err() {
@@ -323,6 +313,7 @@ impl Engine {
     async fn deliver_groups(
         &self,
         groups: Vec<((usize, String), Vec<Alert>)>,
+        state: Vec<(String, String)>,
         done: &mut Submitted,
     ) -> StoreResult<()> {
         // Render everything first, so each target is written once per batch: a burst costs
@@ -393,9 +384,15 @@ impl Engine {
             }
         }
         let mut recent = Vec::new();
-        for (t, items) in per_target {
+        // The bookkeeping rides with the last target's rows: earlier targets' rows without it
+        // are replayed onto their own dedup keys.
+        let mut state = Some(state).filter(|s| !s.is_empty());
+        let last = per_target.len().saturating_sub(1);
+        for (n, (t, items)) in per_target.into_iter().enumerate() {
             let format = self.format_for(&t);
-            let ids = self.enqueue(&t, format, &items).await?;
+            let mut carry = if n == last { state.take() } else { None };
+            let ids = self.enqueue(&t, format, &items, &mut carry).await?;
+            state = state.or(carry);
             let mut written: Vec<i64> = ids.iter().flatten().copied().collect();
             written.sort_unstable();
             written.dedup();
@@ -418,6 +415,12 @@ impl Engine {
                 let key = format!("{RECENT_PREFIX}{:013}{seq:06}", rec.at);
                 recent.push((key, serde_json::to_string(&rec).unwrap_or_default()));
             }
+        }
+        if let Some(state) = state {
+            let fence = self.app.leader_fence()?;
+            self.outbox
+                .enqueue_with_state(fence.as_ref(), Vec::new(), state)
+                .await?;
         }
         self.store().kv_set_many(recent, Some(RECENT_TTL)).await
     }
@@ -453,12 +456,14 @@ impl Engine {
     /// Group robots have a rate budget: once it is spent (or `digest_pending` messages are
     /// already waiting), the waiting messages and the rest of the batch are folded into one
     /// digest instead of queueing past what the robot may send. Returns the outbox ids of each
-    /// item (a folded item gets the digest's ids).
+    /// item (a folded item gets the digest's ids). `state` is taken by the write of the last
+    /// rows when no digest follows them.
     async fn enqueue(
         &self,
         t: &Target,
         format: Format,
         items: &[Rendered],
+        state: &mut Option<Vec<(String, String)>>,
     ) -> StoreResult<Vec<Vec<i64>>> {
         let mut plain_n = items.len();
         let mut waiting = Vec::new();
@@ -477,7 +482,14 @@ impl Engine {
             // The first message of a quiet target always goes out as itself.
             plain_n = room.max(usize::from(waiting.is_empty())).min(items.len());
         }
-        let mut out = self.enqueue_plain(t, format, &items[..plain_n]).await?;
+        let carry = if plain_n == items.len() {
+            state.take()
+        } else {
+            None
+        };
+        let mut out = self
+            .enqueue_plain(t, format, &items[..plain_n], carry)
+            .await?;
         let rest = &items[plain_n..];
         if rest.is_empty() {
             return Ok(out);
@@ -499,17 +511,18 @@ impl Engine {
             waiting = self.waiting_alerts(t).await?;
         }
         // The sender keeps taking messages: queue the rest as they are.
-        out.extend(self.enqueue_plain(t, format, rest).await?);
+        out.extend(self.enqueue_plain(t, format, rest, state.take()).await?);
         Ok(out)
     }
 
     /// Queues each item as its own message(s), split to the format's byte limit, in one
-    /// store write. Returns the outbox ids of each item.
+    /// store write (with `state`, when given). Returns the outbox ids of each item.
     async fn enqueue_plain(
         &self,
         t: &Target,
         format: Format,
         items: &[Rendered],
+        state: Option<Vec<(String, String)>>,
     ) -> StoreResult<Vec<Vec<i64>>> {
         let mut msgs = Vec::new();
         let mut owner = Vec::new();
@@ -529,7 +542,16 @@ impl Engine {
             }
         }
         let mut out = vec![Vec::new(); items.len()];
-        for (id, n) in self.outbox.enqueue_many(msgs).await?.into_iter().zip(owner) {
+        let ids = match state {
+            Some(state) => {
+                let fence = self.app.leader_fence()?;
+                self.outbox
+                    .enqueue_with_state(fence.as_ref(), msgs, state)
+                    .await?
+            }
+            None => self.outbox.enqueue_many(msgs).await?,
+        };
+        for (id, n) in ids.into_iter().zip(owner) {
             out[n].push(id);
         }
         Ok(out)
@@ -759,23 +781,6 @@ struct Rendered {
     content: String,
     /// The channel's own payloads, when they are not the robot bodies of `content`.
     bodies: Option<Vec<String>>,
-}
-
-#[derive(Clone, Copy)]
-enum RouteRef {
-    Configured(usize),
-    Default,
-    Direct,
-}
-
-impl RouteRef {
-    fn index(self) -> usize {
-        match self {
-            RouteRef::Configured(i) => i,
-            RouteRef::Default => usize::MAX,
-            RouteRef::Direct => usize::MAX - 1,
-        }
-    }
 }
 
 impl Severity {

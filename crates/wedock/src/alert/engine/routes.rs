@@ -66,3 +66,46 @@ pub fn route_matches(m: &RouteMatch, a: &Alert) -> bool {
 pub fn payloads(_channel: &str, format: Format, content: &str) -> Vec<String> {
     robot::bodies(format, content)
 }
+
+/// Where a message goes: an outbox channel and its target id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Target {
+    pub channel: String,
+    pub id: String,
+}
+
+impl Target {
+    /// `NAME` / `robot:NAME` → robot; `aibot:ID`, `wecom_app:USER`, `wechatbot:ROOM`, ….
+    pub fn parse(s: &str) -> Target {
+        match s.split_once(':') {
+            Some((ch, id)) => Target {
+                channel: ch.to_string(),
+                id: id.to_string(),
+            },
+            None => Target {
+                channel: robot::CHANNEL.to_string(),
+                id: s.to_string(),
+            },
+        }
+    }
+    pub(super) fn label(&self) -> String {
+        format!("{}:{}", self.channel, self.id)
+    }
+}
+
+#[derive(Clone, Copy)]
+pub(super) enum RouteRef {
+    Configured(usize),
+    Default,
+    Direct,
+}
+
+impl RouteRef {
+    pub(super) fn index(self) -> usize {
+        match self {
+            RouteRef::Configured(i) => i,
+            RouteRef::Default => usize::MAX,
+            RouteRef::Direct => usize::MAX - 1,
+        }
+    }
+}

@@ -202,19 +202,23 @@ pub async fn watch(
             },
         };
         metrics::counter!("wedock_kube_watch_events_total").increment(1);
+        // The reported set commits with the alerts it led to: a crash keeps both or neither.
+        let state: Vec<(String, String)> = tracker
+            .take_dirty()
+            .map(|v| (key.clone(), v))
+            .into_iter()
+            .collect();
         if !found.is_empty() {
             let mut batch = Vec::with_capacity(found.len());
             for mut f in found {
                 attach_logs(&c, &mut f, log_lines).await;
                 batch.push(f.alert);
             }
-            if !engine.submit_durably(batch, &mut shutdown).await {
+            if !engine.submit_durably(batch, state, &mut shutdown).await {
                 return;
             }
-        }
-        // Only after the alerts are in the outbox: a crash in between re-alerts, never loses.
-        if let Some(state) = tracker.take_dirty()
-            && let Err(e) = app.save_as_leader(&key, &state).await
+        } else if let Some((k, v)) = state.first()
+            && let Err(e) = app.save_as_leader(k, v).await
         {
             tracing::error!(error = %e, "cannot save the Kubernetes alert state");
         }

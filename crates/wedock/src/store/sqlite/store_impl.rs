@@ -175,6 +175,37 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn outbox_enqueue_with_state(
+        &self,
+        fence: Option<&Fence>,
+        msgs: Vec<NewOutboxMessage>,
+        state: Vec<(String, String)>,
+    ) -> StoreResult<Vec<i64>> {
+        let f = fence.cloned();
+        let r = self
+            .with(move |c| {
+                let now = now_ms();
+                let tx = c.savepoint()?;
+                if let Some(f) = &f
+                    && !delivery_sqlite::fence_holds(&tx, f, now)?
+                {
+                    return Ok(None);
+                }
+                let ids = msgs
+                    .iter()
+                    .map(|m| insert_outbox(&tx, m, now))
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                for (k, v) in &state {
+                    delivery_sqlite::set_kept(&tx, k, v)?;
+                }
+                tx.commit()?;
+                Ok(Some(ids))
+            })
+            .await?;
+        // Only a stale fence refuses (`None`).
+        r.ok_or_else(|| StoreError::Fenced(fence.map(Fence::to_string).unwrap_or_default()))
+    }
+
     async fn outbox_due(&self, now: i64, limit: usize) -> StoreResult<Vec<OutboxMessage>> {
         self.with(move |c| {
             let sql = format!(
