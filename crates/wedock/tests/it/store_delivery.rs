@@ -96,7 +96,7 @@ async fn delivery_conformance(store: Arc<dyn Store>) {
             .outbox_claim(&b, id3, Some(2), now + 20)
             .await
             .unwrap(),
-        Claim::WaitUntil(now + 60_000),
+        Claim::WaitUntil(now + wedock::store::SEND_WINDOW_MS),
         "the third send waits until the first leaves the window"
     );
     assert_eq!(
