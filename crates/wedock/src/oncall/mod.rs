@@ -9,6 +9,7 @@
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
+pub mod command;
 pub mod swap;
 
 /// How often the duty passes to the next member.
