@@ -19,6 +19,7 @@ pub mod incident;
 pub mod knowledge;
 pub mod leader;
 pub mod message;
+pub mod oncall;
 pub mod ops;
 pub mod outbox;
 pub mod pipeline;

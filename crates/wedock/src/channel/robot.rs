@@ -70,6 +70,21 @@ pub fn body(format: Format, content: &str) -> String {
     serde_json::json!({ "msgtype": t, t: { "content": content } }).to_string()
 }
 
+/// A `text` body with `users` in its `mentioned_list` (other bodies are returned as they
+/// are: only text messages have the list).
+pub fn with_mentions(payload: &str, users: &[&str]) -> String {
+    let Ok(mut v) = serde_json::from_str::<serde_json::Value>(payload) else {
+        return payload.to_string();
+    };
+    match v.get_mut("text").and_then(|t| t.as_object_mut()) {
+        Some(text) if payload.contains("\"msgtype\":\"text\"") => {
+            text.insert("mentioned_list".into(), serde_json::json!(users));
+            v.to_string()
+        }
+        _ => payload.to_string(),
+    }
+}
+
 /// The `content` of a body built by [`body`], if it has one.
 pub fn content_of(payload: &str) -> Option<String> {
     let v: serde_json::Value = serde_json::from_str(payload).ok()?;

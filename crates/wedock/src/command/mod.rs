@@ -133,6 +133,13 @@ pub enum ChatCommand {
         /// The alert id
         id: String,
     },
+    /// Who is on duty now and next; `swap USER [UNTIL]` hands the duty over (operator) / 值班
+    #[command(override_usage = "/oncall [SCHEDULE] [swap USER [UNTIL]]")]
+    Oncall {
+        /// `primary`, `swap lisi 18:00`, `primary swap lisi 4h`
+        #[arg(num_args = 0.., trailing_var_arg = true, allow_hyphen_values = true)]
+        words: Vec<String>,
+    },
 }
 
 impl ChatCommand {
@@ -158,6 +165,10 @@ impl ChatCommand {
             C::Unsilence { .. } => Decl::write(Family::Core, "unsilence"),
             C::Silences => core("silences", Role::Viewer),
             C::Resolve { .. } => Decl::write(Family::Core, "resolve"),
+            C::Oncall { words } if crate::oncall::command::is_swap(words) => {
+                Decl::write(Family::Core, "oncall_swap")
+            }
+            C::Oncall { .. } => core("oncall", Role::Viewer),
             C::Docker(d) => d.decl(words),
             C::Ps(a) => docker::DockerCommand::Ps(a.clone()).decl(words),
             C::Logs(a) => docker::DockerCommand::Logs(a.clone()).decl(words),
@@ -341,6 +352,7 @@ pub(crate) async fn run(cmd: ChatCommand, ctx: &Ctx<'_>) -> Outcome {
         ChatCommand::Unsilence { id } => crate::incident::commands::unsilence(id, ctx).await,
         ChatCommand::Silences => crate::incident::commands::silences(ctx).await,
         ChatCommand::Resolve { id } => crate::incident::commands::resolve(id, ctx).await,
+        ChatCommand::Oncall { words } => crate::oncall::command::run(words, ctx).await,
     }
 }
 

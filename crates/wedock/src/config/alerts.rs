@@ -170,6 +170,10 @@ pub struct RouteConfig {
     /// Keep matching later routes after this one matched.
     #[serde(default, rename = "continue")]
     pub continue_matching: bool,
+    /// An `[[oncall.schedules]]` name: group robot messages of this route @-mention the
+    /// person on duty.
+    #[serde(default)]
+    pub oncall: Option<String>,
 }
 
 /// Conditions of a route; all given ones must hold. Strings are globs (`api-*`).

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 mod alerts;
 mod channels;
 mod general;
+mod oncall;
 mod ops;
 mod platforms;
 mod validate;
@@ -25,6 +26,7 @@ mod validate;
 pub use alerts::*;
 pub use channels::MpMode;
 pub use general::*;
+pub use oncall::*;
 pub use ops::*;
 pub use platforms::*;
 
@@ -52,6 +54,8 @@ pub struct Config {
     pub kubernetes: KubernetesConfig,
     pub security: crate::redact::SecurityConfig,
     pub limits: crate::ratelimit::LimitsConfig,
+    /// `[[oncall.schedules]]`: who is on duty (docs/alerts.md).
+    pub oncall: OncallConfig,
 }
 
 /// A configuration error: the dotted key and why it is wrong.
@@ -199,6 +203,7 @@ impl Config {
             }
         }
         self.validate_wechat_channels()?;
+        self.validate_oncall()?;
         let mut host_names = std::collections::BTreeSet::new();
         for (i, h) in self.docker.hosts.iter().enumerate() {
             let key = format!("docker.hosts[{i}]");

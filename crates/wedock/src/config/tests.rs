@@ -170,3 +170,28 @@ fn alertmanager_section_takes_the_receiver_credentials_and_names_conflicts() {
     let e = load_str("[alerts.alertmanager]\nbasic_user = \"am\"\n", &[]).unwrap_err();
     assert_eq!(e.key, "alerts.alertmanager.basic_password");
 }
+
+#[test]
+fn oncall_schedules_are_checked_by_key() {
+    let ok = "[[oncall.schedules]]\nname = \"primary\"\nrotation = \"daily\"\nmembers = [\"zhangsan\", \"lisi\"]\n[[oncall.schedules.overrides]]\nuser = \"wangwu\"\nstart = \"2026-01-01 09:00\"\nend = \"2026-01-02 09:00\"\n";
+    let c = load_str(ok, &[]).unwrap();
+    let s = c.oncall_schedule("primary").unwrap();
+    assert_eq!(s.tz, chrono_tz::Asia::Shanghai);
+    assert_eq!(s.overrides.len(), 1);
+    let bad = |from: &str, to: &str| load_str(&ok.replace(from, to), &[]).unwrap_err();
+    let e = bad("rotation = \"daily\"", "timezone = \"Mars/Base\"");
+    assert_eq!(e.key, "oncall.schedules[0].timezone");
+    let e = bad("[\"zhangsan\", \"lisi\"]", "[]");
+    assert_eq!(e.key, "oncall.schedules[0].members");
+    let e = bad("rotation = \"daily\"", "handoff = \"25:00\"");
+    assert_eq!(e.key, "oncall.schedules[0].handoff");
+    let e = bad("rotation = \"daily\"", "rotation = \"hourly\"");
+    assert_eq!(e.key, "oncall.schedules[0].rotation");
+    let e = bad("end = \"2026-01-02 09:00\"", "end = \"tomorrow\"");
+    assert_eq!(e.key, "oncall.schedules[0].overrides[0].end");
+    let routed = format!(
+        "{ok}[[alerts.routes]]\nname = \"r\"\ntargets = [\"ops\"]\noncall = \"secondary\"\n[[wecom.robots]]\nname = \"ops\"\nkey = \"k\"\n"
+    );
+    let e = load_str(&routed, &[]).unwrap_err();
+    assert_eq!(e.key, "alerts.routes[0].oncall");
+}

@@ -29,6 +29,7 @@ mod kube;
 mod manifests;
 mod manifests_rbac;
 mod message_path;
+mod oncall;
 mod pg_tls;
 mod replicas;
 mod scopes;

@@ -320,19 +320,26 @@ impl Engine {
         // one transaction per target instead of several store round trips per alert.
         let mut per_target: Vec<(Target, Vec<Rendered>)> = Vec::new();
         for ((ri, _), alerts) in groups {
-            let (rname, targets, template) = if ri == usize::MAX {
-                ("default".to_string(), self.default_targets.clone(), None)
+            let (rname, targets, template, oncall) = if ri == usize::MAX {
+                (
+                    "default".to_string(),
+                    self.default_targets.clone(),
+                    None,
+                    None,
+                )
             } else if ri == usize::MAX - 1 {
                 let t = alerts[0].direct.iter().map(|t| Target::parse(t)).collect();
-                ("direct".to_string(), t, None)
+                ("direct".to_string(), t, None, None)
             } else {
                 let r = &self.routes[ri];
                 (
                     r.cfg.name.clone(),
                     r.targets.clone(),
                     r.cfg.template.clone(),
+                    r.cfg.oncall.clone(),
                 )
             };
+            let on_duty = self.on_duty(oncall.as_deref()).await;
             // The dedup key names the alerts and the repeat period: a retried hand-over (a
             // crash before the source was acknowledged) lands on the same key, while a repeat
             // the route allows after its interval is a new message, not swallowed as a replay.
@@ -360,16 +367,24 @@ impl Engine {
                     None if alerts.len() == 1 => render::one(&alerts[0], format, self.lang),
                     None => render::group(&alerts, format, self.lang),
                 };
+                let (content, robot_bodies) = match &on_duty {
+                    Some(user) if t.channel == robot::CHANNEL => {
+                        mention_on_duty(content, format, user, self.lang)
+                    }
+                    _ => (content, None),
+                };
                 // The app's users get a card with buttons (or the text, in the app's shape).
-                let bodies = (t.channel == crate::channel::wecom_app::SENDER).then(|| {
-                    let headline = render::digest_lines(&content)
-                        .into_iter()
-                        .next()
-                        .map(|l| plain(&l))
-                        .unwrap_or_default();
-                    crate::channel::wecom_app::cards::alert_payloads(
-                        &self.app, &t.id, &alerts, &headline, &content, self.lang,
-                    )
+                let bodies = robot_bodies.or_else(|| {
+                    (t.channel == crate::channel::wecom_app::SENDER).then(|| {
+                        let headline = render::digest_lines(&content)
+                            .into_iter()
+                            .next()
+                            .map(|l| plain(&l))
+                            .unwrap_or_default();
+                        crate::channel::wecom_app::cards::alert_payloads(
+                            &self.app, &t.id, &alerts, &headline, &content, self.lang,
+                        )
+                    })
                 });
                 let item = Rendered {
                     key: format!("{KEY_PREFIX}{base}:{rname}:{}", t.label()),

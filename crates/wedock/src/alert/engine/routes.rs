@@ -109,3 +109,47 @@ impl RouteRef {
         }
     }
 }
+
+/// A group robot message that @-mentions the person on duty: markdown carries `<@userid>`
+/// in its text; a text message names them and lists them in `mentioned_list`, the only
+/// way a text message notifies. Returns the content and, for text, its bodies.
+pub(super) fn mention_on_duty(
+    content: String,
+    format: Format,
+    user: &str,
+    lang: Lang,
+) -> (String, Option<Vec<String>>) {
+    match format {
+        Format::Text => {
+            let content = format!(
+                "{content}\n{}",
+                t!(lang, "oncall.mention_line", user = user)
+            );
+            let bodies = robot::bodies(format, &content)
+                .into_iter()
+                .map(|b| robot::with_mentions(&b, &[user]))
+                .collect();
+            (content, Some(bodies))
+        }
+        Format::Markdown | Format::MarkdownV2 => {
+            let mention = format!("<@{user}>");
+            let line = t!(lang, "oncall.mention_line", user = mention);
+            (format!("{content}\n{line}"), None)
+        }
+    }
+}
+
+impl Engine {
+    /// The person on duty in the route's schedule, if it names one. A store failure costs
+    /// the mention, never the alert.
+    pub(super) async fn on_duty(&self, schedule: Option<&str>) -> Option<String> {
+        let name = schedule?;
+        match crate::oncall::swap::on_duty(&self.app, name).await {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::warn!(schedule = name, "on-call lookup failed: {e}");
+                None
+            }
+        }
+    }
+}

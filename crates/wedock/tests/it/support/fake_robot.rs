@@ -18,6 +18,8 @@ pub struct Post {
     pub key: String,
     pub msgtype: String,
     pub content: String,
+    /// `text.mentioned_list`: user ids the message notifies.
+    pub mentioned: Vec<String>,
     pub at: Instant,
 }
 
@@ -194,11 +196,20 @@ async fn send(
     if content.len() > limit {
         return answer(&mut inner, &key, 45002, "content size out of limit");
     }
+    let mentioned = v[&msgtype]["mentioned_list"]
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .filter_map(|u| u.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
     inner.window.entry(key.clone()).or_default().push_back(now);
     inner.posts.push(Post {
         key: key.clone(),
         msgtype,
         content,
+        mentioned,
         at: now,
     });
     answer(&mut inner, &key, 0, "ok")
