@@ -5,48 +5,18 @@
 //!
 //! Run: `cargo bench -p wedock --bench docker`
 
+#[path = "support/busybox.rs"]
+mod busybox;
+
+use busybox::{IMAGE, docker, ensure_image};
 use criterion::{Criterion, criterion_group, criterion_main};
-use std::path::PathBuf;
-use std::process::Command;
 use std::sync::Arc;
 use wedock::config::Config;
 use wedock::identity::Role;
 use wedock::message::Incoming;
 use wedock::pipeline::Pipeline;
 
-const IMAGE: &str = "wedock-test/busybox:latest";
 const CONTAINERS: usize = 200;
-
-fn docker(args: &[&str]) -> std::process::Output {
-    Command::new("docker")
-        .args(args)
-        .output()
-        .expect("run docker")
-}
-
-fn ensure_image() {
-    if docker(&["image", "inspect", IMAGE]).status.success() {
-        return;
-    }
-    let ctx = tempfile::tempdir().expect("tempdir");
-    let dockerfile =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/images/busybox/Dockerfile");
-    std::fs::copy(dockerfile, ctx.path().join("Dockerfile")).expect("Dockerfile");
-    std::fs::copy("/bin/busybox", ctx.path().join("busybox"))
-        .expect("/bin/busybox (apt-get install busybox-static)");
-    let out = docker(&[
-        "build",
-        "-q",
-        "-t",
-        IMAGE,
-        &ctx.path().display().to_string(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// Removes the bench's containers when dropped, even if a benchmark panics.
 struct Cleanup(String);
