@@ -66,7 +66,9 @@ pub async fn collect(eng: &Engine, d: &ContainerInspectResponse, lang: Lang) -> 
 
     let mut f = Facts {
         status: Some(status.clone()),
-        exit_code: st.exit_code,
+        // A running container's State.ExitCode is 0 whatever its last exit was; its last
+        // `die` event (below) tells how it last ended.
+        exit_code: if running { None } else { st.exit_code },
         oom_killed: st.oom_killed,
         restarts: d.restart_count,
         ..Facts::default()
@@ -207,6 +209,16 @@ pub async fn collect(eng: &Engine, d: &ContainerInspectResponse, lang: Lang) -> 
                     &format!("{} {action}{exit}", render::human_ago(*t, now, lang)),
                 )],
             ));
+        }
+        if running
+            && let Some(code) = evs
+                .iter()
+                .rev()
+                .find(|(_, a, _)| a == "die")
+                .and_then(|(_, _, c)| c.as_deref()?.parse::<i64>().ok())
+        {
+            f.exit_code = Some(code);
+            f.var("exit_code", code.to_string());
         }
         if evs.iter().any(|(_, a, _)| a == "oom") && f.oom_killed.is_none() {
             f.oom_killed = Some(true);
