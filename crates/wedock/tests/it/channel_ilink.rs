@@ -559,7 +559,13 @@ async fn an_alert_outside_the_window_is_held_and_follows_the_next_message() {
 #[tokio::test]
 async fn the_console_shows_a_qr_login_and_the_new_account_is_served() {
     let fake = FakeIlink::start().await;
-    let (server, _dir) = bound(&fake, "").await;
+    // A scan for new accounts only every minute: the console's login must wake the poller
+    // manager itself, or the new account would wait that long to be served.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    seed(&fake, &data, ALICE).await;
+    let cfg = config(&fake, &data, "").replace("relogin_check_secs = 1", "relogin_check_secs = 60");
+    let server = TestServer::start(&cfg).await;
     let client = server.client();
     let r = client
         .post(server.url("/api/weixin/login"))

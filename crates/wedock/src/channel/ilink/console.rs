@@ -115,8 +115,9 @@ async fn start_login(State(s): State<AppState>, body: Option<Json<LoginRequest>>
                 }
             }
         });
-        if let Err(e) = &result {
-            tracing::warn!(error = %e, "weixin: console login failed");
+        match &result {
+            Ok(_) => app.channels.weixin.accounts_changed.notify_waiters(),
+            Err(e) => tracing::warn!(error = %e, "weixin: console login failed"),
         }
         app.channels
             .weixin

@@ -158,6 +158,10 @@ pub struct Shared {
     /// The login the console started, if any.
     pub login: Mutex<Option<login::LoginView>>,
     login_running: std::sync::atomic::AtomicBool,
+    /// Woken when this process binds or renews an account, so the poller manager picks it
+    /// up at once instead of at its next `relogin_check_secs` scan (a login from the CLI,
+    /// another process, is still found by the scan).
+    pub accounts_changed: tokio::sync::Notify,
 }
 
 /// Outbox target of a user of an account.

@@ -59,6 +59,10 @@ async fn manage(
     let check = Duration::from_secs(app.config.weixin.relogin_check_secs);
     tokio::pin!(stop);
     loop {
+        // Registered before the scan, so a login that lands during it still wakes the wait.
+        let changed = app.channels.weixin.accounts_changed.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
         let mut names: Vec<String> = app
             .config
             .weixin
@@ -79,17 +83,20 @@ async fn manage(
         tokio::select! {
             _ = &mut stop => break,
             _ = tokio::time::sleep(check) => {}
+            _ = &mut changed => {}
         }
     }
     let _ = tx.send(true);
     futures::future::join_all(pollers.into_values()).await;
 }
 
-/// Waits `d` unless shutdown comes first; false on shutdown.
-async fn pause(shutdown: &mut watch::Receiver<bool>, d: Duration) -> bool {
+/// Waits `d` (or until this process binds an account) unless shutdown comes first; false on
+/// shutdown.
+async fn pause(app: &App, shutdown: &mut watch::Receiver<bool>, d: Duration) -> bool {
     tokio::select! {
         _ = shutdown.wait_for(|v| *v) => false,
         _ = tokio::time::sleep(d) => true,
+        _ = app.channels.weixin.accounts_changed.notified() => true,
     }
 }
 
@@ -111,7 +118,7 @@ async fn run_account(state: AppState, name: String, mut shutdown: watch::Receive
                     false,
                     super::expired_detail(&name, a.expired_at.unwrap_or(0)),
                 );
-                if !pause(&mut shutdown, check).await {
+                if !pause(&app, &mut shutdown, check).await {
                     return;
                 }
                 continue;
@@ -123,14 +130,14 @@ async fn run_account(state: AppState, name: String, mut shutdown: watch::Receive
                     false,
                     format!("not bound: run `wedock weixin login --name {name}`"),
                 );
-                if !pause(&mut shutdown, check).await {
+                if !pause(&app, &mut shutdown, check).await {
                     return;
                 }
                 continue;
             }
             Err(e) => {
                 tracing::warn!(error = %e, account = %name, "weixin: cannot read the account");
-                if !pause(&mut shutdown, check).await {
+                if !pause(&app, &mut shutdown, check).await {
                     return;
                 }
                 continue;
@@ -245,7 +252,7 @@ async fn poll_account(
                 } else {
                     Duration::from_secs(2)
                 };
-                if !pause(shutdown, wait).await {
+                if !pause(&app, shutdown, wait).await {
                     break Stopped::Shutdown;
                 }
             }

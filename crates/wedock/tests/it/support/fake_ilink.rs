@@ -384,7 +384,8 @@ impl FakeIlink {
 
     /// Waits until `f` holds (5 s at most).
     pub async fn wait_for(&self, what: &str, f: impl Fn(&FakeIlink) -> bool) {
-        for _ in 0..250 {
+        // 15 s: generous for a loaded CI machine; a passing wait returns as soon as it holds.
+        for _ in 0..750 {
             if f(self) {
                 return;
             }
