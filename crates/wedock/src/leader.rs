@@ -17,7 +17,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
-const LEASE: &str = "leader";
+pub const LEASE: &str = "leader";
 
 /// The lease this process holds, and until when it may act on it.
 #[derive(Debug, Clone)]

@@ -62,7 +62,16 @@ pub async fn run_with(
 
     detect_docker(&app).await;
 
-    // Singleton work runs on the leader only; with SQLite this process leads at once.
+    // Singleton work runs on the leader only; with SQLite this process leads at once: holding
+    // the data directory's lock proves no other `serve` uses it, so a lease left by a process
+    // that was killed (`kill -9`, OOM) is taken over now instead of after it expires.
+    let _data_dir_lock = match claim_sqlite_data_dir(&app).await {
+        Ok(lock) => lock,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not take over the leader lease early");
+            None
+        }
+    };
     let lease = Duration::from_secs(app.config.store.leader_lease_secs);
     let (leader, leader_task) = Leader::spawn(app.store.clone(), lease, stop_rx.clone());
     let _ = app.leader.set(leader.clone());
@@ -220,5 +229,34 @@ async fn detect_docker(app: &crate::app::App) {
                     .set(&format!("docker:{}", host.name), false, false, e);
             }
         }
+    }
+}
+
+/// With the SQLite store: locks `DATA_DIR/serve.lock` for the life of the process and, when
+/// that succeeds, expires whatever leader lease is left in the store. A second `serve` on the
+/// same data directory does not get the lock and campaigns as before (it waits as a standby).
+async fn claim_sqlite_data_dir(app: &crate::app::App) -> anyhow::Result<Option<std::fs::File>> {
+    if app.config.store.backend != crate::config::StoreBackend::Sqlite {
+        return Ok(None);
+    }
+    let path = app.config.store.data_dir.join("serve.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)?;
+    match file.try_lock() {
+        Ok(()) => {
+            app.store.lease_reset(crate::leader::LEASE).await?;
+            Ok(Some(file))
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            tracing::warn!(
+                path = %path.display(),
+                "another wedock serve is using this data directory; waiting as a standby"
+            );
+            Ok(None)
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
     }
 }

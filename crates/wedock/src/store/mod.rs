@@ -397,6 +397,12 @@ pub trait Store: IncidentStore + Send + Sync + 'static {
     /// Gives the lease up early (clean shutdown) so another replica need not wait for expiry.
     /// The row (and its epoch) stays, expired, so epochs never repeat.
     async fn lease_release(&self, name: &str, holder: &str) -> StoreResult<()>;
+    /// Expires the lease whoever holds it (the row and its epoch stay, so the next holder's
+    /// epoch is higher). Only for a process that knows no other holder can be alive: a
+    /// SQLite `serve` holding the data directory's lock. PostgreSQL replicas never call it.
+    async fn lease_reset(&self, _name: &str) -> StoreResult<()> {
+        Ok(())
+    }
 
     /// Claims pending message `id` for one send attempt, as the leader proven by `fence`, in
     /// one transaction: the fence is checked, the message must still be pending, and with

@@ -227,3 +227,70 @@ async fn kill_9_and_restart_keep_the_robot_budget() {
         "{worst} robot messages within one minute ({before} before the kill, {after} after)"
     );
 }
+
+/// The role `/readyz` reports (`leader` or `standby`); its details need the console secret
+/// the first process wrote into the data directory.
+async fn role(base: &str, dir: &std::path::Path) -> Option<String> {
+    let secret = std::fs::read_to_string(dir.join("data/console.secret")).ok()?;
+    let v: serde_json::Value = crate::support::bearer_client(secret.trim())
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    let detail = v["components"]["leader"]["detail"].as_str()?;
+    detail.split_whitespace().next().map(str::to_string)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_after_kill_9_leads_at_once_on_sqlite() {
+    crate::support::init();
+    let fake = FakeRobot::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    // A long lease: waiting for the dead process's lease to expire would take a minute.
+    let (cfg, base) = write_config(dir.path(), &fake, "K-lead", 20, "leader_lease_secs = 60");
+    let mut child = spawn(&cfg);
+    wait_ready(&base).await;
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while role(&base, dir.path()).await.as_deref() != Some("leader") {
+        assert!(std::time::Instant::now() < until, "the first process leads");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // The data directory's lock proves the old holder is gone: no wait for its lease.
+    let mut child = spawn(&cfg);
+    wait_ready(&base).await;
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while role(&base, dir.path()).await.as_deref() != Some("leader") {
+        assert!(
+            std::time::Instant::now() < until,
+            "still {:?} 10 s after the restart",
+            role(&base, dir.path()).await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A second serve on the same data directory stays a standby.
+    let port2 = free_port();
+    let cfg2 = dir.path().join("second.toml");
+    std::fs::write(
+        &cfg2,
+        std::fs::read_to_string(&cfg)
+            .unwrap()
+            .replace(&base.replace("http://", ""), &format!("127.0.0.1:{port2}")),
+    )
+    .unwrap();
+    let base2 = format!("http://127.0.0.1:{port2}");
+    let mut second = spawn(&cfg2);
+    wait_ready(&base2).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(role(&base2, dir.path()).await.as_deref(), Some("standby"));
+    assert_eq!(role(&base, dir.path()).await.as_deref(), Some("leader"));
+    for c in [&mut child, &mut second] {
+        c.kill().unwrap();
+        c.wait().unwrap();
+    }
+}

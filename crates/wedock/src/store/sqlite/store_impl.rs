@@ -507,6 +507,15 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn lease_reset(&self, name: &str) -> StoreResult<()> {
+        let name = name.to_string();
+        self.with(move |c| {
+            c.execute("UPDATE lease SET expires_at = 0 WHERE name = ?1", [name])?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn outbox_claim(
         &self,
         fence: &Fence,
