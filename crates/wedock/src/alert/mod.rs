@@ -228,6 +228,12 @@ pub fn spawn_sources(
             )));
         }
     }
+    if !app.config.alerts.escalations.is_empty() {
+        tasks.push(tokio::spawn(crate::incident::escalate::run(
+            engine.clone(),
+            shutdown.clone(),
+        )));
+    }
     if app.config.kubernetes.enabled && app.config.alerts.kubernetes.enabled {
         let contexts = &app.config.alerts.kubernetes.contexts;
         let targets: Vec<Option<String>> = if contexts.is_empty() {

@@ -63,6 +63,8 @@ pub struct AlertsConfig {
     pub reconnect_min_ms: u64,
     pub reconnect_max_ms: u64,
     pub routes: Vec<RouteConfig>,
+    /// `[[alerts.escalations]]`: steps for alerts nobody acknowledges (`incident/escalate.rs`).
+    pub escalations: Vec<EscalationConfig>,
     /// Cluster watchers (`[alerts.kubernetes]`).
     pub kubernetes: KubeAlertsConfig,
 }
@@ -88,6 +90,7 @@ impl Default for AlertsConfig {
             reconnect_min_ms: 500,
             reconnect_max_ms: 30_000,
             routes: Vec::new(),
+            escalations: Vec::new(),
             kubernetes: KubeAlertsConfig::default(),
         }
     }

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 mod alerts;
 mod channels;
+mod escalation;
 mod general;
 mod oncall;
 mod ops;
@@ -25,6 +26,7 @@ mod validate;
 
 pub use alerts::*;
 pub use channels::MpMode;
+pub use escalation::*;
 pub use general::*;
 pub use oncall::*;
 pub use ops::*;
@@ -204,6 +206,7 @@ impl Config {
         }
         self.validate_wechat_channels()?;
         self.validate_oncall()?;
+        self.validate_escalations()?;
         let mut host_names = std::collections::BTreeSet::new();
         for (i, h) in self.docker.hosts.iter().enumerate() {
             let key = format!("docker.hosts[{i}]");

@@ -195,3 +195,68 @@ fn oncall_schedules_are_checked_by_key() {
     let e = load_str(&routed, &[]).unwrap_err();
     assert_eq!(e.key, "alerts.routes[0].oncall");
 }
+
+#[test]
+fn escalation_steps_are_checked_by_key() {
+    let sched = "[[oncall.schedules]]\nname = \"primary\"\nmembers = [\"zhangsan\", \"lisi\"]\n";
+    let robot = "[[wecom.robots]]\nname = \"ops\"\nkey = \"k\"\n";
+    let step = |body: &str| format!("{sched}{robot}[[alerts.escalations]]\n{body}\n");
+    // Durations as text or minutes; notify defaults to the person on duty.
+    let c = load_str(&step("after = \"90s\""), &[]).unwrap();
+    let e = &c.alerts.escalations[0];
+    assert_eq!(e.after.duration(), Some(std::time::Duration::from_secs(90)));
+    assert_eq!(e.notify_kind(true), Some(Notify::OnCall));
+    assert_eq!(e.schedule_name(&c), Some("primary"));
+    assert!(e.severity.contains("critical") && !e.severity.contains("warning"));
+    let c = load_str(&step("after_minutes = 10\nnotify = \"all\""), &[]).unwrap();
+    assert_eq!(
+        c.alerts.escalations[0].after.duration(),
+        Some(std::time::Duration::from_secs(600))
+    );
+    for (body, key) in [
+        ("after = \"soon\"", "alerts.escalations[0].after"),
+        ("after = 0", "alerts.escalations[0].after"),
+        ("after = \"30d\"", "alerts.escalations[0].after"),
+        (
+            "after = 5\nnotify = \"pager\"",
+            "alerts.escalations[0].notify",
+        ),
+        (
+            "after = 5\nschedule = \"nope\"",
+            "alerts.escalations[0].schedule",
+        ),
+        (
+            "after = 5\nnotify = \"users\"",
+            "alerts.escalations[0].users",
+        ),
+        (
+            "after = 5\nnotify = \"users\"\nusers = [\"a b\"]",
+            "alerts.escalations[0].users[0]",
+        ),
+        (
+            "after = 5\nnotify = \"all\"\ntargets = [\"nosuch\"]",
+            "alerts.escalations[0].targets[0]",
+        ),
+        (
+            "after = 5\nseverity = [\"fatal\"]",
+            "alerts.escalations[0].severity",
+        ),
+    ] {
+        let e = load_str(&step(body), &[]).unwrap_err();
+        assert_eq!(e.key, key, "{body}: {e}");
+    }
+    // Two schedules: a step reading one must name it.
+    let two = format!(
+        "{sched}[[oncall.schedules]]\nname = \"db\"\nmembers = [\"wangwu\"]\n{robot}[[alerts.escalations]]\nafter = 5\n"
+    );
+    assert_eq!(
+        load_str(&two, &[]).unwrap_err().key,
+        "alerts.escalations[0].schedule"
+    );
+    // No schedule at all and nothing else named: @all in the group.
+    let c = load_str(&format!("{robot}[[alerts.escalations]]\nafter = 5\n"), &[]).unwrap();
+    assert_eq!(
+        c.alerts.escalations[0].notify_kind(false),
+        Some(Notify::All)
+    );
+}

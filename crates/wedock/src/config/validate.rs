@@ -240,28 +240,6 @@ impl Config {
                 "need 0 < reconnect_min_ms <= reconnect_max_ms",
             ));
         }
-        let robots: Vec<&str> = self.wecom.robots.iter().map(|r| r.name.as_str()).collect();
-        let check_target = |key: String, t: &str| -> Result<(), ConfigError> {
-            match t.split_once(':') {
-                None | Some(("robot", _)) => {
-                    let name = t.strip_prefix("robot:").unwrap_or(t);
-                    if !robots.contains(&name) {
-                        return Err(err(key, format!("no [[wecom.robots]] named {name:?}")));
-                    }
-                }
-                Some(("aibot" | "wecom_app" | "wechatbot" | "wechat_mp", rest))
-                    if !rest.is_empty() => {}
-                Some(_) => {
-                    return Err(err(
-                        key,
-                        format!(
-                            "{t:?} is not ROBOT, robot:NAME, aibot:CHATID, wecom_app:USER, wechatbot:ROOM or wechat_mp:OPENID"
-                        ),
-                    ));
-                }
-            }
-            Ok(())
-        };
         let mut names = std::collections::BTreeSet::new();
         for (i, r) in a.routes.iter().enumerate() {
             let key = format!("alerts.routes[{i}]");
@@ -275,7 +253,7 @@ impl Config {
                 return Err(err(format!("{key}.targets"), "list at least one target"));
             }
             for (j, t) in r.targets.iter().enumerate() {
-                check_target(format!("{key}.targets[{j}]"), t)?;
+                self.check_alert_target(format!("{key}.targets[{j}]"), t)?;
             }
             if let Some(tpl) = &r.template {
                 minijinja::Environment::new()
@@ -330,7 +308,30 @@ impl Config {
                 if a.routes.iter().any(|r| &r.name == t) {
                     continue;
                 }
-                check_target(format!("alerts.hooks.{name}.targets[{j}]"), t)?;
+                self.check_alert_target(format!("alerts.hooks.{name}.targets[{j}]"), t)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks an alert target (`ROBOT`, `robot:NAME`, `aibot:CHATID`, `wecom_app:USER`, …).
+    pub(super) fn check_alert_target(&self, key: String, t: &str) -> Result<(), ConfigError> {
+        match t.split_once(':') {
+            None | Some(("robot", _)) => {
+                let name = t.strip_prefix("robot:").unwrap_or(t);
+                if !self.wecom.robots.iter().any(|r| r.name == name) {
+                    return Err(err(key, format!("no [[wecom.robots]] named {name:?}")));
+                }
+            }
+            Some(("aibot" | "wecom_app" | "wechatbot" | "wechat_mp" | "weixin", rest))
+                if !rest.is_empty() => {}
+            Some(_) => {
+                return Err(err(
+                    key,
+                    format!(
+                        "{t:?} is not ROBOT, robot:NAME, aibot:CHATID, wecom_app:USER, wechatbot:ROOM, wechat_mp:OPENID or weixin:USER"
+                    ),
+                ));
             }
         }
         Ok(())

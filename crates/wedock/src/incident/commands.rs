@@ -76,6 +76,8 @@ pub async fn ack(word: String, ctx: &Ctx<'_>) -> Outcome {
     }
     match ctx.app.store.alert_ack(r.id, &ctx.identity, now_ms()).await {
         Ok(AckOutcome::Acked(r)) => {
+            // Escalation messages still waiting are taken back: someone has it now.
+            super::escalate::cancel(ctx.app, r.id).await;
             let text = match ctx.lang {
                 Lang::Zh => format!(
                     "✅ 已认领 #{} {}（{} {}）",
@@ -150,26 +152,29 @@ pub async fn resolve(word: String, ctx: &Ctx<'_>) -> Outcome {
     let mut closing = super::observation_of(&r);
     closing.at = now_ms();
     match ctx.app.store.alert_observe(vec![closing]).await {
-        Ok(_) => Outcome::Audited(
-            Reply::command(
-                match ctx.lang {
-                    Lang::Zh => format!(
-                        "✅ {} 标记 #{} {} 已解决。",
-                        who(&ctx.identity),
-                        r.id,
-                        r.subject
-                    ),
-                    Lang::En => format!(
-                        "✅ {} marked #{} {} resolved.",
-                        who(&ctx.identity),
-                        r.id,
-                        r.subject
-                    ),
-                },
-                ctx.lang,
-            ),
-            ctx.audit(r.host.as_deref(), Some(&target_of(&r)), "resolved"),
-        ),
+        Ok(_) => {
+            super::escalate::cancel(ctx.app, r.id).await;
+            Outcome::Audited(
+                Reply::command(
+                    match ctx.lang {
+                        Lang::Zh => format!(
+                            "✅ {} 标记 #{} {} 已解决。",
+                            who(&ctx.identity),
+                            r.id,
+                            r.subject
+                        ),
+                        Lang::En => format!(
+                            "✅ {} marked #{} {} resolved.",
+                            who(&ctx.identity),
+                            r.id,
+                            r.subject
+                        ),
+                    },
+                    ctx.lang,
+                ),
+                ctx.audit(r.host.as_deref(), Some(&target_of(&r)), "resolved"),
+            )
+        }
         Err(e) => error(ctx, e.to_string()),
     }
 }
@@ -203,6 +208,9 @@ pub async fn silence(words: Vec<String>, ctx: &Ctx<'_>) -> Outcome {
     };
     match silence::make(ctx.app, &req, rec.as_ref(), &ctx.identity, ctx.lang).await {
         Ok(m) => {
+            for r in &m.records {
+                super::escalate::cancel(ctx.app, r.id).await;
+            }
             let where_ = if m.in_alertmanager {
                 "Alertmanager"
             } else {

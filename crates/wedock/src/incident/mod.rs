@@ -11,9 +11,11 @@
 //! - `commands.rs`: the chat handlers.
 //! - `silence.rs`: what a `/silence` names, and creating/expiring/listing silences.
 //! - `card.rs`: alert cards with buttons, and clicked buttons back to commands.
+//! - `escalate.rs`: `[[alerts.escalations]]`, steps for alerts nobody acknowledges.
 
 pub mod card;
 pub mod commands;
+pub mod escalate;
 pub mod silence;
 
 use crate::alert::{Alert, Severity};

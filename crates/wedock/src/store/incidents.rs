@@ -103,6 +103,9 @@ pub trait IncidentStore: Send + Sync {
     async fn alert_get(&self, id: i64) -> StoreResult<Option<AlertRecord>>;
     /// The most recently seen records, newest first.
     async fn alert_recent(&self, limit: usize) -> StoreResult<Vec<AlertRecord>>;
+    /// Firing, unacknowledged records first seen at or after `since`, oldest first (the
+    /// escalation steps' candidates).
+    async fn alert_unacked(&self, since: i64, limit: usize) -> StoreResult<Vec<AlertRecord>>;
     /// Acknowledges once: the first caller wins, later ones see [`AckOutcome::Already`].
     async fn alert_ack(&self, id: i64, by: &str, at: i64) -> StoreResult<AckOutcome>;
     /// Sets (or with `None` clears) the silence shown on the records `ids`; returns them.

@@ -17,6 +17,7 @@ mod console;
 mod diagnose_docker;
 mod diagnose_kube;
 mod docker;
+mod escalation;
 mod fencing;
 mod incident_alertmanager;
 mod incident_cards;

@@ -88,7 +88,7 @@ impl Target {
             },
         }
     }
-    pub(super) fn label(&self) -> String {
+    pub fn label(&self) -> String {
         format!("{}:{}", self.channel, self.id)
     }
 }

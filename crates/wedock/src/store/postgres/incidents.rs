@@ -216,6 +216,25 @@ impl IncidentStore for PostgresStore {
         .await
     }
 
+    async fn alert_unacked(&self, since: i64, limit: usize) -> StoreResult<Vec<AlertRecord>> {
+        self.timed(async {
+            let c = self.client().await?;
+            let rows = c
+                .query(
+                    &format!(
+                        "SELECT {RECORD_COLS} FROM alert_record
+                         WHERE resolved_at IS NULL AND acked_by IS NULL AND first_at >= $1
+                         ORDER BY first_at, id LIMIT $2"
+                    ),
+                    &[&since, &(limit as i64)],
+                )
+                .await
+                .map_err(db)?;
+            Ok(rows.iter().map(record).collect())
+        })
+        .await
+    }
+
     async fn alert_ack(&self, id: i64, by: &str, at: i64) -> StoreResult<AckOutcome> {
         self.timed(async {
             let c = self.client().await?;

@@ -181,6 +181,18 @@ impl IncidentStore for SqliteStore {
         .await
     }
 
+    async fn alert_unacked(&self, since: i64, limit: usize) -> StoreResult<Vec<AlertRecord>> {
+        self.with_read(move |c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {RECORD_COLS} FROM alert_record
+                 WHERE resolved_at IS NULL AND acked_by IS NULL AND first_at >= ?1
+                 ORDER BY first_at, id LIMIT ?2"
+            ))?;
+            st.query_map(params![since, limit as i64], row)?.collect()
+        })
+        .await
+    }
+
     async fn alert_ack(&self, id: i64, by: &str, at: i64) -> StoreResult<AckOutcome> {
         let by = by.to_string();
         self.with(move |c| {
