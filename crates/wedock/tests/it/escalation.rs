@@ -295,3 +295,100 @@ notify = "all"
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// Two replicas on PostgreSQL: the leader is SIGKILLed before the first step is due and the
+/// new leader after it fired; each step still reaches the group exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_step_fires_once_when_leaders_are_killed() {
+    use crate::replicas::{FreshDb, Replica};
+    crate::support::init();
+    let Some(db) = FreshDb::create("esc").await else {
+        return;
+    };
+    let robot = FakeRobot::start_with_limit(1000).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("wedock.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"
+[api]
+robot_base = "{base}"
+
+[[wecom.robots]]
+name = "ops"
+key = "K-esc"
+per_minute = 1000
+
+[alerts]
+lang = "en"
+
+[alerts.hooks.ci]
+token = "hooktoken"
+targets = ["ops"]
+
+[[alerts.escalations]]
+after = "6s"
+notify = "all"
+
+[[alerts.escalations]]
+after = "12s"
+notify = "users"
+users = ["lisi"]
+"#,
+            base = robot.base()
+        ),
+    )
+    .unwrap();
+    let start = |d: &std::path::Path| {
+        let cfg = cfg.clone();
+        Replica::spawn(&db.url, d, move |cmd| {
+            cmd.arg("--config").arg(&cfg).arg("serve");
+        })
+    };
+    let (da, db_dir) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir_all(&da).unwrap();
+    std::fs::create_dir_all(&db_dir).unwrap();
+    let mut a = start(&da);
+    assert!(a.wait_role("leader", Duration::from_secs(15)).await);
+    let mut b = start(&db_dir);
+    assert!(b.wait_role("standby", Duration::from_secs(15)).await);
+    fire(&format!("http://127.0.0.1:{}", b.port), "delta").await;
+
+    // The leader dies before step 1 is due; the standby takes over and fires it.
+    a.child.kill().unwrap();
+    a.child.wait().unwrap();
+    assert!(b.wait_role("leader", Duration::from_secs(10)).await);
+    assert!(
+        robot
+            .wait_for("K-esc", Duration::from_secs(20), |p| p
+                .iter()
+                .any(mentions_all))
+            .await,
+        "step 1 from the new leader"
+    );
+    // A fresh replica joins; the leader that fired step 1 dies; step 2 comes once.
+    a = start(&da);
+    assert!(a.wait_role("standby", Duration::from_secs(15)).await);
+    b.child.kill().unwrap();
+    b.child.wait().unwrap();
+    assert!(a.wait_role("leader", Duration::from_secs(10)).await);
+    let to_lisi = |p: &Post| p.mentioned.iter().any(|m| m == "lisi");
+    assert!(
+        robot
+            .wait_for("K-esc", Duration::from_secs(20), |p| p.iter().any(to_lisi))
+            .await,
+        "step 2 after the second kill"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let posts = robot.posts("K-esc");
+    assert_eq!(
+        posts.iter().filter(|p| mentions_all(p)).count(),
+        1,
+        "{posts:?}"
+    );
+    assert_eq!(posts.iter().filter(|p| to_lisi(p)).count(), 1, "{posts:?}");
+    drop(a);
+    drop(b);
+    db.drop().await;
+}
