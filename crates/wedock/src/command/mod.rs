@@ -341,7 +341,11 @@ pub(crate) async fn run(cmd: ChatCommand, ctx: &Ctx<'_>) -> Outcome {
         ChatCommand::Restart(a) => docker::run(docker::DockerCommand::Restart(a), ctx).await,
         ChatCommand::Kubectl(a) => kubectl::run(a, ctx).await,
         // Boxed: the collectors' futures are large and would grow every command's future.
-        ChatCommand::Diagnose(a) => Box::pin(crate::diagnose::command::run(a, ctx)).await,
+        ChatCommand::Diagnose(a) => {
+            let target = a.target.clone();
+            let out = Box::pin(crate::diagnose::command::run(a, ctx)).await;
+            Box::pin(crate::diagnose::llm::with_explanation(out, &target, ctx)).await
+        }
         ChatCommand::Quiz(a) => quiz::run(a, ctx).await,
         ChatCommand::Alerts { n } => alerts::recent(n, ctx).await,
         ChatCommand::Mute(a) => alerts::mute(a, ctx).await,

@@ -167,6 +167,10 @@ pub struct LlmConfig {
     pub timeout_ms: u64,
     #[serde(default = "default_llm_max_tokens")]
     pub max_tokens: u32,
+    /// Let `/diagnose` offer the model read-only tools (docker inspect/logs/events, kubectl
+    /// get/describe/logs/events), run as the asker, audited, at most 6 calls.
+    #[serde(default)]
+    pub tools: bool,
 }
 
 fn default_llm_timeout() -> u64 {

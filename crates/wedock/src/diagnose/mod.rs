@@ -8,6 +8,7 @@ pub mod docker;
 pub mod intent;
 pub mod kube;
 pub mod likely;
+pub mod llm;
 pub mod paste;
 pub mod reply;
 pub mod signatures;

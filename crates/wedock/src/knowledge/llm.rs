@@ -43,7 +43,7 @@ impl LlmError {
     }
 }
 
-fn client() -> &'static reqwest::Client {
+pub(crate) fn client() -> &'static reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
     CLIENT.get_or_init(|| {
         // `wedock` installs ring at start-up; library users (tests) may not have.

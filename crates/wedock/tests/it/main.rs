@@ -16,6 +16,7 @@ mod cli;
 mod console;
 mod diagnose_docker;
 mod diagnose_kube;
+mod diagnose_llm;
 mod docker;
 mod escalation;
 mod fencing;

@@ -51,11 +51,7 @@ impl StreamingLlm {
                 }
             }),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let addr = super::serve_local(app).await;
         StreamingLlm {
             base_url: format!("http://{addr}/v1"),
             requests,

@@ -8,6 +8,7 @@ pub mod fake_cards;
 pub mod fake_ilink;
 pub mod fake_kube;
 pub mod fake_llm;
+pub mod fake_llm_tools;
 pub mod fake_robot;
 pub mod fake_tencent;
 pub mod private_pg;
@@ -190,4 +191,14 @@ pub fn docker_available(test: &str) -> bool {
         eprintln!("SKIPPED {test}: no Docker engine reachable (set CI=true to make this fatal)");
     }
     ok
+}
+
+/// Serves `app` on a free local port in the background; returns the address.
+pub async fn serve_local(app: axum::Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    addr
 }
