@@ -16,7 +16,8 @@
 //!   frame, an LLM answer's text so far as it arrives (at most one frame per 300 ms), then
 //!   the full answer with `finish: true`. Frames of one req_id are sent one at a time, each
 //!   waiting for its ack.
-//! * `enter_chat` gets a welcome (`aibot_respond_welcome_msg`).
+//! * `enter_chat` gets a welcome (`aibot_respond_welcome_msg`); `template_card_event` (a
+//!   click on an alert card) runs its command and updates the card (`aibot_cards.rs`).
 //! * Proactive pushes (outbox sender `aibot`) use `aibot_send_msg` on the live connection.
 
 use super::aibot_message::AibotBody;
@@ -599,8 +600,15 @@ async fn on_event(
     v: Value,
 ) {
     let cb = v["headers"]["req_id"].as_str().unwrap_or("").to_string();
-    if v["body"]["event"]["eventtype"].as_str() != Some("enter_chat") {
-        return;
+    match v["body"]["event"]["eventtype"].as_str() {
+        Some("enter_chat") => {}
+        Some("template_card_event") => {
+            let respond = |frame: Value| send_frame(&tx, &pending, &cb, frame);
+            let body = v["body"].clone();
+            super::aibot_cards::on_click(state, cb.clone(), body, respond).await;
+            return;
+        }
+        _ => return,
     }
     let user = v["body"]["from"]["userid"].as_str().unwrap_or("");
     let lang = super::user_lang(state.app(), &format!("{CHANNEL}:{user}")).await;
@@ -651,6 +659,8 @@ impl Sender for AibotSender {
         let Ok(body) = serde_json::from_str::<Value>(&msg.payload) else {
             return Delivery::Dead("payload is not JSON".into());
         };
+        // Alert bodies name the message only; the target is the chat.
+        let body = super::aibot_cards::with_chat(body, &msg.target);
         let frame = json!({
             "cmd": "aibot_send_msg",
             "headers": {"req_id": new_req_id("aibot_send_msg")},

@@ -10,6 +10,7 @@
 //! | WeCom intelligent robot | WebSocket to `api.aibot_ws_url`, or `GET/POST /wecom/aibot` | `aibot` (`aibot_send_msg`, long connection only) | `aibot` |
 
 pub mod aibot_callback;
+pub mod aibot_cards;
 pub mod aibot_message;
 pub mod aibot_ws;
 pub mod ilink;

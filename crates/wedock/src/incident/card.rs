@@ -23,6 +23,14 @@ pub fn command_of_key(key: &str) -> Option<String> {
     CARD_VERBS.contains(&verb).then(|| k.to_string())
 }
 
+/// The alert id a card command names (`/ack 12` → 12).
+pub fn record_of(command: &str) -> Option<i64> {
+    command
+        .split_whitespace()
+        .nth(1)
+        .and_then(super::silence::alert_id)
+}
+
 /// `desc_color` of the card's source line: red while critical and firing, green once
 /// resolved, black otherwise.
 fn colour(r: &AlertRecord) -> u8 {

@@ -27,7 +27,7 @@ async fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     }
 }
 
-fn keys(card: &Value) -> Vec<String> {
+pub(crate) fn keys(card: &Value) -> Vec<String> {
     card["button_list"]
         .as_array()
         .map(|l| {

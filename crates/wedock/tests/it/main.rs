@@ -20,6 +20,7 @@ mod diagnose_llm;
 mod docker;
 mod escalation;
 mod fencing;
+mod incident_aibot;
 mod incident_alertmanager;
 mod incident_cards;
 mod incident_store;

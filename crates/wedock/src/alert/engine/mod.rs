@@ -374,16 +374,32 @@ impl Engine {
                     }
                     _ => (content, None),
                 };
-                // The app's users get a card with buttons (or the text, in the app's shape).
+                // The app's users get a card with buttons (or the text, in the app's shape);
+                // so do intelligent-robot chats, the only groups where buttons work.
+                let headline = || {
+                    render::digest_lines(&content)
+                        .into_iter()
+                        .next()
+                        .map(|l| plain(&l))
+                        .unwrap_or_default()
+                };
                 let bodies = robot_bodies.or_else(|| {
+                    if t.channel == crate::channel::aibot_ws::SENDER {
+                        return crate::channel::aibot_cards::alert_payloads(
+                            &t.id,
+                            &alerts,
+                            &headline(),
+                            self.lang,
+                        );
+                    }
                     (t.channel == crate::channel::wecom_app::SENDER).then(|| {
-                        let headline = render::digest_lines(&content)
-                            .into_iter()
-                            .next()
-                            .map(|l| plain(&l))
-                            .unwrap_or_default();
                         crate::channel::wecom_app::cards::alert_payloads(
-                            &self.app, &t.id, &alerts, &headline, &content, self.lang,
+                            &self.app,
+                            &t.id,
+                            &alerts,
+                            &headline(),
+                            &content,
+                            self.lang,
                         )
                     })
                 });

@@ -66,14 +66,6 @@ pub fn update_payload(
     .to_string()
 }
 
-/// The alert id a card command names (`/ack 12` → 12).
-fn record_of(command: &str) -> Option<i64> {
-    command
-        .split_whitespace()
-        .nth(1)
-        .and_then(crate::incident::silence::alert_id)
-}
-
 /// Handles a `template_card_event`: runs the clicked button's command in the background
 /// and answers the callback at once.
 pub(super) fn click(
@@ -114,7 +106,7 @@ pub(super) fn click(
         };
         let app = s.app();
         let lang = reply.lang;
-        let record = match record_of(&command) {
+        let record = match crate::incident::card::record_of(&command) {
             Some(id) => app.store.alert_get(id).await.ok().flatten(),
             None => None,
         };
