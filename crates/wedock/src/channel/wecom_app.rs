@@ -10,6 +10,7 @@
 //! Identities are `wecom:<UserID>`.
 
 pub mod cards;
+pub mod resolved;
 
 use super::reject;
 use super::respond::{Answer, Responder};
@@ -344,6 +345,7 @@ pub fn send_messages(
 
 /// Delivers `message/send` payloads with the app's access token.
 pub struct WecomAppSender {
+    app: Arc<App>,
     tokens: TokenSource,
 }
 
@@ -378,6 +380,7 @@ impl WecomAppSender {
 pub fn sender(app: &Arc<App>) -> Option<WecomAppSender> {
     let cfg = app.config.wecom.app.as_ref()?;
     Some(WecomAppSender {
+        app: app.clone(),
         tokens: TokenSource::new(
             TokenKind::Wecom {
                 corp_id: cfg.corp_id.clone(),
@@ -402,6 +405,9 @@ impl Sender for WecomAppSender {
         if let Some(d) = self.deliver_card_update(msg).await {
             return d;
         }
+        if let Some(d) = resolved::deliver(&self.app, &self.tokens, &msg.payload).await {
+            return d;
+        }
         let result = self
             .tokens
             .post_json("/cgi-bin/message/send", &msg.payload)
@@ -412,6 +418,9 @@ impl Sender for WecomAppSender {
                 && !bad.is_empty()
             {
                 return Delivery::Undelivered(format!("invaliduser {bad}"));
+            }
+            if msg.payload.contains("\"template_card\"") {
+                resolved::remember_send(&self.app, &msg.payload, v).await;
             }
         }
         delivery_of(result)

@@ -174,7 +174,35 @@ async fn viewer_click_is_refused_operator_click_acks_and_updates_the_card() {
         "the refusal is audited too: {audit}"
     );
 
-    // The resolution is one short line to both, not a second card.
+    // The resolution changes everyone's card in place with the code its send brought: no
+    // second card, no extra message.
+    let updates_before = fake.card_updates().len();
+    resolve(&s).await;
+    eventually("the resolved card", || {
+        (fake.card_updates().len() > updates_before).then_some(())
+    })
+    .await;
+    let (upd, code) = fake.card_updates().pop().unwrap();
+    assert_eq!((code, &upd["atall"]), (0, &json!(1)), "{upd}");
+    for u in ["op1", "viewer1"] {
+        let v = fake.card_view(&msgid, u).unwrap();
+        let title = v["main_title"]["title"].as_str().unwrap_or("");
+        assert!(title.starts_with("✅"), "{u}: {v}");
+        assert!(!keys(&v).contains(&format!("/silence {id} 1h")), "{u}: {v}");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        fake.delivered("/cgi-bin/message/send")
+            .iter()
+            .all(|v| v["msgtype"] != "text" || v["touser"] != "op1|viewer1"),
+        "no resolution line when the card changed"
+    );
+    assert_eq!(fake.cards().len(), 1, "no second card");
+    s.stop().await.unwrap();
+}
+
+/// The webhook alert of `alert_card` resolves.
+async fn resolve(s: &TestServer) {
     let r = reqwest::Client::new()
         .post(s.url("/hooks/ci"))
         .bearer_auth("hooktoken")
@@ -183,19 +211,6 @@ async fn viewer_click_is_refused_operator_click_acks_and_updates_the_card() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let line = eventually("the resolution line", || {
-        fake.delivered("/cgi-bin/message/send")
-            .into_iter()
-            .find(|v| v["touser"] == "op1|viewer1" && v["msgtype"] == "text")
-    })
-    .await;
-    let text = line["text"]["content"].as_str().unwrap();
-    assert!(
-        text.contains(&format!("#{id}")) && text.contains("resolved"),
-        "{text}"
-    );
-    assert_eq!(fake.cards().len(), 1, "no second card");
-    s.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -234,5 +249,23 @@ async fn double_click_acks_once_and_late_update_falls_back_to_a_message() {
     .await;
     assert!(line.contains("op1"), "{line}");
     assert!(fake.card_updates().iter().any(|(_, c)| *c == 60140));
+
+    // The send's code has expired too: once the silence is lifted, the resolution is one
+    // short line to both.
+    let lifted = s.chat(&format!("/unsilence {id}")).await;
+    assert!(lifted["kind"] != "error", "{lifted}");
+    resolve(&s).await;
+    let line = eventually("the resolution line", || {
+        fake.delivered("/cgi-bin/message/send")
+            .into_iter()
+            .find(|v| v["touser"] == "op1|viewer1" && v["msgtype"] == "text")
+    })
+    .await;
+    let text = line["text"]["content"].as_str().unwrap();
+    assert!(
+        text.contains(&format!("#{id}")) && text.contains("resolved"),
+        "{text}"
+    );
+    assert_eq!(fake.cards().len(), 1, "no second card");
     s.stop().await.unwrap();
 }

@@ -180,25 +180,25 @@ pub fn alert_payloads(
     lang: crate::i18n::Lang,
 ) -> Vec<String> {
     let agent_id = app.config.wecom.app.as_ref().map_or(0, |c| c.agent_id);
-    // A resolution of alerts that had cards is one short line, not a whole new card: the
-    // app cannot change a sent card without a click's response code.
+    // A resolution of alerts that had cards is no whole new card: the card changes in place
+    // or one short line says it.
     let closed: Vec<&crate::store::incidents::AlertRecord> = alerts
         .iter()
         .filter(|a| a.is_resolution())
         .filter_map(|a| a.record.as_deref())
         .collect();
     if !closed.is_empty() && closed.len() == alerts.len() {
-        let line = closed
+        // Each card turns into its resolved state with the code its send brought, or this
+        // line goes instead (`resolved.rs`).
+        return closed
             .iter()
-            .map(|r| match lang {
-                crate::i18n::Lang::Zh => format!("✅ #{} {} 已恢复", r.id, r.subject),
-                crate::i18n::Lang::En => format!("✅ #{} {} resolved", r.id, r.subject),
+            .map(|r| {
+                let line = match lang {
+                    crate::i18n::Lang::Zh => format!("✅ #{} {} 已恢复", r.id, r.subject),
+                    crate::i18n::Lang::En => format!("✅ #{} {} resolved", r.id, r.subject),
+                };
+                super::resolved::payload(agent_id, users, r, &line)
             })
-            .collect::<Vec<_>>()
-            .join("\n");
-        return crate::render::split_by_bytes(&line, super::TEXT_LIMIT)
-            .into_iter()
-            .map(|part| text_payload(agent_id, users, &part))
             .collect();
     }
     let record = alerts
