@@ -47,11 +47,10 @@ fn alert_id(robot: &FakeRobot, what: &str) -> String {
     rest.chars().take_while(char::is_ascii_digit).collect()
 }
 
-#[tokio::test]
-async fn an_unacked_alert_reaches_the_person_on_duty_then_everyone_and_an_ack_stops_it() {
-    let fake = FakeTencent::start(CORP, channel_wecom::SECRET, "wxapp", "wxsecret").await;
-    let robot = FakeRobot::start_with_limit(1000).await;
-    let toml = format!(
+/// The WeCom app (cards to people) and a group robot `ops` on their fakes, `zhangsan` an
+/// operator on duty in schedule `primary`, alerts in English, and `extra`.
+fn app_config(fake: &FakeTencent, robot: &FakeRobot, extra: &str) -> String {
+    format!(
         r#"{app}
 [limits]
 commands_per_minute = 0
@@ -71,7 +70,69 @@ members = ["zhangsan"]
 
 [alerts]
 lang = "en"
+{extra}"#,
+        // The app's [api] table also points the robots at their fake.
+        app = channel_wecom::config(fake, 0).replacen(
+            "[api]\n",
+            &format!("[api]\nrobot_base = \"{}\"\n", robot.base()),
+            1
+        ),
+    )
+}
 
+#[tokio::test]
+async fn a_route_with_a_schedule_sends_the_person_on_duty_the_card() {
+    let fake = FakeTencent::start(CORP, channel_wecom::SECRET, "wxapp", "wxsecret").await;
+    let robot = FakeRobot::start_with_limit(1000).await;
+    let toml = app_config(
+        &fake,
+        &robot,
+        r#"
+[alerts.hooks.ci]
+token = "hooktoken"
+targets = ["oncall-route"]
+
+[[alerts.routes]]
+name = "oncall-route"
+targets = ["ops"]
+oncall = "primary"
+"#,
+    );
+    let s = TestServer::start(&toml).await;
+    fire(&s.url(""), "epsilon").await;
+    // The group hears it with the mention; the person on duty gets the card with buttons.
+    assert!(
+        robot
+            .wait_for("K-esc", Duration::from_secs(10), |p| p
+                .iter()
+                .any(|p| p.content.contains("<@zhangsan>")))
+            .await
+    );
+    let end = Instant::now() + Duration::from_secs(10);
+    while cards_to(&fake, "zhangsan").is_empty() {
+        assert!(Instant::now() < end, "no card to the person on duty");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let card = &cards_to(&fake, "zhangsan")[0]["template_card"];
+    assert!(
+        card["button_list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["key"].as_str().unwrap_or("").starts_with("/ack ")),
+        "{card}"
+    );
+    s.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_unacked_alert_reaches_the_person_on_duty_then_everyone_and_an_ack_stops_it() {
+    let fake = FakeTencent::start(CORP, channel_wecom::SECRET, "wxapp", "wxsecret").await;
+    let robot = FakeRobot::start_with_limit(1000).await;
+    let toml = app_config(
+        &fake,
+        &robot,
+        r#"
 [alerts.hooks.ci]
 token = "hooktoken"
 targets = ["ops"]
@@ -84,12 +145,6 @@ notify = "oncall"
 after = "5s"
 notify = "all"
 "#,
-        // The app's [api] table also points the robots at their fake.
-        app = channel_wecom::config(&fake, 0).replacen(
-            "[api]\n",
-            &format!("[api]\nrobot_base = \"{}\"\n", robot.base()),
-            1
-        ),
     );
     let s = TestServer::start(&toml).await;
     let peer = Peer::new(&s);

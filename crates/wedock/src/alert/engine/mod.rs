@@ -341,6 +341,13 @@ impl Engine {
                 )
             };
             let on_duty = self.on_duty(oncall.as_deref()).await;
+            let mut targets = targets;
+            if let Some(t) = on_duty
+                .as_deref()
+                .and_then(|u| self.on_duty_card(u, &targets))
+            {
+                targets.push(t);
+            }
             // The dedup key names the alerts and the repeat period: a retried hand-over (a
             // crash before the source was acknowledged) lands on the same key, while a repeat
             // the route allows after its interval is a new message, not swallowed as a replay.

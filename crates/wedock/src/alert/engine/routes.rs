@@ -140,6 +140,23 @@ pub(super) fn mention_on_duty(
 }
 
 impl Engine {
+    /// With the WeCom app configured, the person on duty also gets the alert's card with its
+    /// buttons in their own app conversation (group robots have none); `None` when there is
+    /// no app or the route already sends to them there.
+    pub(super) fn on_duty_card(&self, user: &str, targets: &[Target]) -> Option<Target> {
+        let app = crate::channel::wecom_app::SENDER;
+        if self.app.config.wecom.app.is_none() || !self.outbox.has_sender(app) {
+            return None;
+        }
+        let already = targets
+            .iter()
+            .any(|t| t.channel == app && t.id.split('|').any(|u| u == user));
+        (!already).then(|| Target {
+            channel: app.to_string(),
+            id: user.to_string(),
+        })
+    }
+
     /// The person on duty in the route's schedule, if it names one. A store failure costs
     /// the mention, never the alert.
     pub(super) async fn on_duty(&self, schedule: Option<&str>) -> Option<String> {
