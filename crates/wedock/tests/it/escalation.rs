@@ -47,10 +47,13 @@ fn alert_id(robot: &FakeRobot, what: &str) -> String {
     rest.chars().take_while(char::is_ascii_digit).collect()
 }
 
-/// The WeCom app (cards to people) and a group robot `ops` on their fakes, `zhangsan` an
-/// operator on duty in schedule `primary`, alerts in English, and `extra`.
-fn app_config(fake: &FakeTencent, robot: &FakeRobot, extra: &str) -> String {
-    format!(
+/// A wedock with the WeCom app (cards to people) and a group robot `ops` on their fakes,
+/// `zhangsan` an operator on duty in schedule `primary`, alerts in English, webhook `ci`
+/// sending to `hook_targets`, and `extra`.
+async fn start_with_app(hook_targets: &str, extra: &str) -> (FakeTencent, FakeRobot, TestServer) {
+    let fake = FakeTencent::start(CORP, channel_wecom::SECRET, "wxapp", "wxsecret").await;
+    let robot = FakeRobot::start_with_limit(1000).await;
+    let toml = format!(
         r#"{app}
 [limits]
 commands_per_minute = 0
@@ -70,35 +73,34 @@ members = ["zhangsan"]
 
 [alerts]
 lang = "en"
+
+[alerts.hooks.ci]
+token = "hooktoken"
+targets = {hook_targets}
 {extra}"#,
         // The app's [api] table also points the robots at their fake.
-        app = channel_wecom::config(fake, 0).replacen(
+        app = channel_wecom::config(&fake, 0).replacen(
             "[api]\n",
             &format!("[api]\nrobot_base = \"{}\"\n", robot.base()),
             1
         ),
-    )
+    );
+    let s = TestServer::start(&toml).await;
+    (fake, robot, s)
 }
 
 #[tokio::test]
 async fn a_route_with_a_schedule_sends_the_person_on_duty_the_card() {
-    let fake = FakeTencent::start(CORP, channel_wecom::SECRET, "wxapp", "wxsecret").await;
-    let robot = FakeRobot::start_with_limit(1000).await;
-    let toml = app_config(
-        &fake,
-        &robot,
+    let (fake, robot, s) = start_with_app(
+        r#"["oncall-route"]"#,
         r#"
-[alerts.hooks.ci]
-token = "hooktoken"
-targets = ["oncall-route"]
-
 [[alerts.routes]]
 name = "oncall-route"
 targets = ["ops"]
 oncall = "primary"
 "#,
-    );
-    let s = TestServer::start(&toml).await;
+    )
+    .await;
     fire(&s.url(""), "epsilon").await;
     // The group hears it with the mention; the person on duty gets the card with buttons.
     assert!(
@@ -127,16 +129,9 @@ oncall = "primary"
 
 #[tokio::test]
 async fn an_unacked_alert_reaches_the_person_on_duty_then_everyone_and_an_ack_stops_it() {
-    let fake = FakeTencent::start(CORP, channel_wecom::SECRET, "wxapp", "wxsecret").await;
-    let robot = FakeRobot::start_with_limit(1000).await;
-    let toml = app_config(
-        &fake,
-        &robot,
+    let (fake, robot, s) = start_with_app(
+        r#"["ops"]"#,
         r#"
-[alerts.hooks.ci]
-token = "hooktoken"
-targets = ["ops"]
-
 [[alerts.escalations]]
 after = "2s"
 notify = "oncall"
@@ -145,8 +140,8 @@ notify = "oncall"
 after = "5s"
 notify = "all"
 "#,
-    );
-    let s = TestServer::start(&toml).await;
+    )
+    .await;
     let peer = Peer::new(&s);
     peer.post(&channel_wecom::text_xml("zhangsan", "hello-z", "hello"))
         .await;
