@@ -12,6 +12,7 @@ use super::text::Say;
 use crate::i18n::Lang;
 use crate::ops::kube::CallError;
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{
     Container, ContainerStatus, Event, Node, PersistentVolumeClaim, Pod,
 };
@@ -453,13 +454,7 @@ pub(super) async fn pod_evidence(c: &Calls<'_>, pod: &Pod, lang: Lang, ev: &mut 
     }
 
     // The owning Deployment's rollout (through its ReplicaSet's name).
-    if let Some(rs) = pod
-        .metadata
-        .owner_references
-        .iter()
-        .flatten()
-        .find(|o| o.kind == "ReplicaSet")
-        .map(|o| o.name.clone())
+    if let Some(rs) = owner(pod, "ReplicaSet")
         && let Some((deploy, _)) = rs.rsplit_once('-')
         && let Ok(Some(d)) = c
             .run(Api::<Deployment>::namespaced(c.client.clone(), c.ns).get_opt(deploy))
@@ -468,12 +463,63 @@ pub(super) async fn pod_evidence(c: &Calls<'_>, pod: &Pod, lang: Lang, ev: &mut 
         rollout_facts(&d, lang, ev);
     }
 
+    // The owning Job: its Failed condition says whether the retries are over.
+    if let Some(job) = owner(pod, "Job")
+        && let Ok(Some(j)) = c
+            .run(Api::<Job>::namespaced(c.client.clone(), c.ns).get_opt(&job))
+            .await
+    {
+        job_facts(&j, lang, ev);
+    }
+
     let f = &ev.facts;
     ev.healthy = (phase == "Running" && all_ready && f.waiting_reasons.is_empty()
         || phase == "Succeeded")
         && !f.flags.contains("restart_loop")
         && !f.flags.contains("stuck_terminating")
         && !f.flags.contains("rollout_stalled");
+}
+
+/// The name of the pod's owner of `kind`.
+fn owner(pod: &Pod, kind: &str) -> Option<String> {
+    pod.metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.kind == kind)
+        .map(|o| o.name.clone())
+}
+
+/// The Job's state line, and its failure (`BackoffLimitExceeded`, `DeadlineExceeded`) as a
+/// fact when it has given up.
+fn job_facts(j: &Job, lang: Lang, ev: &mut Evidence) {
+    let name = j.metadata.name.clone().unwrap_or_default();
+    let st = j.status.clone().unwrap_or_default();
+    let failed = st
+        .conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_ == "Failed" && c.status == "True");
+    let state = match failed {
+        Some(c) => {
+            let reason = c.reason.clone().unwrap_or_default();
+            let message = c.message.clone().unwrap_or_default();
+            ev.facts.reasons.push(reason.clone());
+            ev.facts.texts.push(format!("{reason}: {message}"));
+            format!(
+                "Failed ({reason}: {message}), {} failed",
+                st.failed.unwrap_or(0)
+            )
+        }
+        None => format!(
+            "{} active, {} succeeded, {} failed",
+            st.active.unwrap_or(0),
+            st.succeeded.unwrap_or(0),
+            st.failed.unwrap_or(0)
+        ),
+    };
+    ev.lines
+        .push(Say::JobLine.fill(lang, &[("name", &name), ("state", &state)]));
 }
 
 /// The Deployment's rollout line and its stall flag.
@@ -509,7 +555,10 @@ fn container_state(cs: &ContainerStatus, f: &mut Facts) -> String {
         } else if let Some(t) = &s.terminated {
             let r = t.reason.clone().unwrap_or_else(|| "Terminated".into());
             f.reasons.push(r.clone());
-            f.exit_code.get_or_insert(t.exit_code.into());
+            if f.exit_code.is_none() {
+                f.exit_code = Some(t.exit_code.into());
+                f.var("exit_code", t.exit_code.to_string());
+            }
             if let Some(m) = &t.message {
                 f.texts.push(m.clone());
             }

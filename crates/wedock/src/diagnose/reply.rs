@@ -57,7 +57,7 @@ pub fn render(ev: &Evidence, matches: &[Match<'_>], topic: Option<&Topic>, lang:
         for (i, step) in m.fix(lang).iter().enumerate() {
             out.push_str(&format!("\n{}. {step}", i + 1));
         }
-        let also: Vec<&str> = matches
+        let also: Vec<String> = matches
             .iter()
             .skip(1)
             .take(MAX_ALSO)

@@ -224,8 +224,8 @@ pub struct Match<'a> {
 }
 
 impl Match<'_> {
-    pub fn title(&self, lang: Lang) -> &str {
-        self.signature.title.get(lang)
+    pub fn title(&self, lang: Lang) -> String {
+        fill(self.signature.title.get(lang), &self.vars)
     }
 
     pub fn cause(&self, lang: Lang) -> String {

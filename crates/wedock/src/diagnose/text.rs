@@ -42,6 +42,8 @@ pub enum Say {
     RolloutLine,
     ProbeLine,
     ResourcesLine,
+    JobLine,
+    HpaLine,
 }
 
 impl Say {
@@ -104,6 +106,8 @@ impl Say {
             PullSecretLine => ("imagePullSecrets：{secrets}", "imagePullSecrets: {secrets}"),
             RolloutLine => ("发布：{rollout}", "Rollout: {rollout}"),
             ProbeLine => ("探针：{probes}", "Probes: {probes}"),
+            JobLine => ("所属 job/{name}：{state}", "Owned by job/{name}: {state}"),
+            HpaLine => ("hpa/{name}：{state}", "hpa/{name}: {state}"),
             ResourcesLine => (
                 "资源：requests {requests}，limits {limits}",
                 "Resources: requests {requests}, limits {limits}",

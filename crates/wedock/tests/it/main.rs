@@ -16,6 +16,7 @@ mod cli;
 mod console;
 mod diagnose_docker;
 mod diagnose_kube;
+mod diagnose_kube_more;
 mod diagnose_llm;
 mod docker;
 mod escalation;

@@ -1,5 +1,5 @@
-//! Nodes and deployments: a node by its conditions and events, a deployment by its rollout
-//! and its worst pod (through the pod collector of the parent module).
+//! Nodes and deployments: a node by its conditions and events, a deployment by its rollout,
+//! its worst pod (through the pod collector of the parent module) and its autoscalers.
 
 use super::{Calls, EVENTS_SHOWN, Missing, closest, pod_evidence};
 use crate::diagnose::Evidence;
@@ -7,6 +7,7 @@ use crate::diagnose::signatures::shorten;
 use crate::diagnose::text::Say;
 use crate::i18n::Lang;
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, ListParams};
 
@@ -192,8 +193,47 @@ pub(super) async fn deployment(c: &Calls<'_>, name: &str, lang: Lang) -> Result<
     }
     ev.next
         .push(format!("/k rollout status deploy/{name} -n {}", c.ns));
+    healthy &= hpa_facts(c, name, lang, &mut ev).await;
     ev.healthy = healthy;
     Ok(ev)
+}
+
+/// The autoscalers of Deployment `name`: a line for each one that cannot scale (metrics
+/// unreadable, scale target missing), with its condition as a fact. False when any cannot.
+/// An autoscaler list the asker may not read is left out.
+async fn hpa_facts(c: &Calls<'_>, name: &str, lang: Lang, ev: &mut Evidence) -> bool {
+    let api: Api<HorizontalPodAutoscaler> = Api::namespaced(c.client.clone(), c.ns);
+    let Ok(list) = c.run(api.list(&ListParams::default())).await else {
+        return true;
+    };
+    let mut ok = true;
+    for h in list.items {
+        let Some(spec) = &h.spec else { continue };
+        if spec.scale_target_ref.kind != "Deployment" || spec.scale_target_ref.name != name {
+            continue;
+        }
+        let hname = h.metadata.name.clone().unwrap_or_default();
+        let failing = h
+            .status
+            .iter()
+            .flat_map(|s| s.conditions.iter().flatten())
+            .filter(|cond| cond.status == "False" && cond.type_ != "ScalingLimited");
+        for cond in failing {
+            ok = false;
+            let reason = cond.reason.clone().unwrap_or_default();
+            let message = cond.message.clone().unwrap_or_default();
+            ev.facts.reasons.push(reason.clone());
+            ev.facts.texts.push(format!("{reason}: {message}"));
+            let state = format!(
+                "{}=False ({reason}): {}",
+                cond.type_,
+                shorten(&message, 200)
+            );
+            ev.lines
+                .push(Say::HpaLine.fill(lang, &[("name", &hname), ("state", &state)]));
+        }
+    }
+    ok
 }
 
 fn pod_ready(p: &Pod) -> bool {

@@ -151,6 +151,13 @@ const RESOURCES: &[Res] = &[
         kind: "Job",
         namespaced: true,
     },
+    Res {
+        plural: "horizontalpodautoscalers",
+        group: "autoscaling",
+        version: "v2",
+        kind: "HorizontalPodAutoscaler",
+        namespaced: true,
+    },
 ];
 
 fn res(plural: &str) -> Option<Res> {
