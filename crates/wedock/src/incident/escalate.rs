@@ -179,14 +179,23 @@ async fn fire(
             .join(" ");
         let content = group_text(r, &waited, &who, lang);
         for t in &groups {
-            for (k, body) in robot::bodies(Format::Text, &content)
-                .into_iter()
-                .enumerate()
-            {
+            // A group robot notifies through a text message's `mentioned_list`; the other
+            // group channels (the intelligent robot takes no text) get the markdown.
+            let robot_group = t.channel == robot::CHANNEL;
+            let format = if robot_group {
+                Format::Text
+            } else {
+                Format::Markdown
+            };
+            for (k, body) in robot::bodies(format, &content).into_iter().enumerate() {
                 msgs.push(NewOutboxMessage {
                     channel: t.channel.clone(),
                     target: t.id.clone(),
-                    payload: robot::with_mentions(&body, &mentions),
+                    payload: if robot_group {
+                        robot::with_mentions(&body, &mentions)
+                    } else {
+                        body
+                    },
                     dedup_key: Some(format!("escalation:{}:{i}:{}:{k}", r.id, t.label())),
                 });
             }
