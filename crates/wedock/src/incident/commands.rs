@@ -372,8 +372,18 @@ pub async fn state_lines(ctx: &Ctx<'_>, n: usize) -> Result<Vec<String>, String>
         .alert_recent(n)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(records
-        .iter()
-        .map(|r| record_line(r, now, ctx.lang))
-        .collect())
+    let mut lines = Vec::with_capacity(records.len());
+    for r in &records {
+        let mut line = record_line(r, now, ctx.lang);
+        // Who an unacknowledged alert has been escalated to, so far.
+        if r.is_firing() && r.acked_by.is_none() {
+            let to = super::escalate::escalated_to(ctx.app, r.id).await;
+            if !to.is_empty() {
+                line.push_str(" · ");
+                line.push_str(&t!(ctx.lang, "escalation.state", to = to.join(", ")));
+            }
+        }
+        lines.push(line);
+    }
+    Ok(lines)
 }

@@ -385,6 +385,28 @@ pub fn group_text(r: &AlertRecord, waited: &str, who: &str, lang: Lang) -> Strin
     lines.join("\n")
 }
 
+/// Who the steps fired so far for alert `record` told, in step order (empty on a store
+/// error: `/alerts` shows the rest).
+pub async fn escalated_to(app: &crate::app::App, record: i64) -> Vec<String> {
+    let mut rows = app
+        .store
+        .kv_scan(&format!("{MARKER_PREFIX}{record}:"))
+        .await
+        .unwrap_or_default();
+    rows.sort();
+    let mut to: Vec<String> = Vec::new();
+    for (_, v) in rows {
+        if let Ok(f) = serde_json::from_str::<Fired>(&v) {
+            for u in f.to {
+                if !to.contains(&u) {
+                    to.push(u);
+                }
+            }
+        }
+    }
+    to
+}
+
 /// Takes back the escalation messages of alert `record` that are still waiting, unsent
 /// (after an ack or a silence). A message already handed to the platform stays sent.
 pub async fn cancel(app: &crate::app::App, record: i64) {

@@ -221,6 +221,14 @@ notify = "all"
         2,
         "step 1 fired once per alert"
     );
+    // `/alerts` (the console speaks Chinese) says who the unacked one went to.
+    let listing = s.chat("/alerts").await;
+    let listing = listing["reply"].as_str().unwrap_or_default();
+    let line = listing
+        .lines()
+        .find(|l| l.contains(&format!("#{a} ")))
+        .unwrap_or_else(|| panic!("no line for #{a}: {listing}"));
+    assert!(line.contains("zhangsan, @all"), "{line}");
     s.stop().await.unwrap();
 }
 
