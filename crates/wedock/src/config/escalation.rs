@@ -10,15 +10,19 @@ use super::*;
 pub struct EscalationConfig {
     /// How long the alert may stay unacknowledged: a duration (`"10m"`, `"90s"`) or a number
     /// of minutes (`10`, `0.5`).
-    #[serde(alias = "after_minutes")]
-    pub after: After,
+    #[serde(default, alias = "after_minutes")]
+    pub after: Option<After>,
+    /// The same in seconds (`after_secs = 90`), instead of `after`.
+    #[serde(default, alias = "after_seconds")]
+    pub after_secs: Option<f64>,
     /// Who is told: `oncall` (the person on duty), `secondary` (the next person on the
     /// rotation), `users` (the `users` list) or `all` (@all in the group robots). Unset:
     /// `users` when `users` is given, else `oncall` when a schedule exists, else `all`.
     #[serde(default, alias = "to")]
     pub notify: Option<String>,
-    /// The on-call schedule for `oncall` / `secondary` (may be left out when there is one).
-    #[serde(default)]
+    /// The on-call schedule for `oncall` / `secondary` (may be left out when there is one);
+    /// `oncall = "NAME"`, as routes write it, works too.
+    #[serde(default, alias = "oncall")]
     pub schedule: Option<String>,
     /// User ids for `notify = "users"`; `CHANNEL:ID` picks the channel.
     #[serde(default)]
@@ -99,6 +103,18 @@ pub enum Notify {
 const MAX_AFTER: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 
 impl EscalationConfig {
+    /// How long the alert may stay unacknowledged before this step; `None` when the delay
+    /// is missing, given twice, or not a duration.
+    pub fn delay(&self) -> Option<std::time::Duration> {
+        match (&self.after, self.after_secs) {
+            (Some(a), None) => a.duration(),
+            (None, Some(s)) if s.is_finite() && s > 0.0 => {
+                Some(std::time::Duration::from_secs_f64(s))
+            }
+            _ => None,
+        }
+    }
+
     /// What `notify` means, with its default filled in (`has_schedules`: whether any
     /// `[[oncall.schedules]]` exist).
     pub fn notify_kind(&self, has_schedules: bool) -> Option<Notify> {
@@ -129,12 +145,12 @@ impl Config {
         let has_schedules = !self.oncall.schedules.is_empty();
         for (i, e) in self.alerts.escalations.iter().enumerate() {
             let key = format!("alerts.escalations[{i}]");
-            match e.after.duration() {
+            match e.delay() {
                 Some(d) if d >= std::time::Duration::from_secs(1) && d <= MAX_AFTER => {}
                 _ => {
                     return Err(err(
                         format!("{key}.after"),
-                        "must be a duration from 1s to 7d, such as \"10m\" (a number is minutes)",
+                        "set one of after (a duration from 1s to 7d such as \"10m\", or a number of minutes) or after_secs",
                     ));
                 }
             }

@@ -204,19 +204,27 @@ fn escalation_steps_are_checked_by_key() {
     // Durations as text or minutes; notify defaults to the person on duty.
     let c = load_str(&step("after = \"90s\""), &[]).unwrap();
     let e = &c.alerts.escalations[0];
-    assert_eq!(e.after.duration(), Some(std::time::Duration::from_secs(90)));
+    assert_eq!(e.delay(), Some(std::time::Duration::from_secs(90)));
     assert_eq!(e.notify_kind(true), Some(Notify::OnCall));
     assert_eq!(e.schedule_name(&c), Some("primary"));
     assert!(e.severity.contains("critical") && !e.severity.contains("warning"));
+    let c = load_str(&step("after_secs = 30\noncall = \"primary\""), &[]).unwrap();
+    assert_eq!(
+        c.alerts.escalations[0].delay(),
+        Some(std::time::Duration::from_secs(30))
+    );
+    assert_eq!(c.alerts.escalations[0].schedule.as_deref(), Some("primary"));
     let c = load_str(&step("after_minutes = 10\nnotify = \"all\""), &[]).unwrap();
     assert_eq!(
-        c.alerts.escalations[0].after.duration(),
+        c.alerts.escalations[0].delay(),
         Some(std::time::Duration::from_secs(600))
     );
     for (body, key) in [
         ("after = \"soon\"", "alerts.escalations[0].after"),
         ("after = 0", "alerts.escalations[0].after"),
         ("after = \"30d\"", "alerts.escalations[0].after"),
+        ("notify = \"all\"", "alerts.escalations[0].after"),
+        ("after = 5\nafter_secs = 5", "alerts.escalations[0].after"),
         (
             "after = 5\nnotify = \"pager\"",
             "alerts.escalations[0].notify",

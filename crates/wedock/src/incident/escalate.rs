@@ -80,7 +80,7 @@ pub async fn tick(engine: &Engine, fired: &mut HashSet<(i64, usize)>) -> StoreRe
             continue;
         }
         for (i, step) in steps.iter().enumerate() {
-            let Some(after) = step.after.duration() else {
+            let Some(after) = step.delay() else {
                 continue;
             };
             if !step.severity.contains(&r.severity)
@@ -108,7 +108,7 @@ fn longest_step(app: &crate::app::App) -> Duration {
     let steps = &app.config.alerts.escalations;
     steps
         .iter()
-        .filter_map(|s| s.after.duration())
+        .filter_map(|s| s.delay())
         .max()
         .unwrap_or_default()
 }
