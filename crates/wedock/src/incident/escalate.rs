@@ -170,9 +170,9 @@ async fn fire(
             .iter()
             .map(|m| {
                 if *m == "@all" {
-                    lang.pick("所有人", "everyone")
+                    format!("@{}", t!(lang, "escalation.everyone"))
                 } else {
-                    m
+                    format!("@{m}")
                 }
             })
             .collect::<Vec<_>>()
@@ -479,7 +479,7 @@ mod tests {
         let en = group_text(
             &r,
             &waited_words(Duration::from_secs(30), Lang::En),
-            "everyone",
+            "@everyone",
             Lang::En,
         );
         assert!(
