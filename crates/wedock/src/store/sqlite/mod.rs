@@ -104,6 +104,39 @@ type WriteJob =
 /// a pile of blocking threads. Each job works inside its own savepoint, so one job's error
 /// rolls back only its own changes. Ends when the store (the queue's sender) is dropped.
 fn writer_loop(mut conn: Connection, jobs: std::sync::mpsc::Receiver<WriteJob>) {
+    writer_jobs(&mut conn, jobs);
+    close_serialised(conn);
+}
+
+/// Closing connections to one database from two threads at once can deadlock inside SQLite's
+/// unix VFS (one thread holds the global VFS mutex and waits for the file's lock mutex, the
+/// other the reverse, while the last connection checkpoints the WAL). Seen as a `wedock`
+/// CLI command that never exited. Every close goes through this lock.
+static CLOSE_LOCK: Mutex<()> = Mutex::new(());
+
+fn close_serialised(conn: Connection) {
+    let _one_at_a_time = CLOSE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    if let Err((_, e)) = conn.close() {
+        tracing::warn!(error = %e, "sqlite: closing a connection failed");
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        // The readers are closed one by one under the close lock (the writer thread closes
+        // its connection under it too once its queue ends with the store). A reader still
+        // held by a blocking read is closed when that read lets go.
+        for r in self.readers.drain(..) {
+            match Arc::try_unwrap(r) {
+                Ok(m) => close_serialised(m.into_inner().unwrap_or_else(|e| e.into_inner())),
+                Err(shared) => drop(shared),
+            }
+        }
+    }
+}
+
+/// The writer's job loop (see [`writer_loop`]); returns when the store is dropped.
+fn writer_jobs(conn: &mut Connection, jobs: std::sync::mpsc::Receiver<WriteJob>) {
     while let Ok(first) = jobs.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -120,8 +153,7 @@ fn writer_loop(mut conn: Connection, jobs: std::sync::mpsc::Receiver<WriteJob>) 
         for job in group {
             // A panicking job loses only its own answer (its caller sees an error), not the
             // writer thread.
-            let report =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut conn))).ok();
+            let report = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(conn))).ok();
             if grouped && conn.is_autocommit() {
                 // An error (disk full, I/O) rolled the whole group back: everything so far
                 // is lost and reported so; the rest runs one job per transaction.
