@@ -149,25 +149,10 @@ mod tests {
 
     fn rec(source: &str) -> AlertRecord {
         AlertRecord {
-            id: 12,
-            fingerprint: "f".into(),
             source: source.into(),
-            subject: "api-3".into(),
-            severity: "critical".into(),
-            host: Some("prod-1".into()),
             place: Some("shop".into()),
             cause: Some("exit 137".into()),
-            labels: "{}".into(),
-            matchers: "{}".into(),
-            group_key: String::new(),
-            first_at: 0,
-            last_at: 0,
-            resolved_at: None,
-            acked_by: None,
-            acked_at: None,
-            silenced_by: None,
-            silenced_until: None,
-            silence_id: None,
+            ..AlertRecord::sample()
         }
     }
 

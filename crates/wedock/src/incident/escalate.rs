@@ -444,24 +444,9 @@ mod tests {
     fn rec() -> AlertRecord {
         AlertRecord {
             id: 7,
-            fingerprint: "f".into(),
-            source: "docker".into(),
             subject: "api".into(),
-            severity: "critical".into(),
-            host: Some("prod-1".into()),
-            place: None,
             cause: Some("exit 137".into()),
-            labels: "{}".into(),
-            matchers: "{}".into(),
-            group_key: String::new(),
-            first_at: 0,
-            last_at: 0,
-            resolved_at: None,
-            acked_by: None,
-            acked_at: None,
-            silenced_by: None,
-            silenced_until: None,
-            silence_id: None,
+            ..AlertRecord::sample()
         }
     }
 

@@ -71,6 +71,33 @@ impl AlertRecord {
     pub fn silenced_at(&self, now: i64) -> bool {
         self.silenced_until.is_some_and(|u| u > now)
     }
+
+    /// A firing critical Docker alert `#12 api-3 @prod-1` nobody has touched, for unit tests
+    /// to adjust with struct update syntax.
+    #[cfg(test)]
+    pub fn sample() -> AlertRecord {
+        AlertRecord {
+            id: 12,
+            fingerprint: "f".into(),
+            source: "docker".into(),
+            subject: "api-3".into(),
+            severity: "critical".into(),
+            host: Some("prod-1".into()),
+            place: None,
+            cause: None,
+            labels: "{}".into(),
+            matchers: "{}".into(),
+            group_key: String::new(),
+            first_at: 0,
+            last_at: 0,
+            resolved_at: None,
+            acked_by: None,
+            acked_at: None,
+            silenced_by: None,
+            silenced_until: None,
+            silence_id: None,
+        }
+    }
 }
 
 /// A silence to record on an alert, or its removal.

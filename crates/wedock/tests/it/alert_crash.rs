@@ -14,7 +14,8 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn spawn(config: &std::path::Path) -> Child {
+/// `wedock serve` with `config`, its output discarded.
+pub(crate) fn spawn(config: &std::path::Path) -> Child {
     Command::new(wedock_bin())
         .args(["serve", "--config"])
         .arg(config)
@@ -25,7 +26,7 @@ fn spawn(config: &std::path::Path) -> Child {
         .expect("spawn wedock")
 }
 
-async fn wait_ready(base: &str) {
+pub(crate) async fn wait_ready(base: &str) {
     for _ in 0..400 {
         if let Ok(r) = reqwest::get(format!("{base}/readyz")).await
             && r.status().is_success()

@@ -3,12 +3,12 @@
 //! an ack stops the rest; and every step fires exactly once across `kill -9` of the process
 //! that leads, because the deadlines and what fired are in the store.
 
+use crate::alert_crash::{spawn, wait_ready};
 use crate::channel_wecom::{self, CORP, Peer};
 use crate::support::fake_robot::{FakeRobot, Post};
 use crate::support::fake_tencent::FakeTencent;
-use crate::support::{TestServer, free_port, wedock_bin};
+use crate::support::{TestServer, free_port};
 use serde_json::{Value, json};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Cards `message/send` delivered to `user`.
@@ -230,29 +230,6 @@ notify = "all"
         .unwrap_or_else(|| panic!("no line for #{a}: {listing}"));
     assert!(line.contains("zhangsan, @all"), "{line}");
     s.stop().await.unwrap();
-}
-
-fn spawn(config: &std::path::Path) -> Child {
-    Command::new(wedock_bin())
-        .args(["serve", "--config"])
-        .arg(config)
-        .env("WEDOCK_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn wedock")
-}
-
-async fn wait_ready(base: &str) {
-    for _ in 0..600 {
-        if let Ok(r) = reqwest::get(format!("{base}/readyz")).await
-            && r.status().is_success()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("wedock did not become ready");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
