@@ -21,6 +21,16 @@ pub fn routes() -> axum::Router<AppState> {
 
 async fn status(State(s): State<AppState>) -> Response {
     let app = s.app();
+    // The login first: it says "confirmed" only after the account is stored, so the accounts
+    // read after it include that account (read the other way round, one answer could say
+    // confirmed without listing it).
+    let view = app
+        .channels
+        .weixin
+        .login
+        .lock()
+        .ok()
+        .and_then(|v| v.clone());
     let health = app.health.snapshot();
     let accounts: Vec<_> = super::list_accounts(app.store.as_ref())
         .await
@@ -38,13 +48,6 @@ async fn status(State(s): State<AppState>) -> Response {
             })
         })
         .collect();
-    let view = app
-        .channels
-        .weixin
-        .login
-        .lock()
-        .ok()
-        .and_then(|v| v.clone());
     Json(json!({"accounts": accounts, "login": view})).into_response()
 }
 
