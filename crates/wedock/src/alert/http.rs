@@ -233,7 +233,7 @@ async fn submit(app: &crate::app::App, alerts: Vec<Alert>) -> Response {
         );
     };
     let n = alerts.len();
-    match engine.submit(alerts).await {
+    match engine.submit_coalesced(alerts).await {
         Ok(done) => Json(serde_json::json!({
             "accepted": n,
             "messages": done.messages,

@@ -489,3 +489,46 @@ async fn deaths_of_one_project_in_one_batch_are_one_message() {
     let c = engine.app.store.outbox_counts().await.unwrap();
     assert_eq!(c.pending + c.sent, 2, "{c:?}");
 }
+
+#[tokio::test]
+async fn concurrent_webhook_submissions_are_written_together_but_never_merged() {
+    let fake = FakeRobot::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, _outbox) = engine(&fake, dir.path(), "").await;
+    // Five requests whose alerts share a group (one project) and a sixth repeating the first:
+    // written together, each request still gets its own message per robot and its own counts.
+    let mut calls = Vec::new();
+    for i in [0usize, 1, 2, 3, 4, 0] {
+        let engine = engine.clone();
+        calls.push(tokio::spawn(async move {
+            let a = die(&format!("shop-{i}"), "shop", i);
+            engine.submit_coalesced(vec![a]).await.unwrap()
+        }));
+    }
+    let mut done = Vec::new();
+    for c in calls {
+        done.push(c.await.unwrap());
+    }
+    let repeats: Vec<_> = done.iter().filter(|d| d.suppressed == 1).collect();
+    assert_eq!(repeats.len(), 1, "the repeat is suppressed once: {done:?}");
+    assert_eq!(repeats[0].messages, 0, "{done:?}");
+    let sent: Vec<_> = done.iter().filter(|d| d.suppressed == 0).collect();
+    assert_eq!(sent.len(), 5, "{done:?}");
+    assert!(
+        sent.iter().all(|d| d.messages == 2),
+        "one per robot: {done:?}"
+    );
+    let c = engine.app.store.outbox_counts().await.unwrap();
+    assert_eq!(c.pending, 10, "{c:?}");
+    // The same, certainly written together: one call with six submissions.
+    let dir = tempfile::tempdir().unwrap();
+    let (together, _outbox) = self::engine(&fake, dir.path(), "").await;
+    let segments = [0usize, 1, 2, 3, 4, 0]
+        .map(|i| vec![die(&format!("shop-{i}"), "shop", i)])
+        .to_vec();
+    let done = together.submit_many(segments, Vec::new()).await.unwrap();
+    let counts: Vec<(usize, usize)> = done.iter().map(|d| (d.messages, d.suppressed)).collect();
+    assert_eq!(counts, [(2, 0), (2, 0), (2, 0), (2, 0), (2, 0), (0, 1)]);
+    let c = together.app.store.outbox_counts().await.unwrap();
+    assert_eq!(c.pending, 10, "one message per submission and robot: {c:?}");
+}

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 mod digest;
+mod ingest;
 mod mutes;
 mod routes;
 #[cfg(test)]
@@ -38,6 +39,9 @@ const RECENT_TTL: Duration = Duration::from_secs(3 * 24 * 3600);
 /// How long the engine trusts its copy of the mutes. A mute set on this replica applies at
 /// once (the copy is dropped); one set on another replica applies within this time.
 const MUTE_CACHE_MS: i64 = 1_000;
+
+/// Where a routed alert is grouped: its submission, its route, its group key.
+type Slot = (usize, usize, String);
 
 struct Route {
     cfg: RouteConfig,
@@ -82,6 +86,7 @@ pub struct Engine {
     mutes: Mutex<Option<(i64, Arc<Vec<Mute>>)>>,
     last_prune: AtomicU64,
     seq: AtomicU64,
+    ingest: ingest::Ingest,
 }
 
 impl Engine {
@@ -125,6 +130,7 @@ impl Engine {
             mutes: Mutex::new(None),
             last_prune: AtomicU64::new(0),
             seq: AtomicU64::new(0),
+            ingest: Default::default(),
             app,
             outbox,
         }
@@ -175,33 +181,50 @@ impl Engine {
         alerts: Vec<Alert>,
         state: Vec<(String, String)>,
     ) -> StoreResult<Submitted> {
+        let done = self.submit_many(vec![alerts], state).await?;
+        Ok(done.into_iter().next().unwrap_or_default())
+    }
+
+    /// [`Engine::submit_with`] for several submissions at once (`segments`, one per caller),
+    /// written together, with what each segment did. Alerts of different segments never share
+    /// a message, so each caller's answer counts only its own messages.
+    pub async fn submit_many(
+        &self,
+        segments: Vec<Vec<Alert>>,
+        state: Vec<(String, String)>,
+    ) -> StoreResult<Vec<Submitted>> {
         let now = now_ms();
         self.prune(now);
         let mutes = self.mutes(now).await?;
-        let mut done = Submitted::default();
-        // (route name, group key) → alerts, in arrival order.
-        let mut groups: Vec<((usize, String), Vec<Alert>)> = Vec::new();
+        let mut done = vec![Submitted::default(); segments.len()];
+        // (segment, route, group key) → alerts, in arrival order.
+        let mut groups: Vec<(Slot, Vec<Alert>)> = Vec::new();
         let mut noise_updates: Vec<(String, Option<Seen>)> = Vec::new();
         let mut to_record: Vec<Alert> = Vec::new();
         {
             let mut noise = self.noise.lock().unwrap_or_else(|e| e.into_inner());
-            for a in alerts {
+            for (seg, a) in segments
+                .into_iter()
+                .enumerate()
+                .flat_map(|(seg, alerts)| alerts.into_iter().map(move |a| (seg, a)))
+            {
+                let done = &mut done[seg];
                 metrics::counter!("wedock_alerts_received_total", "source" => source_label(&a.source))
                     .increment(1);
                 if a.labels.get("wedock.alert").map(String::as_str) == Some("false") {
-                    suppress(&mut done, "opt_out");
+                    suppress(done, "opt_out");
                     continue;
                 }
                 let routes = self.routes_for(&a);
                 if routes.is_empty() {
-                    suppress(&mut done, "no_route");
+                    suppress(done, "no_route");
                     continue;
                 }
                 // Every routed alert keeps its record true, muted ones too: a silenced
                 // alert that resolves is resolved.
                 to_record.push(a.clone());
                 if mutes.iter().any(|m| m.matches(&a)) {
-                    suppress(&mut done, "muted");
+                    suppress(done, "muted");
                     continue;
                 }
                 for r in routes {
@@ -220,11 +243,11 @@ impl Engine {
                     let prev = noise.get(&key).copied();
                     if let Some(s) = prev {
                         if now - s.last_sent < repeat_ms.max(1) {
-                            suppress(&mut done, "dedup");
+                            suppress(done, "dedup");
                             continue;
                         }
                         if max_repeats > 0 && s.sends >= max_repeats {
-                            suppress(&mut done, "max_repeats");
+                            suppress(done, "max_repeats");
                             continue;
                         }
                     }
@@ -248,7 +271,7 @@ impl Engine {
                     } else {
                         a.group_key.clone()
                     };
-                    let slot = (r.index(), gk);
+                    let slot = (seg, r.index(), gk);
                     match groups.iter_mut().find(|(k, _)| *k == slot) {
                         Some((_, v)) => v.push(a.clone()),
                         None => groups.push((slot, vec![a.clone()])),
@@ -290,7 +313,7 @@ impl Engine {
     async fn record(
         &self,
         mut seen: Vec<Alert>,
-        groups: &mut [((usize, String), Vec<Alert>)],
+        groups: &mut [(Slot, Vec<Alert>)],
     ) -> StoreResult<()> {
         crate::incident::observe(self.store(), &mut seen).await?;
         let key = |a: &Alert| format!("{}\u{1}{}\u{1}{}", a.fingerprint, a.event_id, a.kind);
@@ -313,14 +336,14 @@ impl Engine {
 
     async fn deliver_groups(
         &self,
-        groups: Vec<((usize, String), Vec<Alert>)>,
+        groups: Vec<(Slot, Vec<Alert>)>,
         state: Vec<(String, String)>,
-        done: &mut Submitted,
+        done: &mut [Submitted],
     ) -> StoreResult<()> {
         // Render everything first, so each target is written once per batch: a burst costs
         // one transaction per target instead of several store round trips per alert.
         let mut per_target: Vec<(Target, Vec<Rendered>)> = Vec::new();
-        for ((ri, _), alerts) in groups {
+        for ((seg, ri, _), alerts) in groups {
             let (rname, targets, template, oncall) = if ri == usize::MAX {
                 (
                     "default".to_string(),
@@ -411,6 +434,7 @@ impl Engine {
                     })
                 });
                 let item = Rendered {
+                    seg,
                     key: format!("{KEY_PREFIX}{base}:{rname}:{}", t.label()),
                     route: rname.clone(),
                     content,
@@ -423,6 +447,8 @@ impl Engine {
             }
         }
         let mut recent = Vec::new();
+        let mut per_segment: Vec<std::collections::BTreeSet<i64>> =
+            vec![Default::default(); done.len()];
         // The bookkeeping rides with the last target's rows: earlier targets' rows without it
         // are replayed onto their own dedup keys.
         let mut state = Some(state).filter(|s| !s.is_empty());
@@ -435,9 +461,9 @@ impl Engine {
             let mut written: Vec<i64> = ids.iter().flatten().copied().collect();
             written.sort_unstable();
             written.dedup();
-            done.messages += written.len();
             metrics::counter!("wedock_alert_messages_total").increment(written.len() as u64);
             for (item, ids) in items.into_iter().zip(ids) {
+                per_segment[item.seg].extend(ids.iter().copied());
                 let line = render::digest_lines(&item.content)
                     .into_iter()
                     .next()
@@ -454,6 +480,9 @@ impl Engine {
                 let key = format!("{RECENT_PREFIX}{:013}{seq:06}", rec.at);
                 recent.push((key, serde_json::to_string(&rec).unwrap_or_default()));
             }
+        }
+        for (done, ids) in done.iter_mut().zip(per_segment) {
+            done.messages += ids.len();
         }
         if let Some(state) = state {
             let fence = self.app.leader_fence()?;
@@ -698,6 +727,8 @@ impl Engine {
 
 /// One rendered alert message for one target, before it is written.
 struct Rendered {
+    /// The submission (see [`Engine::submit_many`]) whose alerts this message carries.
+    seg: usize,
     /// Dedup key prefix: the alerts' ids, the route and the target.
     key: String,
     route: String,
