@@ -61,6 +61,15 @@ mod tests {
             id("Error: UPGRADE FAILED: timed out waiting for the condition").as_deref(),
             Some("helm-wait-timeout")
         );
+        // kubeadm's runtime check is not a stopped container.
+        assert_eq!(
+            id("[ERROR CRI]: container runtime is not running: output: time=x").as_deref(),
+            Some("kubeadm-cri-not-running")
+        );
+        assert_eq!(
+            id("Error response from daemon: Container 3f9c2d1e8b7a is not running").as_deref(),
+            Some("container-not-running")
+        );
     }
 
     #[test]
@@ -87,5 +96,11 @@ mod tests {
         assert_eq!(m.signature.id, "build-run-step-failed");
         let text = signature_answer(&m, Lang::Zh);
         assert!(text.contains("npm ci") && text.contains("127"), "{text}");
+
+        let m = catalog()
+            .match_text("Error: Database is uninitialized and superuser password is not specified. You must specify POSTGRES_PASSWORD to a non-empty value for the superuser.")
+            .unwrap();
+        assert_eq!(m.signature.id, "missing-setting");
+        assert_eq!(m.vars["setting"], "POSTGRES_PASSWORD");
     }
 }
