@@ -383,7 +383,7 @@ fn check(r: RawSignature, topics: &HashSet<String>) -> Result<Signature, String>
     for w in r.when {
         let mut text = Vec::new();
         for p in &w.text {
-            let re = RegexBuilder::new(p)
+            let re = RegexBuilder::new(&ascii_word_boundaries(p))
                 .case_insensitive(true)
                 .size_limit(REGEX_SIZE_LIMIT)
                 .build()
@@ -522,6 +522,28 @@ fn first_capture<T: AsRef<str>>(patterns: &[Regex], texts: &[T]) -> Option<Found
         }
     }
     None
+}
+
+/// `\b` as an ASCII word boundary: Han characters are word characters to Unicode, so
+/// `\bOOMKilled\b` would miss "状态OOMKilled了" in a mixed Chinese paste.
+fn ascii_word_boundaries(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('b') => out.push_str("(?-u:\\b)"),
+            Some(n) => {
+                out.push(c);
+                out.push(n);
+            }
+            None => out.push(c),
+        }
+    }
+    out
 }
 
 /// The line of `text` holding byte `at`, trimmed and shortened.
@@ -741,6 +763,13 @@ text = ['killed at (?P<addr>\S+)']
             .unwrap();
         assert_eq!(m.signature.id, "dependency-refused");
         assert_eq!(m.vars["addr"], "10.0.0.5:5432");
+        // Chinese right against the English word still counts as a boundary.
+        assert_eq!(id("容器状态OOMKilled了").as_deref(), Some("oom-killed"));
+        assert_eq!(
+            id("pod一直CrashLoopBackOff").as_deref(),
+            Some("crashloopbackoff")
+        );
+        assert_eq!(ascii_word_boundaries(r"\bx\\b\d"), r"(?-u:\b)x\\b\d");
     }
 
     proptest::proptest! {

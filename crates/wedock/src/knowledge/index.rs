@@ -48,8 +48,14 @@ const RANK_BM25_POWER: f32 = 0.2;
 /// Ranking factor for a Docker topic when the question names only Kubernetes, and vice versa
 /// ("restart policy" means different things on the two).
 const OTHER_PLATFORM: f32 = 0.9;
+/// Ranking factor for a troubleshooting topic when the question reports a recurring problem
+/// ("healthcheck 老是失败"): the runbook, not the concept behind it. Flat from 1.08 to 1.15
+/// on knowledge/eval.
+const SYMPTOM_RUNBOOK: f32 = 1.1;
 /// Confidence factor when the topic shares no subject word with the question.
 const UNANCHORED: f32 = 0.5;
+/// Weight of a number that appears in the base but names no subject of it: none.
+const NUMBER_FACTOR: f32 = 0.0;
 /// A synonym counts slightly less than the word that was typed.
 const ALT_FACTOR: f32 = 0.9;
 
@@ -264,7 +270,7 @@ impl Corpus {
         if terms.is_empty() || self.topics.is_empty() {
             return Vec::new();
         }
-        self.search_terms(&terms, limit)
+        self.search_terms(&terms, text::reports_symptom(query), limit)
     }
 
     /// BM25 candidates: (score, topic index), best first.
@@ -318,7 +324,7 @@ impl Corpus {
         top
     }
 
-    fn search_terms(&self, terms: &[QueryTerm], limit: usize) -> Vec<Hit> {
+    fn search_terms(&self, terms: &[QueryTerm], symptom: bool, limit: usize) -> Vec<Hit> {
         let top = self.candidates(terms);
         if top.is_empty() {
             return Vec::new();
@@ -344,9 +350,16 @@ impl Corpus {
             let id = self.dict.get(&t.text).copied();
             let df = id.map(|i| self.df[i as usize]).unwrap_or(0);
             let mut w = text::kind_weight(t.kind) * idf(n, df as f32);
-            if df == 0 && t.kind == Kind::Word && t.text.bytes().any(|b| b.is_ascii_digit()) {
+            let numeric = t.kind == Kind::Word && t.text.bytes().any(|b| b.is_ascii_digit());
+            if numeric && df == 0 {
                 // An unseen number or size ("3306", "1.2g") is just a detail of the question.
                 w *= 0.3;
+            } else if numeric && id.is_some_and(|i| !self.subject[i as usize]) {
+                // A number some topic's prose happens to hold but no tag or id names (the 5 of
+                // "explain it like I'm 5") is rarer than the question's real words, so at full
+                // weight it would pick the topic; exit code 137 or port 8080 in a topic's tags
+                // are subjects and keep their weight.
+                w *= NUMBER_FACTOR;
             }
             if t.text.starts_with('~') {
                 w *= 0.3;
@@ -432,9 +445,16 @@ impl Corpus {
                 (true, false, "docker") | (false, true, "k8s") => OTHER_PLATFORM,
                 _ => 1.0,
             };
+            // "Keeps failing" reports a problem: the runbook over the concept it breaks.
+            let runbook = if symptom && self.topics[ord].category == "troubleshooting" {
+                SYMPTOM_RUNBOOK
+            } else {
+                1.0
+            };
             let key = (RANK_COVERAGE * coverage + RANK_PHRASING * phrasing + RANK_BM25 * rel)
                 * rel.powf(RANK_BM25_POWER)
-                * platform;
+                * platform
+                * runbook;
             // A candidate far behind the best BM25 score is less likely to be meant.
             let anchor = if anchored { 1.0 } else { UNANCHORED };
             let confidence = (anchor * strict * (0.75 + 0.25 * rel)).clamp(0.0, 1.0);
@@ -611,6 +631,18 @@ mod tests {
             .collect();
         let sequential: Vec<TopicTokens> = topics.iter().map(tokenize_topic).collect();
         assert_eq!(tokenize_all(&topics), sequential);
+    }
+
+    #[test]
+    fn a_number_that_names_no_subject_does_not_pick_the_topic() {
+        // "5" is in one body only, so it is rarer than "container"; it names nothing.
+        let corpus = Corpus::build(vec![
+            topic("limits", "cpu quota", "a container gets 5 shares"),
+            topic("what-is", "what is a container", "an isolated process"),
+        ])
+        .expect("build");
+        let hits = corpus.search("explain containers like im 5", 2);
+        assert_eq!(ids(&hits)[0], "what-is", "{hits:?}");
     }
 
     #[test]

@@ -574,6 +574,24 @@ static DOCKER_WORDS: LazyLock<std::collections::HashSet<String>> = LazyLock::new
         .collect()
 });
 
+/// Whether the question reports a recurring problem ("老是失败", "keeps crashing") rather
+/// than asking what something is.
+pub fn reports_symptom(query: &str) -> bool {
+    const HAN: &[&str] = &["老是", "总是", "一直", "经常", "反复", "动不动", "时不时"];
+    const EN: &[&str] = &[
+        "keeps",
+        "keep",
+        "always",
+        "constantly",
+        "repeatedly",
+        "again",
+    ];
+    let q = normalize(query);
+    HAN.iter().any(|w| q.contains(w))
+        || q.split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|w| EN.contains(&w))
+}
+
 pub fn is_k8s_word(term: &str) -> bool {
     K8S_WORDS.contains(term)
 }

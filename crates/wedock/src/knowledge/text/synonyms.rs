@@ -87,6 +87,8 @@ pub(super) const SYNONYMS: &[&[&str]] = &[
     &["访问", "access", "reach"],
     &["外部", "external", "outside", "外网"],
     &["区别", "difference", "vs", "different"],
+    // "What's the point of X" asks what X is for.
+    &["用途", "purpose", "point", "用处"],
     &["大小", "size", "体积"],
     &["安全", "security", "secure"],
     &["资源", "resource", "resources"],

@@ -112,3 +112,12 @@ fn odd_input_does_not_panic() {
         let _ = analyze_query(s);
     }
 }
+
+#[test]
+fn a_recurring_problem_is_told_from_a_definition() {
+    assert!(reports_symptom("healthcheck 老是失败 状态不健康"));
+    assert!(reports_symptom("my pod keeps crashing"));
+    assert!(!reports_symptom("容器显示 unhealthy 是啥意思"));
+    // "keep" must be a word of its own, not part of "keepalive".
+    assert!(!reports_symptom("what does keepalive_timeout do"));
+}
