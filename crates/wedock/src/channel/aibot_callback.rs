@@ -144,10 +144,7 @@ async fn receive(Extension(b): Extension<Arc<AibotCallback>>, post: CallbackPost
                 Some(Refresh::Working(so_far)) => stream(&id, false, &so_far),
                 Some(Refresh::HandedOver) => {
                     let lang = super::user_lang(&app, &identity).await;
-                    let note = lang.pick(
-                        "答案准备时间较长，完成后将作为单独的消息发送给你。",
-                        "This is taking a while; the answer will follow as a separate message.",
-                    );
+                    let note = t!(lang, "channel.answer_follows");
                     stream(&id, true, note)
                 }
                 // Unknown or expired: close it rather than leave the bubble spinning.

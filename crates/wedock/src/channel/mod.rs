@@ -224,19 +224,11 @@ pub(crate) async fn user_lang(app: &App, identity: &str) -> Lang {
 }
 
 pub(crate) fn welcome(lang: Lang) -> &'static str {
-    lang.pick(
-        "你好，我是 wedock 🐳 直接提问（例如“怎么看容器日志”），或发送 /help 查看命令。",
-        "Hi, I'm wedock 🐳 Ask a question (e.g. \"how do I see container logs\") or send /help for the commands.",
-    )
+    t!(lang, "channel.welcome")
 }
 
 pub(crate) fn unsupported(lang: Lang, what: &str) -> String {
-    match lang {
-        Lang::Zh => format!("暂不支持“{what}”类型的消息，请发送文字。发送 /help 查看命令。"),
-        Lang::En => format!(
-            "Messages of type \"{what}\" are not supported yet; please send text. Send /help for the commands."
-        ),
-    }
+    t!(lang, "channel.unsupported", what = what)
 }
 
 /// Current Unix time in seconds, as the decimal string the envelopes want.
