@@ -11,7 +11,7 @@
 //!
 //! Run: `cargo bench -p wedock --bench diagnose`
 
-#[path = "../tests/it/support/fake_kube.rs"]
+#[path = "../tests/it/support/fake_kube/mod.rs"]
 #[allow(dead_code)]
 mod fake_kube;
 

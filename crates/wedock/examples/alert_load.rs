@@ -9,9 +9,10 @@
 //! ```
 //! `scripts/load-alerts.sh` runs it against two replicas on PostgreSQL.
 
+#[path = "common/load.rs"]
+mod load;
+
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
 struct Args {
     urls: Vec<String>,
@@ -27,9 +28,7 @@ fn args() -> Args {
         requests: 20_000,
         concurrency: 32,
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(k) = it.next() {
-        let v = it.next().unwrap_or_default();
+    for (k, v) in load::arg_pairs() {
         match k.as_str() {
             "--url" => a.urls.push(v),
             "--token" => a.token = v,
@@ -50,63 +49,36 @@ async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let a = Arc::new(args());
     let run = std::process::id();
-    let next = Arc::new(AtomicUsize::new(0));
-    let errors = Arc::new(AtomicUsize::new(0));
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(a.concurrency)
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("client");
-    let started = Instant::now();
-    let mut workers = Vec::new();
-    for _ in 0..a.concurrency {
-        let (a, next, errors, client) = (a.clone(), next.clone(), errors.clone(), client.clone());
-        workers.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= a.requests {
-                    break;
-                }
+    let client = load::client(a.concurrency);
+    let send = {
+        let a = a.clone();
+        move |i: usize| {
+            let (a, client) = (a.clone(), client.clone());
+            async move {
                 let body = serde_json::json!({
                     "text": format!("load test alert {i} of run {run}"),
                     "id": format!("load-{run}-{i}"),
                 });
-                let t = Instant::now();
-                let ok = client
+                client
                     .post(&a.urls[i % a.urls.len()])
                     .bearer_auth(&a.token)
                     .json(&body)
                     .send()
                     .await
-                    .is_ok_and(|r| r.status().is_success());
-                lat.push(t.elapsed());
-                if !ok {
-                    errors.fetch_add(1, Ordering::Relaxed);
-                }
+                    .is_ok_and(|r| r.status().is_success())
             }
-            lat
-        }));
-    }
-    let mut lat: Vec<Duration> = Vec::new();
-    for w in workers {
-        lat.extend(w.await.unwrap_or_default());
-    }
-    let elapsed = started.elapsed();
-    lat.sort();
-    let pct = |p: f64| {
-        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
-            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+        }
     };
-    let errors = errors.load(Ordering::Relaxed);
+    let r = load::run(a.concurrency, a.requests, send).await;
     println!(
-        "{} alerts to {} replica(s), concurrency {}: {:.0} accepted/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, errors {errors}",
-        lat.len(),
+        "{} alerts to {} replica(s), concurrency {}: {:.0} accepted/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, errors {}",
+        r.lat.len(),
         a.urls.len(),
         a.concurrency,
-        (lat.len() - errors) as f64 / elapsed.as_secs_f64(),
-        pct(0.50),
-        pct(0.99),
-        pct(1.0),
+        r.per_sec(true),
+        r.pct(0.50),
+        r.pct(0.99),
+        r.pct(1.0),
+        r.errors,
     );
 }

@@ -15,9 +15,11 @@
 //! `--emit FILE` writes the requests (`path?query TAB body`, one a line) and exits;
 //! `--verify-file FILE` checks the replies wrk kept (one a line) and prints the count.
 
+#[path = "common/load.rs"]
+mod load;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 use wxcrypt::MsgCrypt;
 
 struct Args {
@@ -48,9 +50,7 @@ fn args() -> Args {
         verify_file: None,
         distinct_text: false,
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(k) = it.next() {
-        let v = it.next().unwrap_or_default();
+    for (k, v) in load::arg_pairs() {
         match k.as_str() {
             "--url" => a.url = v,
             "--token" => a.token = v,
@@ -127,39 +127,27 @@ async fn main() {
         return;
     }
     let reqs = Arc::new(reqs);
-    let next = Arc::new(AtomicUsize::new(0));
-    let errors = Arc::new(AtomicUsize::new(0));
     let verified = Arc::new(AtomicUsize::new(0));
     let checked = a.requests.div_ceil(a.verify_every);
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(a.concurrency)
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("client");
-    let started = Instant::now();
-    let mut workers = Vec::new();
-    for _ in 0..a.concurrency {
-        let (reqs, next, errors, verified, client, crypt) = (
-            reqs.clone(),
-            next.clone(),
-            errors.clone(),
-            verified.clone(),
-            client.clone(),
-            crypt.clone(),
-        );
-        let every = a.verify_every;
-        workers.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
+    let every = a.verify_every;
+    let client = load::client(a.concurrency);
+    let send = {
+        let (reqs, verified) = (reqs.clone(), verified.clone());
+        move |i: usize| {
+            let (reqs, verified, client, crypt) = (
+                reqs.clone(),
+                verified.clone(),
+                client.clone(),
+                crypt.clone(),
+            );
+            async move {
                 let Some((url, body)) = reqs.get(i) else {
-                    break;
+                    return false;
                 };
-                let t = Instant::now();
-                let ok = match client.post(url).body(body.clone()).send().await {
+                match client.post(url).body(body.clone()).send().await {
                     Ok(r) if r.status().is_success() => match r.text().await {
                         Ok(text) if text.contains("<Encrypt>") => {
-                            if i % every != 0 {
+                            if !i.is_multiple_of(every) {
                                 true
                             } else if verify(&crypt, &text, &format!("load{}", i % USERS)) {
                                 verified.fetch_add(1, Ordering::Relaxed);
@@ -171,38 +159,23 @@ async fn main() {
                         _ => false,
                     },
                     _ => false,
-                };
-                lat.push(t.elapsed());
-                if !ok {
-                    errors.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            lat
-        }));
-    }
-    let mut lat: Vec<Duration> = Vec::new();
-    for w in workers {
-        lat.extend(w.await.unwrap_or_default());
-    }
-    let elapsed = started.elapsed();
-    lat.sort();
-    let pct = |p: f64| {
-        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
-            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+        }
     };
-    let rps = lat.len() as f64 / elapsed.as_secs_f64();
+    let r = load::run(a.concurrency, reqs.len(), send).await;
     // One line, `key=value` fields after the label, for scripts/load-wecom.sh to read.
     println!(
         "{}: requests={} concurrency={} rps={:.0} p50_ms={:.2} p90_ms={:.2} p99_ms={:.2} max_ms={:.2} errors={} verified={} checked={}",
         a.label,
-        lat.len(),
+        r.lat.len(),
         a.concurrency,
-        rps,
-        pct(0.50),
-        pct(0.90),
-        pct(0.99),
-        pct(1.0),
-        errors.load(Ordering::Relaxed),
+        r.per_sec(false),
+        r.pct(0.50),
+        r.pct(0.90),
+        r.pct(0.99),
+        r.pct(1.0),
+        r.errors,
         verified.load(Ordering::Relaxed),
         checked,
     );

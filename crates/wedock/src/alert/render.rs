@@ -13,53 +13,45 @@ const LOG_BUDGET: usize = 1500;
 
 /// What an exit code usually means.
 pub fn exit_meaning(code: i64, lang: Lang) -> String {
-    let (zh, en) = match code {
-        0 => ("正常退出", "normal exit"),
-        1 => ("应用错误", "application error"),
-        2 => ("命令用法错误", "misuse of a shell command"),
-        125 => ("docker run 本身失败", "docker run itself failed"),
-        126 => ("命令无法执行（权限或格式）", "command cannot be invoked"),
-        127 => ("命令不存在", "command not found"),
-        137 => (
-            "被 SIGKILL 杀死（内存耗尽或 docker kill）",
-            "killed by SIGKILL (out of memory or docker kill)",
-        ),
-        139 => ("段错误 SIGSEGV", "segmentation fault (SIGSEGV)"),
-        143 => ("收到 SIGTERM 正常终止", "terminated by SIGTERM"),
-        c if c > 128 && c < 160 => {
-            return match lang {
-                Lang::Zh => format!("被信号 {} 终止", c - 128),
-                Lang::En => format!("killed by signal {}", c - 128),
-            };
-        }
-        _ => ("应用自定义错误码", "application-defined error"),
+    let meaning = match code {
+        0 => t!(lang, "alert.exit_0"),
+        1 => t!(lang, "alert.exit_1"),
+        2 => t!(lang, "alert.exit_2"),
+        125 => t!(lang, "alert.exit_125"),
+        126 => t!(lang, "alert.exit_126"),
+        127 => t!(lang, "alert.exit_127"),
+        137 => t!(lang, "alert.exit_137"),
+        139 => t!(lang, "alert.exit_139"),
+        143 => t!(lang, "alert.exit_143"),
+        c if c > 128 && c < 160 => return t!(lang, "alert.exit_signal", signal = c - 128),
+        _ => t!(lang, "alert.exit_other"),
     };
-    lang.pick(zh, en).to_string()
+    meaning.to_string()
 }
 
 fn kind_title(kind: &str, lang: Lang) -> &'static str {
     match kind {
-        "die" => lang.pick("容器退出", "Container exited"),
-        "oom" => lang.pick("内存耗尽被杀（OOM）", "Killed: out of memory (OOM)"),
-        "unhealthy" => lang.pick("健康检查失败", "Container unhealthy"),
-        "healthy" => lang.pick("恢复健康", "Healthy again"),
-        "restart_loop" => lang.pick("反复重启", "Restart loop"),
-        "stop" => lang.pick("被手动停止", "Stopped by someone"),
-        "recovered" => lang.pick("已恢复运行", "Running again"),
-        "daemon_down" => lang.pick("Docker 引擎不可达", "Docker engine unreachable"),
-        "daemon_up" => lang.pick("Docker 引擎已恢复", "Docker engine is back"),
-        "crashloop" => lang.pick("Pod 反复崩溃（CrashLoopBackOff）", "CrashLoopBackOff"),
-        "image_pull" => lang.pick("镜像拉取失败", "Image pull failing"),
-        "config_error" => lang.pick("容器配置错误", "Container config error"),
-        "pending" => lang.pick("Pod 长时间 Pending", "Pod stuck Pending"),
-        "job_failed" => lang.pick("Job 失败", "Job failed"),
-        "node_not_ready" => lang.pick("节点 NotReady", "Node NotReady"),
-        "node_pressure" => lang.pick("节点资源压力", "Node under pressure"),
-        "deployment_unavailable" => lang.pick("Deployment 副本不可用", "Deployment unavailable"),
-        "event" => lang.pick("集群 Warning 事件", "Cluster warning event"),
-        "firing" => lang.pick("告警", "Firing"),
-        "resolved" => lang.pick("已解决", "Resolved"),
-        _ => lang.pick("通知", "Notice"),
+        "die" => t!(lang, "alert.kind_die"),
+        "oom" => t!(lang, "alert.kind_oom"),
+        "unhealthy" => t!(lang, "alert.kind_unhealthy"),
+        "healthy" => t!(lang, "alert.kind_healthy"),
+        "restart_loop" => t!(lang, "alert.kind_restart_loop"),
+        "stop" => t!(lang, "alert.kind_stop"),
+        "recovered" => t!(lang, "alert.kind_recovered"),
+        "daemon_down" => t!(lang, "alert.kind_daemon_down"),
+        "daemon_up" => t!(lang, "alert.kind_daemon_up"),
+        "crashloop" => t!(lang, "alert.kind_crashloop"),
+        "image_pull" => t!(lang, "alert.kind_image_pull"),
+        "config_error" => t!(lang, "alert.kind_config_error"),
+        "pending" => t!(lang, "alert.kind_pending"),
+        "job_failed" => t!(lang, "alert.kind_job_failed"),
+        "node_not_ready" => t!(lang, "alert.kind_node_not_ready"),
+        "node_pressure" => t!(lang, "alert.kind_node_pressure"),
+        "deployment_unavailable" => t!(lang, "alert.kind_deployment_unavailable"),
+        "event" => t!(lang, "alert.kind_event"),
+        "firing" => t!(lang, "alert.kind_firing"),
+        "resolved" => t!(lang, "alert.kind_resolved"),
+        _ => t!(lang, "alert.kind_other"),
     }
 }
 
@@ -138,23 +130,19 @@ pub fn one(a: &Alert, format: Format, lang: Lang) -> String {
     let mut out = vec![headline(a, format, lang)];
     let mut kv = |k: &str, v: String| out.push(format!("{q}{k}: {v}"));
     if let Some(i) = &a.image {
-        kv(lang.pick("镜像", "Image"), i.clone());
+        kv(t!(lang, "alert.field_image"), i.clone());
     }
     if let Some(s) = &a.signal {
-        kv(lang.pick("信号", "Signal"), s.clone());
+        kv(t!(lang, "alert.field_signal"), s.clone());
     }
     if let Some(r) = a.restarts {
-        kv(lang.pick("重启次数", "Restarts"), r.to_string());
+        kv(t!(lang, "alert.field_restarts"), r.to_string());
     }
     if a.kind == "oom" {
-        kv(
-            "OOM",
-            lang.pick("是（超出内存限制）", "yes (memory limit hit)")
-                .into(),
-        );
+        kv("OOM", t!(lang, "alert.oom_yes").into());
     }
     if let Some(t) = &a.text {
-        kv(lang.pick("详情", "Details"), t.clone());
+        kv(t!(lang, "alert.field_details"), t.clone());
     }
     for (k, v) in &a.labels {
         if a.source == "alertmanager" && k != "alertname" {
@@ -162,9 +150,9 @@ pub fn one(a: &Alert, format: Format, lang: Lang) -> String {
         }
     }
     if let Some(u) = &a.url {
-        kv(lang.pick("链接", "Link"), u.clone());
+        kv(t!(lang, "alert.field_link"), u.clone());
     }
-    kv(lang.pick("时间", "Time"), when(a.at));
+    kv(t!(lang, "alert.field_time"), when(a.at));
     out.extend(likely.into_iter().map(|l| format!("{q}{l}")));
     // Where there are no buttons, the message says what to type.
     out.extend(crate::incident::command_hint(
@@ -175,10 +163,7 @@ pub fn one(a: &Alert, format: Format, lang: Lang) -> String {
     if let Some(logs) = a.logs.as_deref().filter(|l| !l.trim().is_empty()) {
         let logs = crate::render::tail_fit(logs.trim_end(), LOG_BUDGET, lang);
         let n = logs.lines().count();
-        out.push(match lang {
-            Lang::Zh => format!("{LOG_MARK} 最近 {n} 行日志："),
-            Lang::En => format!("{LOG_MARK} Last {n} log lines:"),
-        });
+        out.push(format!("{LOG_MARK} {}", t!(lang, "alert.log_lines", n = n)));
         out.push(escape::block(Target::from(format), &logs));
     }
     out.join("\n")
@@ -214,10 +199,13 @@ pub fn group(alerts: &[Alert], format: Format, lang: Lang) -> String {
         .clone()
         .or_else(|| first.host.clone())
         .unwrap_or_else(|| first.source.clone());
-    let head = match lang {
-        Lang::Zh => format!("{what}：{place} 共 {} 项", alerts.len()),
-        Lang::En => format!("{what}: {} in {place}", alerts.len()),
-    };
+    let head = t!(
+        lang,
+        "alert.group_head",
+        what = what,
+        place = place,
+        n = alerts.len()
+    );
     let head = match format {
         Format::Markdown => format!("<font color=\"{}\">**{head}**</font>", colour(sev)),
         Format::MarkdownV2 => format!("**{head}**"),
@@ -245,7 +233,11 @@ pub fn group(alerts: &[Alert], format: Format, lang: Lang) -> String {
         }
         out.push(line);
     }
-    out.push(format!("{}: {}", lang.pick("时间", "Time"), when(first.at)));
+    out.push(format!(
+        "{}: {}",
+        t!(lang, "alert.field_time"),
+        when(first.at)
+    ));
     out.extend(crate::incident::command_hint(alerts, format, lang));
     out.join("\n")
 }

@@ -16,6 +16,7 @@
 //!
 //! Identities are `aibot:<userid>`, the same as in long-connection mode.
 
+use super::callback::{CallbackPost, CallbackQuery};
 use super::reject;
 use crate::app::App;
 use crate::config::AibotMode;
@@ -23,7 +24,7 @@ use crate::message::{Incoming, Progress};
 use crate::outbox::{Delivery, Sender};
 use crate::server::AppState;
 use crate::store::{NewOutboxMessage, OutboxMessage};
-use axum::extract::{Extension, RawQuery, State};
+use axum::extract::{Extension, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -104,18 +105,13 @@ pub fn routes(app: &App) -> Option<axum::Router<AppState>> {
 async fn verify(
     State(s): State<AppState>,
     Extension(b): Extension<Arc<AibotCallback>>,
-    RawQuery(q): RawQuery,
+    CallbackQuery(q): CallbackQuery,
 ) -> Response {
-    super::answer_encrypted_verification(s.app(), CHANNEL, &b.keys, q)
+    super::answer_encrypted_verification(s.app(), CHANNEL, &b.keys, &q)
 }
 
-async fn receive(
-    State(s): State<AppState>,
-    Extension(b): Extension<Arc<AibotCallback>>,
-    RawQuery(q): RawQuery,
-    body: axum::body::Body,
-) -> Response {
-    let q = super::wecom_app::query_map(q);
+async fn receive(Extension(b): Extension<Arc<AibotCallback>>, post: CallbackPost) -> Response {
+    let CallbackPost { s, q, body } = post;
     let (plain, crypt) =
         match super::open_encrypted_callback(s.app(), CHANNEL, &b.keys, &q, body).await {
             Ok(p) => p,
@@ -148,10 +144,7 @@ async fn receive(
                 Some(Refresh::Working(so_far)) => stream(&id, false, &so_far),
                 Some(Refresh::HandedOver) => {
                     let lang = super::user_lang(&app, &identity).await;
-                    let note = lang.pick(
-                        "答案准备时间较长，完成后将作为单独的消息发送给你。",
-                        "This is taking a while; the answer will follow as a separate message.",
-                    );
+                    let note = t!(lang, "channel.answer_follows");
                     stream(&id, true, note)
                 }
                 // Unknown or expired: close it rather than leave the bubble spinning.

@@ -485,10 +485,7 @@ async fn on_message(
             }
         }
         if opened.elapsed() >= window {
-            let note = lang.pick(
-                "答案准备时间较长，完成后将作为单独的消息发送给你。",
-                "This is taking a while; the answer will follow as a separate message.",
-            );
+            let note = t!(lang, "channel.answer_follows");
             let _ = stream.frame(note, true).await;
             metrics::counter!("wedock_aibot_stream_fallback_total", "reason" => "window")
                 .increment(1);

@@ -13,6 +13,7 @@ pub mod aibot_callback;
 pub mod aibot_cards;
 pub mod aibot_message;
 pub mod aibot_ws;
+pub(crate) mod callback;
 pub mod ilink;
 pub mod respond;
 pub mod token;
@@ -195,10 +196,9 @@ pub(crate) fn answer_encrypted_verification(
     app: &App,
     channel: &str,
     keys: &KeyRing,
-    raw_query: Option<String>,
+    q: &std::collections::HashMap<String, String>,
 ) -> Response {
-    let q = wecom_app::query_map(raw_query);
-    let [sig, ts, nonce, echo] = match verification_params(app, channel, &q, "msg_signature") {
+    let [sig, ts, nonce, echo] = match verification_params(app, channel, q, "msg_signature") {
         Ok(p) => p,
         Err(refused) => return *refused,
     };
@@ -224,19 +224,11 @@ pub(crate) async fn user_lang(app: &App, identity: &str) -> Lang {
 }
 
 pub(crate) fn welcome(lang: Lang) -> &'static str {
-    lang.pick(
-        "你好，我是 wedock 🐳 直接提问（例如“怎么看容器日志”），或发送 /help 查看命令。",
-        "Hi, I'm wedock 🐳 Ask a question (e.g. \"how do I see container logs\") or send /help for the commands.",
-    )
+    t!(lang, "channel.welcome")
 }
 
 pub(crate) fn unsupported(lang: Lang, what: &str) -> String {
-    match lang {
-        Lang::Zh => format!("暂不支持“{what}”类型的消息，请发送文字。发送 /help 查看命令。"),
-        Lang::En => format!(
-            "Messages of type \"{what}\" are not supported yet; please send text. Send /help for the commands."
-        ),
-    }
+    t!(lang, "channel.unsupported", what = what)
 }
 
 /// Current Unix time in seconds, as the decimal string the envelopes want.
@@ -351,6 +343,34 @@ pub(crate) async fn open_encrypted_callback<'k>(
             let (reason, status) = crypt_reason(&e);
             reject(channel, reason, status, &format!("{e} ({})", e.code()))
         })
+}
+
+/// POSTs an outbox payload as JSON for the senders that own their HTTP call (robot webhooks,
+/// the wechatbot gateway). A transport failure becomes a retry whose reason names only the
+/// kind of failure: reqwest's message can carry the URL, and webhook keys and tokens live there.
+pub(crate) async fn post_payload(
+    req: reqwest::RequestBuilder,
+    payload: &str,
+    who: &str,
+) -> Result<reqwest::Response, crate::outbox::Delivery> {
+    let sent = req
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(payload.to_string())
+        .send()
+        .await;
+    sent.map_err(|e| {
+        let kind = if e.is_timeout() {
+            "timeout"
+        } else if e.is_connect() {
+            "connection failed"
+        } else {
+            "request failed"
+        };
+        crate::outbox::Delivery::Retry {
+            reason: format!("{who}: {kind}"),
+            after: None,
+        }
+    })
 }
 
 /// Largest callback body accepted (Tencent's messages are a few KiB).

@@ -192,29 +192,11 @@ impl Sender for RobotSender {
                 msg.target
             ));
         }
-        let resp = self
-            .client
-            .post(&robot.url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(msg.payload.clone())
-            .send()
-            .await;
-        let resp = match resp {
+        let who = format!("robot {}", msg.target);
+        let resp = match super::post_payload(self.client.post(&robot.url), &msg.payload, &who).await
+        {
             Ok(r) => r,
-            // reqwest errors can include the URL (and so the key): keep only the kind.
-            Err(e) => {
-                let kind = if e.is_timeout() {
-                    "timeout"
-                } else if e.is_connect() {
-                    "connection failed"
-                } else {
-                    "request failed"
-                };
-                return Delivery::Retry {
-                    reason: format!("robot {}: {kind}", msg.target),
-                    after: None,
-                };
-            }
+            Err(retry) => return retry,
         };
         let status = resp.status();
         if status.is_server_error() || status.as_u16() == 429 {

@@ -35,6 +35,24 @@ pub enum TokenKind {
     Wechat { app_id: String, secret: Secret },
 }
 
+impl TokenKind {
+    /// A WeCom app's token: one per corp and app secret.
+    pub fn wecom(corp_id: &str, secret: &str) -> Self {
+        TokenKind::Wecom {
+            corp_id: corp_id.to_string(),
+            secret: Secret::new(secret),
+        }
+    }
+
+    /// An Official Account's token.
+    pub fn wechat(app_id: &str, secret: &str) -> Self {
+        TokenKind::Wechat {
+            app_id: app_id.to_string(),
+            secret: Secret::new(secret),
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct Cached {
     token: String,
@@ -97,6 +115,16 @@ struct TokenResponse {
 }
 
 impl TokenSource {
+    /// The token source of a channel's outbox sender: the platform's configured API base,
+    /// and the shared store as the token cache, so that all replicas use one token.
+    pub fn for_app(app: &crate::app::App, kind: TokenKind) -> Self {
+        let base = match kind {
+            TokenKind::Wecom { .. } => &app.config.api.wecom_base,
+            TokenKind::Wechat { .. } => &app.config.api.wechat_base,
+        };
+        Self::new(kind, base, app.store.clone())
+    }
+
     pub fn new(kind: TokenKind, base: &url::Url, store: Arc<dyn Store>) -> Self {
         let key = match &kind {
             TokenKind::Wecom { corp_id, secret } => {

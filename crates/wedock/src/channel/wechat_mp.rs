@@ -18,19 +18,19 @@
 //!
 //! Identities are `wechat:<OpenID>`.
 
+use super::callback::{CallbackMessage, CallbackPost, CallbackQuery};
 use super::respond::{Answer, Responder};
 use super::token::{TokenKind, TokenSource, delivery_of};
-use super::wecom_app::query_map;
 use super::{CALLBACK_BODY_LIMIT, reject};
 use crate::app::App;
 use crate::config::MpMode;
 use crate::identity::Role;
-use crate::message::{Incoming, Reply};
+use crate::message::Reply;
 use crate::outbox::{Delivery, Sender};
 use crate::server::AppState;
 use crate::store::{NewOutboxMessage, OutboxMessage};
 use async_trait::async_trait;
-use axum::extract::{Extension, RawQuery, State};
+use axum::extract::{Extension, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -98,9 +98,8 @@ pub fn routes(app: &App) -> Option<axum::Router<AppState>> {
 async fn verify(
     State(s): State<AppState>,
     Extension(m): Extension<Arc<WechatMp>>,
-    RawQuery(q): RawQuery,
+    CallbackQuery(q): CallbackQuery,
 ) -> Response {
-    let q = query_map(q);
     let [sig, ts, nonce, echo] = match super::verification_params(s.app(), CHANNEL, &q, "signature")
     {
         Ok(p) => p,
@@ -124,13 +123,8 @@ async fn verify(
     (StatusCode::OK, echo.to_string()).into_response()
 }
 
-async fn receive(
-    State(s): State<AppState>,
-    Extension(m): Extension<Arc<WechatMp>>,
-    RawQuery(q): RawQuery,
-    body: axum::body::Body,
-) -> Response {
-    let q = query_map(q);
+async fn receive(Extension(m): Extension<Arc<WechatMp>>, post: CallbackPost) -> Response {
+    let CallbackPost { s, q, body } = post;
     let (Some(ts), Some(nonce)) = (q.get("timestamp"), q.get("nonce")) else {
         return reject(
             CHANNEL,
@@ -146,9 +140,15 @@ async fn receive(
         Ok(b) => b,
         Err(r) => return r,
     };
+    let posted = Posted {
+        q: &q,
+        ts,
+        nonce,
+        body: &body,
+    };
     let opened = match m.mode {
-        MpMode::Plain => open_plain(&s, &m, &q, ts, nonce, &body).await,
-        MpMode::Compatible | MpMode::Safe => open_encrypted(&m, &q, ts, nonce, &body),
+        MpMode::Plain => open_plain(&s, &m, &posted).await,
+        MpMode::Compatible | MpMode::Safe => open_encrypted(&m, &posted),
     };
     let Opened {
         plain,
@@ -162,52 +162,35 @@ async fn receive(
         Ok(f) => f,
         Err(e) => return reject(CHANNEL, "bad_xml", StatusCode::BAD_REQUEST, &e),
     };
-    let field = |k: &str| fields.get(k).map(String::as_str).unwrap_or("");
-    let user = field("FromUserName").to_string();
-    let account = field("ToUserName").to_string();
-    if user.is_empty() {
-        return reject(
-            CHANNEL,
-            "bad_message",
-            StatusCode::BAD_REQUEST,
-            &"message without FromUserName",
-        );
-    }
+    let message = match CallbackMessage::new(CHANNEL, &fields) {
+        Ok(m) => m,
+        Err(refused) => return *refused,
+    };
+    let user = &message.user;
+    let account = message.field("ToUserName");
     let app = s.app();
-    let identity = format!("{CHANNEL}:{user}");
     let reply_mode = Mode {
         crypt: reply_crypt,
         nonce,
     };
-    let text = match field("MsgType") {
-        "text" => field("Content").to_string(),
+    let text = match message.field("MsgType") {
+        "text" => message.field("Content").to_string(),
         "event" => {
-            return match field("Event") {
+            return match message.field("Event") {
                 "subscribe" => {
-                    let lang = super::user_lang(app, &identity).await;
-                    reply_mode.text(&user, &account, super::welcome(lang))
+                    let lang = super::user_lang(app, &message.identity).await;
+                    reply_mode.text(user, account, super::welcome(lang))
                 }
                 _ => success(),
             };
         }
         other => {
-            let lang = super::user_lang(app, &identity).await;
-            return reply_mode.text(&user, &account, &super::unsupported(lang, other));
+            let lang = super::user_lang(app, &message.identity).await;
+            return reply_mode.text(user, account, &super::unsupported(lang, other));
         }
     };
-    let msg_id = match field("MsgId") {
-        "" => format!("{user}:{}", field("CreateTime")),
-        id => id.to_string(),
-    };
-    let msg = Incoming {
-        channel: CHANNEL.into(),
-        user: user.clone(),
-        chat: None,
-        text,
-        msg_id: Some(msg_id.clone()),
-        granted_role: None,
-        role_cap,
-    };
+    let msg_id = message.msg_id();
+    let msg = message.incoming(CHANNEL, text, &msg_id, role_cap);
     // The user's message opens the customer-service window the late reply must fit in.
     let opened = crate::store::now_ms();
     let late_user = user.clone();
@@ -221,13 +204,9 @@ async fn receive(
     match m.responder.respond(&s, msg, m.window, late).await {
         Answer::Passive(reply) => {
             let parts = text_parts(&reply);
-            let extras = send_messages(&user, &format!("reply:{msg_id}"), &parts, 1);
-            for extra in with_window(extras, opened) {
-                if let Err(e) = s.outbox.enqueue(extra).await {
-                    tracing::error!(error = %e, "could not queue a reply part");
-                }
-            }
-            reply_mode.text(&user, &account, parts.first().map_or("", String::as_str))
+            let extras = send_messages(user, &format!("reply:{msg_id}"), &parts, 1);
+            super::callback::queue_rest(&s, with_window(extras, opened)).await;
+            reply_mode.text(user, account, parts.first().map_or("", String::as_str))
         }
         Answer::Nothing => success(),
     }
@@ -244,31 +223,37 @@ struct Opened<'a> {
 
 type Refused = Box<Response>;
 
+/// A message POST as received, its timestamp already checked: what each mode opens.
+struct Posted<'r> {
+    q: &'r HashMap<String, String>,
+    ts: &'r str,
+    nonce: &'r str,
+    body: &'r [u8],
+}
+
+/// [`reject`] for this channel, boxed: a refusal is the rare, large error case.
+fn refuse(reason: &'static str, status: StatusCode, detail: &dyn std::fmt::Display) -> Refused {
+    Box::new(reject(CHANNEL, reason, status, detail))
+}
+
 /// Compatible and safe mode: only a valid `Encrypt` element under `msg_signature` counts.
 /// Safe mode also requires `encrypt_type=aes`, as WeChat always sends it; compatible mode
 /// decrypts whatever the query says, so stripping `encrypt_type` from a captured request
 /// gets neither its plaintext fields trusted nor a plaintext reply.
-fn open_encrypted<'a>(
-    m: &'a WechatMp,
-    q: &HashMap<String, String>,
-    ts: &str,
-    nonce: &str,
-    body: &[u8],
-) -> Result<Opened<'a>, Refused> {
+fn open_encrypted<'a>(m: &'a WechatMp, p: &Posted<'_>) -> Result<Opened<'a>, Refused> {
+    let Posted { q, ts, nonce, body } = *p;
     let Some(keys) = &m.crypt else {
-        return Err(Box::new(reject(
-            CHANNEL,
+        return Err(refuse(
             "not_configured",
             StatusCode::BAD_REQUEST,
             &"wechat.mp.encoding_aes_key is not set",
-        )));
+        ));
     };
     let aes = q.get("encrypt_type").is_some_and(|t| t == "aes");
     let sig = match q.get("msg_signature") {
         Some(sig) if aes || m.mode == MpMode::Compatible => sig,
         _ => {
-            return Err(Box::new(reject(
-                CHANNEL,
+            return Err(refuse(
                 "downgrade",
                 StatusCode::FORBIDDEN,
                 &format!(
@@ -276,7 +261,7 @@ fn open_encrypted<'a>(
                      Encrypt element; plaintext is refused",
                     m.mode.as_str()
                 ),
-            )));
+            ));
         }
     };
     match keys.open(|c| c.decrypt_envelope(sig, ts, nonce, body)) {
@@ -287,12 +272,7 @@ fn open_encrypted<'a>(
         }),
         Err(e) => {
             let (reason, status) = super::crypt_reason(&e);
-            Err(Box::new(reject(
-                CHANNEL,
-                reason,
-                status,
-                &format!("{e} ({})", e.code()),
-            )))
+            Err(refuse(reason, status, &format!("{e} ({})", e.code())))
         }
     }
 }
@@ -302,35 +282,30 @@ fn open_encrypted<'a>(
 async fn open_plain<'a>(
     s: &AppState,
     m: &'a WechatMp,
-    q: &HashMap<String, String>,
-    ts: &str,
-    nonce: &str,
-    body: &[u8],
+    p: &Posted<'_>,
 ) -> Result<Opened<'a>, Refused> {
+    let Posted { q, ts, nonce, body } = *p;
     if q.get("encrypt_type").is_some_and(|t| t == "aes") {
-        return Err(Box::new(reject(
-            CHANNEL,
+        return Err(refuse(
             "wrong_mode",
             StatusCode::BAD_REQUEST,
             &"encrypted message but wechat.mp.mode is plain",
-        )));
+        ));
     }
     let sig = q.get("signature").map(String::as_str).unwrap_or("");
     if wxcrypt::verify_plain_signature(sig, &m.token, ts, nonce).is_err() {
-        return Err(Box::new(reject(
-            CHANNEL,
+        return Err(refuse(
             "bad_signature",
             StatusCode::FORBIDDEN,
             &"signature mismatch",
-        )));
+        ));
     }
     let Ok(plain) = String::from_utf8(body.to_vec()) else {
-        return Err(Box::new(reject(
-            CHANNEL,
+        return Err(refuse(
             "bad_xml",
             StatusCode::BAD_REQUEST,
             &"body is not UTF-8",
-        )));
+        ));
     };
     claim_signature(s.app(), sig, ts, nonce, &body_digest(body))
         .await
@@ -438,22 +413,13 @@ pub fn send_messages(
     parts: &[String],
     skip: usize,
 ) -> Vec<NewOutboxMessage> {
-    parts
-        .iter()
-        .enumerate()
-        .skip(skip)
-        .map(|(i, part)| NewOutboxMessage {
-            channel: SENDER.into(),
-            target: user.to_string(),
-            payload: serde_json::json!({
-                "touser": user,
-                "msgtype": "text",
-                "text": {"content": part},
-            })
-            .to_string(),
-            dedup_key: Some(format!("{SENDER}:{key}:{i}")),
+    super::callback::part_messages(SENDER, user, key, parts, skip, |part| {
+        serde_json::json!({
+            "touser": user,
+            "msgtype": "text",
+            "text": {"content": part},
         })
-        .collect()
+    })
 }
 
 /// The customer-service window (wechat-protocol.md §3): a user's message allows
@@ -513,15 +479,9 @@ pub struct WechatMpSender {
 
 pub fn sender(app: &Arc<App>) -> Option<WechatMpSender> {
     let cfg = app.config.wechat.mp.as_ref()?;
+    let kind = TokenKind::wechat(&cfg.app_id, cfg.app_secret.expose());
     Some(WechatMpSender {
-        tokens: TokenSource::new(
-            TokenKind::Wechat {
-                app_id: cfg.app_id.clone(),
-                secret: crate::secret::Secret::new(cfg.app_secret.expose()),
-            },
-            &app.config.api.wechat_base,
-            app.store.clone(),
-        ),
+        tokens: TokenSource::for_app(app, kind),
         store: app.store.clone(),
     })
 }

@@ -16,6 +16,7 @@
 //! `wechatbot:<display name>`, which anyone can choose, so such senders act as guest. Groups
 //! are `wechatbot:<topic>` and are named by anyone too: every group message acts as guest.
 
+use super::callback::CallbackQuery;
 use super::{CALLBACK_BODY_LIMIT, reject};
 use crate::app::App;
 use crate::identity::Role;
@@ -25,7 +26,7 @@ use crate::server::AppState;
 use crate::store::{NewOutboxMessage, OutboxMessage};
 use async_trait::async_trait;
 use axum::Json;
-use axum::extract::{FromRequest, Multipart, RawQuery, Request, State};
+use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -47,14 +48,17 @@ fn no_reply() -> Response {
     Json(json!({"success": false})).into_response()
 }
 
-async fn receive(State(s): State<AppState>, RawQuery(q): RawQuery, req: Request) -> Response {
+async fn receive(
+    State(s): State<AppState>,
+    CallbackQuery(q): CallbackQuery,
+    req: Request,
+) -> Response {
     let app = s.app().clone();
     let Some(cfg) = app.config.gateway.wechatbot.as_ref() else {
         return StatusCode::NOT_FOUND.into_response();
     };
     // Required by the config check; absent (a config built in code) refuses everything.
     let expected = cfg.callback_token.as_ref().map_or("", |t| t.expose());
-    let q = super::wecom_app::query_map(q);
     let given = q.get("token").map(String::as_str).unwrap_or("");
     if expected.is_empty() || !constant_eq(given.as_bytes(), expected.as_bytes()) {
         return reject(
@@ -239,22 +243,13 @@ impl Sender for WechatbotSender {
         SENDER
     }
     async fn deliver(&self, msg: &OutboxMessage) -> Delivery {
-        let resp = self
+        let req = self
             .http
             .post(&self.url)
-            .query(&[("token", self.token.expose())])
-            .header("content-type", "application/json")
-            .body(msg.payload.clone())
-            .send()
-            .await;
-        let resp = match resp {
+            .query(&[("token", self.token.expose())]);
+        let resp = match super::post_payload(req, &msg.payload, "gateway unreachable").await {
             Ok(r) => r,
-            Err(e) => {
-                return Delivery::Retry {
-                    reason: format!("gateway unreachable: {}", e.without_url()),
-                    after: None,
-                };
-            }
+            Err(retry) => return retry,
         };
         let status = resp.status();
         if status.is_server_error() || status.as_u16() == 429 {

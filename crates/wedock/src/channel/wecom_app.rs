@@ -12,17 +12,18 @@
 pub mod cards;
 pub mod resolved;
 
+use super::callback::{CallbackMessage, CallbackPost, CallbackQuery};
 use super::reject;
 use super::respond::{Answer, Responder};
 use super::token::{TokenKind, TokenSource, delivery_of};
 use crate::app::App;
 use crate::config::AppFormat;
-use crate::message::{Incoming, Reply};
+use crate::message::Reply;
 use crate::outbox::{Delivery, Sender};
 use crate::server::AppState;
 use crate::store::{NewOutboxMessage, OutboxMessage};
 use async_trait::async_trait;
-use axum::extract::{Extension, RawQuery, State};
+use axum::extract::{Extension, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -82,12 +83,6 @@ pub fn routes(app: &App) -> Option<axum::Router<AppState>> {
     )
 }
 
-pub(crate) fn query_map(raw: Option<String>) -> HashMap<String, String> {
-    url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect()
-}
-
 /// Base64 never contains a space: a space in a decoded query value was a literal `+` that
 /// the form decoding turned into one.
 pub(crate) fn b64_param(v: &str) -> String {
@@ -97,18 +92,13 @@ pub(crate) fn b64_param(v: &str) -> String {
 async fn verify(
     State(s): State<AppState>,
     Extension(w): Extension<Arc<WecomApp>>,
-    RawQuery(q): RawQuery,
+    CallbackQuery(q): CallbackQuery,
 ) -> Response {
-    super::answer_encrypted_verification(s.app(), CHANNEL, &w.keys, q)
+    super::answer_encrypted_verification(s.app(), CHANNEL, &w.keys, &q)
 }
 
-async fn receive(
-    State(s): State<AppState>,
-    Extension(w): Extension<Arc<WecomApp>>,
-    RawQuery(q): RawQuery,
-    body: axum::body::Body,
-) -> Response {
-    let q = query_map(q);
+async fn receive(Extension(w): Extension<Arc<WecomApp>>, post: CallbackPost) -> Response {
+    let CallbackPost { s, q, body } = post;
     let (plain, crypt) =
         match super::open_encrypted_callback(s.app(), CHANNEL, &w.keys, &q, body).await {
             Ok(p) => p,
@@ -131,28 +121,21 @@ async fn receive(
         }
     };
     let crypt = PassiveFormat { crypt, json };
-    let field = |k: &str| fields.get(k).map(String::as_str).unwrap_or("");
-    let user = field("FromUserName").to_string();
-    if user.is_empty() {
-        return reject(
-            CHANNEL,
-            "bad_message",
-            StatusCode::BAD_REQUEST,
-            &"message without FromUserName",
-        );
-    }
+    let message = match CallbackMessage::new(CHANNEL, &fields) {
+        Ok(m) => m,
+        Err(refused) => return *refused,
+    };
+    let user = &message.user;
     let app = s.app();
-    let identity = format!("{CHANNEL}:{user}");
-    let msg_type = field("MsgType");
-    let text = match msg_type {
-        "text" => field("Content").to_string(),
+    let text = match message.field("MsgType") {
+        "text" => message.field("Content").to_string(),
         "event" => {
-            let event = field("Event");
+            let event = message.field("Event");
             return match event {
-                "template_card_event" => cards::click(&s, &w, &user, &fields),
+                "template_card_event" => cards::click(&s, &w, user, &fields),
                 "enter_agent" | "subscribe" => {
-                    let lang = super::user_lang(app, &identity).await;
-                    w.passive(crypt, &user, super::welcome(lang), nonce)
+                    let lang = super::user_lang(app, &message.identity).await;
+                    w.passive(crypt, user, super::welcome(lang), nonce)
                 }
                 // Menu clicks, location reports, contact changes: nothing to say.
                 _ => {
@@ -162,24 +145,12 @@ async fn receive(
             };
         }
         other => {
-            let lang = super::user_lang(app, &identity).await;
-            return w.passive(crypt, &user, &super::unsupported(lang, other), nonce);
+            let lang = super::user_lang(app, &message.identity).await;
+            return w.passive(crypt, user, &super::unsupported(lang, other), nonce);
         }
     };
-    // Messages without MsgId (never seen for text, but be safe) dedup on sender + time.
-    let msg_id = match field("MsgId") {
-        "" => format!("{user}:{}", field("CreateTime")),
-        id => id.to_string(),
-    };
-    let msg = Incoming {
-        channel: CHANNEL.into(),
-        user: user.clone(),
-        chat: None,
-        text,
-        msg_id: Some(msg_id.clone()),
-        granted_role: None,
-        role_cap: None,
-    };
+    let msg_id = message.msg_id();
+    let msg = message.incoming(CHANNEL, text, &msg_id, None);
     let to = AppTarget {
         agent_id: w.agent_id,
         user: user.clone(),
@@ -195,17 +166,8 @@ async fn receive(
             let parts = to.parts(&reply);
             // The first part answers passively; any further parts follow through the API.
             let rest = send_messages(&to, &format!("reply:{msg_id}"), &parts, 1);
-            for m in rest {
-                if let Err(e) = s.outbox.enqueue(m).await {
-                    tracing::error!(error = %e, "could not queue a reply part");
-                }
-            }
-            w.passive(
-                crypt,
-                &user,
-                parts.first().map_or("", String::as_str),
-                nonce,
-            )
+            super::callback::queue_rest(&s, rest).await;
+            w.passive(crypt, user, parts.first().map_or("", String::as_str), nonce)
         }
         Answer::Nothing => StatusCode::OK.into_response(),
     }
@@ -324,23 +286,14 @@ pub fn send_messages(
     skip: usize,
 ) -> Vec<NewOutboxMessage> {
     let kind = if to.markdown { "markdown" } else { "text" };
-    parts
-        .iter()
-        .enumerate()
-        .skip(skip)
-        .map(|(i, part)| NewOutboxMessage {
-            channel: SENDER.into(),
-            target: to.user.clone(),
-            payload: serde_json::json!({
-                "touser": to.user,
-                "msgtype": kind,
-                "agentid": to.agent_id,
-                kind: {"content": part},
-            })
-            .to_string(),
-            dedup_key: Some(format!("{SENDER}:{key}:{i}")),
+    super::callback::part_messages(SENDER, &to.user, key, parts, skip, |part| {
+        serde_json::json!({
+            "touser": to.user,
+            "msgtype": kind,
+            "agentid": to.agent_id,
+            kind: {"content": part},
         })
-        .collect()
+    })
 }
 
 /// Delivers `message/send` payloads with the app's access token.
@@ -379,16 +332,10 @@ impl WecomAppSender {
 
 pub fn sender(app: &Arc<App>) -> Option<WecomAppSender> {
     let cfg = app.config.wecom.app.as_ref()?;
+    let kind = TokenKind::wecom(&cfg.corp_id, cfg.secret.expose());
     Some(WecomAppSender {
         app: app.clone(),
-        tokens: TokenSource::new(
-            TokenKind::Wecom {
-                corp_id: cfg.corp_id.clone(),
-                secret: crate::secret::Secret::new(cfg.secret.expose()),
-            },
-            &app.config.api.wecom_base,
-            app.store.clone(),
-        ),
+        tokens: TokenSource::for_app(app, kind),
     })
 }
 

@@ -236,7 +236,7 @@ pub async fn collect(eng: &Engine, d: &ContainerInspectResponse, lang: Lang) -> 
         f.var("usage", render::human_bytes(s.mem_used));
         let shown_limit = limit
             .map(render::human_bytes)
-            .unwrap_or_else(|| lang.pick("无", "none").to_string());
+            .unwrap_or_else(|| t!(lang, "diagnose.no_limit").to_string());
         lines.push(Say::MemoryLine.fill(
             lang,
             &[
@@ -294,10 +294,10 @@ pub async fn collect(eng: &Engine, d: &ContainerInspectResponse, lang: Lang) -> 
     }
     for m in d.mounts.iter().flatten() {
         if m.rw == Some(false) {
-            lines.push(format!(
-                "{}: {} (ro)",
-                lang.pick("挂载", "Mount"),
-                m.destination.clone().unwrap_or_default()
+            lines.push(t!(
+                lang,
+                "diagnose.mount_read_only",
+                path = m.destination.clone().unwrap_or_default()
             ));
         }
     }
@@ -323,14 +323,12 @@ pub async fn collect(eng: &Engine, d: &ContainerInspectResponse, lang: Lang) -> 
         && let Some(Ok(imgs)) = bounded(eng.client.list_images(None::<qp::ListImagesOptions>)).await
     {
         let size: u64 = imgs.iter().map(|i| i.size.max(0) as u64).sum();
-        let disk = match lang {
-            Lang::Zh => format!("镜像 {} 个，共 {}", imgs.len(), render::human_bytes(size)),
-            Lang::En => format!(
-                "{} images, {} in all",
-                imgs.len(),
-                render::human_bytes(size)
-            ),
-        };
+        let disk = t!(
+            lang,
+            "diagnose.images_disk",
+            n = imgs.len(),
+            size = render::human_bytes(size)
+        );
         f.var("disk", &disk);
         lines.push(Say::DiskLine.fill(lang, &[("disk", &disk)]));
     }

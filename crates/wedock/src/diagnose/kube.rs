@@ -97,15 +97,24 @@ impl Calls<'_> {
 
     /// The pod, or `NotFound` with the closest pod names in the namespace.
     async fn pod(&self, name: &str) -> Result<Pod, Missing> {
-        match self.run(self.pods().get_opt(name)).await {
-            Ok(Some(p)) => Ok(p),
+        self.get_or_closest(&self.pods(), name).await
+    }
+
+    /// The named object, or `NotFound` with the closest names `api` lists, so a typo gets
+    /// "did you mean" instead of a bare "not found".
+    pub(super) async fn get_or_closest<K>(&self, api: &Api<K>, name: &str) -> Result<K, Missing>
+    where
+        K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    {
+        match self.run(api.get_opt(name)).await {
+            Ok(Some(k)) => Ok(k),
             Ok(None) => {
                 let all = self
-                    .run(self.pods().list(&ListParams::default()))
+                    .run(api.list(&ListParams::default()))
                     .await
                     .map(|l| l.items)
                     .unwrap_or_default();
-                let names = all.iter().filter_map(|p| p.metadata.name.clone());
+                let names = all.iter().filter_map(|k| k.meta().name.clone());
                 Err(Missing::NotFound {
                     close: closest(name, names),
                 })

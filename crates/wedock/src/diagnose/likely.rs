@@ -38,10 +38,7 @@ pub fn likely_cause(a: &Alert, lang: Lang) -> Option<(String, String)> {
     let mut cause = m.title(lang).to_string();
     if let Some(v) = DETAIL_VARS.iter().find_map(|k| m.vars.get(*k)) {
         let v = super::signatures::shorten(v, 80);
-        cause.push_str(&match lang {
-            Lang::Zh => format!("（{v}）"),
-            Lang::En => format!(" ({v})"),
-        });
+        cause.push_str(&t!(lang, "diagnose.detail", detail = v));
     }
     Some((
         Say::LikelyCause.fill(lang, &[("cause", &cause)]),

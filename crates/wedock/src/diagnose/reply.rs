@@ -24,8 +24,12 @@ pub fn render(ev: &Evidence, matches: &[Match<'_>], topic: Option<&Topic>, lang:
             out.push_str(Say::HealthyNote.get(lang));
         }
         Some(m) => {
-            let sep = lang.pick("：", ": ");
-            out.push_str(&format!("🩺 {}{sep}{}", ev.target, m.title(lang)));
+            out.push_str(&t!(
+                lang,
+                "diagnose.verdict_head",
+                target = ev.target,
+                title = m.title(lang)
+            ));
             out.push('\n');
             out.push_str(&m.cause(lang));
         }
@@ -49,7 +53,8 @@ pub fn render(ev: &Evidence, matches: &[Match<'_>], topic: Option<&Topic>, lang:
         shown += 1;
     }
     if shown == 0 {
-        out.push_str(lang.pick("\n（无）", "\n(none)"));
+        out.push('\n');
+        out.push_str(t!(lang, "diagnose.none"));
     }
     if let Some(m) = best.filter(|_| !ev.healthy) {
         out.push_str("\n\n");
@@ -66,7 +71,7 @@ pub fn render(ev: &Evidence, matches: &[Match<'_>], topic: Option<&Topic>, lang:
         if !also.is_empty() {
             out.push_str("\n\n");
             out.push_str(Say::AlsoPossible.get(lang));
-            out.push_str(&also.join(lang.pick("；", "; ")));
+            out.push_str(&also.join(t!(lang, "diagnose.also_separator")));
         }
         if let Some(t) = topic {
             let v = t.variant(lang);

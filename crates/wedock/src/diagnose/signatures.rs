@@ -612,29 +612,19 @@ pub fn fill(template: &str, vars: &BTreeMap<String, String>) -> String {
     out
 }
 
+/// A placeholder without a value becomes its name in capitals (`PORT`); braces around
+/// anything but a lowercase name stay as typed.
 fn fill_plain(s: &str, vars: &BTreeMap<String, String>) -> String {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(i) = rest.find('{') {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 1..];
-        match after.find('}') {
-            Some(j) if is_ident(&after[..j]) => {
-                let name = &after[..j];
-                match vars.get(name) {
-                    Some(v) => out.push_str(v),
-                    None => out.push_str(&name.to_ascii_uppercase()),
-                }
-                rest = &after[j + 1..];
-            }
-            _ => {
-                out.push('{');
-                rest = after;
-            }
+    crate::i18n::catalog::fill_braces(s, |name, out| {
+        if !is_ident(name) {
+            return false;
         }
-    }
-    out.push_str(rest);
-    out
+        match vars.get(name) {
+            Some(v) => out.push_str(v),
+            None => out.push_str(&name.to_ascii_uppercase()),
+        }
+        true
+    })
 }
 
 #[cfg(test)]

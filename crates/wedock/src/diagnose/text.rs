@@ -1,7 +1,8 @@
-//! Every fixed sentence of `/diagnose` and of the answer to a pasted error, in zh and en, in
-//! one table so the wording stays consistent. `{name}` slots are filled by [`Say::fill`].
+//! The fixed sentences of `/diagnose` and of the answer to a pasted error, named: each
+//! [`Say`] is a key of the catalog's `[diagnose]` section. `{name}` slots are filled by
+//! [`Say::fill`].
 
-use crate::i18n::Lang;
+use crate::i18n::{Lang, catalog};
 
 #[derive(Debug, Clone, Copy)]
 pub enum Say {
@@ -47,100 +48,67 @@ pub enum Say {
 }
 
 impl Say {
-    fn pair(self) -> (&'static str, &'static str) {
+    /// The sentence in `lang`, from the catalog's `[diagnose]` section.
+    pub fn get(self, lang: Lang) -> &'static str {
         use Say::*;
         match self {
-            Recognised => ("🔎 识别到的错误：", "🔎 Recognised error: "),
-            FixSteps => ("怎么修：", "How to fix:"),
-            Evidence => ("证据：", "Evidence:"),
-            AlsoPossible => ("也可能相关：", "Also possible: "),
-            Background => ("背景知识：", "Background:"),
-            NextCommands => ("下一步：", "Next:"),
-            Healthy => ("✅ {target} 看起来正常", "✅ {target} looks healthy"),
-            HealthyNote => ("没有发现故障迹象。", "No sign of a failure."),
-            NoVerdict => (
-                "⚠️ {target} 不正常，但没有匹配到已知原因",
-                "⚠️ {target} is not well, and no known cause matched",
-            ),
-            UnknownTarget => ("找不到「{target}」{place}。", "No \"{target}\"{place}."),
-            Closest => ("你是不是想找：{names}？", " Did you mean: {names}?"),
-            LikelyCause => ("可能原因：{cause}", "Likely cause: {cause}"),
-            ReplyForDetails => (
-                "回复 /diagnose {name} 查看详情",
-                "Reply /diagnose {name} for details",
-            ),
-            StateLine => ("状态：{state}", "State: {state}"),
-            ExitLine => ("退出码：{code}", "Exit code: {code}"),
-            OomLine => ("OOMKilled：{oom}", "OOMKilled: {oom}"),
-            ErrorLine => ("引擎报错：{error}", "Engine error: {error}"),
-            RestartLine => (
-                "重启次数：{count}（策略 {policy}）",
-                "Restarts: {count} (policy {policy})",
-            ),
-            HealthLine => ("健康检查：{health}", "Health check: {health}"),
-            LogLine => ("日志：{line}", "Log: {line}"),
-            EventLine => ("事件：{event}", "Event: {event}"),
-            MemoryLine => (
-                "内存：{usage} / 限制 {limit}",
-                "Memory: {usage} of a {limit} limit",
-            ),
-            PlatformLine => (
-                "镜像平台 {image}，引擎 {engine}",
-                "Image platform {image}, engine {engine}",
-            ),
-            PortHeldBy => (
-                "宿主机端口 {port} 被容器 {holder} 占用",
-                "Host port {port} is held by container {holder}",
-            ),
-            ReadOnlyRoot => ("根文件系统只读", "Read-only root file system"),
-            DiskLine => ("引擎磁盘占用：{disk}", "Engine disk use: {disk}"),
-            UnknownKind => (
-                "不认识的目标「{target}」：用容器名，或 pod/NAME、deploy/NAME、node/NAME。",
-                "Unknown target \"{target}\": give a container name, or pod/NAME, deploy/NAME, node/NAME.",
-            ),
-            PodPhaseLine => ("Pod 阶段：{phase}", "Pod phase: {phase}"),
-            ContainerStateLine => ("容器 {name}：{state}", "Container {name}: {state}"),
-            ConditionLine => ("条件：{conditions}", "Conditions: {conditions}"),
-            NodeLine => ("节点 {node}：{state}", "Node {node}: {state}"),
-            PvcLine => ("PVC {name}：{phase}", "PVC {name}: {phase}"),
-            PullSecretLine => ("imagePullSecrets：{secrets}", "imagePullSecrets: {secrets}"),
-            RolloutLine => ("发布：{rollout}", "Rollout: {rollout}"),
-            ProbeLine => ("探针：{probes}", "Probes: {probes}"),
-            JobLine => ("所属 job/{name}：{state}", "Owned by job/{name}: {state}"),
-            HpaLine => ("hpa/{name}：{state}", "hpa/{name}: {state}"),
-            ResourcesLine => (
-                "资源：requests {requests}，limits {limits}",
-                "Resources: requests {requests}, limits {limits}",
-            ),
+            Recognised => catalog::get(lang, "diagnose.recognised"),
+            FixSteps => catalog::get(lang, "diagnose.fix_steps"),
+            Evidence => catalog::get(lang, "diagnose.evidence"),
+            AlsoPossible => catalog::get(lang, "diagnose.also_possible"),
+            Background => catalog::get(lang, "diagnose.background"),
+            NextCommands => catalog::get(lang, "diagnose.next_commands"),
+            Healthy => catalog::get(lang, "diagnose.healthy"),
+            HealthyNote => catalog::get(lang, "diagnose.healthy_note"),
+            NoVerdict => catalog::get(lang, "diagnose.no_verdict"),
+            UnknownTarget => catalog::get(lang, "diagnose.unknown_target"),
+            Closest => catalog::get(lang, "diagnose.closest"),
+            LikelyCause => catalog::get(lang, "diagnose.likely_cause"),
+            ReplyForDetails => catalog::get(lang, "diagnose.reply_for_details"),
+            StateLine => catalog::get(lang, "diagnose.state_line"),
+            ExitLine => catalog::get(lang, "diagnose.exit_line"),
+            OomLine => catalog::get(lang, "diagnose.oom_line"),
+            ErrorLine => catalog::get(lang, "diagnose.error_line"),
+            RestartLine => catalog::get(lang, "diagnose.restart_line"),
+            HealthLine => catalog::get(lang, "diagnose.health_line"),
+            LogLine => catalog::get(lang, "diagnose.log_line"),
+            EventLine => catalog::get(lang, "diagnose.event_line"),
+            MemoryLine => catalog::get(lang, "diagnose.memory_line"),
+            PlatformLine => catalog::get(lang, "diagnose.platform_line"),
+            PortHeldBy => catalog::get(lang, "diagnose.port_held_by"),
+            ReadOnlyRoot => catalog::get(lang, "diagnose.read_only_root"),
+            DiskLine => catalog::get(lang, "diagnose.disk_line"),
+            UnknownKind => catalog::get(lang, "diagnose.unknown_kind"),
+            PodPhaseLine => catalog::get(lang, "diagnose.pod_phase_line"),
+            ContainerStateLine => catalog::get(lang, "diagnose.container_state_line"),
+            ConditionLine => catalog::get(lang, "diagnose.condition_line"),
+            NodeLine => catalog::get(lang, "diagnose.node_line"),
+            PvcLine => catalog::get(lang, "diagnose.pvc_line"),
+            PullSecretLine => catalog::get(lang, "diagnose.pull_secret_line"),
+            RolloutLine => catalog::get(lang, "diagnose.rollout_line"),
+            ProbeLine => catalog::get(lang, "diagnose.probe_line"),
+            JobLine => catalog::get(lang, "diagnose.job_line"),
+            HpaLine => catalog::get(lang, "diagnose.hpa_line"),
+            ResourcesLine => catalog::get(lang, "diagnose.resources_line"),
         }
-    }
-
-    pub fn get(self, lang: Lang) -> &'static str {
-        let (zh, en) = self.pair();
-        lang.pick(zh, en)
     }
 
     /// The sentence with `{key}` slots filled.
     pub fn fill(self, lang: Lang, vars: &[(&str, &str)]) -> String {
-        let mut s = self.get(lang).to_string();
-        for (k, v) in vars {
-            s = s.replace(&format!("{{{k}}}"), v);
-        }
-        s
+        catalog::fill_text(self.get(lang), vars)
     }
 }
 
 /// "是" / "yes".
 pub fn yes_no(lang: Lang, b: bool) -> &'static str {
-    match (lang, b) {
-        (Lang::Zh, true) => "是",
-        (Lang::Zh, false) => "否",
-        (Lang::En, true) => "yes",
-        (Lang::En, false) => "no",
+    if b {
+        t!(lang, "diagnose.yes")
+    } else {
+        t!(lang, "diagnose.no")
     }
 }
 
 /// Names joined the way each language lists them ("a、b" / "a, b").
 pub fn join_names(lang: Lang, names: &[String]) -> String {
-    names.join(lang.pick("、", ", "))
+    names.join(t!(lang, "diagnose.name_separator"))
 }

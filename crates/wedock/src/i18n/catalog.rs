@@ -76,22 +76,36 @@ pub fn fill(lang: Lang, key: &'static str, vars: &[(&str, &dyn Display)]) -> Str
 /// Fills `{name}` placeholders of an already looked-up sentence in one pass.
 pub fn fill_str(template: &str, vars: &[(&str, &dyn Display)]) -> String {
     use std::fmt::Write;
+    fill_braces(template, |name, out| {
+        let Some((_, v)) = vars.iter().find(|(n, _)| *n == name) else {
+            return false;
+        };
+        let _ = write!(out, "{v}");
+        true
+    })
+}
+
+/// [`fill_str`] for the typed sentence tables ([`super::Text`], `diagnose::text::Say`),
+/// whose values are all text.
+pub fn fill_text(template: &str, vars: &[(&str, &str)]) -> String {
+    let vars: Vec<(&str, &dyn Display)> =
+        vars.iter().map(|(k, v)| (*k, v as &dyn Display)).collect();
+    fill_str(template, &vars)
+}
+
+/// The one scanner for `{name}` placeholders, so every template fills alike: `var` writes
+/// the value of `name` to the output and answers whether it did; when it did not, the `{`
+/// stays as typed and the scan goes on after it. Values are never scanned again, so a value
+/// holding braces is shown as it is.
+pub fn fill_braces(template: &str, mut var: impl FnMut(&str, &mut String) -> bool) -> String {
     let mut out = String::with_capacity(template.len() + 16);
     let mut rest = template;
     while let Some(open) = rest.find('{') {
         out.push_str(&rest[..open]);
         let after = &rest[open + 1..];
-        let close = after.find('}');
-        let var = close.and_then(|c| {
-            let name = &after[..c];
-            vars.iter().find(|(n, _)| *n == name).map(|(_, v)| (c, v))
-        });
-        match var {
-            Some((c, v)) => {
-                let _ = write!(out, "{v}");
-                rest = &after[c + 1..];
-            }
-            None => {
+        match after.find('}') {
+            Some(c) if var(&after[..c], &mut out) => rest = &after[c + 1..],
+            _ => {
                 out.push('{');
                 rest = after;
             }

@@ -123,11 +123,7 @@ impl Text {
     }
     /// The sentence with `{name}` placeholders filled in.
     pub fn fill(self, lang: Lang, vars: &[(&str, &str)]) -> String {
-        let vars: Vec<(&str, &dyn std::fmt::Display)> = vars
-            .iter()
-            .map(|(k, v)| (*k, v as &dyn std::fmt::Display))
-            .collect();
-        catalog::fill_str(self.get(lang), &vars)
+        catalog::fill_text(self.get(lang), vars)
     }
 }
 

@@ -63,21 +63,23 @@ pub fn buttons(r: &AlertRecord, now: i64, lang: Lang) -> Vec<Value> {
     let mut b = Vec::new();
     let id = r.id;
     if r.is_firing() && r.acked_by.is_none() {
-        b.push(json!({"text": lang.pick("认领", "Ack"), "style": 1, "key": format!("/ack {id}")}));
+        b.push(
+            json!({"text": t!(lang, "card.button_ack"), "style": 1, "key": format!("/ack {id}")}),
+        );
     }
     if r.is_firing() {
         if r.silenced_at(now) {
-            b.push(json!({"text": lang.pick("取消静默", "Unsilence"), "style": 2, "key": format!("/unsilence {id}")}));
+            b.push(json!({"text": t!(lang, "card.button_unsilence"), "style": 2, "key": format!("/unsilence {id}")}));
         } else {
-            b.push(json!({"text": lang.pick("静默 1 小时", "Silence 1h"), "style": 2, "key": format!("/silence {id} 1h")}));
-            b.push(json!({"text": lang.pick("静默 4 小时", "Silence 4h"), "style": 2, "key": format!("/silence {id} 4h")}));
+            b.push(json!({"text": t!(lang, "card.button_silence_1h"), "style": 2, "key": format!("/silence {id} 1h")}));
+            b.push(json!({"text": t!(lang, "card.button_silence_4h"), "style": 2, "key": format!("/silence {id} 4h")}));
         }
     }
     if r.source != "alertmanager" && !r.source.starts_with("hook:") {
-        b.push(json!({"text": lang.pick("诊断", "Diagnose"), "style": 3, "key": format!("/diagnose {}", r.subject)}));
+        b.push(json!({"text": t!(lang, "card.button_diagnose"), "style": 3, "key": format!("/diagnose {}", r.subject)}));
     }
     if r.is_firing() && r.source.starts_with("hook:") {
-        b.push(json!({"text": lang.pick("已解决", "Resolved"), "style": 4, "key": format!("/resolve {id}")}));
+        b.push(json!({"text": t!(lang, "card.button_resolve"), "style": 4, "key": format!("/resolve {id}")}));
     }
     b
 }
@@ -93,16 +95,16 @@ pub fn template_card(r: &AlertRecord, what: &str, task_id: &str, now: i64, lang:
             fields.push(json!({"keyname": k, "value": cut(v, 120)}));
         }
     };
-    kv(lang.pick("编号", "Alert"), &format!("#{}", r.id));
-    kv(lang.pick("级别", "Severity"), &r.severity);
+    kv(t!(lang, "card.field_alert"), &format!("#{}", r.id));
+    kv(t!(lang, "card.field_severity"), &r.severity);
     if let Some(h) = &r.host {
-        kv(lang.pick("主机", "Host"), h);
+        kv(t!(lang, "card.field_host"), h);
     }
     if let Some(p) = &r.place {
-        kv(lang.pick("命名空间", "Namespace"), p);
+        kv(t!(lang, "card.field_namespace"), p);
     }
     if let Some(c) = &r.cause {
-        kv(lang.pick("可能原因", "Likely cause"), c);
+        kv(t!(lang, "card.field_cause"), c);
     }
     let state = super::state_text(r, now, lang);
     let what = what.trim_start_matches(['🔴', '🟠', '🔵', '✅', ' ']);
@@ -126,7 +128,7 @@ pub fn template_card(r: &AlertRecord, what: &str, task_id: &str, now: i64, lang:
     if buttons.is_empty() || !r.is_firing() {
         // A resolved card is done: one button (a button card needs one), greyed out with
         // the card's state.
-        card["button_list"] = json!([{"text": lang.pick("已恢复", "Resolved"), "style": 1, "key": format!("/alerts #{}", r.id)}]);
+        card["button_list"] = json!([{"text": t!(lang, "card.button_resolved"), "style": 1, "key": format!("/alerts #{}", r.id)}]);
         card["replace_text"] = json!(cut(&state, 120));
     } else {
         card["button_list"] = Value::Array(buttons);

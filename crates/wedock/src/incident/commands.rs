@@ -13,22 +13,13 @@ use crate::store::incidents::{AckOutcome, AlertRecord};
 use crate::store::now_ms;
 
 fn no_such(ctx: &Ctx<'_>, word: &str) -> Outcome {
-    error(
-        ctx,
-        match ctx.lang {
-            Lang::Zh => format!("没有编号为 {word} 的告警，/alerts 查看最近的告警。"),
-            Lang::En => format!("No alert with id {word}; see /alerts."),
-        },
-    )
+    error(ctx, t!(ctx.lang, "incident.no_such", word = word))
 }
 
 fn bad_id(ctx: &Ctx<'_>, word: &str) -> Outcome {
     error(
         ctx,
-        match ctx.lang {
-            Lang::Zh => format!("告警编号应是数字，例如 /ack 12（收到 {word:?}）。"),
-            Lang::En => format!("An alert id is a number, e.g. /ack 12 (got {word:?})."),
-        },
+        t!(ctx.lang, "incident.bad_id", word = format!("{word:?}")),
     )
 }
 
@@ -62,38 +53,37 @@ fn out_of_scope(ctx: &Ctx<'_>, r: &AlertRecord) -> Option<Outcome> {
     (!ok).then(|| refuse_scope(ctx, Some(host), &format!("#{} {}", r.id, r.subject)))
 }
 
+/// The record named by `word` when the sender may change it; otherwise the reply saying why
+/// not (no such alert, or outside the sender's scopes).
+async fn record_in_scope(ctx: &Ctx<'_>, word: &str) -> Result<AlertRecord, Outcome> {
+    let r = record(ctx, word).await?;
+    match out_of_scope(ctx, &r) {
+        Some(refused) => Err(refused),
+        None => Ok(r),
+    }
+}
+
 fn target_of(r: &AlertRecord) -> String {
     format!("#{} {}", r.id, r.subject)
 }
 
 pub async fn ack(word: String, ctx: &Ctx<'_>) -> Outcome {
-    let r = match record(ctx, &word).await {
+    let r = match record_in_scope(ctx, &word).await {
         Ok(r) => r,
         Err(o) => return o,
     };
-    if let Some(refused) = out_of_scope(ctx, &r) {
-        return refused;
-    }
     match ctx.app.store.alert_ack(r.id, &ctx.identity, now_ms()).await {
         Ok(AckOutcome::Acked(r)) => {
             // Escalation messages still waiting are taken back: someone has it now.
             super::escalate::cancel(ctx.app, r.id).await;
-            let text = match ctx.lang {
-                Lang::Zh => format!(
-                    "✅ 已认领 #{} {}（{} {}）",
-                    r.id,
-                    r.subject,
-                    who(&ctx.identity),
-                    clock(r.acked_at.unwrap_or_default())
-                ),
-                Lang::En => format!(
-                    "✅ Acknowledged #{} {} ({} {})",
-                    r.id,
-                    r.subject,
-                    who(&ctx.identity),
-                    clock(r.acked_at.unwrap_or_default())
-                ),
-            };
+            let text = t!(
+                ctx.lang,
+                "incident.acked",
+                id = r.id,
+                subject = r.subject,
+                who = who(&ctx.identity),
+                at = clock(r.acked_at.unwrap_or_default()),
+            );
             Outcome::Audited(
                 Reply::command(text, ctx.lang),
                 ctx.audit(r.host.as_deref(), Some(&target_of(&r)), "acked"),
@@ -103,20 +93,13 @@ pub async fn ack(word: String, ctx: &Ctx<'_>) -> Outcome {
         // was first.
         Ok(AckOutcome::Already(r)) => reply(
             ctx,
-            match ctx.lang {
-                Lang::Zh => format!(
-                    "#{} 已由 {} 于 {} 认领。",
-                    r.id,
-                    who(r.acked_by.as_deref().unwrap_or("")),
-                    clock(r.acked_at.unwrap_or_default())
-                ),
-                Lang::En => format!(
-                    "#{} was already acknowledged by {} at {}.",
-                    r.id,
-                    who(r.acked_by.as_deref().unwrap_or("")),
-                    clock(r.acked_at.unwrap_or_default())
-                ),
-            },
+            t!(
+                ctx.lang,
+                "incident.already_acked",
+                id = r.id,
+                who = who(r.acked_by.as_deref().unwrap_or("")),
+                at = clock(r.acked_at.unwrap_or_default()),
+            ),
         ),
         Ok(AckOutcome::NotFound) => no_such(ctx, &word),
         Err(e) => error(ctx, e.to_string()),
@@ -125,28 +108,19 @@ pub async fn ack(word: String, ctx: &Ctx<'_>) -> Outcome {
 
 /// `/resolve ID`: closes the record of an alert nothing else will resolve (a webhook's).
 pub async fn resolve(word: String, ctx: &Ctx<'_>) -> Outcome {
-    let r = match record(ctx, &word).await {
+    let r = match record_in_scope(ctx, &word).await {
         Ok(r) => r,
         Err(o) => return o,
     };
-    if let Some(refused) = out_of_scope(ctx, &r) {
-        return refused;
-    }
     if !r.is_firing() {
         return reply(
             ctx,
-            match ctx.lang {
-                Lang::Zh => format!(
-                    "#{} 已于 {} 恢复。",
-                    r.id,
-                    clock(r.resolved_at.unwrap_or_default())
-                ),
-                Lang::En => format!(
-                    "#{} was resolved at {}.",
-                    r.id,
-                    clock(r.resolved_at.unwrap_or_default())
-                ),
-            },
+            t!(
+                ctx.lang,
+                "incident.already_resolved",
+                id = r.id,
+                at = clock(r.resolved_at.unwrap_or_default()),
+            ),
         );
     }
     let mut closing = super::observation_of(&r);
@@ -156,20 +130,13 @@ pub async fn resolve(word: String, ctx: &Ctx<'_>) -> Outcome {
             super::escalate::cancel(ctx.app, r.id).await;
             Outcome::Audited(
                 Reply::command(
-                    match ctx.lang {
-                        Lang::Zh => format!(
-                            "✅ {} 标记 #{} {} 已解决。",
-                            who(&ctx.identity),
-                            r.id,
-                            r.subject
-                        ),
-                        Lang::En => format!(
-                            "✅ {} marked #{} {} resolved.",
-                            who(&ctx.identity),
-                            r.id,
-                            r.subject
-                        ),
-                    },
+                    t!(
+                        ctx.lang,
+                        "incident.resolved_by",
+                        who = who(&ctx.identity),
+                        id = r.id,
+                        subject = r.subject,
+                    ),
                     ctx.lang,
                 ),
                 ctx.audit(r.host.as_deref(), Some(&target_of(&r)), "resolved"),
@@ -186,13 +153,10 @@ pub async fn silence(words: Vec<String>, ctx: &Ctx<'_>) -> Outcome {
     };
     let rec = match &req.target {
         SilenceTarget::Alert(id) => {
-            let r = match record(ctx, &id.to_string()).await {
+            let r = match record_in_scope(ctx, &id.to_string()).await {
                 Ok(r) => r,
                 Err(o) => return o,
             };
-            if let Some(refused) = out_of_scope(ctx, &r) {
-                return refused;
-            }
             // Silencing what is already silenced for as long or longer changes nothing
             // (a double click on 静默 1 小时).
             let until = now_ms() + req.duration.as_millis() as i64;
@@ -217,24 +181,17 @@ pub async fn silence(words: Vec<String>, ctx: &Ctx<'_>) -> Outcome {
                 "wedock"
             };
             let d = crate::render::human_duration(req.duration.as_secs(), ctx.lang);
-            let text = match ctx.lang {
-                Lang::Zh => format!(
-                    "🔕 {} 静默 {} {d}，至 {}（{where_} 静默 {}）。取消：/unsilence {}",
-                    who(&ctx.identity),
-                    m.what,
-                    clock(m.until),
-                    m.id,
-                    rec.as_ref().map_or(m.id.clone(), |r| r.id.to_string())
-                ),
-                Lang::En => format!(
-                    "🔕 {} silenced {} for {d}, until {} ({where_} silence {}). Undo: /unsilence {}",
-                    who(&ctx.identity),
-                    m.what,
-                    clock(m.until),
-                    m.id,
-                    rec.as_ref().map_or(m.id.clone(), |r| r.id.to_string())
-                ),
-            };
+            let text = t!(
+                ctx.lang,
+                "incident.silenced",
+                who = who(&ctx.identity),
+                what = m.what,
+                duration = d,
+                until = clock(m.until),
+                place = where_,
+                silence = m.id,
+                undo = rec.as_ref().map_or(m.id.clone(), |r| r.id.to_string()),
+            );
             let target = rec.as_ref().map_or(m.what.clone(), target_of);
             Outcome::Audited(
                 Reply::command(text, ctx.lang),
@@ -250,45 +207,30 @@ pub async fn silence(words: Vec<String>, ctx: &Ctx<'_>) -> Outcome {
 }
 
 fn already_silenced(lang: Lang, r: &AlertRecord, until: i64) -> String {
-    let by = who(r.silenced_by.as_deref().unwrap_or(""));
-    match lang {
-        Lang::Zh => format!("#{} 已由 {by} 静默至 {}。", r.id, clock(until)),
-        Lang::En => format!(
-            "#{} is already silenced by {by} until {}.",
-            r.id,
-            clock(until)
-        ),
-    }
+    t!(
+        lang,
+        "incident.already_silenced",
+        id = r.id,
+        who = who(r.silenced_by.as_deref().unwrap_or("")),
+        until = clock(until),
+    )
 }
 
 pub async fn unsilence(word: String, ctx: &Ctx<'_>) -> Outcome {
-    if let Some(id) = silence::alert_id(&word) {
-        let r = match record(ctx, &id.to_string()).await {
-            Ok(r) => r,
-            Err(o) => return o,
-        };
-        if let Some(refused) = out_of_scope(ctx, &r) {
-            return refused;
-        }
+    if let Some(id) = silence::alert_id(&word)
+        && let Err(o) = record_in_scope(ctx, &id.to_string()).await
+    {
+        return o;
     }
     match silence::lift(ctx.app, &word, ctx.lang).await {
         Ok(Lifted::Done { id, .. }) => {
-            let text = match ctx.lang {
-                Lang::Zh => format!("🔔 已取消静默 {id}。"),
-                Lang::En => format!("🔔 Silence {id} lifted."),
-            };
+            let text = t!(ctx.lang, "incident.unsilenced", id = id);
             Outcome::Audited(
                 Reply::command(text, ctx.lang),
                 ctx.audit(None, Some(&word), &format!("unsilenced {id}")),
             )
         }
-        Ok(Lifted::Unknown) => error(
-            ctx,
-            match ctx.lang {
-                Lang::Zh => format!("{word} 没有生效中的静默，/silences 查看列表。"),
-                Lang::En => format!("{word} has no active silence; see /silences."),
-            },
-        ),
+        Ok(Lifted::Unknown) => error(ctx, t!(ctx.lang, "incident.no_active_silence", word = word)),
         Err(why) => error(ctx, why),
     }
 }
@@ -299,27 +241,11 @@ pub async fn silences(ctx: &Ctx<'_>) -> Outcome {
         Ok(mut list) => {
             list.sort_by_key(|m| m.until);
             for m in list {
-                let reason = if m.reason.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({})", m.reason)
-                };
-                lines.push(match ctx.lang {
-                    Lang::Zh => format!(
-                        "wedock {} {} — {} 设置，至 {}{reason}",
-                        m.id,
-                        m.target,
-                        who(&m.by),
-                        clock(m.until)
-                    ),
-                    Lang::En => format!(
-                        "wedock {} {} — by {}, until {}{reason}",
-                        m.id,
-                        m.target,
-                        who(&m.by),
-                        clock(m.until)
-                    ),
-                });
+                lines.push(silence_line(
+                    ctx.lang,
+                    ["wedock", &m.id, &m.target, &m.by, &m.reason],
+                    m.until,
+                ));
             }
         }
         Err(e) => return error(ctx, e.to_string()),
@@ -328,39 +254,47 @@ pub async fn silences(ctx: &Ctx<'_>) -> Outcome {
         match api.list().await {
             Ok(list) => {
                 for s in list.iter().filter(|s| s.is_active()) {
-                    let comment = if s.comment.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({})", s.comment)
-                    };
-                    let until = clock(s.ends_at.timestamp_millis());
-                    lines.push(match ctx.lang {
-                        Lang::Zh => format!(
-                            "Alertmanager {} {} — {} 设置，至 {until}{comment}",
-                            s.id,
-                            s.matchers_text(),
-                            who(&s.created_by)
-                        ),
-                        Lang::En => format!(
-                            "Alertmanager {} {} — by {}, until {until}{comment}",
-                            s.id,
-                            s.matchers_text(),
-                            who(&s.created_by)
-                        ),
-                    });
+                    lines.push(silence_line(
+                        ctx.lang,
+                        [
+                            "Alertmanager",
+                            &s.id,
+                            &s.matchers_text(),
+                            &s.created_by,
+                            &s.comment,
+                        ],
+                        s.ends_at.timestamp_millis(),
+                    ));
                 }
             }
-            Err(e) => lines.push(match ctx.lang {
-                Lang::Zh => format!("（无法读取 Alertmanager 的静默：{e}）"),
-                Lang::En => format!("(cannot read Alertmanager's silences: {e})"),
-            }),
+            Err(e) => lines.push(t!(ctx.lang, "incident.am_unreadable", error = e)),
         }
     }
     if lines.is_empty() {
-        return reply(ctx, ctx.lang.pick("当前没有静默。", "Nothing is silenced."));
+        return reply(ctx, t!(ctx.lang, "incident.nothing_silenced"));
     }
-    let head = ctx.lang.pick("生效中的静默：", "Active silences:");
+    let head = t!(ctx.lang, "incident.silences_head");
     reply(ctx, crate::command::runtime::fit(ctx.lang, head, &lines))
+}
+
+/// One line of `/silences`, the same for wedock's own silences and Alertmanager's: where it
+/// lives, its id, what it matches, who set it, its reason (when given) and its end.
+fn silence_line(lang: Lang, [place, id, target, by, reason]: [&str; 5], until: i64) -> String {
+    let reason = if reason.is_empty() {
+        String::new()
+    } else {
+        format!(" ({reason})")
+    };
+    t!(
+        lang,
+        "incident.silence_line",
+        place = place,
+        id = id,
+        target = target,
+        who = who(by),
+        until = clock(until),
+        reason = reason,
+    )
 }
 
 /// The alert-state lines of `/alerts`: each recent alert with its id and state.

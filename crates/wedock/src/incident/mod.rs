@@ -128,23 +128,26 @@ pub fn who(identity: &str) -> &str {
 /// when, resolved.
 pub fn state_text(r: &AlertRecord, now: i64, lang: Lang) -> String {
     let mut parts = Vec::new();
-    parts.push(match (r.resolved_at, lang) {
-        (Some(t), Lang::Zh) => format!("已恢复 {}", clock(t)),
-        (Some(t), Lang::En) => format!("resolved {}", clock(t)),
-        (None, _) => lang.pick("告警中", "firing").to_string(),
+    parts.push(match r.resolved_at {
+        Some(t) => t!(lang, "incident.state_resolved", at = clock(t)),
+        None => t!(lang, "incident.state_firing").to_string(),
     });
     if let (Some(by), Some(at)) = (&r.acked_by, r.acked_at) {
-        parts.push(match lang {
-            Lang::Zh => format!("{} {} 认领", who(by), clock(at)),
-            Lang::En => format!("acked by {} {}", who(by), clock(at)),
-        });
+        parts.push(t!(
+            lang,
+            "incident.state_acked",
+            who = who(by),
+            at = clock(at)
+        ));
     }
     if let Some(until) = r.silenced_until.filter(|u| *u > now) {
         let by = r.silenced_by.as_deref().map(who).unwrap_or("");
-        parts.push(match lang {
-            Lang::Zh => format!("{by} 静默至 {}", clock(until)),
-            Lang::En => format!("silenced by {by} until {}", clock(until)),
-        });
+        parts.push(t!(
+            lang,
+            "incident.state_silenced",
+            who = by,
+            until = clock(until)
+        ));
     }
     parts.join(" · ")
 }
@@ -192,17 +195,19 @@ pub fn command_hint(alerts: &[Alert], format: Format, lang: Lang) -> Option<Stri
     let silence = code(format!("/silence {first} 1h"));
     let more = if ids.len() > 1 {
         let rest: Vec<String> = ids[1..].iter().map(|i| format!("#{i}")).collect();
-        match lang {
-            Lang::Zh => format!("（其余编号 {}）", rest.join(" ")),
-            Lang::En => format!(" (other ids {})", rest.join(" ")),
-        }
+        t!(lang, "incident.hint_more", ids = rest.join(" "))
     } else {
         String::new()
     };
-    Some(match lang {
-        Lang::Zh => format!("{q}编号 #{first}{more}：认领 {ack} · 静默 {silence}"),
-        Lang::En => format!("{q}Alert #{first}{more}: ack {ack} · silence {silence}"),
-    })
+    let hint = t!(
+        lang,
+        "incident.hint",
+        id = first,
+        more = more,
+        ack = ack,
+        silence = silence
+    );
+    Some(format!("{q}{hint}"))
 }
 
 #[cfg(test)]

@@ -41,10 +41,7 @@ pub fn alert_id(word: &str) -> Option<i64> {
 
 /// Parses `ID|LABEL=VALUE… DURATION [reason…]`; the error is the sentence to show.
 pub fn parse(words: &[String], lang: Lang) -> Result<SilenceRequest, String> {
-    let usage = lang.pick(
-        "用法：/silence 编号|标签=值… 时长 [原因]，例如 /silence 12 1h 或 /silence alertname=HighLatency service=api 2h 发布中",
-        "Usage: /silence ID|LABEL=VALUE… DURATION [reason], e.g. /silence 12 1h or /silence alertname=HighLatency service=api 2h deploying",
-    );
+    let usage = t!(lang, "incident.silence_usage");
     let first = words.first().ok_or_else(|| usage.to_string())?;
     let (target, rest) = if let Some(id) = alert_id(first) {
         (SilenceTarget::Alert(id), &words[1..])
@@ -57,12 +54,7 @@ pub fn parse(words: &[String], lang: Lang) -> Result<SilenceRequest, String> {
             };
             let k = k.trim();
             if !valid_label_name(k) {
-                return Err(match lang {
-                    Lang::Zh => format!("标签名 {k:?} 无效（字母、数字、下划线，不以数字开头）。"),
-                    Lang::En => format!(
-                        "Label name {k:?} is not valid (letters, digits, underscore; not starting with a digit)."
-                    ),
-                });
+                return Err(t!(lang, "incident.bad_label", name = format!("{k:?}")));
             }
             labels.insert(k.to_string(), v.trim_matches('"').to_string());
             n += 1;
@@ -71,12 +63,7 @@ pub fn parse(words: &[String], lang: Lang) -> Result<SilenceRequest, String> {
             return Err(usage.to_string());
         }
         if labels.values().all(|v| v.is_empty()) {
-            return Err(lang
-                .pick(
-                    "至少一个标签值不能为空。",
-                    "At least one label value must not be empty.",
-                )
-                .to_string());
+            return Err(t!(lang, "incident.empty_labels").to_string());
         }
         (SilenceTarget::Labels(labels), &words[n..])
     };
@@ -86,12 +73,11 @@ pub fn parse(words: &[String], lang: Lang) -> Result<SilenceRequest, String> {
     let duration = match humantime::parse_duration(d) {
         Ok(x) if x.as_secs() >= 60 && x <= MAX_SILENCE => x,
         _ => {
-            return Err(match lang {
-                Lang::Zh => format!("无法识别时长 {d:?}，请写成 30m、2h 或 1d（1 分钟到 30 天）。"),
-                Lang::En => format!(
-                    "Cannot read the duration {d:?}; write 30m, 2h or 1d (1 minute to 30 days)."
-                ),
-            });
+            return Err(t!(
+                lang,
+                "incident.bad_duration",
+                duration = format!("{d:?}")
+            ));
         }
     };
     let reason = rest[1..].join(" ");
@@ -183,10 +169,7 @@ pub async fn make(
         let id = api
             .create(&matchers, ends, by, &comment)
             .await
-            .map_err(|e| match lang {
-                Lang::Zh => format!("Alertmanager 静默失败：{e}"),
-                Lang::En => format!("Alertmanager did not take the silence: {e}"),
-            })?;
+            .map_err(|e| t!(lang, "incident.am_silence_failed", error = e))?;
         (id, matchers_text(&matchers))
     } else {
         let spec = match (&req.target, record) {
@@ -287,10 +270,7 @@ pub async fn lift(app: &App, word: &str, lang: Lang) -> Result<Lifted, Failed> {
             Ok(Expired::Done) => true,
             Ok(Expired::Unknown) => false,
             Err(e) => {
-                return Err(match lang {
-                    Lang::Zh => format!("Alertmanager 取消静默失败：{e}"),
-                    Lang::En => format!("Alertmanager did not expire the silence: {e}"),
-                });
+                return Err(t!(lang, "incident.am_expire_failed", error = e));
             }
         };
     }

@@ -72,7 +72,8 @@ pub async fn improve(
         Ok(text) => {
             metrics::counter!("wedock_llm_requests_total", "result" => "ok").increment(1);
             let mut out = text;
-            out.push_str(lang.pick("\n\n📚 来源：", "\n\n📚 Sources:"));
+            out.push_str("\n\n");
+            out.push_str(t!(lang, "knowledge.sources_head"));
             for (i, h) in passages.iter().enumerate() {
                 let v = h.topic.variant(lang);
                 // A list, so each source stays on its own line once rendered.

@@ -198,10 +198,8 @@ impl Knowledge {
                     .collect();
                 let mut text = Text::DontKnow.get(lang).to_string();
                 if close.is_empty() {
-                    text.push_str(lang.pick(
-                        "\n我擅长 Docker / Kubernetes 的概念、面试题和排障问题，发送 /help 查看全部功能。",
-                        "\nI know Docker / Kubernetes concepts, interview questions and troubleshooting; send /help for everything I can do.",
-                    ));
+                    text.push('\n');
+                    text.push_str(t!(lang, "knowledge.what_i_know"));
                 } else {
                     text.push('\n');
                     text.push_str(Text::ClosestTopics.get(lang));
@@ -242,8 +240,7 @@ pub fn format_answer(topic: &Topic, lang: Lang) -> String {
         .as_ref()
         .or_else(|| topic.variants().find_map(|o| o.docs.as_ref()));
     if let Some(url) = docs {
-        out.push_str("\n\n");
-        out.push_str(lang.pick("📖 文档：", "📖 Docs: "));
+        out.push_str(t!(lang, "knowledge.docs_head"));
         out.push_str(url);
     }
     out

@@ -248,30 +248,24 @@ pub async fn take_answer(app: &App, msg: &Incoming, lang: Lang) -> Turn {
     }
     metrics::counter!("wedock_quiz_answers_total").increment(1);
     let pct = (coverage * 100.0).round();
-    let mut out = match lang {
-        Lang::Zh => format!(
-            "你的回答覆盖了 {covered}/{} 个要点（{pct}%）：",
-            graded.len()
-        ),
-        Lang::En => format!(
-            "Your answer covered {covered} of {} key points ({pct}%):",
-            graded.len()
-        ),
-    };
+    let mut out = t!(
+        lang,
+        "quiz.graded",
+        covered = covered,
+        total = graded.len(),
+        percent = pct
+    );
     for (kp, ok) in &graded {
         out.push_str(&format!("\n{} {kp}", if *ok { "✅" } else { "❌" }));
     }
     let v = topic.variant(lang);
-    out.push_str(lang.pick("\n\n参考答案：\n", "\n\nReference answer:\n"));
+    out.push_str(t!(lang, "quiz.reference_answer_head"));
     out.push_str(&short_answer(&v.body));
     if let Some(d) = &v.docs {
-        out.push_str(lang.pick("\n\n📖 文档：", "\n\n📖 Docs: "));
+        out.push_str(t!(lang, "knowledge.docs_head"));
         out.push_str(d);
     }
-    out.push_str(lang.pick(
-        "\n\n再来一题：/quiz　查看进度：/quiz stats",
-        "\n\nNext question: /quiz   Progress: /quiz stats",
-    ));
+    out.push_str(t!(lang, "quiz.graded_next"));
     Turn::Graded(Reply::answer(
         out,
         lang,

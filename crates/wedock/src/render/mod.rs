@@ -107,10 +107,7 @@ pub fn tail_fit(text: &str, budget: usize, lang: Lang) -> String {
     }
     kept.reverse();
     let omitted = lines.len() - kept.len();
-    let head = match lang {
-        Lang::Zh => format!("…（前 {omitted} 行已省略）"),
-        Lang::En => format!("… ({omitted} earlier lines omitted)"),
-    };
+    let head = t!(lang, "render.lines_omitted", n = omitted);
     if kept.is_empty() {
         let last = lines.last().copied().unwrap_or("");
         let start = last
@@ -130,10 +127,7 @@ pub fn head_fit(lines: &[String], budget: usize, lang: Lang) -> String {
     let mut out = String::new();
     for (i, line) in lines.iter().enumerate() {
         let remaining = lines.len() - i;
-        let more = match lang {
-            Lang::Zh => format!("… 还有 {remaining} 项"),
-            Lang::En => format!("… {remaining} more"),
-        };
+        let more = t!(lang, "render.more_items", n = remaining);
         let need = out.len() + line.len() + 1;
         let room_for_more = if remaining > 1 { more.len() + 1 } else { 0 };
         if need + room_for_more > budget {
@@ -192,37 +186,56 @@ pub fn human_bytes(n: u64) -> String {
 
 /// A duration in the largest sensible unit: "3 分钟" / "3 minutes".
 pub fn human_duration(secs: u64, lang: Lang) -> String {
-    let (n, zh, en) = if secs < 60 {
-        (secs, "秒", "second")
+    // One sentence for one of a unit and one for more, as languages mark plurals
+    // differently (English adds an s, Chinese nothing).
+    let (n, one, many) = if secs < 60 {
+        (secs, t!(lang, "render.second"), t!(lang, "render.seconds"))
     } else if secs < 3600 {
-        (secs / 60, "分钟", "minute")
+        (
+            secs / 60,
+            t!(lang, "render.minute"),
+            t!(lang, "render.minutes"),
+        )
     } else if secs < 86_400 {
-        (secs / 3600, "小时", "hour")
+        (
+            secs / 3600,
+            t!(lang, "render.hour"),
+            t!(lang, "render.hours"),
+        )
     } else if secs < 86_400 * 30 {
-        (secs / 86_400, "天", "day")
+        (
+            secs / 86_400,
+            t!(lang, "render.day"),
+            t!(lang, "render.days"),
+        )
     } else if secs < 86_400 * 365 {
-        (secs / (86_400 * 30), "个月", "month")
+        (
+            secs / (86_400 * 30),
+            t!(lang, "render.month"),
+            t!(lang, "render.months"),
+        )
     } else {
-        (secs / (86_400 * 365), "年", "year")
+        (
+            secs / (86_400 * 365),
+            t!(lang, "render.year"),
+            t!(lang, "render.years"),
+        )
     };
-    match lang {
-        Lang::Zh => format!("{n} {zh}"),
-        Lang::En if n == 1 => format!("1 {en}"),
-        Lang::En => format!("{n} {en}s"),
-    }
+    let template = if n == 1 { one } else { many };
+    crate::i18n::catalog::fill_str(template, &[("n", &n)])
 }
 
 /// "3 分钟前" / "3 minutes ago" for a Unix timestamp in seconds.
 pub fn human_ago(unix_secs: i64, now_secs: i64, lang: Lang) -> String {
     let d = now_secs.saturating_sub(unix_secs);
     if d < 5 {
-        return lang.pick("刚刚", "just now").to_string();
+        return t!(lang, "render.just_now").to_string();
     }
-    let s = human_duration(d as u64, lang);
-    match lang {
-        Lang::Zh => format!("{s}前"),
-        Lang::En => format!("{s} ago"),
-    }
+    t!(
+        lang,
+        "render.ago",
+        duration = human_duration(d as u64, lang)
+    )
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! `/diagnose pod/… deploy/… node/…` against the fake API server (support/fake_kube.rs),
+//! `/diagnose pod/… deploy/… node/…` against the fake API server (support/fake_kube/),
 //! with objects shaped like the recorded ones in the spec (§7): CrashLoopBackOff with a
 //! refused dependency in the previous log, OOMKilled, ImagePullBackOff not found, Pending
 //! for memory, an unbound PVC, a missing ConfigMap, a node NotReady, a stalled rollout, an

@@ -1,4 +1,4 @@
-//! Kubernetes ChatOps and cluster alerts against the fake API server (support/fake_kube.rs),
+//! Kubernetes ChatOps and cluster alerts against the fake API server (support/fake_kube/),
 //! reached by the real kube client through a kubeconfig file: commands go through the chat
 //! pipeline (roles, confirmations, audit), alerts through a running `wedock serve` to the fake
 //! group robot.

@@ -110,14 +110,7 @@ pub fn chunk(text: &str, max_chars: usize) -> Vec<String> {
 const NOTE_RESERVE: usize = 120;
 
 fn more_note(lang: Lang, parts: usize) -> String {
-    match lang {
-        Lang::Zh => {
-            format!("……（微信限制每条消息最多回复 10 条，还有 {parts} 段，请回复任意内容继续）")
-        }
-        Lang::En => format!(
-            "… (WeChat allows about 10 replies per message; {parts} more part(s) — send anything to continue)"
-        ),
-    }
+    t!(lang, "channel.more_parts", parts = parts)
 }
 
 /// The messages to send now within `left` units of budget, and the text to hold.
@@ -160,14 +153,7 @@ pub fn pack(text: &str, left: u32, lang: Lang) -> Packed {
 
 /// A line telling the user that earlier replies were refused.
 pub fn refused_note(lang: Lang, n: u32) -> String {
-    match lang {
-        Lang::Zh => format!(
-            "⚠️ 之前有 {n} 条回复被微信拒绝（超出每条消息约 10 条的回复额度或 24 小时窗口），内容补发如下。"
-        ),
-        Lang::En => format!(
-            "⚠️ {n} earlier repl(ies) were refused by WeChat (over the ~10-replies-per-message quota or the 24 h window); resent below."
-        ),
-    }
+    t!(lang, "channel.refused_resent", n = n)
 }
 
 #[cfg(test)]

@@ -193,10 +193,7 @@ pub fn alert_payloads(
         return closed
             .iter()
             .map(|r| {
-                let line = match lang {
-                    crate::i18n::Lang::Zh => format!("✅ #{} {} 已恢复", r.id, r.subject),
-                    crate::i18n::Lang::En => format!("✅ #{} {} resolved", r.id, r.subject),
-                };
+                let line = t!(lang, "card.resolved_line", id = r.id, subject = r.subject);
                 super::resolved::payload(agent_id, users, r, &line)
             })
             .collect();

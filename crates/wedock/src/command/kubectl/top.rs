@@ -115,27 +115,46 @@ pub(super) fn metrics_absent(e: &CallError) -> bool {
     }
 }
 
+/// The metrics of one kind, or the reply when the Metrics API is missing or refuses.
+async fn list_usage<T>(k: &K<'_, '_>, api: Api<T>) -> Result<Vec<T>, Outcome>
+where
+    T: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    match call(k, api.list(&ListParams::default())).await {
+        Ok(l) => Ok(l.items),
+        Err(e) if metrics_absent(&e) => {
+            metrics::counter!("wedock_kube_errors_total", "kind" => "metrics_unavailable")
+                .increment(1);
+            tracing::info!(context = %k.cluster.context, "metrics API not available: {e:?}");
+            Err(error(
+                k.ctx,
+                t!(
+                    k.ctx.lang,
+                    "kubectl.no_metrics_api",
+                    context = k.cluster.context
+                ),
+            ))
+        }
+        Err(e) => Err(error(k.ctx, call_error_text(k, &e))),
+    }
+}
+
+/// The CPU (millicores) and memory columns of a usage row.
+fn usage_cols(cpu: f64, mem: f64) -> [String; 2] {
+    [format!("{cpu:.0}m"), render::human_bytes(mem as u64)]
+}
+
 pub(super) async fn top(k: &K<'_, '_>, a: TopArgs) -> Outcome {
     let ctx = k.ctx;
     let lang = ctx.lang;
     let nodes = matches!(a.what, TopWhat::Nodes | TopWhat::Node | TopWhat::No);
-    let absent = |e: &CallError| {
-        metrics::counter!("wedock_kube_errors_total", "kind" => "metrics_unavailable").increment(1);
-        tracing::info!(context = %k.cluster.context, "metrics API not available: {e:?}");
-        error(
-            ctx,
-            t!(lang, "kubectl.no_metrics_api", context = k.cluster.context),
-        )
-    };
     let (header, mut rows): (Vec<&str>, Vec<(f64, Vec<String>)>) = if nodes {
         let api: Api<NodeMetrics> = Api::all(k.cluster.client.clone());
-        let list = match call(k, api.list(&ListParams::default())).await {
+        let items = match list_usage(k, api).await {
             Ok(l) => l,
-            Err(e) if metrics_absent(&e) => return absent(&e),
-            Err(e) => return error(ctx, call_error_text(k, &e)),
+            Err(o) => return o,
         };
-        let rows = list
-            .items
+        let rows = items
             .iter()
             .map(|n| {
                 let cpu = n
@@ -148,26 +167,19 @@ pub(super) async fn top(k: &K<'_, '_>, a: TopArgs) -> Outcome {
                     .get("memory")
                     .and_then(|q| mem_bytes(q))
                     .unwrap_or(0.0);
-                (
-                    cpu,
-                    vec![
-                        name_of(&n.metadata).to_string(),
-                        format!("{cpu:.0}m"),
-                        render::human_bytes(mem as u64),
-                    ],
-                )
+                let mut row = vec![name_of(&n.metadata).to_string()];
+                row.extend(usage_cols(cpu, mem));
+                (cpu, row)
             })
             .collect();
         (vec!["NAME", "CPU", "MEMORY"], rows)
     } else {
         let api: Api<PodMetrics> = api_ns(k, a.all_namespaces);
-        let list = match call(k, api.list(&ListParams::default())).await {
+        let items = match list_usage(k, api).await {
             Ok(l) => l,
-            Err(e) if metrics_absent(&e) => return absent(&e),
-            Err(e) => return error(ctx, call_error_text(k, &e)),
+            Err(o) => return o,
         };
-        let rows = list
-            .items
+        let rows = items
             .iter()
             .map(|p| {
                 let cpu: f64 = p
@@ -181,11 +193,8 @@ pub(super) async fn top(k: &K<'_, '_>, a: TopArgs) -> Outcome {
                     .filter_map(|c| c.usage.get("memory").and_then(|q| mem_bytes(q)))
                     .sum();
                 let mut row = ns_col(a.all_namespaces, &p.metadata);
-                row.extend([
-                    name_of(&p.metadata).to_string(),
-                    format!("{cpu:.0}m"),
-                    render::human_bytes(mem as u64),
-                ]);
+                row.push(name_of(&p.metadata).to_string());
+                row.extend(usage_cols(cpu, mem));
                 (cpu, row)
             })
             .collect();

@@ -1,7 +1,7 @@
 //! Nodes and deployments: a node by its conditions and events, a deployment by its rollout,
 //! its worst pod (through the pod collector of the parent module) and its autoscalers.
 
-use super::{Calls, EVENTS_SHOWN, Missing, closest, pod_evidence};
+use super::{Calls, EVENTS_SHOWN, Missing, pod_evidence};
 use crate::diagnose::Evidence;
 use crate::diagnose::signatures::shorten;
 use crate::diagnose::text::Say;
@@ -42,20 +42,7 @@ pub(super) fn node_state(n: &Node) -> (String, bool, Vec<String>) {
 
 pub(super) async fn node(c: &Calls<'_>, name: &str, lang: Lang) -> Result<Evidence, Missing> {
     let api: Api<Node> = Api::all(c.client.clone());
-    let n = match c.run(api.get_opt(name)).await {
-        Ok(Some(n)) => n,
-        Ok(None) => {
-            let all = c
-                .run(api.list(&ListParams::default()))
-                .await
-                .map(|l| l.items)
-                .unwrap_or_default();
-            return Err(Missing::NotFound {
-                close: closest(name, all.into_iter().filter_map(|n| n.metadata.name)),
-            });
-        }
-        Err(e) => return Err(Missing::Call(e)),
-    };
+    let n = c.get_or_closest(&api, name).await?;
     let mut ev = Evidence {
         target: format!("node/{name}"),
         name: name.to_string(),
@@ -117,20 +104,7 @@ pub(super) async fn node(c: &Calls<'_>, name: &str, lang: Lang) -> Result<Eviden
 
 pub(super) async fn deployment(c: &Calls<'_>, name: &str, lang: Lang) -> Result<Evidence, Missing> {
     let api: Api<Deployment> = Api::namespaced(c.client.clone(), c.ns);
-    let d = match c.run(api.get_opt(name)).await {
-        Ok(Some(d)) => d,
-        Ok(None) => {
-            let all = c
-                .run(api.list(&ListParams::default()))
-                .await
-                .map(|l| l.items)
-                .unwrap_or_default();
-            return Err(Missing::NotFound {
-                close: closest(name, all.into_iter().filter_map(|d| d.metadata.name)),
-            });
-        }
-        Err(e) => return Err(Missing::Call(e)),
-    };
+    let d = c.get_or_closest(&api, name).await?;
     let mut ev = Evidence {
         target: format!("deploy/{name} -n {}", c.ns),
         name: name.to_string(),
