@@ -22,7 +22,7 @@ use crate::app::App;
 use crate::config::AibotMode;
 use crate::message::{Incoming, Progress};
 use crate::outbox::{Delivery, Sender};
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::store::{NewOutboxMessage, OutboxMessage};
 use axum::extract::{Extension, State};
 use axum::http::StatusCode;

@@ -25,7 +25,7 @@ use crate::app::App;
 use crate::config::{AibotConfig, AibotMode};
 use crate::message::Progress;
 use crate::outbox::{Delivery, Sender};
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::store::{NewOutboxMessage, OutboxMessage};
 use async_trait::async_trait;
 use backon::BackoffBuilder;
