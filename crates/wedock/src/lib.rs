@@ -31,6 +31,7 @@ pub mod scope;
 pub mod secret;
 pub mod serve;
 pub mod server;
+pub mod state;
 pub mod store;
 
 /// `wedock version` output: package version and the git commit it was built from.

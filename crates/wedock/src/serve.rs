@@ -6,7 +6,8 @@ use crate::config::Config;
 use crate::leader::{self, Leader};
 use crate::outbox::Outbox;
 use crate::pipeline::Pipeline;
-use crate::server::{self, AppState};
+use crate::server::{self, ServerState};
+use crate::state::AppState;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -55,8 +56,11 @@ pub async fn run_with(
     let pipeline = Pipeline::new(app.clone());
     let state = AppState {
         pipeline: pipeline.clone(),
-        metrics: server::metrics_handle(),
         outbox: outbox.clone(),
+    };
+    let server_state = ServerState {
+        shared: state.clone(),
+        metrics: server::metrics_handle(),
         auth: auth.clone(),
     };
 
@@ -141,7 +145,10 @@ pub async fn run_with(
         .set("http", true, true, format!("listening on {listen}"));
 
     if let Some(l) = metrics_listener {
-        let (router, mut stop) = (server::metrics_router(state.clone()), stop_rx.clone());
+        let (router, mut stop) = (
+            server::metrics_router(server_state.clone()),
+            stop_rx.clone(),
+        );
         tracing::info!(listen = %l.local_addr()?, "metrics listener at /metrics");
         tasks.push(tokio::spawn(async move {
             let quit = async move {
@@ -153,7 +160,7 @@ pub async fn run_with(
         }));
     }
     let extra = crate::channel::routes(&app).merge(crate::alert::routes(&app));
-    let router = server::router(state, extra);
+    let router = server::router(server_state, extra);
     tracing::info!(
         %listen,
         ready_ms = started.elapsed().as_millis() as u64,

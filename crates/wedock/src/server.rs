@@ -5,7 +5,7 @@ pub mod console_key;
 
 use crate::app::App;
 use crate::message::Incoming;
-use crate::pipeline::Pipeline;
+use crate::state::{AppState, RejectionCounted};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -19,19 +19,18 @@ use std::time::Duration;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
-/// State shared by every handler.
+/// The server's own handlers' state: the routes' shared state plus what only the server uses.
 #[derive(Clone)]
-pub struct AppState {
-    pub pipeline: Pipeline,
+pub struct ServerState {
+    pub shared: AppState,
     pub metrics: PrometheusHandle,
-    pub outbox: Arc<crate::outbox::Outbox>,
     /// Who may use the console and `/api/*`.
     pub auth: Arc<auth::ConsoleAuth>,
 }
 
-impl AppState {
+impl ServerState {
     pub fn app(&self) -> &Arc<App> {
-        self.pipeline.app()
+        self.shared.app()
     }
 }
 
@@ -78,7 +77,10 @@ fn spawn_upkeep(handle: PrometheusHandle) {
     }
 }
 
-pub fn router(state: AppState, extra: Router<AppState>) -> Router {
+/// The whole HTTP surface: the server's own routes, and `extra` — the channels' and alert
+/// sources' routes, which know only the shared [`AppState`] — behind one auth guard and the
+/// body and time limits.
+pub fn router(state: ServerState, extra: Router<AppState>) -> Router {
     let cfg = &state.app().config.server;
     let body_limit = cfg.body_limit_bytes;
     let timeout = Duration::from_millis(cfg.request_timeout_ms.max(100));
@@ -94,7 +96,7 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
             .route("/", get(console_page))
             .route("/api/chat", post(console_chat));
     }
-    r.merge(extra)
+    r.merge(extra.with_state(state.shared.clone()))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::guard,
@@ -110,15 +112,11 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
 }
 
 /// `/metrics` alone, for `[server] metrics_listen`.
-pub fn metrics_router(state: AppState) -> Router {
+pub fn metrics_router(state: ServerState) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .with_state(state)
 }
-
-/// Marks a response whose rejection was already logged and counted by its handler.
-#[derive(Clone, Copy)]
-pub struct RejectionCounted;
 
 /// Bodies over `server.body_limit_bytes` are refused by the limit layer before any handler
 /// runs: give them the same log line and metric as every other rejection.
@@ -135,7 +133,7 @@ async fn note_oversize(res: Response) -> Response {
     res
 }
 
-async fn healthz(State(s): State<AppState>) -> Response {
+async fn healthz(State(s): State<ServerState>) -> Response {
     match s.app().health.liveness() {
         Ok(()) => Json(serde_json::json!({"status": "ok"})).into_response(),
         Err(reason) => (
@@ -150,7 +148,7 @@ async fn healthz(State(s): State<AppState>) -> Response {
 /// details name accounts and hosts. The store's state comes from the health task
 /// (`health::run`), re-checked every `server.health_interval_ms`: a probe does not touch the
 /// database.
-async fn readyz(State(s): State<AppState>, headers: HeaderMap) -> Response {
+async fn readyz(State(s): State<ServerState>, headers: HeaderMap) -> Response {
     let app = s.app();
     let components = app.health.snapshot();
     let ready = app.health.is_ready();
@@ -176,7 +174,7 @@ async fn readyz(State(s): State<AppState>, headers: HeaderMap) -> Response {
     (code, Json(body)).into_response()
 }
 
-async fn metrics(State(s): State<AppState>) -> Response {
+async fn metrics(State(s): State<ServerState>) -> Response {
     if let Ok(c) = s.app().store.outbox_counts().await {
         metrics::gauge!("wedock_outbox_depth").set(c.pending as f64);
     }
@@ -202,7 +200,7 @@ struct ChatRequest {
 /// The console's message endpoint: the same pipeline as every chat platform. Only signed-in
 /// console users reach it (see `auth::guard`); they act as the configured local user.
 async fn console_chat(
-    State(s): State<AppState>,
+    State(s): State<ServerState>,
     session: Option<axum::Extension<auth::ConsoleSession>>,
     body: Result<Json<ChatRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
@@ -227,7 +225,7 @@ async fn console_chat(
         app.policy.local_role(),
         req.text,
     );
-    match s.pipeline.handle(msg).await {
+    match s.shared.pipeline.handle(msg).await {
         // The `ask --json` fields, plus the reply rendered for the page: escaped HTML in which
         // Markdown answers show bold, code blocks and links, and command output stays `<pre>`.
         Some(reply) => {

@@ -4,7 +4,7 @@
 //! valid credentials.
 
 use super::{Alert, Severity};
-use crate::server::AppState;
+use crate::state::AppState;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};

@@ -15,7 +15,7 @@ pub use engine::Engine;
 
 use crate::app::App;
 use crate::outbox::Outbox;
-use crate::server::AppState;
+use crate::state::AppState;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -22,7 +22,7 @@ use crate::app::App;
 use crate::config::AibotMode;
 use crate::message::{Incoming, Progress};
 use crate::outbox::{Delivery, Sender};
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::store::{NewOutboxMessage, OutboxMessage};
 use axum::extract::{Extension, State};
 use axum::http::StatusCode;
@@ -132,63 +132,58 @@ async fn receive(Extension(b): Extension<Arc<AibotCallback>>, post: CallbackPost
         Err(e) => return reject(CHANNEL, "bad_json", StatusCode::BAD_REQUEST, &e),
     };
     let app = s.app().clone();
-    let user = v["from"]["userid"].as_str().unwrap_or("").to_string();
-    let identity = format!("{CHANNEL}:{user}");
-    let reply = match v["msgtype"].as_str().unwrap_or("") {
-        "stream" => {
-            // A refresh: the latest state of our stream.
-            let id = v["stream"]["id"].as_str().unwrap_or("").to_string();
-            let state = b.current(&id).await;
-            match state {
-                Some(Refresh::Done(content)) => stream(&id, true, &content),
-                Some(Refresh::Working(so_far)) => stream(&id, false, &so_far),
-                Some(Refresh::HandedOver) => {
-                    let lang = super::user_lang(&app, &identity).await;
-                    let note = t!(lang, "channel.answer_follows");
-                    stream(&id, true, note)
+    let reply = match super::aibot_message::parse(&v) {
+        Err(why) => return reject(CHANNEL, "bad_message", StatusCode::BAD_REQUEST, &why),
+        Ok(AibotBody::StreamRefresh { id, user }) => match b.current(&id).await {
+            Some(Refresh::Done(content)) => stream(&id, true, &content),
+            Some(Refresh::Working(so_far)) => stream(&id, false, &so_far),
+            Some(Refresh::HandedOver) => {
+                let note = t!(
+                    super::aibot_message::user_lang(&app, &user).await,
+                    "channel.answer_follows"
+                );
+                stream(&id, true, note)
+            }
+            // Unknown or expired: close it rather than leave the bubble spinning.
+            None => stream(&id, true, ""),
+        },
+        Ok(AibotBody::EnterChat { user }) => {
+            let welcome = super::welcome(super::aibot_message::user_lang(&app, &user).await);
+            json!({"msgtype": "text", "text": {"content": welcome}})
+        }
+        // wedock sends cards only over the long connection (`aibot_send_msg`), so a click here
+        // has nothing to update; the kick and the other events need no answer.
+        Ok(AibotBody::CardClick | AibotBody::Disconnected | AibotBody::OtherEvent) => {
+            return StatusCode::OK.into_response();
+        }
+        Ok(AibotBody::Unsupported { user, msgtype }) => {
+            let note =
+                super::unsupported(super::aibot_message::user_lang(&app, &user).await, &msgtype);
+            stream(&super::aibot_ws::new_req_id("stream"), true, &note)
+        }
+        Ok(AibotBody::Message(m)) => {
+            let msg = m.incoming();
+            let id = format!(
+                "stream-{}",
+                match &m.msg_id {
+                    Some(id) => id.clone(),
+                    None => super::aibot_ws::new_req_id("m"),
                 }
-                // Unknown or expired: close it rather than leave the bubble spinning.
-                None => stream(&id, true, ""),
+            );
+            let response_url = v["response_url"]
+                .as_str()
+                .filter(|u| b.response_url_allowed(u))
+                .map(str::to_string);
+            let mut rx = b.start(&s, &id, msg, response_url);
+            if !b.window.is_zero() {
+                let _ = tokio::time::timeout(b.window, rx.wait_for(|r| r.is_some())).await;
+            }
+            let done = rx.borrow().clone();
+            match done {
+                Some(content) => stream(&id, true, &content),
+                None => stream(&id, false, ""),
             }
         }
-        "event" => match v["event"]["eventtype"].as_str() {
-            Some("enter_chat") => {
-                let lang = super::user_lang(&app, &identity).await;
-                json!({"msgtype": "text", "text": {"content": super::welcome(lang)}})
-            }
-            _ => return StatusCode::OK.into_response(),
-        },
-        _ => match super::aibot_message::parse(&v) {
-            Err(why) => return reject(CHANNEL, "bad_message", StatusCode::BAD_REQUEST, &why),
-            Ok(AibotBody::Unsupported { msgtype, .. }) => {
-                let lang = super::user_lang(&app, &identity).await;
-                let note = super::unsupported(lang, &msgtype);
-                stream(&super::aibot_ws::new_req_id("stream"), true, &note)
-            }
-            Ok(AibotBody::Message(m)) => {
-                let msg = m.incoming();
-                let id = format!(
-                    "stream-{}",
-                    match &m.msg_id {
-                        Some(id) => id.clone(),
-                        None => super::aibot_ws::new_req_id("m"),
-                    }
-                );
-                let response_url = v["response_url"]
-                    .as_str()
-                    .filter(|u| b.response_url_allowed(u))
-                    .map(str::to_string);
-                let mut rx = b.start(&s, &id, msg, response_url);
-                if !b.window.is_zero() {
-                    let _ = tokio::time::timeout(b.window, rx.wait_for(|r| r.is_some())).await;
-                }
-                let done = rx.borrow().clone();
-                match done {
-                    Some(content) => stream(&id, true, &content),
-                    None => stream(&id, false, ""),
-                }
-            }
-        },
     };
     let now = super::now_secs().to_string();
     match crypt.encrypt_reply_json(&reply.to_string(), &now, &super::reply_nonce(nonce)) {

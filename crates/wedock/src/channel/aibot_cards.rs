@@ -17,7 +17,7 @@ use super::aibot_ws::{CHANNEL, SENDER, new_req_id};
 use crate::alert::Alert;
 use crate::i18n::Lang;
 use crate::message::{Incoming, ReplyKind};
-use crate::server::AppState;
+use crate::state::AppState;
 use serde_json::{Value, json};
 
 /// The `aibot_send_msg` body of the alert card about `alerts` for chat `chatid`, when they

@@ -25,7 +25,7 @@ use crate::app::App;
 use crate::config::{AibotConfig, AibotMode};
 use crate::message::Progress;
 use crate::outbox::{Delivery, Sender};
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::store::{NewOutboxMessage, OutboxMessage};
 use async_trait::async_trait;
 use backon::BackoffBuilder;
@@ -326,17 +326,19 @@ async fn connect_and_serve(
                 }
                 let Some(v) = parse_frame(&m) else { continue };
                 match v["cmd"].as_str() {
-                    Some("aibot_msg_callback") => {
-                        let (s, t, p) = (state.clone(), tx.clone(), pending.clone());
-                        tokio::spawn(async move { on_message(s, t, p, v).await });
-                    }
-                    Some("aibot_event_callback") => {
-                        let eventtype = v["body"]["event"]["eventtype"].as_str().unwrap_or("");
-                        if eventtype == "disconnected_event" {
-                            break Ended::Kicked;
+                    Some("aibot_msg_callback" | "aibot_event_callback") => {
+                        match super::aibot_message::parse_frame(&v) {
+                            Ok((_, AibotBody::Disconnected)) => break Ended::Kicked,
+                            Ok((cb, body)) => {
+                                let (s, t, p) = (state.clone(), tx.clone(), pending.clone());
+                                tokio::spawn(async move { on_callback(s, t, p, cb, body, v).await });
+                            }
+                            Err(why) => {
+                                tracing::warn!(reason = why, "aibot: callback dropped");
+                                metrics::counter!("wedock_rejected_total", "reason" => "bad_message")
+                                    .increment(1);
+                            }
                         }
-                        let (s, t, p) = (state.clone(), tx.clone(), pending.clone());
-                        tokio::spawn(async move { on_event(s, t, p, v).await });
                     }
                     Some(other) => tracing::debug!(cmd = other, "aibot: unknown command ignored"),
                     None => {
@@ -400,27 +402,42 @@ fn parse_frame(m: &Message) -> Option<Value> {
     }
 }
 
-async fn on_message(
+/// Answers one push: a message through the pipeline on a reply stream, the rest directly.
+async fn on_callback(
     state: AppState,
     tx: mpsc::Sender<Message>,
     pending: Arc<Mutex<HashMap<String, VecDeque<Ack>>>>,
-    v: Value,
+    cb: String,
+    body: AibotBody,
+    frame: Value,
 ) {
-    let cb = v["headers"]["req_id"].as_str().unwrap_or("").to_string();
-    let parsed = match super::aibot_message::parse(&v["body"]) {
-        Ok(p) if !cb.is_empty() => p,
-        _ => {
-            tracing::warn!("aibot: message callback without req_id or sender dropped");
-            metrics::counter!("wedock_rejected_total", "reason" => "bad_message").increment(1);
-            return;
-        }
-    };
-    let m = match parsed {
+    let m = match body {
         AibotBody::Message(m) => m,
         AibotBody::Unsupported { user, msgtype } => {
-            let lang = super::user_lang(state.app(), &format!("{CHANNEL}:{user}")).await;
-            let text = super::unsupported(lang, &msgtype);
+            let text = super::unsupported(
+                super::aibot_message::user_lang(state.app(), &user).await,
+                &msgtype,
+            );
             respond_stream(&tx, &pending, &cb, &text).await;
+            return;
+        }
+        AibotBody::EnterChat { user } => {
+            let frame = json!({
+                "cmd": "aibot_respond_welcome_msg",
+                "headers": {"req_id": cb},
+                "body": {"msgtype": "text", "text": {"content": super::welcome(super::aibot_message::user_lang(state.app(), &user).await)}},
+            });
+            let _ = send_frame(&tx, &pending, &cb, frame).await;
+            return;
+        }
+        AibotBody::CardClick => {
+            let respond = |frame: Value| send_frame(&tx, &pending, &cb, frame);
+            let body = frame["body"].clone();
+            super::aibot_cards::on_click(state, cb.clone(), body, respond).await;
+            return;
+        }
+        // The long connection has no stream polling; the kick is handled by the connection.
+        AibotBody::StreamRefresh { .. } | AibotBody::Disconnected | AibotBody::OtherEvent => {
             return;
         }
     };
@@ -588,33 +605,6 @@ async fn respond_stream(
         "body": {"msgtype": "stream", "stream": {"id": new_req_id("stream"), "finish": true, "content": text}},
     });
     let _ = send_frame(tx, pending, cb, frame).await;
-}
-
-async fn on_event(
-    state: AppState,
-    tx: mpsc::Sender<Message>,
-    pending: Arc<Mutex<HashMap<String, VecDeque<Ack>>>>,
-    v: Value,
-) {
-    let cb = v["headers"]["req_id"].as_str().unwrap_or("").to_string();
-    match v["body"]["event"]["eventtype"].as_str() {
-        Some("enter_chat") => {}
-        Some("template_card_event") => {
-            let respond = |frame: Value| send_frame(&tx, &pending, &cb, frame);
-            let body = v["body"].clone();
-            super::aibot_cards::on_click(state, cb.clone(), body, respond).await;
-            return;
-        }
-        _ => return,
-    }
-    let user = v["body"]["from"]["userid"].as_str().unwrap_or("");
-    let lang = super::user_lang(state.app(), &format!("{CHANNEL}:{user}")).await;
-    let frame = json!({
-        "cmd": "aibot_respond_welcome_msg",
-        "headers": {"req_id": cb},
-        "body": {"msgtype": "text", "text": {"content": super::welcome(lang)}},
-    });
-    let _ = send_frame(&tx, &pending, &cb, frame).await;
 }
 
 /// An outbox message pushing markdown to a chat (`chat_type` 2) or a user (1).

@@ -6,7 +6,7 @@
 use super::reject;
 use crate::identity::Role;
 use crate::message::Incoming;
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::store::NewOutboxMessage;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;

@@ -25,7 +25,7 @@ pub mod xml;
 use crate::app::App;
 use crate::i18n::Lang;
 use crate::outbox::Outbox;
-use crate::server::AppState;
+use crate::state::AppState;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
@@ -118,7 +118,7 @@ pub(crate) fn reject(
     tracing::warn!(channel, reason, %detail, status = status.as_u16(), "callback rejected");
     metrics::counter!("wedock_rejected_total", "reason" => reason).increment(1);
     let mut res = (status, reason).into_response();
-    res.extensions_mut().insert(crate::server::RejectionCounted);
+    res.extensions_mut().insert(crate::state::RejectionCounted);
     res
 }
 

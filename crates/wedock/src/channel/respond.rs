@@ -12,7 +12,7 @@
 //!   retries) answer empty too, so a message is never answered both ways.
 
 use crate::message::{Incoming, Reply};
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::store::NewOutboxMessage;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -22,7 +22,7 @@ use crate::app::App;
 use crate::identity::Role;
 use crate::message::Incoming;
 use crate::outbox::{Delivery, Sender};
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::store::{NewOutboxMessage, OutboxMessage};
 use async_trait::async_trait;
 use axum::Json;

@@ -20,7 +20,7 @@ use crate::app::App;
 use crate::config::AppFormat;
 use crate::message::Reply;
 use crate::outbox::{Delivery, Sender};
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::store::{NewOutboxMessage, OutboxMessage};
 use async_trait::async_trait;
 use axum::extract::{Extension, State};

@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// Shortest console secret accepted from the file or the config (the generated one has 64).
+pub const MIN_CONSOLE_SECRET_LEN: usize = 16;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {

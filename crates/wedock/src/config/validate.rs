@@ -37,7 +37,7 @@ impl Config {
     pub(super) fn validate_server_access(&self) -> Result<(), ConfigError> {
         let s = &self.server;
         if let Some(secret) = &s.console_secret
-            && secret.expose().chars().count() < crate::server::console_key::MIN_SECRET_LEN
+            && secret.expose().chars().count() < super::MIN_CONSOLE_SECRET_LEN
         {
             return Err(err(
                 "server.console_secret",
@@ -45,7 +45,7 @@ impl Config {
             ));
         }
         for (i, h) in s.allowed_hosts.iter().flatten().enumerate() {
-            if let Err(why) = crate::server::auth::HostPattern::parse(h) {
+            if let Err(why) = super::HostPattern::parse(h) {
                 return Err(err(format!("server.allowed_hosts[{i}]"), why));
             }
         }

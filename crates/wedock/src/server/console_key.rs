@@ -23,8 +23,7 @@ pub const LOGIN_TTL_SECS: u64 = 24 * 3600;
 pub const SESSION_TTL_SECS: u64 = 7 * 24 * 3600;
 /// File name of the generated secret inside the data directory.
 pub const SECRET_FILE: &str = "console.secret";
-/// Shortest secret accepted from the file or the config (the generated one has 64).
-pub const MIN_SECRET_LEN: usize = 16;
+pub use crate::config::MIN_CONSOLE_SECRET_LEN as MIN_SECRET_LEN;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

@@ -13,7 +13,7 @@ use super::postgres::{PostgresStore, db, insert_outbox};
 use super::{
     Claim, Fence, NewOutboxMessage, SEND_WINDOW_MS, Settle, StoreError, StoreResult, now_ms,
 };
-use tokio_postgres::GenericClient;
+use tokio_postgres::{GenericClient, Transaction};
 
 /// Migration 3: the lease's epoch and the send log.
 pub(super) const MIGRATION: &str = "ALTER TABLE lease ADD COLUMN epoch BIGINT NOT NULL DEFAULT 0;
@@ -94,68 +94,6 @@ impl PostgresStore {
             .await
             .map_err(db)?;
             Ok(())
-        })
-        .await
-    }
-
-    pub(super) async fn claim(
-        &self,
-        fence: &Fence,
-        id: i64,
-        per_minute: Option<u32>,
-        now: i64,
-    ) -> StoreResult<Claim> {
-        self.timed(async {
-            let mut c = self.client().await?;
-            let tx = tokio_postgres::Client::transaction(&mut c).await.map_err(db)?;
-            check_fence(&tx, fence, now).await?;
-            // Counting the attempt first locks the row: a digest folding it at the same time
-            // either deletes it before (nothing to send) or finds it attempted (not folded).
-            let Some(row) = tx
-                .query_opt(
-                    "UPDATE outbox SET attempts = attempts + 1 WHERE id = $1 AND status = 'pending'
-                     RETURNING channel, target",
-                    &[&id],
-                )
-                .await
-                .map_err(db)?
-            else {
-                return Ok(Claim::Gone);
-            };
-            let (channel, target): (String, String) = (row.get(0), row.get(1));
-            if let Some(limit) = per_minute {
-                let limit = i64::from(limit);
-                let since = now - SEND_WINDOW_MS;
-                let sent: i64 = tx
-                    .query_one(
-                        "SELECT COUNT(*) FROM send_log WHERE channel = $1 AND target = $2 AND at > $3",
-                        &[&channel, &target, &since],
-                    )
-                    .await
-                    .map_err(db)?
-                    .get(0);
-                if sent >= limit {
-                    let oldest: i64 = tx
-                        .query_one(
-                            "SELECT at FROM send_log WHERE channel = $1 AND target = $2 AND at > $3
-                             ORDER BY at LIMIT 1 OFFSET $4",
-                            &[&channel, &target, &since, &(sent - limit)],
-                        )
-                        .await
-                        .map_err(db)?
-                        .get(0);
-                    // Dropping the transaction rolls the attempt back.
-                    return Ok(Claim::WaitUntil(oldest + SEND_WINDOW_MS));
-                }
-                tx.execute(
-                    "INSERT INTO send_log (channel, target, at, outbox_id, epoch) VALUES ($1, $2, $3, $4, $5)",
-                    &[&channel, &target, &now, &id, &fence.epoch],
-                )
-                .await
-                .map_err(db)?;
-            }
-            tx.commit().await.map_err(db)?;
-            Ok(Claim::Go)
         })
         .await
     }
@@ -268,4 +206,64 @@ impl PostgresStore {
         .await
         .map_err(db)
     }
+}
+
+/// The claim behind [`super::Store::outbox_claim`], in the transaction the store opened (as
+/// `delivery_sqlite::outbox_claim` works in its connection). It commits only when the attempt
+/// may go; otherwise dropping `tx` rolls the counted attempt back.
+pub(super) async fn claim(
+    tx: Transaction<'_>,
+    fence: &Fence,
+    id: i64,
+    per_minute: Option<u32>,
+    now: i64,
+) -> StoreResult<Claim> {
+    check_fence(&tx, fence, now).await?;
+    // Counting the attempt first locks the row: a digest folding it at the same time
+    // either deletes it before (nothing to send) or finds it attempted (not folded).
+    let Some(row) = tx
+        .query_opt(
+            "UPDATE outbox SET attempts = attempts + 1 WHERE id = $1 AND status = 'pending'
+                 RETURNING channel, target",
+            &[&id],
+        )
+        .await
+        .map_err(db)?
+    else {
+        return Ok(Claim::Gone);
+    };
+    let (channel, target): (String, String) = (row.get(0), row.get(1));
+    if let Some(limit) = per_minute {
+        let limit = i64::from(limit);
+        let since = now - SEND_WINDOW_MS;
+        let sent: i64 = tx
+            .query_one(
+                "SELECT COUNT(*) FROM send_log WHERE channel = $1 AND target = $2 AND at > $3",
+                &[&channel, &target, &since],
+            )
+            .await
+            .map_err(db)?
+            .get(0);
+        if sent >= limit {
+            let oldest: i64 = tx
+                .query_one(
+                    "SELECT at FROM send_log WHERE channel = $1 AND target = $2 AND at > $3
+                         ORDER BY at LIMIT 1 OFFSET $4",
+                    &[&channel, &target, &since, &(sent - limit)],
+                )
+                .await
+                .map_err(db)?
+                .get(0);
+            // Dropping the transaction rolls the attempt back.
+            return Ok(Claim::WaitUntil(oldest + SEND_WINDOW_MS));
+        }
+        tx.execute(
+                "INSERT INTO send_log (channel, target, at, outbox_id, epoch) VALUES ($1, $2, $3, $4, $5)",
+                &[&channel, &target, &now, &id, &fence.epoch],
+            )
+            .await
+            .map_err(db)?;
+    }
+    tx.commit().await.map_err(db)?;
+    Ok(Claim::Go)
 }

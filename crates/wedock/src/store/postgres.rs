@@ -756,7 +756,12 @@ impl Store for PostgresStore {
         per_minute: Option<u32>,
         now: i64,
     ) -> StoreResult<Claim> {
-        self.claim(fence, id, per_minute, now).await
+        self.timed(async {
+            let mut c = self.client().await?;
+            let tx = Client::transaction(&mut c).await.map_err(db)?;
+            super::delivery_pg::claim(tx, fence, id, per_minute, now).await
+        })
+        .await
     }
 
     async fn outbox_settle(&self, fence: &Fence, id: i64, settle: Settle) -> StoreResult<()> {

@@ -3,7 +3,7 @@
 //! whoever scans the QR binds their WeChat to this bot.
 
 use super::login::{self, Event, LoginView, Outcome};
-use crate::server::AppState;
+use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;

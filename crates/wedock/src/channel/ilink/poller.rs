@@ -13,7 +13,7 @@ use crate::app::App;
 use crate::i18n::Lang;
 use crate::leader::Leader;
 use crate::message::Incoming;
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::store::now_ms;
 use serde_json::Value;
 use std::collections::HashMap;

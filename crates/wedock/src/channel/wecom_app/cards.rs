@@ -12,7 +12,7 @@
 
 use super::{CHANNEL, SENDER, WecomApp};
 use crate::message::{Incoming, ReplyKind};
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::store::NewOutboxMessage;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
