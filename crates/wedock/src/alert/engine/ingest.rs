@@ -34,9 +34,12 @@ impl Engine {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(Queued { alerts, reply });
-        // Spawned, so a client that hangs up mid-write cannot abandon the others' alerts.
+        // Every queued submission is followed by a commit turn, so some turn writes it. The
+        // turn runs in its own task, so a client that hangs up mid-write cannot abandon the
+        // others' alerts; and the caller waits for its answer only, not for its own turn,
+        // which may come after several others once an earlier turn has written its alerts.
         let engine = self.clone();
-        let _ = tokio::spawn(async move { engine.commit_queued().await }).await;
+        tokio::spawn(async move { engine.commit_queued().await });
         answer.await.unwrap_or_else(|_| {
             Err(crate::store::StoreError::Db(
                 "the alert commit stopped before answering".into(),
