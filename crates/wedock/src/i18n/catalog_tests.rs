@@ -156,7 +156,7 @@ fn migrated_areas_hold_no_inline_sentence_pairs() {
         "command",
         "pipeline.rs",
         "incident",
-        "alert/render.rs",
+        "alert",
         "channel",
         "render",
         "knowledge/quiz.rs",

@@ -62,16 +62,7 @@ impl Engine {
             kept.push(l);
         }
         let n_items = kept.iter().filter(|l| l.starts_with("- ")).count() as u64;
-        let head = match lang {
-            Lang::Zh => format!(
-                "📦 告警摘要：{} 条（发送频率受限，已合并）",
-                n_items + omitted
-            ),
-            Lang::En => format!(
-                "📦 Alert digest: {} alerts (rate limited, merged)",
-                n_items + omitted
-            ),
-        };
+        let head = t!(lang, "alert.digest_head", n = n_items + omitted);
         let head = match format {
             Format::Markdown => format!("<font color=\"warning\">**{head}**</font>"),
             Format::MarkdownV2 => format!("**{head}**"),
@@ -84,10 +75,7 @@ impl Engine {
         }
         if omitted > 0 {
             text.push('\n');
-            text.push_str(&match lang {
-                Lang::Zh => format!("… 另有 {omitted} 条未列出"),
-                Lang::En => format!("… {omitted} more not listed"),
-            });
+            text.push_str(&t!(lang, "alert.digest_more", n = omitted));
         }
         let stamp = format!(
             "{}{:06}",
