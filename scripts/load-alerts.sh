@@ -26,7 +26,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-psql -q "$WEDOCK_PG_URL" -c "DROP TABLE IF EXISTS dedup, outbox, audit, kv, quiz, lease, send_log, wedock_schema" 2>/dev/null || true
+psql -q "$WEDOCK_PG_URL" -c "DROP TABLE IF EXISTS dedup, outbox, audit, kv, quiz, lease, send_log, alert_record, schema_part, wedock_schema" 2>/dev/null || true
 cat > "$work/wedock.toml" <<TOML
 [store]
 backend = "postgres"

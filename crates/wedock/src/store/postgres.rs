@@ -433,31 +433,30 @@ impl Store for PostgresStore {
         let mut c = self.client().await?;
         let now = now_ms();
         let tx = Client::transaction(&mut c).await.map_err(db)?;
-        for id in &ids {
-            let n = tx
-                .execute(
-                    "DELETE FROM outbox WHERE id = $1 AND status = 'pending' AND attempts = 0",
-                    &[id],
-                )
-                .await
-                .map_err(db)?;
-            if n != 1 {
-                // Dropping the transaction rolls it back: nothing changes.
-                return Ok(None);
-            }
+        let n = tx
+            .execute(
+                "DELETE FROM outbox WHERE id = ANY($1) AND status = 'pending' AND attempts = 0",
+                &[&ids],
+            )
+            .await
+            .map_err(db)?;
+        if n != ids.len() as u64 {
+            // One was picked up meanwhile. Dropping the transaction rolls it back.
+            return Ok(None);
         }
-        let mut out = Vec::new();
-        for msg in digest {
-            let row = tx
-                .query_one(
-                    "INSERT INTO outbox (channel, target, payload, dedup_key, next_attempt_at, created_at)
-                     VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
-                    &[&msg.channel, &msg.target, &msg.payload, &msg.dedup_key, &now],
-                )
-                .await
-                .map_err(db)?;
-            out.push(row.get(0));
-        }
+        // Pipelined, in order, so the parts' ids follow their order.
+        let (open, at) = (&tx, &now);
+        let rows = futures::future::try_join_all(digest.iter().map(|msg| async move {
+            open.query_one(
+                "INSERT INTO outbox (channel, target, payload, dedup_key, next_attempt_at, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+                &[&msg.channel, &msg.target, &msg.payload, &msg.dedup_key, at],
+            )
+            .await
+        }))
+        .await
+        .map_err(db)?;
+        let out: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
         tx.commit().await.map_err(db)?;
         Ok(Some(out))
         })
@@ -638,9 +637,9 @@ impl Store for PostgresStore {
             let mut c = self.client().await?;
             let tx = Client::transaction(&mut c).await.map_err(db)?;
             let expires = ttl.map(|t| now_ms() + t.as_millis() as i64);
-            for (k, v) in &items {
-                upsert_kv(&tx, k, v, expires).await?;
-            }
+            // Pipelined, in order: one round trip for the batch.
+            futures::future::try_join_all(items.iter().map(|(k, v)| upsert_kv(&tx, k, v, expires)))
+                .await?;
             tx.commit().await.map_err(db)
         })
         .await

@@ -162,6 +162,33 @@ async fn conformance(store: Arc<dyn Store>) {
         .outbox_finish(folded[0], OutboxStatus::Sent, None)
         .await
         .unwrap();
+    // A digest in several parts keeps their order (the sender sends by id).
+    let f3 = store.outbox_enqueue(msg("d", None, "f3")).await.unwrap();
+    let parts = ["part-1", "part-2", "part-3"].map(|p| msg("d", Some(p), p));
+    let ids = store
+        .outbox_fold(vec![f3], parts.to_vec())
+        .await
+        .unwrap()
+        .expect("the row was pending");
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    let pending_d = store.outbox_pending_for("robot", "d").await.unwrap();
+    let order: Vec<(i64, &str)> = pending_d
+        .iter()
+        .map(|m| (m.id, m.payload.as_str()))
+        .collect();
+    assert_eq!(
+        order,
+        ids.iter()
+            .copied()
+            .zip(["part-1", "part-2", "part-3"])
+            .collect::<Vec<_>>()
+    );
+    for id in ids {
+        store
+            .outbox_finish(id, OutboxStatus::Sent, None)
+            .await
+            .unwrap();
+    }
 
     // Audit: newest first.
     for (i, cmd) in ["docker restart api", "docker rm old"].iter().enumerate() {

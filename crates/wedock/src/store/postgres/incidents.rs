@@ -181,10 +181,11 @@ impl IncidentStore for PostgresStore {
             let tx = tokio_postgres::Client::transaction(&mut c)
                 .await
                 .map_err(db)?;
-            let mut out = Vec::with_capacity(batch.len());
-            for o in &batch {
-                out.push(observe_one(&tx, o).await?);
-            }
+            // Sent together: the connection pipelines them (one round trip for the batch, not
+            // one per alert) and the server still runs them in order, so two observations of
+            // one fingerprint in a batch apply one after the other.
+            let out =
+                futures::future::try_join_all(batch.iter().map(|o| observe_one(&tx, o))).await?;
             tx.commit().await.map_err(db)?;
             Ok(out)
         })
