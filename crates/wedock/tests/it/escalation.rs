@@ -286,7 +286,10 @@ notify = "all"
     let mut child = spawn(&cfg);
     wait_ready(&base).await;
     fire(&base, "gamma").await;
-    // Killed before step 1 is due: the restarted process still knows the deadline.
+    // Killed before step 1 is due: the restarted process still knows the deadline. (Killed
+    // only once the alert's delivery is recorded: a kill between a POST and its record is
+    // the at-least-once window, where a resend is the intended outcome.)
+    wait_recorded_sent(&base, 1).await;
     child.kill().unwrap();
     child.wait().unwrap();
     let mut child = spawn(&cfg);
@@ -298,7 +301,9 @@ notify = "all"
             .await,
         "step 1 after the restart"
     );
-    // Killed right after step 1: the restarted process does not send it again.
+    // Killed right after step 1 is recorded as sent: the restarted process does not send it
+    // again.
+    wait_recorded_sent(&base, 1).await;
     child.kill().unwrap();
     child.wait().unwrap();
     let mut child = spawn(&cfg);
@@ -426,4 +431,33 @@ users = ["lisi"]
     drop(a);
     drop(b);
     db.drop().await;
+}
+
+/// Waits until this process has recorded `n` robot deliveries as sent (its
+/// `wedock_deliveries_total` counter counts after the store has the result).
+async fn wait_recorded_sent(base: &str, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let text = match reqwest::get(format!("{base}/metrics")).await {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        let sent: f64 = text
+            .lines()
+            .filter(|l| {
+                l.starts_with("wedock_deliveries_total{")
+                    && l.contains("channel=\"robot\"")
+                    && l.contains("result=\"sent\"")
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum();
+        if sent >= n as f64 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{n} recorded deliveries:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
