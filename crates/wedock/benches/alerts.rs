@@ -74,7 +74,7 @@ async fn setup(base: &str, per_minute: u32, dir: &std::path::Path) -> (Arc<Engin
     let cfg = wedock::config::Config::load(Some(&p), env).unwrap();
     let app = wedock::cli::build_app(cfg).await.unwrap();
     let mut outbox = Outbox::new(app.store.clone(), app.config.outbox.clone());
-    wedock::alert::register_senders(&app, &mut outbox);
+    wedock::channel::register_senders(&app, &mut outbox);
     let outbox = Arc::new(outbox);
     let leader = wedock::leader::Leader::solo(app.store.clone()).await;
     tokio::spawn(outbox.clone().run(leader, std::future::pending::<()>()));

@@ -3,6 +3,8 @@
 //! * `docker_exited` / `docker_healthy`: a container that exited with an error in its log and
 //!   a running one, on the local engine (target p95 < 300 ms). Needs a Docker engine and
 //!   /bin/busybox (Debian's busybox-static); skipped with a notice when no engine answers.
+//! * `docker_limited`: a running container with a memory limit, the one case where the engine's
+//!   memory statistics are read (same target).
 //! * `pod_crashloop`: a CrashLoopBackOff pod with previous logs, events, its node and its
 //!   Deployment, against the fake API server of the integration tests (target p95 < 200 ms).
 //!
@@ -79,6 +81,19 @@ fn percentiles(rt: &tokio::runtime::Runtime, name: &str, p: &Pipeline, text: &st
     );
 }
 
+/// `docker run -d --name NAME [FLAGS] busybox sh -c SCRIPT`; panics with docker's words.
+fn run_detached(name: &str, flags: &[&str], script: &str) {
+    let mut args = vec!["run", "-d", "--name", name];
+    args.extend_from_slice(flags);
+    args.extend_from_slice(&[IMAGE, "sh", "-c", script]);
+    let out = docker(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -145,37 +160,16 @@ fn bench(c: &mut Criterion) {
         let run = format!("wdbenchdx{}", std::process::id());
         let exited = format!("{run}-exited");
         let healthy = format!("{run}-up");
-        let _cleanup = Cleanup(vec![exited.clone(), healthy.clone()]);
-        let out = docker(&[
-            "run",
-            "-d",
-            "--name",
+        let limited = format!("{run}-limited");
+        let _cleanup = Cleanup(vec![exited.clone(), healthy.clone(), limited.clone()]);
+        const SLEEPER: &str = "trap 'exit 0' TERM; while true; do sleep 1; done";
+        run_detached(
             &exited,
-            IMAGE,
-            "sh",
-            "-c",
+            &[],
             "for i in $(seq 1 200); do echo \"line $i\"; done; echo 'panic: dial tcp 10.0.0.5:5432: connect: connection refused'; exit 1",
-        ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
         );
-        let out = docker(&[
-            "run",
-            "-d",
-            "--name",
-            &healthy,
-            IMAGE,
-            "sh",
-            "-c",
-            "trap 'exit 0' TERM; while true; do sleep 1; done",
-        ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        run_detached(&healthy, &[], SLEEPER);
+        run_detached(&limited, &["--memory", "64m"], SLEEPER);
         let _ = docker(&["wait", &exited]);
         let ddir = tempfile::tempdir().expect("tempdir");
         let local = pipeline(
@@ -185,14 +179,19 @@ fn bench(c: &mut Criterion) {
         );
         let te = format!("/diagnose {exited}");
         let th = format!("/diagnose {healthy}");
+        let tl = format!("/diagnose {limited}");
         rt.block_on(ask(local.clone(), te.clone()));
         percentiles(&rt, "docker_exited", &local, &te);
         percentiles(&rt, "docker_healthy", &local, &th);
+        percentiles(&rt, "docker_limited", &local, &tl);
         g.bench_function("docker_exited", |b| {
             b.to_async(&rt).iter(|| ask(local.clone(), te.clone()))
         });
         g.bench_function("docker_healthy", |b| {
             b.to_async(&rt).iter(|| ask(local.clone(), th.clone()))
+        });
+        g.bench_function("docker_limited", |b| {
+            b.to_async(&rt).iter(|| ask(local.clone(), tl.clone()))
         });
     } else {
         eprintln!("SKIPPED diagnose docker benches: no Docker engine reachable");

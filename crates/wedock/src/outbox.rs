@@ -9,13 +9,17 @@
 //! not a fresh one. Claims and results carry the leader's fencing token; a replica that lost
 //! the lease is refused by the store and sends nothing.
 
+pub mod payload;
+
 use crate::config::OutboxConfig;
 use crate::leader::Leader;
+use crate::render::Format;
 use crate::store::{
     Claim, Fence, NewOutboxMessage, OutboxMessage, OutboxStatus, SEND_WINDOW_MS, Settle, Store,
     StoreError, StoreResult, now_ms,
 };
 use async_trait::async_trait;
+use payload::{AlertCard, Reach};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,6 +54,55 @@ pub trait Sender: Send + Sync + 'static {
         None
     }
     async fn deliver(&self, msg: &OutboxMessage) -> Delivery;
+
+    // How alert messages take this channel's form (`payload`). The alert engine and the
+    // escalation steps ask these instead of knowing any channel; the defaults suit a channel
+    // that shows the shared text shape and has no buttons, mentions or digests.
+
+    /// The markup alert messages to `target` are written in.
+    fn alert_format(&self, _target: &str) -> Format {
+        Format::Text
+    }
+    /// Whether a burst to one target folds into one digest once its per-minute budget is
+    /// spent or messages already wait: a platform that allows no more and cannot change a
+    /// sent message (group robots).
+    fn folds_bursts(&self) -> bool {
+        false
+    }
+    /// How `user` is written in content of `format` so that the platform notifies them
+    /// (`<@userid>` in robot markdown); `None`: no in-text mention in this format.
+    fn mention_in_text(&self, _format: Format, _user: &str) -> Option<String> {
+        None
+    }
+    /// The format whose payloads notify a list of people (robot `text` with its
+    /// `mentioned_list`, which also takes `@all`), if the platform has one.
+    fn mention_list_format(&self) -> Option<Format> {
+        None
+    }
+    /// The payloads carrying `content` to `target`, split to the platform's limit, with
+    /// `mentions` (user ids, `@all`) in the list where the format has one.
+    fn text_payloads(
+        &self,
+        _target: &str,
+        format: Format,
+        content: &str,
+        _mentions: &[&str],
+    ) -> Vec<String> {
+        payload::bodies(format, content)
+    }
+    /// Whether alert messages to this channel can be cards with buttons.
+    fn shows_cards(&self) -> bool {
+        false
+    }
+    /// The payloads of an alert message as this channel shows it with buttons; `None`: the
+    /// text payloads go instead.
+    fn card_payloads(&self, _target: &str, _card: &AlertCard<'_>) -> Option<Vec<String>> {
+        None
+    }
+    /// The target id that reaches person `user` directly through this channel, if any.
+    fn direct_target(&self, _user: &str) -> Option<(String, Reach)> {
+        None
+    }
 }
 
 pub struct Outbox {
@@ -75,6 +128,35 @@ impl Outbox {
 
     pub fn has_sender(&self, channel: &str) -> bool {
         self.senders.contains_key(channel)
+    }
+
+    /// The sender of `channel`, to ask how messages take its form.
+    pub fn sender(&self, channel: &str) -> Option<&dyn Sender> {
+        self.senders.get(channel).map(|s| s.as_ref())
+    }
+
+    /// The best way to reach person `user` directly: a `CHANNEL:ID` as written when that
+    /// channel has a sender, else the channel whose id shape names them (personal WeChat),
+    /// else one that takes any user id (the WeCom app). `cards`: only channels with buttons.
+    pub fn direct_target(&self, user: &str, cards: bool) -> Option<(String, String)> {
+        if let Some((channel, id)) = user.split_once(':') {
+            let s = self.sender(channel)?;
+            return (!cards || s.shows_cards()).then(|| (channel.to_string(), id.to_string()));
+        }
+        let mut best: Option<(Reach, &str, String)> = None;
+        for (channel, s) in &self.senders {
+            if cards && !s.shows_cards() {
+                continue;
+            }
+            if let Some((id, reach)) = s.direct_target(user)
+                && best
+                    .as_ref()
+                    .is_none_or(|(r, c, _)| (reach, channel.as_str()) < (*r, *c))
+            {
+                best = Some((reach, channel, id));
+            }
+        }
+        best.map(|(_, c, id)| (c.to_string(), id))
     }
 
     /// Durably queues a message and wakes the worker. Returns once it is stored.

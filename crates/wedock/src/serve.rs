@@ -51,7 +51,6 @@ pub async fn run_with(
 
     let mut outbox = Outbox::new(app.store.clone(), app.config.outbox.clone());
     crate::channel::register_senders(&app, &mut outbox);
-    crate::alert::register_senders(&app, &mut outbox);
     let outbox = Arc::new(outbox);
     let pipeline = Pipeline::new(app.clone());
     let state = AppState {

@@ -14,7 +14,6 @@ pub mod render;
 pub use engine::Engine;
 
 use crate::app::App;
-use crate::outbox::Outbox;
 use crate::state::AppState;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -191,11 +190,6 @@ pub fn routes(app: &App) -> axum::Router<AppState> {
         return axum::Router::new();
     }
     http::routes()
-}
-
-/// Registers the senders alerts are delivered through (group robots).
-pub fn register_senders(app: &Arc<App>, outbox: &mut Outbox) {
-    crate::channel::robot::register(app, outbox);
 }
 
 /// Builds the alert engine (every replica has one: webhooks are served by all of them).

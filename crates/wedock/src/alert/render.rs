@@ -2,8 +2,8 @@
 //! the format has them, and user templates (minijinja) with documented variables.
 
 use super::{Alert, Severity};
-use crate::channel::robot::Format;
 use crate::i18n::Lang;
+use crate::render::Format;
 use crate::render::escape::{self, Target};
 
 /// Lines starting with this mark begin the log section; digests leave it out.

@@ -14,34 +14,18 @@
 //!   (window passed, connection lost), the same line is pushed as a short message instead.
 
 use super::aibot_ws::{CHANNEL, SENDER, new_req_id};
-use crate::alert::Alert;
-use crate::i18n::Lang;
 use crate::message::{Incoming, ReplyKind};
+use crate::outbox::payload::AlertCard;
 use crate::state::AppState;
 use serde_json::{Value, json};
 
-/// The `aibot_send_msg` body of the alert card about `alerts` for chat `chatid`, when they
-/// have a firing record; `None`: the markdown text goes as usual (the sender fills in the
+/// The `aibot_send_msg` body of the alert card for chat `chatid`, when one of its alerts is
+/// firing and has a record; `None`: the markdown text goes as usual (the sender fills in the
 /// chat of a body without one).
-pub fn alert_payloads(
-    chatid: &str,
-    alerts: &[Alert],
-    headline: &str,
-    lang: Lang,
-) -> Option<Vec<String>> {
+pub fn alert_payloads(chatid: &str, msg: &AlertCard<'_>) -> Option<Vec<String>> {
     // A resolution only: the markdown line says it; the old card cannot be updated without
     // a click's req_id.
-    let record = alerts
-        .iter()
-        .find(|a| !a.is_resolution())
-        .and_then(|a| a.record.as_deref())?;
-    let card = crate::incident::card::template_card(
-        record,
-        headline,
-        &crate::incident::card::new_task_id(record.id),
-        crate::store::now_ms(),
-        lang,
-    );
+    let card = msg.card.filter(|_| msg.any_firing)?;
     Some(vec![
         json!({"chatid": chatid, "msgtype": "template_card", "template_card": card}).to_string(),
     ])
@@ -104,7 +88,7 @@ where
         );
         return;
     };
-    let Some(command) = crate::incident::card::command_of_key(&click.key) else {
+    let Some(command) = crate::render::card::command_of_key(&click.key) else {
         metrics::counter!("wedock_rejected_total", "reason" => "card_key").increment(1);
         tracing::info!(
             channel = CHANNEL,
@@ -125,7 +109,7 @@ where
         return; // a platform retry of a click already handled
     };
     let app = state.app().clone();
-    let record = match crate::incident::card::record_of(&command) {
+    let record = match crate::render::card::record_of(&command) {
         Some(id) => app.store.alert_get(id).await.ok().flatten(),
         None => None,
     };
@@ -134,14 +118,14 @@ where
     let task_id = if click.task_id.is_empty() {
         record
             .as_ref()
-            .map(|r| crate::incident::card::new_task_id(r.id))
+            .map(|r| crate::render::card::new_task_id(r.id))
             .unwrap_or_default()
     } else {
         click.task_id.clone()
     };
     let refused = reply.kind == ReplyKind::Error;
     let frame = record.as_ref().map(|r| {
-        let mut card = crate::incident::card::template_card(r, "", &task_id, now, reply.lang);
+        let mut card = crate::render::card::template_card(r, "", &task_id, now, reply.lang);
         if refused {
             // The clicker's copy says why; everyone else's stays as it is.
             card["sub_title_text"] = json!(line);

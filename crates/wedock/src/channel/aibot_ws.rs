@@ -642,6 +642,20 @@ impl Sender for AibotSender {
         // 30 messages per conversation per minute (846607 beyond).
         Some(30)
     }
+    /// The intelligent robot renders full Markdown.
+    fn alert_format(&self, _target: &str) -> crate::render::Format {
+        crate::render::Format::Markdown
+    }
+    fn shows_cards(&self) -> bool {
+        true
+    }
+    fn card_payloads(
+        &self,
+        target: &str,
+        card: &crate::outbox::payload::AlertCard<'_>,
+    ) -> Option<Vec<String>> {
+        super::aibot_cards::alert_payloads(target, card)
+    }
     async fn deliver(&self, msg: &OutboxMessage) -> Delivery {
         let Ok(body) = serde_json::from_str::<Value>(&msg.payload) else {
             return Delivery::Dead("payload is not JSON".into());

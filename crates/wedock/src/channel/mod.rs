@@ -54,6 +54,7 @@ pub fn routes(app: &App) -> axum::Router<AppState> {
 
 /// Registers the outbox senders of every enabled channel.
 pub fn register_senders(app: &Arc<App>, outbox: &mut Outbox) {
+    robot::register(app, outbox);
     if let Some(s) = wecom_app::sender(app) {
         outbox.add_sender(Arc::new(s));
     }

@@ -8,7 +8,9 @@
 
 use crate::app::App;
 use crate::config::RobotConfig;
+use crate::outbox::payload::{bodies, with_mentions};
 use crate::outbox::{Delivery, Sender};
+use crate::render::Format;
 use crate::store::OutboxMessage;
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -17,81 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// The outbox channel name of group robots.
-pub const CHANNEL: &str = "robot";
-/// Content limit of `markdown` and `markdown_v2` messages, in UTF-8 bytes.
-pub const MARKDOWN_LIMIT: usize = 4096;
-/// Content limit of `text` messages, in UTF-8 bytes.
-pub const TEXT_LIMIT: usize = 2048;
-
-/// Message format of a robot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Text,
-    Markdown,
-    MarkdownV2,
-}
-
-impl Format {
-    pub fn parse(s: &str) -> Format {
-        match s {
-            "text" => Format::Text,
-            "markdown_v2" => Format::MarkdownV2,
-            _ => Format::Markdown,
-        }
-    }
-    pub fn msgtype(self) -> &'static str {
-        match self {
-            Format::Text => "text",
-            Format::Markdown => "markdown",
-            Format::MarkdownV2 => "markdown_v2",
-        }
-    }
-    /// Content byte limit of this format.
-    pub fn limit(self) -> usize {
-        match self {
-            Format::Text => TEXT_LIMIT,
-            Format::Markdown | Format::MarkdownV2 => MARKDOWN_LIMIT,
-        }
-    }
-}
-
-/// The JSON bodies that carry `content`: one per part of at most the format's byte limit,
-/// split at line boundaries (see [`crate::render::split_by_bytes`]). Nothing is dropped.
-pub fn bodies(format: Format, content: &str) -> Vec<String> {
-    crate::render::split_by_bytes(content, format.limit())
-        .into_iter()
-        .map(|part| body(format, &part))
-        .collect()
-}
-
-/// One JSON body; `content` must already fit the limit.
-pub fn body(format: Format, content: &str) -> String {
-    let t = format.msgtype();
-    serde_json::json!({ "msgtype": t, t: { "content": content } }).to_string()
-}
-
-/// A `text` body with `users` in its `mentioned_list` (other bodies are returned as they
-/// are: only text messages have the list).
-pub fn with_mentions(payload: &str, users: &[&str]) -> String {
-    let Ok(mut v) = serde_json::from_str::<serde_json::Value>(payload) else {
-        return payload.to_string();
-    };
-    match v.get_mut("text").and_then(|t| t.as_object_mut()) {
-        Some(text) if payload.contains("\"msgtype\":\"text\"") => {
-            text.insert("mentioned_list".into(), serde_json::json!(users));
-            v.to_string()
-        }
-        _ => payload.to_string(),
-    }
-}
-
-/// The `content` of a body built by [`body`], if it has one.
-pub fn content_of(payload: &str) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_str(payload).ok()?;
-    let t = v.get("msgtype")?.as_str()?;
-    Some(v.get(t)?.get("content")?.as_str()?.to_string())
-}
-
+pub const CHANNEL: &str = crate::outbox::payload::GROUP_ROBOT;
 struct Robot {
     url: String,
     format: Format,
@@ -182,6 +110,38 @@ impl Sender for RobotSender {
         Some(self.robots.get(target).map_or(20, |r| r.per_minute))
     }
 
+    fn alert_format(&self, target: &str) -> Format {
+        self.format(target).unwrap_or(Format::Markdown)
+    }
+
+    /// 20 messages a minute and no way to change a sent one: a burst becomes a digest.
+    fn folds_bursts(&self) -> bool {
+        true
+    }
+
+    fn mention_in_text(&self, format: Format, user: &str) -> Option<String> {
+        (format != Format::Text).then(|| format!("<@{user}>"))
+    }
+
+    /// A text message notifies only the people in its `mentioned_list`.
+    fn mention_list_format(&self) -> Option<Format> {
+        Some(Format::Text)
+    }
+
+    fn text_payloads(
+        &self,
+        _target: &str,
+        format: Format,
+        content: &str,
+        mentions: &[&str],
+    ) -> Vec<String> {
+        let parts = bodies(format, content);
+        if mentions.is_empty() {
+            return parts;
+        }
+        parts.iter().map(|b| with_mentions(b, mentions)).collect()
+    }
+
     async fn deliver(&self, msg: &OutboxMessage) -> Delivery {
         let Some(robot) = self.robots.get(&msg.target) else {
             return Delivery::Dead(format!("no robot named {:?} is configured", msg.target));
@@ -250,29 +210,5 @@ impl Sender for RobotSender {
 pub fn register(app: &Arc<App>, outbox: &mut crate::outbox::Outbox) {
     if !app.config.wecom.robots.is_empty() {
         outbox.add_sender(Arc::new(RobotSender::from_app(app)));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bodies_split_at_the_format_limit_and_keep_everything() {
-        let line = "容器 api-1 退出，退出码 137（被 SIGKILL 杀死）";
-        let content: String = (0..300).map(|i| format!("{i} {line}\n")).collect();
-        for f in [Format::Text, Format::Markdown, Format::MarkdownV2] {
-            let parts = bodies(f, &content);
-            assert!(parts.len() > 1);
-            let mut joined = Vec::new();
-            for p in &parts {
-                let v: serde_json::Value = serde_json::from_str(p).unwrap();
-                assert_eq!(v["msgtype"], f.msgtype());
-                let c = content_of(p).unwrap();
-                assert!(c.len() <= f.limit(), "{} > {}", c.len(), f.limit());
-                joined.push(c);
-            }
-            assert_eq!(joined.join("\n"), content);
-        }
     }
 }

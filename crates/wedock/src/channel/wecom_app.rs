@@ -19,6 +19,7 @@ use super::token::{TokenKind, TokenSource, delivery_of};
 use crate::app::App;
 use crate::config::AppFormat;
 use crate::message::Reply;
+use crate::outbox::payload::{AlertCard, Reach};
 use crate::outbox::{Delivery, Sender};
 use crate::state::AppState;
 use crate::store::{NewOutboxMessage, OutboxMessage};
@@ -347,6 +348,18 @@ impl Sender for WecomAppSender {
     fn per_minute(&self, _target: &str) -> Option<u32> {
         // WeCom drops app messages beyond 30 per member per minute.
         Some(30)
+    }
+    fn shows_cards(&self) -> bool {
+        true
+    }
+    /// Always in the app's own shape: the card, the resolution update, or the text.
+    fn card_payloads(&self, target: &str, card: &AlertCard<'_>) -> Option<Vec<String>> {
+        let agent_id = self.app.config.wecom.app.as_ref().map_or(0, |c| c.agent_id);
+        Some(cards::alert_payloads(agent_id, target, card))
+    }
+    /// The app writes to members by the user ids the schedules use.
+    fn direct_target(&self, user: &str) -> Option<(String, Reach)> {
+        Some((user.to_string(), Reach::AnyUser))
     }
     async fn deliver(&self, msg: &OutboxMessage) -> Delivery {
         if let Some(d) = self.deliver_card_update(msg).await {

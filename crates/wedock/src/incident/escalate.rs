@@ -12,10 +12,10 @@
 //! user writes, a spent robot budget holds them up to a minute).
 
 use crate::alert::Engine;
-use crate::alert::engine::Target;
-use crate::channel::robot::{self, Format};
 use crate::config::{EscalationConfig, Notify};
 use crate::i18n::Lang;
+use crate::outbox::payload::{self, AlertCard, Target};
+use crate::render::Format;
 use crate::store::incidents::AlertRecord;
 use crate::store::{NewOutboxMessage, StoreResult, now_ms};
 use serde::{Deserialize, Serialize};
@@ -152,8 +152,9 @@ async fn fire(
     let mut to = Vec::new();
     let mut mention_in_groups = Vec::new();
     for u in &people {
-        match direct_target(engine, u) {
-            Some(t) => {
+        match engine.outbox.direct_target(u, false) {
+            Some((channel, id)) => {
+                let t = Target { channel, id };
                 msgs.extend(direct_messages(engine, &t, r, &waited, i));
                 to.push(u.clone());
             }
@@ -179,23 +180,22 @@ async fn fire(
             .join(" ");
         let content = group_text(r, &waited, &who, lang);
         for t in &groups {
-            // A group robot notifies through a text message's `mentioned_list`; the other
-            // group channels (the intelligent robot takes no text) get the markdown.
-            let robot_group = t.channel == robot::CHANNEL;
-            let format = if robot_group {
-                Format::Text
-            } else {
-                Format::Markdown
+            // A group robot notifies through a text message's `mentioned_list` (which takes
+            // `@all`); the other group channels (the intelligent robot takes no text) get
+            // the markdown.
+            let sender = engine.outbox.sender(&t.channel);
+            let format = sender
+                .and_then(|s| s.mention_list_format())
+                .unwrap_or(Format::Markdown);
+            let bodies = match sender {
+                Some(s) => s.text_payloads(&t.id, format, &content, &mentions),
+                None => payload::bodies(format, &content),
             };
-            for (k, body) in robot::bodies(format, &content).into_iter().enumerate() {
+            for (k, body) in bodies.into_iter().enumerate() {
                 msgs.push(NewOutboxMessage {
                     channel: t.channel.clone(),
                     target: t.id.clone(),
-                    payload: if robot_group {
-                        robot::with_mentions(&body, &mentions)
-                    } else {
-                        body
-                    },
+                    payload: body,
                     dedup_key: Some(format!("escalation:{}:{i}:{}:{k}", r.id, t.label())),
                 });
             }
@@ -261,24 +261,6 @@ async fn on_call(app: &crate::app::App, schedule: &str, next: bool) -> StoreResu
     .filter(|u| !u.is_empty()))
 }
 
-/// Where a direct message to `user` goes: `CHANNEL:ID` as written, a personal-WeChat id
-/// (`…@im.wechat`) through the bound account, else the WeCom app when it is configured.
-/// `None`: no direct channel, so the person is @-mentioned in the group instead.
-fn direct_target(engine: &Engine, user: &str) -> Option<Target> {
-    let outbox = &engine.outbox;
-    if user.contains(':') {
-        let t = Target::parse(user);
-        return outbox.has_sender(&t.channel).then_some(t);
-    }
-    let weixin = crate::channel::ilink::SENDER;
-    if user.ends_with("@im.wechat") && outbox.has_sender(weixin) {
-        return Some(Target::parse(&format!("{weixin}:{user}")));
-    }
-    let app = crate::channel::wecom_app::SENDER;
-    (engine.app.config.wecom.app.is_some() && outbox.has_sender(app))
-        .then(|| Target::parse(&format!("{app}:{user}")))
-}
-
 /// The outbox rows of a direct message: a card with the alert's buttons through the WeCom
 /// app, the text elsewhere.
 fn direct_messages(
@@ -290,31 +272,34 @@ fn direct_messages(
 ) -> Vec<NewOutboxMessage> {
     let lang = engine.lang;
     let key = |k: usize| Some(format!("escalation:{}:{step}:{}:{k}", r.id, t.label()));
-    if t.channel == crate::channel::wecom_app::SENDER {
-        let agent_id = engine
-            .app
-            .config
-            .wecom
-            .app
-            .as_ref()
-            .map_or(0, |c| c.agent_id);
+    let content = direct_text(r, waited, lang);
+    let sender = engine.outbox.sender(&t.channel);
+    let card = sender.filter(|s| s.shows_cards()).and_then(|s| {
         let what = t!(lang, "escalation.card_title", waited = waited);
-        let card = crate::incident::card::template_card(
+        let card = crate::render::card::template_card(
             r,
             &what,
-            &crate::incident::card::new_task_id(r.id),
+            &crate::render::card::new_task_id(r.id),
             now_ms(),
             lang,
         );
-        return vec![NewOutboxMessage {
-            channel: t.channel.clone(),
-            target: t.id.clone(),
-            payload: crate::channel::wecom_app::cards::card_payload(agent_id, &t.id, &card),
-            dedup_key: key(0),
-        }];
-    }
-    let content = direct_text(r, waited, lang);
-    robot::bodies(Format::Text, &content)
+        s.card_payloads(
+            &t.id,
+            &AlertCard {
+                card: Some(&card),
+                any_firing: true,
+                resolved: Vec::new(),
+                content: &content,
+                lang,
+            },
+        )
+    });
+    let bodies = match (card, sender) {
+        (Some(card), _) => card,
+        (None, Some(s)) => s.text_payloads(&t.id, Format::Text, &content, &[]),
+        (None, None) => payload::bodies(Format::Text, &content),
+    };
+    bodies
         .into_iter()
         .enumerate()
         .map(|(k, body)| NewOutboxMessage {

@@ -10,17 +10,17 @@
 //!
 //! - `commands.rs`: the chat handlers.
 //! - `silence.rs`: what a `/silence` names, and creating/expiring/listing silences.
-//! - `card.rs`: alert cards with buttons, and clicked buttons back to commands.
+//! - `render/card.rs` (below the channels, which draw and read cards): alert cards with
+//!   buttons, clicked buttons back to commands, and the state words they share.
 //! - `escalate.rs`: `[[alerts.escalations]]`, steps for alerts nobody acknowledges.
 
-pub mod card;
 pub mod commands;
 pub mod escalate;
 pub mod silence;
 
 use crate::alert::{Alert, Severity};
-use crate::channel::robot::Format;
 use crate::i18n::Lang;
+use crate::render::Format;
 use crate::store::incidents::{AlertObservation, AlertRecord};
 use crate::store::{Store, StoreResult};
 use std::collections::BTreeMap;
@@ -103,54 +103,7 @@ pub fn matchers_of(r: &AlertRecord) -> BTreeMap<String, String> {
     serde_json::from_str(&r.matchers).unwrap_or_default()
 }
 
-/// A time of day for state lines, in the server's time zone (`10:42`, or `12-07 10:42` when
-/// not today).
-pub fn clock(ms: i64) -> String {
-    let Some(t) = chrono::DateTime::from_timestamp_millis(ms) else {
-        return String::new();
-    };
-    let t = t.with_timezone(&chrono::Local);
-    if t.date_naive() == chrono::Local::now().date_naive() {
-        t.format("%H:%M").to_string()
-    } else {
-        t.format("%m-%d %H:%M").to_string()
-    }
-}
-
-/// The user part of an identity (`wecom:zhangsan` → `zhangsan`).
-pub fn who(identity: &str) -> &str {
-    identity
-        .split_once(':')
-        .map_or(identity, |(_, u)| if u.is_empty() { identity } else { u })
-}
-
-/// The state of a record in words: firing, acknowledged by whom and when, silenced until
-/// when, resolved.
-pub fn state_text(r: &AlertRecord, now: i64, lang: Lang) -> String {
-    let mut parts = Vec::new();
-    parts.push(match r.resolved_at {
-        Some(t) => t!(lang, "incident.state_resolved", at = clock(t)),
-        None => t!(lang, "incident.state_firing").to_string(),
-    });
-    if let (Some(by), Some(at)) = (&r.acked_by, r.acked_at) {
-        parts.push(t!(
-            lang,
-            "incident.state_acked",
-            who = who(by),
-            at = clock(at)
-        ));
-    }
-    if let Some(until) = r.silenced_until.filter(|u| *u > now) {
-        let by = r.silenced_by.as_deref().map(who).unwrap_or("");
-        parts.push(t!(
-            lang,
-            "incident.state_silenced",
-            who = by,
-            until = clock(until)
-        ));
-    }
-    parts.join(" · ")
-}
+pub use crate::render::card::{clock, state_text, who};
 
 /// One line of `/alerts`: `#12 🔴 api-3 @prod-1 — firing · acked by zhang 10:42`.
 pub fn record_line(r: &AlertRecord, now: i64, lang: Lang) -> String {

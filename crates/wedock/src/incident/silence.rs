@@ -30,14 +30,7 @@ pub struct SilenceRequest {
     pub reason: String,
 }
 
-/// An alert id as typed: `12` or `#12`.
-pub fn alert_id(word: &str) -> Option<i64> {
-    let w = word.trim().trim_start_matches(['#', '＃']);
-    if w.is_empty() || w.len() > 15 || !w.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    w.parse().ok()
-}
+pub use crate::render::card::alert_id;
 
 /// Parses `ID|LABEL=VALUE… DURATION [reason…]`; the error is the sentence to show.
 pub fn parse(words: &[String], lang: Lang) -> Result<SilenceRequest, String> {

@@ -8,7 +8,7 @@
 //! character, and look-alikes keep the text readable. Terminal colour codes and other control
 //! characters are removed in every format.
 
-use crate::channel::robot::Format;
+use super::Format;
 use regex::Regex;
 use std::sync::LazyLock;
 

@@ -1,5 +1,6 @@
 //! Turning answers into text that fits a channel: byte budgets, human sizes and durations.
 
+pub mod card;
 pub mod escape;
 pub mod html;
 pub mod markdown;
@@ -32,6 +33,45 @@ impl Target {
         Target::Html,
     ];
 }
+
+/// The markup of a message in the platforms' shared JSON shape (`{"msgtype": …, …:
+/// {"content": …}}`, see [`crate::outbox::payload`]): group robots take all three, the
+/// other senders read the content of any of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Markdown,
+    MarkdownV2,
+}
+
+impl Format {
+    pub fn parse(s: &str) -> Format {
+        match s {
+            "text" => Format::Text,
+            "markdown_v2" => Format::MarkdownV2,
+            _ => Format::Markdown,
+        }
+    }
+    pub fn msgtype(self) -> &'static str {
+        match self {
+            Format::Text => "text",
+            Format::Markdown => "markdown",
+            Format::MarkdownV2 => "markdown_v2",
+        }
+    }
+    /// Content byte limit of this format (WeCom: 2,048 for text, 4,096 for markdown).
+    pub fn limit(self) -> usize {
+        match self {
+            Format::Text => TEXT_LIMIT,
+            Format::Markdown | Format::MarkdownV2 => MARKDOWN_LIMIT,
+        }
+    }
+}
+
+/// Content limit of `markdown` and `markdown_v2` messages, in UTF-8 bytes.
+pub const MARKDOWN_LIMIT: usize = 4096;
+/// Content limit of `text` messages, in UTF-8 bytes.
+pub const TEXT_LIMIT: usize = 2048;
 
 /// Splits `text` into parts of at most `budget` UTF-8 bytes, at line boundaries where
 /// possible and never inside a character. Nothing is dropped: concatenating the parts with

@@ -395,7 +395,7 @@ pub async fn engine(
     let cfg = Config::load(Some(&p), env).unwrap();
     let app = wedock::cli::build_app(cfg).await.unwrap();
     let mut outbox = Outbox::new(app.store.clone(), app.config.outbox.clone());
-    wedock::alert::register_senders(&app, &mut outbox);
+    wedock::channel::register_senders(&app, &mut outbox);
     let outbox = Arc::new(outbox);
     (Arc::new(Engine::new(app, outbox.clone())), outbox)
 }

@@ -532,8 +532,8 @@ async fn an_alert_outside_the_window_is_held_and_follows_the_next_message() {
         .outbox_enqueue(wedock::store::NewOutboxMessage {
             channel: "weixin".into(),
             target: format!("main/{ALICE}"),
-            payload: wedock::channel::robot::body(
-                wedock::channel::robot::Format::Text,
+            payload: wedock::outbox::payload::body(
+                wedock::render::Format::Text,
                 "web-1 died (exit 137)",
             ),
             dedup_key: None,

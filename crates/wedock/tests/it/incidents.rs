@@ -47,7 +47,7 @@ pub async fn setup(alerts_extra: &str) -> Setup {
     let cfg = Config::load(Some(&p), env).unwrap();
     let app = wedock::cli::build_app(cfg).await.unwrap();
     let mut outbox = Outbox::new(app.store.clone(), app.config.outbox.clone());
-    wedock::alert::register_senders(&app, &mut outbox);
+    wedock::channel::register_senders(&app, &mut outbox);
     let outbox = Arc::new(outbox);
     let engine = Arc::new(Engine::new(app.clone(), outbox.clone()));
     let engine = app.alerts.get_or_init(|| engine).clone();

@@ -42,7 +42,7 @@ impl Engine {
         };
         for m in waiting {
             // A continuation part of an earlier digest carries only its items.
-            if let Some(c) = robot::content_of(&m.payload) {
+            if let Some(c) = payload::content_of(&m.payload) {
                 take(&c, m.dedup_key.as_deref());
             }
         }
@@ -97,7 +97,7 @@ impl Engine {
                 NewOutboxMessage {
                     channel: t.channel.clone(),
                     target: t.id.clone(),
-                    payload: robot::body(format, &part),
+                    payload: payload::body(format, &part),
                     dedup_key: Some(format!(
                         "{KEY_PREFIX}digest:{}:{stamp}:{i}:{}",
                         t.id,

@@ -4,10 +4,11 @@
 use super::render;
 use super::{Alert, Severity};
 use crate::app::App;
-use crate::channel::robot::{self, Format};
 use crate::config::{RouteConfig, RouteMatch};
 use crate::i18n::Lang;
 use crate::outbox::Outbox;
+use crate::outbox::payload::{self, AlertCard};
+use crate::render::Format;
 use crate::store::{NewOutboxMessage, OutboxMessage, Store, StoreResult, now_ms};
 use serde::{Deserialize, Serialize};
 use sha1::Digest;
@@ -23,10 +24,10 @@ mod routes;
 #[cfg(test)]
 mod tests;
 
+pub use crate::outbox::payload::Target;
 pub use mutes::*;
-pub use routes::Target;
 use routes::*;
-pub use routes::{default_applies, payloads, route_matches};
+pub use routes::{default_applies, route_matches};
 
 /// Dedup keys of alert messages start with this; only such messages are folded into digests.
 const KEY_PREFIX: &str = "alert:";
@@ -80,7 +81,6 @@ pub struct Engine {
     pub lang: Lang,
     routes: Vec<Route>,
     default_targets: Vec<Target>,
-    formats: HashMap<String, Format>,
     dedup_ms: i64,
     noise: Mutex<HashMap<String, Seen>>,
     mutes: Mutex<Option<(i64, Arc<Vec<Mute>>)>>,
@@ -113,18 +113,10 @@ impl Engine {
             .iter()
             .map(|r| Target::parse(&r.name))
             .collect();
-        let formats = app
-            .config
-            .wecom
-            .robots
-            .iter()
-            .map(|r| (r.name.clone(), Format::parse(&r.format)))
-            .collect();
         Engine {
             lang: Lang::parse(&cfg.lang).unwrap_or(Lang::Zh),
             routes,
             default_targets,
-            formats,
             dedup_ms,
             noise: Mutex::new(HashMap::new()),
             mutes: Mutex::new(None),
@@ -398,46 +390,39 @@ impl Engine {
                     None if alerts.len() == 1 => render::one(&alerts[0], format, self.lang),
                     None => render::group(&alerts, format, self.lang),
                 };
-                let (content, robot_bodies) = match &on_duty {
-                    Some(user) if t.channel == robot::CHANNEL => {
-                        mention_on_duty(content, format, user, self.lang)
-                    }
-                    _ => (content, None),
+                let (content, mentions) = match &on_duty {
+                    Some(user) => self.mention_on_duty(&t, content, format, user),
+                    None => (content, Vec::new()),
                 };
                 // The app's users get a card with buttons (or the text, in the app's shape);
                 // so do intelligent-robot chats, the only groups where buttons work.
-                let headline = || {
-                    render::digest_lines(&content)
-                        .into_iter()
-                        .next()
-                        .map(|l| plain(&l))
-                        .unwrap_or_default()
-                };
-                let bodies = robot_bodies.or_else(|| {
-                    if t.channel == crate::channel::aibot_ws::SENDER {
-                        return crate::channel::aibot_cards::alert_payloads(
+                let bodies = match self.outbox.sender(&t.channel) {
+                    Some(s) if s.shows_cards() => {
+                        let headline = render::digest_lines(&content)
+                            .into_iter()
+                            .next()
+                            .map(|l| plain(&l))
+                            .unwrap_or_default();
+                        let card = alert_card(&alerts, &headline, self.lang);
+                        s.card_payloads(
                             &t.id,
-                            &alerts,
-                            &headline(),
-                            self.lang,
-                        );
-                    }
-                    (t.channel == crate::channel::wecom_app::SENDER).then(|| {
-                        crate::channel::wecom_app::cards::alert_payloads(
-                            &self.app,
-                            &t.id,
-                            &alerts,
-                            &headline(),
-                            &content,
-                            self.lang,
+                            &AlertCard {
+                                card: card.as_ref(),
+                                any_firing: alerts.iter().any(|a| !a.is_resolution()),
+                                resolved: resolved_records(&alerts),
+                                content: &content,
+                                lang: self.lang,
+                            },
                         )
-                    })
-                });
+                    }
+                    _ => None,
+                };
                 let item = Rendered {
                     seg,
                     key: format!("{KEY_PREFIX}{base}:{rname}:{}", t.label()),
                     route: rname.clone(),
                     content,
+                    mentions,
                     bodies,
                 };
                 match per_target.iter_mut().find(|(x, _)| *x == t) {
@@ -493,11 +478,24 @@ impl Engine {
         self.store().kv_set_many(recent, Some(RECENT_TTL)).await
     }
 
+    /// The markup alerts to `t` are written in, as its channel says.
     fn format_for(&self, t: &Target) -> Format {
-        match t.channel.as_str() {
-            robot::CHANNEL => self.formats.get(&t.id).copied().unwrap_or(Format::Markdown),
-            "aibot" => Format::Markdown,
-            _ => Format::Text,
+        self.outbox
+            .sender(&t.channel)
+            .map_or(Format::Text, |s| s.alert_format(&t.id))
+    }
+
+    /// The payloads carrying `content` to `t`, notifying `mentions` where the channel can.
+    fn text_payloads(
+        &self,
+        t: &Target,
+        format: Format,
+        content: &str,
+        mentions: &[&str],
+    ) -> Vec<String> {
+        match self.outbox.sender(&t.channel) {
+            Some(s) => s.text_payloads(&t.id, format, content, mentions),
+            None => payload::bodies(format, content),
         }
     }
 
@@ -535,7 +533,11 @@ impl Engine {
     ) -> StoreResult<Vec<Vec<i64>>> {
         let mut plain_n = items.len();
         let mut waiting = Vec::new();
-        if t.channel == robot::CHANNEL {
+        if self
+            .outbox
+            .sender(&t.channel)
+            .is_some_and(|s| s.folds_bursts())
+        {
             waiting = self.waiting_alerts(t).await?;
             let budget = self.outbox.has_budget(&t.channel, &t.id).await;
             let room = if budget {
@@ -597,7 +599,10 @@ impl Engine {
         for (n, item) in items.iter().enumerate() {
             let bodies = match &item.bodies {
                 Some(b) => b.clone(),
-                None => payloads(&t.channel, format, &item.content),
+                None => {
+                    let mentions: Vec<&str> = item.mentions.iter().map(String::as_str).collect();
+                    self.text_payloads(t, format, &item.content, &mentions)
+                }
             };
             for (i, body) in bodies.into_iter().enumerate() {
                 msgs.push(NewOutboxMessage {
@@ -733,8 +738,41 @@ struct Rendered {
     key: String,
     route: String,
     content: String,
-    /// The channel's own payloads, when they are not the robot bodies of `content`.
+    /// People the channel notifies by list (a robot text message's `mentioned_list`).
+    mentions: Vec<String>,
+    /// The channel's card payloads, when it shows this message as a card.
     bodies: Option<Vec<String>>,
+}
+
+/// The `template_card` whose buttons act for an alert message: the first firing alert's
+/// record (its silence covers the group's labels), else the first alert's.
+fn alert_card(alerts: &[Alert], headline: &str, lang: Lang) -> Option<serde_json::Value> {
+    let r = alerts
+        .iter()
+        .find(|a| !a.is_resolution())
+        .or(alerts.first())
+        .and_then(|a| a.record.as_deref())?;
+    Some(crate::render::card::template_card(
+        r,
+        headline,
+        &crate::render::card::new_task_id(r.id),
+        now_ms(),
+        lang,
+    ))
+}
+
+/// The records of a message's alerts when every one is a resolution with a record.
+fn resolved_records(alerts: &[Alert]) -> Vec<&crate::store::incidents::AlertRecord> {
+    let closed: Vec<_> = alerts
+        .iter()
+        .filter(|a| a.is_resolution())
+        .filter_map(|a| a.record.as_deref())
+        .collect();
+    if closed.len() == alerts.len() {
+        closed
+    } else {
+        Vec::new()
+    }
 }
 
 impl Severity {

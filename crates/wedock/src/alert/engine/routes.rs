@@ -61,38 +61,6 @@ pub fn route_matches(m: &RouteMatch, a: &Alert) -> bool {
             .all(|(k, p)| glob_ok(&Some(p.clone()), a.labels.get(k).map(String::as_str)))
 }
 
-/// The outbox payloads for `content` on a channel: robot bodies, or the same JSON shape
-/// (`msgtype` + content) for the other channels' senders.
-pub fn payloads(_channel: &str, format: Format, content: &str) -> Vec<String> {
-    robot::bodies(format, content)
-}
-
-/// Where a message goes: an outbox channel and its target id.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Target {
-    pub channel: String,
-    pub id: String,
-}
-
-impl Target {
-    /// `NAME` / `robot:NAME` → robot; `aibot:ID`, `wecom_app:USER`, `wechatbot:ROOM`, ….
-    pub fn parse(s: &str) -> Target {
-        match s.split_once(':') {
-            Some((ch, id)) => Target {
-                channel: ch.to_string(),
-                id: id.to_string(),
-            },
-            None => Target {
-                channel: robot::CHANNEL.to_string(),
-                id: s.to_string(),
-            },
-        }
-    }
-    pub fn label(&self) -> String {
-        format!("{}:{}", self.channel, self.id)
-    }
-}
-
 #[derive(Clone, Copy)]
 pub(super) enum RouteRef {
     Configured(usize),
@@ -110,51 +78,43 @@ impl RouteRef {
     }
 }
 
-/// A group robot message that @-mentions the person on duty: markdown carries `<@userid>`
-/// in its text; a text message names them and lists them in `mentioned_list`, the only
-/// way a text message notifies. Returns the content and, for text, its bodies.
-pub(super) fn mention_on_duty(
-    content: String,
-    format: Format,
-    user: &str,
-    lang: Lang,
-) -> (String, Option<Vec<String>>) {
-    match format {
-        Format::Text => {
-            let content = format!(
-                "{content}\n{}",
-                t!(lang, "oncall.mention_line", user = user)
-            );
-            let bodies = robot::bodies(format, &content)
-                .into_iter()
-                .map(|b| robot::with_mentions(&b, &[user]))
-                .collect();
-            (content, Some(bodies))
-        }
-        Format::Markdown | Format::MarkdownV2 => {
-            let mention = format!("<@{user}>");
-            let line = t!(lang, "oncall.mention_line", user = mention);
-            (format!("{content}\n{line}"), None)
-        }
-    }
-}
-
 impl Engine {
-    /// With the WeCom app configured, the person on duty also gets the alert's card with its
-    /// buttons in their own app conversation (group robots have none); `None` when there is
-    /// no app or the route already sends to them there.
-    pub(super) fn on_duty_card(&self, user: &str, targets: &[Target]) -> Option<Target> {
-        let app = crate::channel::wecom_app::SENDER;
-        if self.app.config.wecom.app.is_none() || !self.outbox.has_sender(app) {
-            return None;
+    /// The message to `t` @-mentioning the person on duty, where its channel can notify
+    /// them: markup in the text (`<@userid>` in robot markdown), or their name in the text
+    /// and their id in the list of a format that has one (a robot `text` message's
+    /// `mentioned_list`). Returns the content and the ids for that list.
+    pub(super) fn mention_on_duty(
+        &self,
+        t: &Target,
+        content: String,
+        format: Format,
+        user: &str,
+    ) -> (String, Vec<String>) {
+        let Some(sender) = self.outbox.sender(&t.channel) else {
+            return (content, Vec::new());
+        };
+        let lang = self.lang;
+        if let Some(mention) = sender.mention_in_text(format, user) {
+            let line = t!(lang, "oncall.mention_line", user = mention);
+            return (format!("{content}\n{line}"), Vec::new());
         }
+        if sender.mention_list_format() == Some(format) {
+            let line = t!(lang, "oncall.mention_line", user = user);
+            return (format!("{content}\n{line}"), vec![user.to_string()]);
+        }
+        (content, Vec::new())
+    }
+
+    /// The person on duty also gets the alert's card with its buttons in their own
+    /// conversation (group robots have none) through a channel that shows cards and reaches
+    /// people directly (the WeCom app); `None` when there is none or the route already sends
+    /// to them there.
+    pub(super) fn on_duty_card(&self, user: &str, targets: &[Target]) -> Option<Target> {
+        let (channel, id) = self.outbox.direct_target(user, true)?;
         let already = targets
             .iter()
-            .any(|t| t.channel == app && t.id.split('|').any(|u| u == user));
-        (!already).then(|| Target {
-            channel: app.to_string(),
-            id: user.to_string(),
-        })
+            .any(|t| t.channel == channel && t.id.split('|').any(|u| u == id));
+        (!already).then_some(Target { channel, id })
     }
 
     /// The person on duty in the route's schedule, if it names one. A store failure costs

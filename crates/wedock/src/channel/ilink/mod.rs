@@ -213,13 +213,13 @@ pub async fn mark_expired(app: &App, name: &str, during: &str) {
          ⚠️ Personal WeChat account {name}: session expired (-14); stopped until someone runs `wedock weixin login --name {name}` and scans again."
     );
     for t in &app.config.weixin.notify {
-        let target = crate::alert::engine::Target::parse(t);
+        let target = crate::outbox::payload::Target::parse(t);
         let format = if target.channel == crate::channel::robot::CHANNEL {
-            crate::channel::robot::Format::Markdown
+            crate::render::Format::Markdown
         } else {
-            crate::channel::robot::Format::Text
+            crate::render::Format::Text
         };
-        for (i, payload) in crate::alert::engine::payloads(&target.channel, format, &text)
+        for (i, payload) in crate::outbox::payload::bodies(format, &text)
             .into_iter()
             .enumerate()
         {
@@ -282,7 +282,7 @@ fn parse_outgoing(msg: &OutboxMessage) -> Option<Outgoing> {
         });
     }
     // An alert body: the target names the user, optionally after the account.
-    let text = crate::channel::robot::content_of(&msg.payload)?;
+    let text = crate::outbox::payload::content_of(&msg.payload)?;
     let (account, to) = match msg.target.split_once('/') {
         Some((a, u)) => (Some(a.to_string()), u.to_string()),
         None => (None, msg.target.clone()),
@@ -312,6 +312,12 @@ impl WeixinSender {
 impl Sender for WeixinSender {
     fn channel(&self) -> &str {
         SENDER
+    }
+
+    /// Personal WeChat ids end in `@im.wechat`; the bound account writes to them.
+    fn direct_target(&self, user: &str) -> Option<(String, crate::outbox::payload::Reach)> {
+        user.ends_with("@im.wechat")
+            .then(|| (user.to_string(), crate::outbox::payload::Reach::ByIdShape))
     }
 
     async fn deliver(&self, msg: &OutboxMessage) -> Delivery {
@@ -523,7 +529,7 @@ mod tests {
             ),
             (Some("main"), "u@im.wechat", "hi", true)
         );
-        let body = crate::channel::robot::body(crate::channel::robot::Format::Text, "disk full");
+        let body = crate::outbox::payload::body(crate::render::Format::Text, "disk full");
         let o = parse_outgoing(&mk("main/u@im.wechat", body.clone())).unwrap();
         assert_eq!(
             (o.account.as_deref(), o.text.as_str()),

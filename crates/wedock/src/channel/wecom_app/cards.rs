@@ -12,6 +12,7 @@
 
 use super::{CHANNEL, SENDER, WecomApp};
 use crate::message::{Incoming, ReplyKind};
+use crate::outbox::payload::AlertCard;
 use crate::state::AppState;
 use crate::store::NewOutboxMessage;
 use axum::http::StatusCode;
@@ -75,7 +76,7 @@ pub(super) fn click(
     fields: &HashMap<String, String>,
 ) -> Response {
     let field = |k: &str| fields.get(k).map(String::as_str).unwrap_or("");
-    let Some(command) = crate::incident::card::command_of_key(field("EventKey")) else {
+    let Some(command) = crate::render::card::command_of_key(field("EventKey")) else {
         metrics::counter!("wedock_rejected_total", "reason" => "card_key").increment(1);
         tracing::info!(
             channel = CHANNEL,
@@ -106,7 +107,7 @@ pub(super) fn click(
         };
         let app = s.app();
         let lang = reply.lang;
-        let record = match crate::incident::card::record_of(&command) {
+        let record = match crate::render::card::record_of(&command) {
             Some(id) => app.store.alert_get(id).await.ok().flatten(),
             None => None,
         };
@@ -145,10 +146,10 @@ pub(super) fn click(
             }
             (_, Some(r)) => {
                 let now = crate::store::now_ms();
-                let card = crate::incident::card::template_card(
+                let card = crate::render::card::template_card(
                     &r,
                     "",
-                    &crate::incident::card::new_task_id(r.id),
+                    &crate::render::card::new_task_id(r.id),
                     now,
                     lang,
                 );
@@ -168,52 +169,31 @@ pub(super) fn click(
     StatusCode::OK.into_response()
 }
 
-/// The `message/send` bodies for alert message `content` about `alerts` to `users`
-/// (`u1|u2`): one button card when the alerts have a record (the first firing one's buttons
-/// act for the group: its silence covers the group's labels), else the text in parts.
-pub fn alert_payloads(
-    app: &crate::app::App,
-    users: &str,
-    alerts: &[crate::alert::Alert],
-    headline: &str,
-    content: &str,
-    lang: crate::i18n::Lang,
-) -> Vec<String> {
-    let agent_id = app.config.wecom.app.as_ref().map_or(0, |c| c.agent_id);
-    // A resolution of alerts that had cards is no whole new card: the card changes in place
-    // or one short line says it.
-    let closed: Vec<&crate::store::incidents::AlertRecord> = alerts
-        .iter()
-        .filter(|a| a.is_resolution())
-        .filter_map(|a| a.record.as_deref())
-        .collect();
-    if !closed.is_empty() && closed.len() == alerts.len() {
+/// The `message/send` bodies of an alert message to `users` (`u1|u2`): its button card when
+/// one was built; when every alert of it is a resolution, each old card changes in place
+/// or one short line says it; else the text in parts.
+pub fn alert_payloads(agent_id: i64, users: &str, msg: &AlertCard<'_>) -> Vec<String> {
+    if !msg.resolved.is_empty() {
         // Each card turns into its resolved state with the code its send brought, or this
         // line goes instead (`resolved.rs`).
-        return closed
+        return msg
+            .resolved
             .iter()
             .map(|r| {
-                let line = t!(lang, "card.resolved_line", id = r.id, subject = r.subject);
+                let line = t!(
+                    msg.lang,
+                    "card.resolved_line",
+                    id = r.id,
+                    subject = r.subject
+                );
                 super::resolved::payload(agent_id, users, r, &line)
             })
             .collect();
     }
-    let record = alerts
-        .iter()
-        .find(|a| !a.is_resolution())
-        .or(alerts.first())
-        .and_then(|a| a.record.as_deref());
-    if let Some(r) = record {
-        let card = crate::incident::card::template_card(
-            r,
-            headline,
-            &crate::incident::card::new_task_id(r.id),
-            crate::store::now_ms(),
-            lang,
-        );
-        return vec![card_payload(agent_id, users, &card)];
+    if let Some(card) = msg.card {
+        return vec![card_payload(agent_id, users, card)];
     }
-    crate::render::split_by_bytes(content, super::TEXT_LIMIT)
+    crate::render::split_by_bytes(msg.content, super::TEXT_LIMIT)
         .into_iter()
         .map(|part| text_payload(agent_id, users, &part))
         .collect()

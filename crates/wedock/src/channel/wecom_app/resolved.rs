@@ -120,7 +120,7 @@ async fn update_cards(
             k["code"].as_str().unwrap_or(""),
             k["task_id"].as_str().unwrap_or(""),
         );
-        let card = crate::incident::card::template_card(&r, "", task, crate::store::now_ms(), lang);
+        let card = crate::render::card::template_card(&r, "", task, crate::store::now_ms(), lang);
         let body = json!({
             "atall": 1,
             "agentid": agent_id,

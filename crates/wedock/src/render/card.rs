@@ -25,10 +25,65 @@ pub fn command_of_key(key: &str) -> Option<String> {
 
 /// The alert id a card command names (`/ack 12` → 12).
 pub fn record_of(command: &str) -> Option<i64> {
-    command
-        .split_whitespace()
-        .nth(1)
-        .and_then(super::silence::alert_id)
+    command.split_whitespace().nth(1).and_then(alert_id)
+}
+
+/// An alert id as typed: `12` or `#12`.
+pub fn alert_id(word: &str) -> Option<i64> {
+    let w = word.trim().trim_start_matches(['#', '＃']);
+    if w.is_empty() || w.len() > 15 || !w.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    w.parse().ok()
+}
+
+/// A time of day for state lines, in the server's time zone (`10:42`, or `12-07 10:42` when
+/// not today).
+pub fn clock(ms: i64) -> String {
+    let Some(t) = chrono::DateTime::from_timestamp_millis(ms) else {
+        return String::new();
+    };
+    let t = t.with_timezone(&chrono::Local);
+    if t.date_naive() == chrono::Local::now().date_naive() {
+        t.format("%H:%M").to_string()
+    } else {
+        t.format("%m-%d %H:%M").to_string()
+    }
+}
+
+/// The user part of an identity (`wecom:zhangsan` → `zhangsan`).
+pub fn who(identity: &str) -> &str {
+    identity
+        .split_once(':')
+        .map_or(identity, |(_, u)| if u.is_empty() { identity } else { u })
+}
+
+/// The state of a record in words: firing, acknowledged by whom and when, silenced until
+/// when, resolved.
+pub fn state_text(r: &AlertRecord, now: i64, lang: Lang) -> String {
+    let mut parts = Vec::new();
+    parts.push(match r.resolved_at {
+        Some(t) => t!(lang, "incident.state_resolved", at = clock(t)),
+        None => t!(lang, "incident.state_firing").to_string(),
+    });
+    if let (Some(by), Some(at)) = (&r.acked_by, r.acked_at) {
+        parts.push(t!(
+            lang,
+            "incident.state_acked",
+            who = who(by),
+            at = clock(at)
+        ));
+    }
+    if let Some(until) = r.silenced_until.filter(|u| *u > now) {
+        let by = r.silenced_by.as_deref().map(who).unwrap_or("");
+        parts.push(t!(
+            lang,
+            "incident.state_silenced",
+            who = by,
+            until = clock(until)
+        ));
+    }
+    parts.join(" · ")
 }
 
 /// `desc_color` of the card's source line: red while critical and firing, green once
@@ -106,7 +161,7 @@ pub fn template_card(r: &AlertRecord, what: &str, task_id: &str, now: i64, lang:
     if let Some(c) = &r.cause {
         kv(t!(lang, "card.field_cause"), c);
     }
-    let state = super::state_text(r, now, lang);
+    let state = state_text(r, now, lang);
     let what = what.trim_start_matches(['🔴', '🟠', '🔵', '✅', ' ']);
     let desc = if what.is_empty() {
         r.cause.as_deref().unwrap_or(&r.source)
