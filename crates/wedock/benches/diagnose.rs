@@ -4,7 +4,11 @@
 //!   a running one, on the local engine (target p95 < 300 ms). Needs a Docker engine and
 //!   /bin/busybox (Debian's busybox-static); skipped with a notice when no engine answers.
 //! * `docker_limited`: a running container with a memory limit, the one case where the engine's
-//!   memory statistics are read (same target).
+//!   memory statistics are read (same target). Repeated diagnoses reuse a sample younger than
+//!   2 s, so two more series are printed: `docker_limited_spaced` (runs 2.1 s apart: a new
+//!   stats request each time, the engine idle) and `docker_limited_busy` (the same with a
+//!   `docker stats` stream open, so the engine's collector is always mid-tick: the bounded
+//!   wait of `diagnose/memory.rs` is what is measured).
 //! * `pod_crashloop`: a CrashLoopBackOff pod with previous logs, events, its node and its
 //!   Deployment, against the fake API server of the integration tests (target p95 < 200 ms).
 //!
@@ -91,6 +95,24 @@ fn run_detached(name: &str, flags: &[&str], script: &str) {
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// p50 and max of `n` runs spaced `gap` apart, printed.
+fn spaced(rt: &tokio::runtime::Runtime, name: &str, p: &Pipeline, text: &str, n: usize) {
+    let mut times: Vec<Duration> = (0..n)
+        .map(|_| {
+            std::thread::sleep(Duration::from_millis(2100));
+            let t = Instant::now();
+            rt.block_on(ask(p.clone(), text.to_string()));
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    println!(
+        "diagnose/{name}: p50 {:.1} ms, max {:.1} ms over {n} runs 2.1 s apart",
+        times[n / 2].as_secs_f64() * 1000.0,
+        times[n - 1].as_secs_f64() * 1000.0
     );
 }
 
@@ -184,6 +206,15 @@ fn bench(c: &mut Criterion) {
         percentiles(&rt, "docker_exited", &local, &te);
         percentiles(&rt, "docker_healthy", &local, &th);
         percentiles(&rt, "docker_limited", &local, &tl);
+        spaced(&rt, "docker_limited_spaced", &local, &tl, 20);
+        let mut stream = std::process::Command::new("docker")
+            .args(["stats", &limited])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("docker stats");
+        spaced(&rt, "docker_limited_busy", &local, &tl, 20);
+        let _ = stream.kill();
+        let _ = stream.wait();
         g.bench_function("docker_exited", |b| {
             b.to_async(&rt).iter(|| ask(local.clone(), te.clone()))
         });

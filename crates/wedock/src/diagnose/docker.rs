@@ -8,7 +8,7 @@ use super::Evidence;
 use super::signatures::{Facts, shorten};
 use super::text::{Say, yes_no};
 use crate::i18n::Lang;
-use crate::ops::docker::{self as ops, Engine, StatsView};
+use crate::ops::docker::{self as ops, Engine};
 use crate::render;
 use bollard::models::ContainerInspectResponse;
 use bollard::query_parameters as qp;
@@ -46,8 +46,8 @@ pub async fn collect(eng: &Engine, d: &ContainerInspectResponse, lang: Lang) -> 
         Default::default(),
     ));
     let events = bounded(container_events(eng, &id));
-    // The engine answers a stats request on its next collection tick (up to a second), so
-    // memory use is read only where it means something: a running container with a limit.
+    // Memory use means something only for a running container with a limit; the wait for
+    // it is bounded (see `memory.rs`: the engine may hold the answer up to a second).
     let has_limit = d
         .host_config
         .as_ref()
@@ -55,7 +55,7 @@ pub async fn collect(eng: &Engine, d: &ContainerInspectResponse, lang: Lang) -> 
         .is_some_and(|m| m > 0);
     let stats = async {
         if running && has_limit {
-            bounded(one_shot_stats(eng, &id)).await
+            super::memory::sample(eng, &id).await
         } else {
             None
         }
@@ -230,23 +230,30 @@ pub async fn collect(eng: &Engine, d: &ContainerInspectResponse, lang: Lang) -> 
     if let Some(l) = limit {
         f.var("limit", render::human_bytes(l));
     }
-    if let Some(Ok(s)) = &stats
-        && s.mem_used > 0
+    if let Some(sample) = &stats
+        && sample.stats.mem_used > 0
     {
-        f.var("usage", render::human_bytes(s.mem_used));
+        let used = render::human_bytes(sample.stats.mem_used);
+        f.var("usage", &used);
         let shown_limit = limit
             .map(render::human_bytes)
             .unwrap_or_else(|| t!(lang, "diagnose.no_limit").to_string());
-        lines.push(Say::MemoryLine.fill(
-            lang,
-            &[
-                ("usage", &render::human_bytes(s.mem_used)),
-                ("limit", &shown_limit),
-            ],
-        ));
+        // A sample kept from an earlier diagnosis says how old it is.
+        let usage = if sample.age.is_zero() {
+            used
+        } else {
+            t!(
+                lang,
+                "diagnose.memory_sample_age",
+                usage = used,
+                secs = sample.age.as_secs().max(1)
+            )
+        };
+        lines.push(Say::MemoryLine.fill(lang, &[("usage", &usage), ("limit", &shown_limit)]));
     } else if let Some(l) = limit
-        && (st.oom_killed == Some(true) || f.oom_killed == Some(true))
+        && (running || st.oom_killed == Some(true) || f.oom_killed == Some(true))
     {
+        // The limit is evidence on its own; the use is unknown (the engine was late).
         lines.push(
             Say::MemoryLine.fill(lang, &[("usage", "?"), ("limit", &render::human_bytes(l))]),
         );
@@ -404,19 +411,6 @@ async fn port_holder(eng: &Engine, port: &str, own_id: &str) -> Option<String> {
     list.iter()
         .find(|c| c.id.as_deref() != Some(own_id))
         .map(ops::summary_name)
-}
-
-/// One memory sample without waiting for a second one (`one-shot`).
-async fn one_shot_stats(eng: &Engine, id: &str) -> Result<StatsView, bollard::errors::Error> {
-    let opts = qp::StatsOptionsBuilder::default()
-        .stream(false)
-        .one_shot(true)
-        .build();
-    let mut s = eng.client.stats(id, Some(opts));
-    match s.next().await {
-        Some(r) => Ok(StatsView::from_stats(&r?)),
-        None => Ok(StatsView::default()),
-    }
 }
 
 /// The container's events in the last hour: (time, action, exit code).

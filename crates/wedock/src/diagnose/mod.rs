@@ -9,6 +9,7 @@ pub mod intent;
 pub mod kube;
 pub mod likely;
 pub mod llm;
+pub mod memory;
 pub mod paste;
 pub mod reply;
 pub mod signatures;

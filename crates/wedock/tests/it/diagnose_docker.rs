@@ -316,3 +316,43 @@ async fn healthy_unknown_english_and_plain_words() {
     let r = bot.say("guest1", &format!("/diagnose {up}")).await;
     failed(&r);
 }
+
+/// A running container with a memory limit shows its use against the limit, also when asked
+/// again at once and while a `docker stats` stream keeps the engine's collector busy (the
+/// sample then comes from the last minute or, failing that, the use is `?`; the limit is
+/// always there). How long it takes is measured in `benches/diagnose.rs`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_limited_container_shows_memory_against_its_limit_every_time() {
+    if !docker_available("a_limited_container_shows_memory_against_its_limit_every_time") {
+        return;
+    }
+    ensure_image();
+    let s = Scope::new("dxmem");
+    let name = s.run(
+        "lim",
+        &["-m", "64m"],
+        &[
+            "sh",
+            "-c",
+            "trap 'exit 0' TERM; while true; do sleep 1; done",
+        ],
+    );
+    wait_for(&name, "{{.State.Status}}", "running");
+    let bot = Bot::new(&base_config("")).await;
+    let mut stream = std::process::Command::new("docker")
+        .args(["stats", &name])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("docker stats");
+    for round in 0..3 {
+        let r = bot.say("viewer1", &format!("/diagnose {name}")).await;
+        let t = ok(&r);
+        let line = t
+            .lines()
+            .find(|l| l.contains("内存："))
+            .unwrap_or_else(|| panic!("round {round}: no memory line: {t}"));
+        assert!(line.contains("限制 64.0 MiB"), "round {round}: {line}");
+    }
+    let _ = stream.kill();
+    let _ = stream.wait();
+}
