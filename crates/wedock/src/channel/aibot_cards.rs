@@ -3,7 +3,7 @@
 //! `appchat/send` takes no cards).
 //!
 //! - An alert to `aibot:CHATID` is a `button_interaction` card sent with `aibot_send_msg`
-//!   (the same card and buttons as the self-built app's, `incident/card.rs`).
+//!   (the same card and buttons as the self-built app's, `render/card.rs`).
 //! - A click arrives as an `aibot_event_callback` with `template_card_event`. Its key is the
 //!   command the button stands for; it runs through the pipeline as the clicker in that chat
 //!   (dedup, role, scopes, audit), exactly as if typed.

@@ -18,6 +18,8 @@ pub use super::html::escape_html;
 use super::html::{html_link, linkify_bare_urls};
 use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
+mod memo;
+
 /// Renders `md` for `target` in one piece.
 pub fn render(md: &str, target: Target) -> String {
     chunks(&parse(md), target).join("\n\n")
@@ -28,6 +30,10 @@ pub fn render(md: &str, target: Target) -> String {
 /// shows code as code; no part ends inside a character. With more than one part each starts
 /// with "(i/n) ".
 pub fn render_parts(md: &str, target: Target, budget: usize) -> Vec<String> {
+    memo::parts(md, target, budget, render_parts_uncached)
+}
+
+fn render_parts_uncached(md: &str, target: Target, budget: usize) -> Vec<String> {
     let budget = budget.max(64);
     let blocks = parse(md);
     let whole = chunks(&blocks, target).join("\n\n");

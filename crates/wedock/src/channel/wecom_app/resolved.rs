@@ -33,7 +33,7 @@ pub async fn remember_send(app: &App, payload: &str, response: &Value) {
         return;
     };
     let task = sent["template_card"]["task_id"].as_str().unwrap_or("");
-    // Our task ids are `wd-RECORD-…` (incident/card.rs).
+    // Our task ids are `wd-RECORD-…` (render/card.rs).
     let Some(record) = task
         .strip_prefix("wd-")
         .and_then(|t| t.split('-').next())

@@ -364,6 +364,24 @@ impl SqliteStore {
         .map_err(|e| StoreError::Db(format!("store task failed: {e}")))?
     }
 
+    /// [`Self::with_read`] for the message path's point reads (a few indexed rows, tens of
+    /// microseconds on a warm page cache): run on the calling task when a reader connection is
+    /// free, because handing each one to the blocking pool and back cost two thread wake-ups
+    /// per message — the largest cost in the load test's profile (docs/performance.md). When
+    /// every reader is busy it takes the blocking pool as before.
+    async fn with_quick_read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let n = self.readers.len();
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        if let Some(mut guard) = (0..n).find_map(|k| self.readers[(start + k) % n].try_lock().ok())
+        {
+            return f(&mut guard).map_err(db);
+        }
+        self.with_read(f).await
+    }
+
     /// Whether this call should purge expired dedup rows (at most every few seconds).
     fn purge_due(&self, now: i64) -> bool {
         let last = self.last_purge.load(Ordering::Relaxed);

@@ -93,8 +93,11 @@ impl Store for SqliteStore {
     ) -> StoreResult<(DedupState, Vec<Option<String>>)> {
         let (channel, msg_id) = (channel.to_string(), msg_id.to_string());
         let now = now_ms();
-        self.with_read(move |c| {
-            let state = c
+        self.with_quick_read(move |c| {
+            // One read transaction for the four statements: each would otherwise begin its
+            // own, and beginning one while the writer commits costs more than the reads.
+            let tx = c.transaction()?;
+            let state = tx
                 .prepare_cached(
                     "SELECT state, reply FROM dedup
                      WHERE channel = ?1 AND msg_id = ?2 AND expires_at >= ?3",
@@ -110,8 +113,9 @@ impl Store for SqliteStore {
             };
             let mut values = Vec::with_capacity(keys.len());
             for k in &keys {
-                values.push(kv_read(c, k, now)?);
+                values.push(kv_read(&tx, k, now)?);
             }
+            tx.commit()?;
             Ok((state, values))
         })
         .await
