@@ -295,6 +295,13 @@ pub trait Store: IncidentStore + Send + Sync + 'static {
     /// result of another delivery wins). Resolves once durable.
     async fn dedup_record(&self, rec: DedupRecord) -> StoreResult<()>;
 
+    /// Several [`Store::dedup_record`]s; a store whose writes cost per call (SQLite's writer
+    /// thread: a job, a savepoint) writes them as one. All or none are durable.
+    async fn dedup_record_many(&self, recs: Vec<DedupRecord>) -> StoreResult<()> {
+        let results = futures::future::join_all(recs.into_iter().map(|r| self.dedup_record(r)));
+        results.await.into_iter().collect()
+    }
+
     /// Adds a message; returns its id, or the id of the existing one with the same dedup key.
     async fn outbox_enqueue(&self, msg: NewOutboxMessage) -> StoreResult<i64>;
     /// Adds several messages at once (one transaction where the backend has them), in order;

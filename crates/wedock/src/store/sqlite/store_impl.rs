@@ -122,6 +122,10 @@ impl Store for SqliteStore {
     }
 
     async fn dedup_record(&self, rec: DedupRecord) -> StoreResult<()> {
+        self.dedup_record_many(vec![rec]).await
+    }
+
+    async fn dedup_record_many(&self, recs: Vec<DedupRecord>) -> StoreResult<()> {
         let now = now_ms();
         let purge = self.purge_due(now);
         self.with(move |c| {
@@ -130,26 +134,28 @@ impl Store for SqliteStore {
                 tx.prepare_cached("DELETE FROM dedup WHERE expires_at < ?1")?
                     .execute(params![now])?;
             }
-            for (k, v) in &rec.kv {
-                upsert_kv(&tx, k, v, None)?;
+            for rec in &recs {
+                for (k, v) in &rec.kv {
+                    upsert_kv(&tx, k, v, None)?;
+                }
+                // An unexpired row of the same message (a claim or another delivery's
+                // result) stays as it is.
+                tx.prepare_cached(
+                    "INSERT INTO dedup (channel, msg_id, state, reply, created_at, expires_at)
+                     VALUES (?1, ?2, 'done', ?3, ?4, ?5)
+                     ON CONFLICT (channel, msg_id) DO UPDATE
+                     SET state = 'done', reply = excluded.reply, created_at = excluded.created_at,
+                         expires_at = excluded.expires_at
+                     WHERE dedup.expires_at < excluded.created_at",
+                )?
+                .execute(params![
+                    rec.channel,
+                    rec.msg_id,
+                    rec.reply,
+                    now,
+                    now + rec.ttl.as_millis() as i64
+                ])?;
             }
-            // An unexpired row of the same message (a claim or another delivery's result)
-            // stays as it is.
-            tx.prepare_cached(
-                "INSERT INTO dedup (channel, msg_id, state, reply, created_at, expires_at)
-                 VALUES (?1, ?2, 'done', ?3, ?4, ?5)
-                 ON CONFLICT (channel, msg_id) DO UPDATE
-                 SET state = 'done', reply = excluded.reply, created_at = excluded.created_at,
-                     expires_at = excluded.expires_at
-                 WHERE dedup.expires_at < excluded.created_at",
-            )?
-            .execute(params![
-                rec.channel,
-                rec.msg_id,
-                rec.reply,
-                now,
-                now + rec.ttl.as_millis() as i64
-            ])?;
             tx.commit()
         })
         .await
