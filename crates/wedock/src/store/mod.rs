@@ -296,7 +296,8 @@ pub trait Store: IncidentStore + Send + Sync + 'static {
     async fn dedup_record(&self, rec: DedupRecord) -> StoreResult<()>;
 
     /// Several [`Store::dedup_record`]s; a store whose writes cost per call (SQLite's writer
-    /// thread: a job, a savepoint) writes them as one. All or none are durable.
+    /// thread: a job, a savepoint) writes them as one. On an error some may not be durable
+    /// (a retry of those is answered again, as after a failed single record).
     async fn dedup_record_many(&self, recs: Vec<DedupRecord>) -> StoreResult<()> {
         let results = futures::future::join_all(recs.into_iter().map(|r| self.dedup_record(r)));
         results.await.into_iter().collect()

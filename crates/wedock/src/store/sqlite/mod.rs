@@ -366,9 +366,8 @@ impl SqliteStore {
 
     /// [`Self::with_read`] for the message path's point reads (a few indexed rows, tens of
     /// microseconds on a warm page cache): run on the calling task when a reader connection is
-    /// free, because handing each one to the blocking pool and back cost two thread wake-ups
-    /// per message — the largest cost in the load test's profile (docs/performance.md). When
-    /// every reader is busy it takes the blocking pool as before.
+    /// free, which spares each message two thread wake-ups (a hand-off to the blocking pool and
+    /// back; docs/performance.md). When every reader is busy it takes the blocking pool.
     async fn with_quick_read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
