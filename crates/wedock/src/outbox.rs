@@ -135,6 +135,21 @@ impl Outbox {
         self.senders.get(channel).map(|s| s.as_ref())
     }
 
+    /// The payloads carrying `content` to `t`, as its channel's sender shapes them (see
+    /// [`Sender::text_payloads`]); the shared shape when the channel has no sender.
+    pub fn text_payloads(
+        &self,
+        t: &payload::Target,
+        format: Format,
+        content: &str,
+        mentions: &[&str],
+    ) -> Vec<String> {
+        match self.sender(&t.channel) {
+            Some(s) => s.text_payloads(&t.id, format, content, mentions),
+            None => payload::bodies(format, content),
+        }
+    }
+
     /// The best way to reach person `user` directly: a `CHANNEL:ID` as written when that
     /// channel has a sender, else the channel whose id shape names them (personal WeChat),
     /// else one that takes any user id (the WeCom app). `cards`: only channels with buttons.

@@ -14,7 +14,7 @@
 use crate::alert::Engine;
 use crate::config::{EscalationConfig, Notify};
 use crate::i18n::Lang;
-use crate::outbox::payload::{self, AlertCard, Target};
+use crate::outbox::payload::{AlertCard, Target};
 use crate::render::Format;
 use crate::store::incidents::AlertRecord;
 use crate::store::{NewOutboxMessage, StoreResult, now_ms};
@@ -187,10 +187,7 @@ async fn fire(
             let format = sender
                 .and_then(|s| s.mention_list_format())
                 .unwrap_or(Format::Markdown);
-            let bodies = match sender {
-                Some(s) => s.text_payloads(&t.id, format, &content, &mentions),
-                None => payload::bodies(format, &content),
-            };
+            let bodies = engine.outbox.text_payloads(t, format, &content, &mentions);
             for (k, body) in bodies.into_iter().enumerate() {
                 msgs.push(NewOutboxMessage {
                     channel: t.channel.clone(),
@@ -294,11 +291,8 @@ fn direct_messages(
             },
         )
     });
-    let bodies = match (card, sender) {
-        (Some(card), _) => card,
-        (None, Some(s)) => s.text_payloads(&t.id, Format::Text, &content, &[]),
-        (None, None) => payload::bodies(Format::Text, &content),
-    };
+    let bodies =
+        card.unwrap_or_else(|| engine.outbox.text_payloads(t, Format::Text, &content, &[]));
     bodies
         .into_iter()
         .enumerate()

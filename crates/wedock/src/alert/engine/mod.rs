@@ -485,20 +485,6 @@ impl Engine {
             .map_or(Format::Text, |s| s.alert_format(&t.id))
     }
 
-    /// The payloads carrying `content` to `t`, notifying `mentions` where the channel can.
-    fn text_payloads(
-        &self,
-        t: &Target,
-        format: Format,
-        content: &str,
-        mentions: &[&str],
-    ) -> Vec<String> {
-        match self.outbox.sender(&t.channel) {
-            Some(s) => s.text_payloads(&t.id, format, content, mentions),
-            None => payload::bodies(format, content),
-        }
-    }
-
     /// Alert messages waiting for `t` that were never attempted (the ones a digest may replace).
     async fn waiting_alerts(&self, t: &Target) -> StoreResult<Vec<OutboxMessage>> {
         let waiting: Vec<OutboxMessage> = self
@@ -601,7 +587,8 @@ impl Engine {
                 Some(b) => b.clone(),
                 None => {
                     let mentions: Vec<&str> = item.mentions.iter().map(String::as_str).collect();
-                    self.text_payloads(t, format, &item.content, &mentions)
+                    self.outbox
+                        .text_payloads(t, format, &item.content, &mentions)
                 }
             };
             for (i, body) in bodies.into_iter().enumerate() {
