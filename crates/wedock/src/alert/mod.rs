@@ -146,6 +146,32 @@ impl Alert {
             .unwrap_or_else(|| self.source.clone())
     }
 
+    /// The group whose alerts share one living card where the channel can change a sent
+    /// card: an Alertmanager group (firing and resolved alike), a compose project's alerts on
+    /// one host, a Kubernetes namespace's, a hook's own group. `None` for an alert of no
+    /// group: it keeps a card of its own.
+    pub fn living_key(&self) -> Option<String> {
+        let without_kind = || {
+            // The engine's group keys end in `|KIND`, so firing and resolved never share a
+            // message; a living card holds both.
+            self.group_key
+                .rsplit_once('|')
+                .map(|(k, _)| k.to_string())
+                .filter(|k| !k.is_empty())
+        };
+        match self.source.as_str() {
+            "alertmanager" | "kubernetes" => without_kind(),
+            // Without a grouping window the watcher clears the group key; the project still
+            // names the burst.
+            "docker" => self
+                .project
+                .as_deref()
+                .filter(|p| !p.is_empty())
+                .map(|p| format!("docker|{}|{p}", self.host.as_deref().unwrap_or(""))),
+            _ => Some(self.group_key.clone()).filter(|k| !k.is_empty()),
+        }
+    }
+
     /// This alert with secrets removed from everything that is shown (log tails,
     /// annotations, event messages, labels, links).
     pub fn redacted(&self, r: &crate::redact::Redactor) -> Alert {
@@ -244,4 +270,37 @@ pub fn spawn_sources(
         }
     }
     tasks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn living_keys_hold_a_group_whatever_its_alerts_kind() {
+        let mut firing = Alert::new("alertmanager", "firing", Severity::Critical, "1".into());
+        firing.group_key = "am|wedock|{}:{alertname=\"X\"}|firing".into();
+        let mut resolved = firing.clone();
+        resolved.group_key = "am|wedock|{}:{alertname=\"X\"}|resolved".into();
+        assert_eq!(firing.living_key(), resolved.living_key());
+        assert!(firing.living_key().is_some());
+
+        // A compose project's alerts share one card even when no grouping window kept their
+        // group key; a container of no project keeps its own.
+        let mut died = Alert::new("docker", "die", Severity::Critical, "2".into());
+        died.host = Some("prod-1".into());
+        died.project = Some("shop".into());
+        let mut oom = died.clone();
+        oom.kind = "oom".into();
+        oom.group_key = "docker|prod-1|shop|oom".into();
+        assert_eq!(died.living_key().as_deref(), Some("docker|prod-1|shop"));
+        assert_eq!(died.living_key(), oom.living_key());
+        died.project = None;
+        assert_eq!(died.living_key(), None);
+
+        let mut hook = Alert::new("hook:ci", "hook", Severity::Warning, "3".into());
+        assert_eq!(hook.living_key(), None);
+        hook.group_key = "nightly".into();
+        assert_eq!(hook.living_key().as_deref(), Some("nightly"));
+    }
 }

@@ -10,6 +10,7 @@
 //! Identities are `wecom:<UserID>`.
 
 pub mod cards;
+pub mod living;
 pub mod resolved;
 
 use super::callback::{CallbackMessage, CallbackPost, CallbackQuery};
@@ -365,24 +366,31 @@ impl Sender for WecomAppSender {
         if let Some(d) = self.deliver_card_update(msg).await {
             return d;
         }
-        if let Some(d) = resolved::deliver(&self.app, &self.tokens, &msg.payload).await {
+        if let Some(d) = living::deliver(&self.app, &self.tokens, &msg.payload).await {
             return d;
         }
-        let result = self
-            .tokens
-            .post_json("/cgi-bin/message/send", &msg.payload)
-            .await;
-        if let Ok(v) = &result {
-            // errcode 0 but the user was not reachable: accepted, not delivered.
-            if let Some(bad) = v.get("invaliduser").and_then(|u| u.as_str())
-                && !bad.is_empty()
-            {
-                return Delivery::Undelivered(format!("invaliduser {bad}"));
-            }
-            if msg.payload.contains("\"template_card\"") {
-                resolved::remember_send(&self.app, &msg.payload, v).await;
-            }
-        }
-        delivery_of(result)
+        deliver_one(&self.app, &self.tokens, &msg.payload).await
     }
+}
+
+/// Delivers one payload of the app's own shapes other than the living card: a card
+/// resolution (`resolved.rs`), or a `message/send` body, keeping a sent card's response
+/// code for its later update.
+pub(super) async fn deliver_one(app: &App, tokens: &TokenSource, payload: &str) -> Delivery {
+    if let Some(d) = resolved::deliver(app, tokens, payload).await {
+        return d;
+    }
+    let result = tokens.post_json("/cgi-bin/message/send", payload).await;
+    if let Ok(v) = &result {
+        // errcode 0 but the user was not reachable: accepted, not delivered.
+        if let Some(bad) = v.get("invaliduser").and_then(|u| u.as_str())
+            && !bad.is_empty()
+        {
+            return Delivery::Undelivered(format!("invaliduser {bad}"));
+        }
+        if payload.contains("\"template_card\"") {
+            resolved::remember_send(app, payload, v).await;
+        }
+    }
+    delivery_of(result)
 }

@@ -286,6 +286,9 @@ fn direct_messages(
                 card: Some(&card),
                 any_firing: true,
                 resolved: Vec::new(),
+                records: vec![r],
+                // An escalation is a card of its own, sent to one person.
+                living: None,
                 content: &content,
                 lang,
             },

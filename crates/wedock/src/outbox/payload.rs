@@ -92,6 +92,11 @@ pub struct AlertCard<'a> {
     /// The records of the alerts when every alert of the message is a resolution of one
     /// that had a card: channels that can change a sent card turn those cards resolved.
     pub resolved: Vec<&'a AlertRecord>,
+    /// The alerts' records, in message order.
+    pub records: Vec<&'a AlertRecord>,
+    /// The group whose alerts share one card, updated in place as alerts join or resolve,
+    /// when every alert of the message belongs to it (see `Alert::living_key`).
+    pub living: Option<String>,
     /// The message as text in the channel's [`alert format`](super::Sender::alert_format).
     pub content: &'a str,
     pub lang: Lang,

@@ -191,6 +191,61 @@ pub fn template_card(r: &AlertRecord, what: &str, task_id: &str, now: i64, lang:
     card
 }
 
+/// Rows of a group card: one per alert, at most the six a card shows.
+const GROUP_ROWS: usize = 6;
+
+/// The `template_card` of a living group card: every alert of one Alertmanager group or
+/// compose project's burst with its state, in the order they joined. The buttons act on the
+/// group's first firing alert (for Alertmanager its silence covers the group's labels); once
+/// none fires, the card is done like a resolved single card. One record is a plain
+/// [`template_card`].
+pub fn group_card(records: &[AlertRecord], task_id: &str, now: i64, lang: Lang) -> Option<Value> {
+    let rep = records.iter().find(|r| r.is_firing()).or(records.first())?;
+    if records.len() == 1 {
+        return Some(template_card(rep, "", task_id, now, lang));
+    }
+    let mut card = template_card(rep, "", task_id, now, lang);
+    let firing = records.iter().filter(|r| r.is_firing()).count();
+    let critical = records
+        .iter()
+        .any(|r| r.is_firing() && r.severity == "critical");
+    let (mark, colour) = match (firing, critical) {
+        (0, _) => ("✅", 3),
+        (_, true) => ("🔴", 2),
+        _ => ("🟠", 1),
+    };
+    card["source"]["desc_color"] = json!(colour);
+    card["main_title"] = json!({
+        "title": cut(&format!("{mark} {}", t!(lang, "card.group_title", subject = rep.subject, n = records.len())), 120),
+        "desc": cut(&t!(lang, "card.group_desc", firing = firing, resolved = records.len() - firing), 120),
+    });
+    let shown = if records.len() > GROUP_ROWS {
+        GROUP_ROWS - 1
+    } else {
+        records.len()
+    };
+    let mut rows: Vec<Value> = records[..shown]
+        .iter()
+        .map(|r| {
+            let value = format!("{} {} · {}", marker(r), r.subject, state_text(r, now, lang));
+            json!({"keyname": format!("#{}", r.id), "value": cut(&value, 120)})
+        })
+        .collect();
+    if shown < records.len() {
+        rows.push(json!({"keyname": "…", "value": t!(lang, "card.group_more", n = records.len() - shown)}));
+    }
+    card["horizontal_content_list"] = Value::Array(rows);
+    if firing > 0 {
+        let state = format!(
+            "{} · {}",
+            t!(lang, "card.group_buttons", id = rep.id),
+            state_text(rep, now, lang)
+        );
+        card["sub_title_text"] = json!(cut(&state, 480));
+    }
+    Some(card)
+}
+
 /// A task id for a new card: unique per send, within `[0-9A-Za-z_-@]` and 128 bytes.
 pub fn new_task_id(record: i64) -> String {
     format!(
@@ -251,6 +306,47 @@ mod tests {
         let done = template_card(&r, "x", "t", 20, Lang::Zh);
         assert_eq!(done["button_list"].as_array().unwrap().len(), 1);
         assert!(done["replace_text"].is_string());
+    }
+
+    #[test]
+    fn a_group_card_lists_its_alerts_and_acts_on_the_first_firing_one() {
+        let rows = |c: &Value| c["horizontal_content_list"].as_array().unwrap().clone();
+        let mut records: Vec<AlertRecord> = (1..=8)
+            .map(|i| AlertRecord {
+                id: i,
+                subject: format!("node-{i}"),
+                ..AlertRecord::sample()
+            })
+            .collect();
+        records[0].resolved_at = Some(5);
+        let c = group_card(&records, "t", 10, Lang::En).unwrap();
+        assert_eq!(keys(&c)[0], "/ack 2", "the first firing alert");
+        let title = c["main_title"]["title"].as_str().unwrap();
+        assert!(
+            title.starts_with("🔴") && title.contains("8 alerts"),
+            "{title}"
+        );
+        assert_eq!(c["main_title"]["desc"], "7 firing · 1 resolved");
+        let r = rows(&c);
+        assert_eq!(r.len(), GROUP_ROWS, "six rows, the last counts the rest");
+        assert_eq!(r[0]["keyname"], "#1");
+        assert!(r[0]["value"].as_str().unwrap().starts_with("✅ node-1"));
+        assert!(r[5]["value"].as_str().unwrap().starts_with('3'), "{}", r[5]);
+        for r in &mut records {
+            r.resolved_at = Some(9);
+        }
+        let done = group_card(&records, "t", 10, Lang::Zh).unwrap();
+        assert!(
+            done["main_title"]["title"]
+                .as_str()
+                .unwrap()
+                .starts_with("✅")
+        );
+        assert_eq!(done["source"]["desc_color"], 3);
+        assert_eq!(keys(&done).len(), 1, "done: one greyed-out button");
+        let one = group_card(&records[..1], "t", 10, Lang::Zh).unwrap();
+        assert_eq!(one, template_card(&records[0], "", "t", 10, Lang::Zh));
+        assert_eq!(group_card(&[], "t", 10, Lang::Zh), None);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(15);
 
-async fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+pub(crate) async fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let end = std::time::Instant::now() + WAIT;
     loop {
         if let Some(v) = f() {

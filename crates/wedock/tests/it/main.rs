@@ -24,6 +24,7 @@ mod fencing;
 mod incident_aibot;
 mod incident_alertmanager;
 mod incident_cards;
+mod incident_living;
 mod incident_store;
 mod incidents;
 mod knowledge;

@@ -395,6 +395,9 @@ async fn serve_with_umask(
     log: &std::path::Path,
     port: u16,
 ) -> std::process::Child {
+    // reqwest needs the TLS provider even for plain HTTP, and this test may be the first of
+    // its process to build a client.
+    crate::support::init();
     let mut child = std::process::Command::new("sh")
         .args([
             "-c",

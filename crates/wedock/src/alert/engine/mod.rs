@@ -410,6 +410,11 @@ impl Engine {
                                 card: card.as_ref(),
                                 any_firing: alerts.iter().any(|a| !a.is_resolution()),
                                 resolved: resolved_records(&alerts),
+                                records: alerts
+                                    .iter()
+                                    .filter_map(|a| a.record.as_deref())
+                                    .collect(),
+                                living: living_key(&alerts),
                                 content: &content,
                                 lang: self.lang,
                             },
@@ -746,6 +751,16 @@ fn alert_card(alerts: &[Alert], headline: &str, lang: Lang) -> Option<serde_json
         now_ms(),
         lang,
     ))
+}
+
+/// The group all of a message's alerts belong to, when they share one (see
+/// [`Alert::living_key`]).
+fn living_key(alerts: &[Alert]) -> Option<String> {
+    let key = alerts.first()?.living_key()?;
+    alerts
+        .iter()
+        .all(|a| a.living_key().as_deref() == Some(key.as_str()))
+        .then_some(key)
 }
 
 /// The records of a message's alerts when every one is a resolution with a record.

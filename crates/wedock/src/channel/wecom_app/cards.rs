@@ -85,6 +85,7 @@ pub(super) fn click(
         return StatusCode::OK.into_response();
     };
     let code = field("ResponseCode").to_string();
+    let task = field("TaskId").to_string();
     // Events carry no MsgId: the platform's retries of one click share sender, time and
     // code; a second click is a new event (and a harmless second command).
     let msg_id = format!("card:{user}:{}:{}", field("CreateTime"), code);
@@ -145,14 +146,7 @@ pub(super) fn click(
                 super::send_messages(&to, &format!("click:{msg_id}"), &to.parts(&reply), 0)
             }
             (_, Some(r)) => {
-                let now = crate::store::now_ms();
-                let card = crate::render::card::template_card(
-                    &r,
-                    "",
-                    &crate::render::card::new_task_id(r.id),
-                    now,
-                    lang,
-                );
+                let card = super::living::card_after_click(app, &task, &r, lang).await;
                 vec![NewOutboxMessage {
                     channel: SENDER.into(),
                     target: user.clone(),
@@ -169,10 +163,32 @@ pub(super) fn click(
     StatusCode::OK.into_response()
 }
 
-/// The `message/send` bodies of an alert message to `users` (`u1|u2`): its button card when
-/// one was built; when every alert of it is a resolution, each old card changes in place
-/// or one short line says it; else the text in parts.
+/// The `message/send` bodies of an alert message to `users` (`u1|u2`).
 pub fn alert_payloads(agent_id: i64, users: &str, msg: &AlertCard<'_>) -> Vec<String> {
+    let own = own_payloads(agent_id, users, msg);
+    match &msg.living {
+        // A group's messages change its one living card where they can (`living.rs`).
+        Some(group)
+            if !msg.records.is_empty() && (msg.card.is_some() || !msg.resolved.is_empty()) =>
+        {
+            let ids: Vec<i64> = msg.records.iter().map(|r| r.id).collect();
+            vec![super::living::payload(
+                agent_id,
+                users,
+                group,
+                &ids,
+                !msg.any_firing,
+                own,
+            )]
+        }
+        _ => own,
+    }
+}
+
+/// [`alert_payloads`] of a message on its own: its button card when one was built; when
+/// every alert of it is a resolution, each old card changes in place or one short line says
+/// it; else the text in parts.
+fn own_payloads(agent_id: i64, users: &str, msg: &AlertCard<'_>) -> Vec<String> {
     if !msg.resolved.is_empty() {
         // Each card turns into its resolved state with the code its send brought, or this
         // line goes instead (`resolved.rs`).

@@ -24,6 +24,11 @@ fn code_prefix(record: i64) -> String {
     format!("{CODE_PREFIX}{record}:")
 }
 
+/// Where the send code of card `task` (about `record`) is kept.
+pub(super) fn code_key(record: i64, task: &str) -> String {
+    format!("{}{task}", code_prefix(record))
+}
+
 /// After a card was sent: keeps the send's response code for its alert's resolution.
 pub async fn remember_send(app: &App, payload: &str, response: &Value) {
     let Some(code) = response.get("response_code").and_then(Value::as_str) else {
@@ -42,7 +47,7 @@ pub async fn remember_send(app: &App, payload: &str, response: &Value) {
         return;
     };
     let value = json!({"code": code, "touser": sent["touser"], "task_id": task}).to_string();
-    let key = format!("{}{task}", code_prefix(record));
+    let key = code_key(record, task);
     if let Err(e) = app.store.kv_set(&key, &value, Some(CODE_KEEP)).await {
         tracing::warn!(error = %e, "wecom app: could not keep a card's response code");
     }
