@@ -8,11 +8,17 @@
 use crate::channel_wecom::{self, CORP, Peer};
 use crate::incident_cards::{eventually, keys};
 use crate::support::TestServer;
+use crate::support::alertmanager::{self, Alertmanager};
 use crate::support::fake_tencent::FakeTencent;
 use serde_json::{Value, json};
 use std::time::Duration;
 
 async fn start() -> (FakeTencent, TestServer, Peer) {
+    start_with(&crate::support::free_port().to_string()).await
+}
+
+/// [`start`], with `am_port` named in `[alerts.alertmanager]`.
+async fn start_with(am_port: &str) -> (FakeTencent, TestServer, Peer) {
     let fake = FakeTencent::start(CORP, channel_wecom::SECRET, "wxapp", "wxsecret").await;
     let toml = format!(
         r#"{}
@@ -26,6 +32,9 @@ commands_per_minute = 0
 [alerts]
 lang = "en"
 alertmanager_token = "amtoken"
+
+[alerts.alertmanager]
+url = "http://127.0.0.1:{am_port}"
 
 [[alerts.routes]]
 name = "am"
@@ -196,5 +205,64 @@ async fn a_burst_in_one_notification_is_one_card_listing_all_of_it() {
     assert_eq!(listed(&v).len(), 3, "{v}");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(fake.cards().len(), 1);
+    s.stop().await.unwrap();
+}
+
+/// Texts `message/send` delivered to both users.
+fn lines_to_both(fake: &FakeTencent) -> Vec<String> {
+    fake.delivered("/cgi-bin/message/send")
+        .into_iter()
+        .filter(|v| v["touser"] == "op1|viewer1" && v["msgtype"] == "text")
+        .filter_map(|v| v["text"]["content"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_real_alertmanager_group_joins_one_card_and_resolves_in_one_line() {
+    if !alertmanager::available("a_real_alertmanager_group_joins_one_card_and_resolves_in_one_line")
+    {
+        return;
+    }
+    let am_port = crate::support::free_port();
+    let (fake, s, _peer) = start_with(&am_port.to_string()).await;
+    let am = Alertmanager::start(am_port, &s.url("/alertmanager"), "amtoken").await;
+    let alert = |instance: &str, ends: Option<String>| {
+        let mut a = json!({
+            "labels": {"alertname": "DiskFull", "service": "db", "severity": "critical", "instance": instance},
+            "annotations": {"summary": format!("disk full on {instance}")},
+        });
+        if let Some(t) = ends {
+            a["endsAt"] = json!(t);
+        }
+        a
+    };
+    am.fire(json!([alert("db-1", None)])).await;
+    let (card, _) = eventually("the group's card", || fake.cards().into_iter().next()).await;
+
+    // The second alert of the group: Alertmanager sends the group again (both alerts) after
+    // its group interval, and the card changes in place.
+    am.fire(json!([alert("db-2", None)])).await;
+    eventually("the card updated", || {
+        (successful_updates(&fake) == 1).then_some(())
+    })
+    .await;
+    let v = fake.card_view(&card, "viewer1").unwrap();
+    assert_eq!(listed(&v).len(), 2, "{v}");
+
+    // Both resolve: the card's code is spent, so one message says so for the group.
+    let past = (chrono::Utc::now() - chrono::Duration::seconds(1)).to_rfc3339();
+    am.fire(json!([
+        alert("db-1", Some(past.clone())),
+        alert("db-2", Some(past))
+    ]))
+    .await;
+    let line = eventually("the resolution line", || {
+        lines_to_both(&fake).into_iter().next()
+    })
+    .await;
+    assert_eq!(line.matches("resolved").count(), 2, "{line}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(fake.cards().len(), 1, "one card for the group");
+    assert_eq!(lines_to_both(&fake).len(), 1, "one line for its resolution");
     s.stop().await.unwrap();
 }

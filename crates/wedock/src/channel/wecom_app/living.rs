@@ -11,7 +11,7 @@
 //!   whole group on everyone's copy;
 //! - once the code is spent, the next alert to join goes out as a new card showing the whole
 //!   group, which becomes the living card (its send brings a new code); a resolution then
-//!   goes out as the short "✅ #12 resolved" line;
+//!   goes out as one message of short lines ("✅ #12 node-1 resolved");
 //! - a repeat that brings no new alert (the route's repeat interval) is a reminder, so it is
 //!   a new card too.
 //!
@@ -19,7 +19,7 @@
 //! when the clicked card is one. What the living card holds is kept in the kv for the 71 h a
 //! code lives.
 
-use super::cards::{CODE_INVALID, card_payload};
+use super::cards::{CODE_INVALID, card_payload, text_payload};
 use super::resolved::code_key;
 use crate::app::App;
 use crate::channel::token::{ApiError, TokenSource};
@@ -145,7 +145,7 @@ impl Group<'_> {
             };
         };
         let mut all = living.ids.clone();
-        for id in ids {
+        for &id in &ids {
             if !all.contains(&id) && all.len() < MAX_ALERTS {
                 all.push(id);
             }
@@ -167,8 +167,23 @@ impl Group<'_> {
                 Delivery::Sent
             }
             Ok(false) if resolution => {
+                // The card can no longer change: one line says what resolved.
                 metrics::counter!("wedock_living_cards_total", "how" => "line").increment(1);
-                let d = self.fallback(&fallback).await;
+                let lines: Vec<String> = records
+                    .iter()
+                    .filter(|r| ids.contains(&r.id))
+                    .map(|r| {
+                        t!(
+                            self.lang(),
+                            "card.resolved_line",
+                            id = r.id,
+                            subject = r.subject
+                        )
+                        .to_string()
+                    })
+                    .collect();
+                let line = text_payload(self.agent_id, self.users, &lines.join("\n"));
+                let d = super::deliver_one(self.app, self.tokens, &line).await;
                 if matches!(d, Delivery::Sent) {
                     self.keep(&living.task, living.rep, &records).await;
                 }
