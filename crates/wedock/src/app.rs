@@ -14,15 +14,17 @@ pub struct App {
     pub knowledge: Arc<Knowledge>,
     pub started_at: Instant,
     /// Channels and workers report here; `/readyz` reads it.
-    pub health: crate::health::Health,
+    pub health: Arc<crate::health::Health>,
     /// Docker engines by name, connected on first use.
     pub docker: crate::ops::docker::Engines,
     /// Kubernetes clusters by context, clients made on first use.
     pub kube: crate::ops::kube::Clusters,
-    /// State channels share between their callbacks, senders and background tasks.
-    pub channels: crate::channel::Shared,
-    /// The alert engine, once `alert::init` has built it.
-    pub alerts: std::sync::OnceLock<Arc<crate::alert::Engine>>,
+    /// The channel layer's shared state (live connections, logins), made on first use by
+    /// `channel::shared`; App does not know its type, so it depends on no channel.
+    pub channel_state: std::sync::OnceLock<Box<dyn std::any::Any + Send + Sync>>,
+    /// Bumped whenever this process adds or removes a mute: the alert engine re-reads its
+    /// cached mutes when it changed, so a mute set here applies to the very next alert.
+    mute_epoch: std::sync::atomic::AtomicU64,
     /// Removes secrets from command output and alerts before they reach a channel.
     pub redactor: crate::redact::Redactor,
     /// Per-identity rate limits (`[limits]`).
@@ -43,11 +45,21 @@ impl App {
             store,
             knowledge,
             started_at: Instant::now(),
-            health: crate::health::Health::default(),
-            channels: crate::channel::Shared::default(),
-            alerts: std::sync::OnceLock::new(),
+            health: Arc::default(),
+            channel_state: std::sync::OnceLock::new(),
+            mute_epoch: Default::default(),
             leader: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Says a mute was added or removed (see `mute_epoch`).
+    pub fn mutes_changed(&self) {
+        self.mute_epoch
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn mute_epoch(&self) -> u64 {
+        self.mute_epoch.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Saves leader-only bookkeeping (a watcher's event cursor or reported-problem set) with
@@ -75,4 +87,32 @@ impl App {
             ))),
         }
     }
+}
+
+/// Opens the configured store and loads the knowledge base: the app every command and
+/// `serve` start from.
+pub async fn build(config: Config) -> anyhow::Result<Arc<App>> {
+    let store: Arc<dyn Store> = match config.store.backend {
+        crate::config::StoreBackend::Sqlite => {
+            Arc::new(crate::store::SqliteStore::open(&config.store.data_dir)?)
+        }
+        crate::config::StoreBackend::Postgres => {
+            let url = config
+                .store
+                .postgres_url
+                .as_ref()
+                .ok_or_else(|| anyhow::anyhow!("store.postgres_url is required"))?;
+            Arc::new(
+                crate::store::PostgresStore::open_with(
+                    url.expose(),
+                    config.store.postgres_options(),
+                )
+                .await?,
+            )
+        }
+    };
+    let knowledge = Arc::new(Knowledge::load(&config.knowledge)?);
+    let app = Arc::new(App::new(config, store, knowledge));
+    app.health.set("store", true, true, "open");
+    Ok(app)
 }

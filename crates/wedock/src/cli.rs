@@ -1,17 +1,16 @@
 //! The command line: `serve`, `ask`, `chat`, `check`, `version`, `healthcheck`, `kb`, `weixin`,
 //! `console-url`.
 
-use crate::app::App;
+mod kb;
+mod weixin;
+
 use crate::config::Config;
-use crate::knowledge::Knowledge;
 use crate::message::Incoming;
 use crate::pipeline::Pipeline;
-use crate::store::{SqliteStore, Store};
 use clap::{Parser, Subcommand};
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -64,7 +63,7 @@ pub enum CliCommand {
     Kb(KbCommand),
     /// Personal WeChat through Tencent's bot API: login (QR), status, logout
     #[command(subcommand)]
-    Weixin(crate::channel::ilink::cli::WeixinCommand),
+    Weixin(weixin::WeixinCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -144,8 +143,8 @@ pub fn main() -> ExitCode {
                     CliCommand::Ask { json, text } => ask(config, &text.join(" "), json).await,
                     CliCommand::Chat => chat(config).await,
                     CliCommand::Healthcheck { addr } => healthcheck(config, addr).await,
-                    CliCommand::Kb(kb) => crate::knowledge::cli::run(&config, kb),
-                    CliCommand::Weixin(w) => crate::channel::ilink::cli::run(config, w).await,
+                    CliCommand::Kb(kb) => kb::run(&config, kb),
+                    CliCommand::Weixin(w) => weixin::run(config, w).await,
                     CliCommand::Version | CliCommand::Check | CliCommand::ConsoleUrl => Ok(()),
                 }
             });
@@ -180,29 +179,7 @@ fn init_tracing(filter: Option<&str>, serving: bool) {
 }
 
 /// Opens the store and knowledge base: the same brain for serve, ask and chat.
-pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
-    let store: Arc<dyn Store> = match config.store.backend {
-        crate::config::StoreBackend::Sqlite => Arc::new(SqliteStore::open(&config.store.data_dir)?),
-        crate::config::StoreBackend::Postgres => {
-            let url = config
-                .store
-                .postgres_url
-                .as_ref()
-                .ok_or_else(|| anyhow::anyhow!("store.postgres_url is required"))?;
-            Arc::new(
-                crate::store::PostgresStore::open_with(
-                    url.expose(),
-                    config.store.postgres_options(),
-                )
-                .await?,
-            )
-        }
-    };
-    let knowledge = Arc::new(Knowledge::load(&config.knowledge)?);
-    let app = Arc::new(App::new(config, store, knowledge));
-    app.health.set("store", true, true, "open");
-    Ok(app)
-}
+pub use crate::app::build as build_app;
 
 async fn ask(config: Config, text: &str, json: bool) -> anyhow::Result<()> {
     let app = build_app(config).await?;

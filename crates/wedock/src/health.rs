@@ -93,11 +93,12 @@ pub struct Checks {
 
 /// Heartbeat and store re-checks until `stop` turns true.
 pub async fn run(
-    app: std::sync::Arc<crate::app::App>,
+    health: std::sync::Arc<Health>,
+    store: std::sync::Arc<dyn crate::store::Store>,
     checks: Checks,
     stop: watch::Receiver<bool>,
 ) {
-    let health = &app.health;
+    let health = &*health;
     // A heartbeat missed for three intervals (at least 5 s) means the runtime is stuck.
     let stale = (checks.interval * 3).max(Duration::from_secs(5));
     health
@@ -118,7 +119,7 @@ pub async fn run(
             }
         }
     };
-    tokio::join!(heartbeat, check_store(health, &*app.store, checks, stop));
+    tokio::join!(heartbeat, check_store(health, &*store, checks, stop));
 }
 
 async fn check_store(

@@ -2,49 +2,7 @@
 //! that maps one to the other from config.
 
 use crate::config::IdentityConfig;
-use serde::{Deserialize, Serialize};
-
-/// Roles are ordered: a higher role can do everything a lower one can.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Knowledge answers, `/quiz`, `/help`, `/ping`, `/whoami`: what anyone who can reach the
-    /// bot may do. The default for unknown users and the cap for unauthenticated channels.
-    Guest,
-    Viewer,
-    Operator,
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Guest => "guest",
-            Role::Viewer => "viewer",
-            Role::Operator => "operator",
-            Role::Admin => "admin",
-        }
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum UnknownUsers {
-    /// Unknown users may ask questions and practise, nothing that reads the infrastructure.
-    #[default]
-    Guest,
-    /// Unknown users may read (ask questions, `ps`, `logs`): an explicit opt-in for private
-    /// deployments where everyone who can reach the bot is a colleague.
-    Viewer,
-    /// Unknown users get no reply at all.
-    Ignore,
-}
+pub use crate::config::{Role, UnknownUsers};
 
 /// Resolves roles from the `[identity]` config section.
 #[derive(Debug, Clone)]

@@ -15,7 +15,6 @@ pub mod config;
 pub mod diagnose;
 pub mod health;
 pub mod identity;
-pub mod incident;
 pub mod knowledge;
 pub mod leader;
 pub mod message;

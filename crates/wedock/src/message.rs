@@ -120,6 +120,20 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// The text of the reply for a channel that renders full Markdown (the AI bot):
+    /// Markdown answers are rendered (soft breaks joined, fences sized); command output,
+    /// which carries container and cluster text, is defused; other fixed text goes as it is.
+    pub fn markdown_text(&self) -> String {
+        use crate::render::escape::{clean, defuse};
+        if self.markdown {
+            return crate::render::markdown::render(&self.reply, Target::MarkdownV2);
+        }
+        match self.kind {
+            ReplyKind::Command | ReplyKind::Error => defuse(&clean(&self.reply)),
+            ReplyKind::Answer | ReplyKind::Unknown => self.reply.clone(),
+        }
+    }
+
     pub fn command(text: impl Into<String>, lang: Lang) -> Self {
         Self {
             reply: text.into(),

@@ -2,6 +2,7 @@
 //! (command or knowledge) → Reply. The console, `wedock ask` and every chat platform go
 //! through [`Pipeline::handle`], so they cannot drift apart.
 
+mod answer;
 mod dedup;
 mod recorder;
 
@@ -212,9 +213,9 @@ impl Pipeline {
                 None => {
                     // The quiz state was read with the dedup state: no need to read it again.
                     let r = if matches!(pre.quiz, Some(None)) {
-                        crate::knowledge::answer(&self.app, msg, lang, progress).await
+                        answer::answer(&self.app, msg, lang, progress).await
                     } else {
-                        crate::knowledge::respond(&self.app, msg, role, lang, progress).await
+                        answer::respond(&self.app, msg, role, lang, progress).await
                     };
                     if cacheable {
                         self.cache_answer(text, lang, &r);

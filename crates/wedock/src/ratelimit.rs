@@ -8,73 +8,13 @@
 //! enough the half closest to a full budget is dropped. Memory stays bounded however many
 //! identities write; an identity dropped early only gets its budget back sooner.
 
-use serde::Deserialize;
+pub use crate::config::LimitsConfig;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Most identities a limiter remembers at once.
 pub const MAX_KEYS: usize = 20_000;
-
-/// `[limits]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LimitsConfig {
-    /// `/commands` per identity per minute; 0 disables the limit.
-    pub commands_per_minute: u32,
-    /// Knowledge answers (questions that are not commands) per identity per hour; 0 disables.
-    pub answers_per_hour: u32,
-    /// Answers per identity per hour when an `[llm]` is configured (each may cost a model
-    /// call); the lower of this and `answers_per_hour` applies. 0 disables.
-    pub llm_answers_per_hour: u32,
-}
-
-impl Default for LimitsConfig {
-    fn default() -> Self {
-        Self {
-            commands_per_minute: 20,
-            answers_per_hour: 120,
-            llm_answers_per_hour: 60,
-        }
-    }
-}
-
-impl LimitsConfig {
-    /// The hourly answer limit in effect (0 = none).
-    pub fn effective_answers_per_hour(&self, llm: bool) -> u32 {
-        let limits = [
-            self.answers_per_hour,
-            if llm { self.llm_answers_per_hour } else { 0 },
-        ];
-        limits.into_iter().filter(|n| *n > 0).min().unwrap_or(0)
-    }
-
-    /// Limits above these are almost certainly a typo (and would make the limiter useless).
-    pub fn validate(&self) -> Result<(), crate::config::ConfigError> {
-        let checks = [
-            (
-                "limits.commands_per_minute",
-                self.commands_per_minute,
-                10_000,
-            ),
-            ("limits.answers_per_hour", self.answers_per_hour, 100_000),
-            (
-                "limits.llm_answers_per_hour",
-                self.llm_answers_per_hour,
-                100_000,
-            ),
-        ];
-        for (key, value, max) in checks {
-            if value > max {
-                return Err(crate::config::ConfigError {
-                    key: key.into(),
-                    reason: format!("must be at most {max} (0 disables the limit), got {value}"),
-                });
-            }
-        }
-        Ok(())
-    }
-}
 
 /// One limit (`limit` per `period`) for many identities.
 pub struct Limiter {

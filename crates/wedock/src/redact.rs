@@ -7,58 +7,13 @@
 //! What is recognised is listed in docs/security.md; `[security] redact_patterns` adds
 //! site-specific regexes (a pattern with a capture group redacts the first group only).
 
+pub use crate::config::SecurityConfig;
 use regex::{Captures, Regex};
-use serde::Deserialize;
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
 /// What replaces a secret.
 pub const MASK: &str = "***";
-
-/// `[security]`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SecurityConfig {
-    /// Extra regexes whose matches are redacted (the first capture group when there is one).
-    pub redact_patterns: Vec<String>,
-}
-
-impl SecurityConfig {
-    /// Every pattern must compile; the error names the key and the pattern's index.
-    pub fn validate(&self) -> Result<(), crate::config::ConfigError> {
-        for (i, p) in self.redact_patterns.iter().enumerate() {
-            let key = format!("security.redact_patterns[{i}]");
-            if p.is_empty() {
-                return Err(config_err(key, "must not be empty"));
-            }
-            if let Err(e) = compile_extra(p) {
-                return Err(config_err(key, format!("invalid regex: {}", one_line(&e))));
-            }
-        }
-        Ok(())
-    }
-}
-
-fn config_err(key: String, reason: impl Into<String>) -> crate::config::ConfigError {
-    crate::config::ConfigError {
-        key,
-        reason: reason.into(),
-    }
-}
-
-fn one_line(e: &regex::Error) -> String {
-    e.to_string()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn compile_extra(p: &str) -> Result<Regex, regex::Error> {
-    regex::RegexBuilder::new(p)
-        .size_limit(1 << 20)
-        .dfa_size_limit(1 << 20)
-        .build()
-}
 
 /// The built-in rules plus the configured patterns.
 #[derive(Debug, Clone, Default)]
@@ -132,7 +87,7 @@ impl Redactor {
         let extra = config
             .redact_patterns
             .iter()
-            .filter_map(|p| compile_extra(p).ok())
+            .filter_map(|p| crate::config::compile_redact_pattern(p).ok())
             .collect();
         Self { extra }
     }

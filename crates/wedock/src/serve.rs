@@ -1,7 +1,7 @@
 //! `wedock serve`: start everything, serve until SIGTERM/SIGINT, then shut down in order
 //! (stop accepting, finish in-flight requests, stop workers, flush the store).
 
-use crate::cli::build_app;
+use crate::app::build as build_app;
 use crate::config::Config;
 use crate::leader::{self, Leader};
 use crate::outbox::Outbox;
@@ -107,16 +107,18 @@ pub async fn run_with(
         tokio::spawn(delivery),
         tokio::spawn(role_report),
         tokio::spawn(crate::health::run(
-            app.clone(),
+            app.health.clone(),
+            app.store.clone(),
             health_checks(&app.config),
             stop_rx.clone(),
         )),
     ];
     // Event sources and long connections are singletons too: two replicas watching Docker
     // would report every death twice, and two AI-bot connections kick each other off.
-    let engine = crate::alert::init(&state);
+    let engine = crate::alert::init(&app, &state.outbox);
     let singletons = {
         let state = state.clone();
+        let engine = engine.clone();
         leader::while_leader(leader.clone(), stop_rx.clone(), move |stop| {
             let (state, engine) = (state.clone(), engine.clone());
             async move {
@@ -158,7 +160,7 @@ pub async fn run_with(
             }
         }));
     }
-    let extra = crate::channel::routes(&app).merge(crate::alert::routes(&app));
+    let extra = crate::channel::routes(&app).merge(crate::alert::routes(engine.clone()));
     let router = server::router(server_state, extra);
     tracing::info!(
         %listen,

@@ -3,22 +3,23 @@
 //! store fails so the sender retries; 400 with the reason for a bad payload; 401 without
 //! valid credentials.
 
-use super::{Alert, Severity};
-use crate::state::AppState;
+use super::{Alert, Engine, Severity};
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use base64::Engine as _;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
-pub fn routes() -> axum::Router<AppState> {
+pub fn routes<S: Clone + Send + Sync + 'static>(engine: Arc<Engine>) -> axum::Router<S> {
     axum::Router::new()
         .route("/alertmanager", post(alertmanager))
         .route("/hooks/{name}", post(hook))
+        .layer(Extension(engine))
 }
 
 fn reject(code: StatusCode, reason: &'static str, msg: String) -> Response {
@@ -190,8 +191,12 @@ pub fn parse_alertmanager(body: &[u8]) -> Result<Vec<Alert>, String> {
     Ok(out)
 }
 
-async fn alertmanager(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let app = s.app().clone();
+async fn alertmanager(
+    Extension(engine): Extension<Arc<Engine>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let app = engine.app.clone();
     let cfg = &app.config.alerts;
     let token_ok = cfg
         .receiver_token()
@@ -221,17 +226,10 @@ async fn alertmanager(State(s): State<AppState>, headers: HeaderMap, body: Bytes
         Ok(a) => a,
         Err(why) => return reject(StatusCode::BAD_REQUEST, "alertmanager_payload", why),
     };
-    submit(&app, alerts).await
+    submit(&engine, alerts).await
 }
 
-async fn submit(app: &crate::app::App, alerts: Vec<Alert>) -> Response {
-    let Some(engine) = app.alerts.get() else {
-        return reject(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "alerts_not_ready",
-            "alerts are not running".into(),
-        );
-    };
+async fn submit(engine: &Arc<Engine>, alerts: Vec<Alert>) -> Response {
     let n = alerts.len();
     match engine.submit_coalesced(alerts).await {
         Ok(done) => Json(serde_json::json!({
@@ -269,13 +267,13 @@ pub struct HookPayload {
 }
 
 async fn hook(
-    State(s): State<AppState>,
+    Extension(engine): Extension<Arc<Engine>>,
     Path(name): Path<String>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let app = s.app().clone();
+    let app = engine.app.clone();
     let Some(h) = app.config.alerts.hooks.get(&name) else {
         return reject(
             StatusCode::NOT_FOUND,
@@ -331,7 +329,7 @@ async fn hook(
     a.labels = p.labels;
     a.fingerprint = format!("{source}|{id}");
     a.direct = h.targets.clone();
-    submit(&app, vec![a]).await
+    submit(&engine, vec![a]).await
 }
 
 #[cfg(test)]

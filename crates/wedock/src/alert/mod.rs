@@ -8,13 +8,14 @@ pub mod alertmanager_api;
 pub mod docker;
 pub mod engine;
 pub mod http;
+pub mod incident;
 pub mod kube;
+pub mod likely;
 pub mod render;
 
 pub use engine::Engine;
 
 use crate::app::App;
-use crate::state::AppState;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -210,25 +211,21 @@ impl Alert {
     }
 }
 
-/// `POST /alertmanager`, `POST /hooks/{name}`.
-pub fn routes(app: &App) -> axum::Router<AppState> {
-    if !app.config.alerts.enabled {
-        return axum::Router::new();
+/// `POST /alertmanager`, `POST /hooks/{name}`, when alerts are enabled (`init` built the
+/// engine).
+pub fn routes<S: Clone + Send + Sync + 'static>(engine: Option<Arc<Engine>>) -> axum::Router<S> {
+    match engine {
+        Some(engine) => http::routes(engine),
+        None => axum::Router::new(),
     }
-    http::routes()
 }
 
 /// Builds the alert engine (every replica has one: webhooks are served by all of them).
-pub fn init(state: &AppState) -> Option<Arc<Engine>> {
-    let app = state.app().clone();
+pub fn init(app: &Arc<App>, outbox: &Arc<crate::outbox::Outbox>) -> Option<Arc<Engine>> {
     if !app.config.alerts.enabled {
         return None;
     }
-    let engine = app
-        .alerts
-        .get_or_init(|| Arc::new(Engine::new(app.clone(), state.outbox.clone())))
-        .clone();
-    Some(engine)
+    Some(Arc::new(Engine::new(app.clone(), outbox.clone())))
 }
 
 /// Starts the event sources (singletons: the leader runs them); they stop when `shutdown`
@@ -249,7 +246,7 @@ pub fn spawn_sources(
         }
     }
     if !app.config.alerts.escalations.is_empty() {
-        tasks.push(tokio::spawn(crate::incident::escalate::run(
+        tasks.push(tokio::spawn(crate::alert::incident::escalate::run(
             engine.clone(),
             shutdown.clone(),
         )));

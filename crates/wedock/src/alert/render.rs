@@ -155,7 +155,7 @@ pub fn one(a: &Alert, format: Format, lang: Lang) -> String {
     kv(t!(lang, "alert.field_time"), when(a.at));
     out.extend(likely.into_iter().map(|l| format!("{q}{l}")));
     // Where there are no buttons, the message says what to type.
-    out.extend(crate::incident::command_hint(
+    out.extend(crate::alert::incident::command_hint(
         std::slice::from_ref(a),
         format,
         lang,
@@ -170,9 +170,9 @@ pub fn one(a: &Alert, format: Format, lang: Lang) -> String {
 }
 
 /// "可能原因：…" and "回复 /diagnose NAME 查看详情" from the evidence the alert already
-/// carries (see `diagnose::likely`), escaped for `format`: captured values come from logs.
+/// carries (see `alert::likely`), escaped for `format`: captured values come from logs.
 pub fn likely_cause_lines(a: &Alert, format: Format, lang: Lang) -> Vec<String> {
-    match crate::diagnose::likely::likely_cause(a, lang) {
+    match crate::alert::likely::likely_cause(a, lang) {
         Some((cause, hint)) => {
             let t = Target::from(format);
             vec![escape::inline(t, &cause), escape::inline(t, &hint)]
@@ -238,7 +238,7 @@ pub fn group(alerts: &[Alert], format: Format, lang: Lang) -> String {
         t!(lang, "alert.field_time"),
         when(first.at)
     ));
-    out.extend(crate::incident::command_hint(alerts, format, lang));
+    out.extend(crate::alert::incident::command_hint(alerts, format, lang));
     out.join("\n")
 }
 

@@ -263,7 +263,7 @@ impl AibotCallback {
             let reply = pipeline
                 .handle_streaming(msg, &progress)
                 .await
-                .map(|r| crate::render::escape::markdown_reply(&r));
+                .map(|r| r.markdown_text());
             let content = reply.unwrap_or_default();
             let late = handed_over.lock().await;
             let _ = tx.send(Some(content.clone()));

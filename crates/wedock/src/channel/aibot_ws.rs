@@ -151,7 +151,7 @@ async fn run(state: AppState, cfg: AibotConfig, mut shutdown: watch::Receiver<bo
     let mut auth_failures = 0u32;
     loop {
         let (ended, subscribed) = connect_and_serve(&state, &cfg, &mut shutdown).await;
-        app.channels.aibot.set(None);
+        crate::channel::shared(&app).aibot.set(None);
         if subscribed {
             delays = backoff();
             auth_failures = 0;
@@ -289,7 +289,7 @@ async fn connect_and_serve(
     tracing::info!("aibot: subscribed; online");
     app.health
         .set("aibot", true, true, "online (long connection)");
-    app.channels.aibot.set(Some(LinkInner {
+    crate::channel::shared(&app).aibot.set(Some(LinkInner {
         tx: tx.clone(),
         pending: pending.clone(),
     }));
@@ -366,7 +366,7 @@ async fn connect_and_serve(
             }
         }
     };
-    app.channels.aibot.set(None);
+    crate::channel::shared(&app).aibot.set(None);
     if let Ok(mut p) = pending.lock() {
         p.clear(); // fails every pending ack: "connection closed"
     }
@@ -524,9 +524,7 @@ async fn on_callback(
         }
     };
     // Stream bubbles render markdown: container output must not add links or mentions.
-    let content = reply
-        .map(|r| crate::render::escape::markdown_reply(&r))
-        .unwrap_or_default();
+    let content = reply.map(|r| r.markdown_text()).unwrap_or_default();
     let parts = crate::render::split_by_bytes(&content, STREAM_LIMIT);
     // The stream carries the first part; what it cannot carry (a closed stream, or text
     // beyond the 20480-byte limit) follows through `aibot_send_msg`, so nothing is lost.
@@ -667,7 +665,7 @@ impl Sender for AibotSender {
             "headers": {"req_id": new_req_id("aibot_send_msg")},
             "body": body,
         });
-        match self.app.channels.aibot.request(frame).await {
+        match crate::channel::shared(&self.app).aibot.request(frame).await {
             Ok((0, _)) => Delivery::Sent,
             Ok((846607, m)) => Delivery::Retry {
                 reason: format!("errcode 846607: {m}"),

@@ -84,6 +84,18 @@ pub struct Shared {
     pub weixin: ilink::Shared,
 }
 
+/// This process's [`Shared`] channel state, kept in the app.
+pub fn shared(app: &App) -> &Shared {
+    let slot = app
+        .channel_state
+        .get_or_init(|| Box::new(Shared::default()));
+    match slot.downcast_ref::<Shared>() {
+        Some(s) => s,
+        // Only this function fills the slot, always with a `Shared`.
+        None => unreachable!("app.channel_state holds a channel::Shared"),
+    }
+}
+
 pub mod robot;
 
 /// Starts background tasks (long connections, pollers) of enabled channels; they stop when

@@ -1,4 +1,4 @@
-//! `/alerts`, `/mute`, `/mutes`, `/unmute` (acknowledging and silencing: `incident/`).
+//! `/alerts`, `/mute`, `/mutes`, `/unmute` (acknowledging and silencing: `command/incident.rs`).
 
 use super::{Ctx, Outcome};
 use crate::alert::engine::{self, Engine};
@@ -68,9 +68,7 @@ pub async fn mute(args: MuteArgs, ctx: &Ctx<'_>) -> Outcome {
 
 /// A mute changed here applies to the next alert, not after the engine's cache expires.
 fn forget_mutes(ctx: &Ctx<'_>) {
-    if let Some(e) = ctx.app.alerts.get() {
-        e.forget_mutes();
-    }
+    ctx.app.mutes_changed();
 }
 
 pub async fn mutes(ctx: &Ctx<'_>) -> Outcome {
@@ -120,7 +118,7 @@ pub async fn recent(n: usize, ctx: &Ctx<'_>) -> Outcome {
     let n = n.clamp(1, 50);
     // Each alert with its id and state first (what people act on), then how the messages
     // about them were delivered.
-    let states = match crate::incident::commands::state_lines(ctx, n).await {
+    let states = match crate::command::incident::state_lines(ctx, n).await {
         Ok(l) => l,
         Err(e) => return error(ctx, e),
     };

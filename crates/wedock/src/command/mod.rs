@@ -14,8 +14,11 @@ macro_rules! or_return {
 
 pub mod admin;
 pub mod alerts;
+pub mod diagnose;
 pub mod docker;
+pub mod incident;
 pub mod kubectl;
+pub mod oncall;
 pub mod quiz;
 pub mod runtime;
 pub mod usage_error;
@@ -91,7 +94,7 @@ pub enum ChatCommand {
     Kubectl(kubectl::KubectlArgs),
     /// Why is it broken: evidence, likely cause, fix / 诊断故障原因
     #[command(visible_alias = "why")]
-    Diagnose(crate::diagnose::command::DiagnoseArgs),
+    Diagnose(crate::command::diagnose::DiagnoseArgs),
     /// Interview practice: a question, then your answer / 面试练习
     Quiz(quiz::QuizArgs),
     /// Recent alerts and their delivery / 最近的告警
@@ -165,7 +168,7 @@ impl ChatCommand {
             C::Unsilence { .. } => Decl::write(Family::Core, "unsilence"),
             C::Silences => core("silences", Role::Viewer),
             C::Resolve { .. } => Decl::write(Family::Core, "resolve"),
-            C::Oncall { words } if crate::oncall::command::is_swap(words) => {
+            C::Oncall { words } if crate::command::oncall::is_swap(words) => {
                 Decl::write(Family::Core, "oncall_swap")
             }
             C::Oncall { .. } => core("oncall", Role::Viewer),
@@ -343,20 +346,23 @@ pub(crate) async fn run(cmd: ChatCommand, ctx: &Ctx<'_>) -> Outcome {
         // Boxed: the collectors' futures are large and would grow every command's future.
         ChatCommand::Diagnose(a) => {
             let target = a.target.clone();
-            let out = Box::pin(crate::diagnose::command::run(a, ctx)).await;
-            Box::pin(crate::diagnose::llm::with_explanation(out, &target, ctx)).await
+            let out = Box::pin(crate::command::diagnose::run(a, ctx)).await;
+            Box::pin(crate::command::diagnose::llm::with_explanation(
+                out, &target, ctx,
+            ))
+            .await
         }
         ChatCommand::Quiz(a) => quiz::run(a, ctx).await,
         ChatCommand::Alerts { n } => alerts::recent(n, ctx).await,
         ChatCommand::Mute(a) => alerts::mute(a, ctx).await,
         ChatCommand::Mutes => alerts::mutes(ctx).await,
         ChatCommand::Unmute { id } => alerts::unmute(id, ctx).await,
-        ChatCommand::Ack { id } => crate::incident::commands::ack(id, ctx).await,
-        ChatCommand::Silence { words } => crate::incident::commands::silence(words, ctx).await,
-        ChatCommand::Unsilence { id } => crate::incident::commands::unsilence(id, ctx).await,
-        ChatCommand::Silences => crate::incident::commands::silences(ctx).await,
-        ChatCommand::Resolve { id } => crate::incident::commands::resolve(id, ctx).await,
-        ChatCommand::Oncall { words } => crate::oncall::command::run(words, ctx).await,
+        ChatCommand::Ack { id } => crate::command::incident::ack(id, ctx).await,
+        ChatCommand::Silence { words } => crate::command::incident::silence(words, ctx).await,
+        ChatCommand::Unsilence { id } => crate::command::incident::unsilence(id, ctx).await,
+        ChatCommand::Silences => crate::command::incident::silences(ctx).await,
+        ChatCommand::Resolve { id } => crate::command::incident::resolve(id, ctx).await,
+        ChatCommand::Oncall { words } => crate::command::oncall::run(words, ctx).await,
     }
 }
 

@@ -63,7 +63,7 @@ pub struct AlertsConfig {
     pub reconnect_min_ms: u64,
     pub reconnect_max_ms: u64,
     pub routes: Vec<RouteConfig>,
-    /// `[[alerts.escalations]]`: steps for alerts nobody acknowledges (`incident/escalate.rs`).
+    /// `[[alerts.escalations]]`: steps for alerts nobody acknowledges (`alert/incident/escalate.rs`).
     pub escalations: Vec<EscalationConfig>,
     /// Cluster watchers (`[alerts.kubernetes]`).
     pub kubernetes: KubeAlertsConfig,

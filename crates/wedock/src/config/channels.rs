@@ -1,8 +1,8 @@
 //! Checks of the WeChat channels whose senders are only as trustworthy as the transport: the
 //! Official Account's mode and the personal-WeChat bridge's callback token and identities.
 
+use super::Role;
 use super::{Config, ConfigError, WechatMpConfig, check_aes_key, check_token, err};
-use crate::identity::Role;
 use serde::Deserialize;
 
 /// How the Official Account's callbacks are protected, as chosen in its console (明文 / 兼容 /

@@ -1,6 +1,6 @@
 //! `[[alerts.escalations]]`: what wedock does when an alert stays unacknowledged (see
 //! docs/alerts.md, "升级 / Escalation"). Each entry is one step with its own delay, counted
-//! from when the alert first fired; the escalation loop lives in `incident/escalate.rs`.
+//! from when the alert first fired; the escalation loop lives in `alert/incident/escalate.rs`.
 
 use super::*;
 

@@ -117,8 +117,8 @@ pub struct IdentityConfig {
     /// Roles by group chat `channel:chatid`; a member gets the higher of user and group role.
     pub groups: BTreeMap<String, Role>,
     /// Which hosts, containers, contexts and namespaces a role, user or group may read or
-    /// change (`[[identity.scopes]]`, see [`crate::scope`]). Empty: everything.
-    pub scopes: Vec<crate::scope::ScopeConfig>,
+    /// change (`[[identity.scopes]]`, applied by `scope.rs`). Empty: everything.
+    pub scopes: Vec<ScopeConfig>,
 }
 
 impl Default for IdentityConfig {

@@ -8,28 +8,31 @@
 //! channels), `ops` (Docker, Kubernetes), `alerts` (outbox, alerts), `channels` and `validate`
 //! (cross-field checks). This module loads the file and applies environment overrides.
 
-use crate::identity::{Role, UnknownUsers};
 use crate::secret::ConfigSecret;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+mod access;
 mod alerts;
 mod channels;
 mod escalation;
 mod general;
 mod hosts;
+mod limits;
 mod oncall;
 mod ops;
 mod platforms;
 mod validate;
 
+pub use access::*;
 pub use alerts::*;
 pub use channels::MpMode;
 pub use escalation::*;
 pub use general::*;
 pub use hosts::HostPattern;
+pub use limits::*;
 pub use oncall::*;
 pub use ops::*;
 pub use platforms::*;
@@ -56,8 +59,8 @@ pub struct Config {
     pub alerts: AlertsConfig,
     pub weixin: WeixinConfig,
     pub kubernetes: KubernetesConfig,
-    pub security: crate::redact::SecurityConfig,
-    pub limits: crate::ratelimit::LimitsConfig,
+    pub security: SecurityConfig,
+    pub limits: LimitsConfig,
     /// `[[oncall.schedules]]`: who is on duty (docs/alerts.md).
     pub oncall: OncallConfig,
 }
@@ -312,7 +315,7 @@ impl Config {
                 ));
             }
         }
-        crate::scope::validate(&self.identity.scopes)?;
+        validate_scopes(&self.identity.scopes)?;
         Ok(())
     }
 }

@@ -1,8 +1,52 @@
 //! `[oncall]`: on-call schedules (see docs/alerts.md, "值班 / On-call").
 
 use super::*;
-use crate::oncall::{Override, Rotation, Schedule};
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Weekday};
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc, Weekday};
+use chrono_tz::Tz;
+
+/// How often the duty passes to the next member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    Daily,
+    /// Weekly, on this weekday at the handoff time.
+    Weekly(chrono::Weekday),
+}
+
+/// A stretch of time when `user` is on duty instead of the rotation's member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Override {
+    pub user: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+/// A schedule ready to compute with (built from `[[oncall.schedules]]`; what it computes is
+/// in `oncall/`).
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    pub name: String,
+    pub tz: Tz,
+    pub rotation: Rotation,
+    pub handoff: NaiveTime,
+    /// The local date on which `members[0]` takes the first shift.
+    pub start: NaiveDate,
+    pub members: Vec<String>,
+    pub overrides: Vec<Override>,
+}
+
+/// The UTC instant of a local wall-clock time. A time skipped by a daylight-saving jump
+/// moves forward to the first valid minute; a repeated one takes the earlier instant.
+pub fn local_to_utc(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
+    let mut t = local;
+    for _ in 0..(4 * 60) {
+        if let Some(d) = tz.from_local_datetime(&t).earliest() {
+            return d.with_timezone(&Utc);
+        }
+        t += Duration::minutes(1);
+    }
+    // No zone skips four hours; fall back to reading the time as UTC.
+    Utc.from_utc_datetime(&local)
+}
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -77,7 +121,7 @@ pub fn parse_instant(s: &str, tz: chrono_tz::Tz) -> Option<chrono::DateTime<chro
         return Some(d.with_timezone(&chrono::Utc));
     }
     let local = NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%d %H:%M").ok()?;
-    Some(crate::oncall::local_to_utc(tz, local))
+    Some(local_to_utc(tz, local))
 }
 
 impl ScheduleConfig {

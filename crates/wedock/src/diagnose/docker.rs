@@ -39,7 +39,7 @@ pub async fn collect(eng: &Engine, d: &ContainerInspectResponse, lang: Lang) -> 
     let running = status == "running";
     let image_id = d.image.clone().unwrap_or_default();
 
-    let logs = bounded(crate::command::docker::fetch_logs(
+    let logs = bounded(crate::ops::docker::fetch_logs(
         eng,
         &id,
         LOG_LINES,

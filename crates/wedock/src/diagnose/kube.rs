@@ -6,7 +6,6 @@
 mod workloads;
 
 use super::Evidence;
-use super::command::KubeKind;
 use super::signatures::{Facts, shorten};
 use super::text::Say;
 use crate::i18n::Lang;
@@ -533,7 +532,7 @@ fn job_facts(j: &Job, lang: Lang, ev: &mut Evidence) {
 
 /// The Deployment's rollout line and its stall flag.
 fn rollout_facts(d: &Deployment, lang: Lang, ev: &mut Evidence) {
-    let (done, sentence) = crate::command::kubectl::deployment_rollout(d);
+    let (done, sentence) = crate::ops::kube_status::deployment_rollout(d);
     let stalled = d
         .status
         .as_ref()
@@ -666,7 +665,27 @@ fn resources(c: &Container) -> (String, String) {
 
 /// kubectl's STATUS column for the pod.
 fn pod_state(p: &Pod) -> String {
-    crate::command::kubectl::pod_status(p)
+    crate::ops::kube_status::pod_status(p)
+}
+
+/// The Kubernetes kinds `/diagnose` takes, by the prefixes kubectl accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KubeKind {
+    Pod,
+    Deployment,
+    Node,
+}
+
+/// `pod/web-1` → (Pod, "web-1"); `None` for a container name.
+pub fn kube_target(target: &str) -> Option<(KubeKind, &str)> {
+    let (k, name) = target.split_once('/')?;
+    let kind = match k.to_ascii_lowercase().as_str() {
+        "pod" | "pods" | "po" => KubeKind::Pod,
+        "deploy" | "deployment" | "deployments" => KubeKind::Deployment,
+        "node" | "nodes" | "no" => KubeKind::Node,
+        _ => return None,
+    };
+    Some((kind, name))
 }
 
 #[cfg(test)]

@@ -1,21 +1,19 @@
-//! `/diagnose TARGET` (alias `/why`): why a container, pod, deployment or node is broken.
-//! Collectors gather evidence (docker.rs, kube.rs), the failure-signature catalogue turns it
-//! into a verdict (signatures.rs), reply.rs writes it; the same catalogue answers pasted
-//! errors in chat (paste.rs) and gives alerts their likely cause (likely.rs).
+//! The evidence behind `/diagnose TARGET`: why a container, pod, deployment or node is
+//! broken. Collectors gather it (docker.rs, kube.rs), the failure-signature catalogue
+//! (`knowledge/signatures.rs`) turns it into a verdict, reply.rs writes it. Uses `ops/`,
+//! `knowledge/` and the app; the command that runs it is `command/diagnose/`.
 
-pub mod command;
 pub mod docker;
 pub mod intent;
 pub mod kube;
-pub mod likely;
-pub mod llm;
 pub mod memory;
-pub mod paste;
 pub mod reply;
-pub mod signatures;
-pub mod text;
 
-pub use signatures::{Catalog, Facts, Match, catalog};
+// The failure signatures, the answer to a pasted error and the sentences both share live with
+// the knowledge base, which answers pasted errors before any diagnosis runs.
+pub use crate::knowledge::say as text;
+pub use crate::knowledge::signatures::{Catalog, Facts, Match, catalog};
+pub use crate::knowledge::{paste, signatures};
 
 /// What a collector found: the facts signatures match on, and the evidence lines shown to
 /// the user (already in the user's language, not yet redacted — the pipeline redacts every

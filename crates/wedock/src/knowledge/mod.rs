@@ -1,13 +1,16 @@
 //! Answers to questions in plain words: the built-in Docker / Kubernetes base compiled into
-//! the binary plus the team's own runbooks (`[knowledge] dirs`), searched together; greetings,
-//! `/quiz` answers and the optional LLM are handled here too, because the pipeline hands every
-//! non-command message to [`respond`].
+//! the binary plus the team's own runbooks (`[knowledge] dirs`), searched together; the
+//! failure signatures that answer a pasted error first; quiz grading; the optional LLM.
+//! Uses only config, store, i18n, render and message; `pipeline/answer.rs` puts it together
+//! for a message that is not a command.
 
-pub mod cli;
 pub mod doc;
 pub mod index;
 pub mod llm;
+pub mod paste;
 pub mod quiz;
+pub mod say;
+pub mod signatures;
 pub mod text;
 
 use crate::config::KnowledgeConfig;
@@ -121,8 +124,8 @@ impl Knowledge {
         &self,
         query: &str,
         limit: usize,
-    ) -> (Option<crate::diagnose::Match<'static>>, Vec<Hit>) {
-        let sig = crate::diagnose::catalog().match_text(query);
+    ) -> (Option<signatures::Match<'static>>, Vec<Hit>) {
+        let sig = signatures::catalog().match_text(query);
         let mut hits = self.search(query, limit);
         if let Some(m) = &sig
             && let Some(topic) = self.topic(&m.signature.topic)
@@ -165,15 +168,10 @@ impl Knowledge {
     }
 
     /// The answer to a pasted error: the signature first, then the topic behind it.
-    pub fn signature_reply(
-        &self,
-        m: &crate::diagnose::Match<'_>,
-        hits: &[Hit],
-        lang: Lang,
-    ) -> Reply {
+    pub fn signature_reply(&self, m: &signatures::Match<'_>, hits: &[Hit], lang: Lang) -> Reply {
         metrics::counter!("wedock_knowledge_answers_total", "matched" => "signature").increment(1);
         let topic = hits.first().filter(|h| h.topic.id == m.signature.topic);
-        let text = crate::diagnose::paste::answer(m, topic.map(|h| h.topic.as_ref()), lang);
+        let text = paste::answer(m, topic.map(|h| h.topic.as_ref()), lang);
         let sources = topic.map(|h| vec![source(h, lang)]).unwrap_or_default();
         Reply::answer(text, lang, true, sources).markdown()
     }
@@ -595,55 +593,4 @@ pub fn is_greeting(text: &str) -> bool {
         "good morning",
     ];
     WORDS.contains(&t.as_str())
-}
-
-/// The reply to a message that is not a command: a pending `/quiz` answer, a greeting, or a
-/// knowledge answer (improved by the LLM when one is configured; its text so far goes to
-/// `progress` while it streams in).
-pub async fn respond(
-    app: &crate::app::App,
-    msg: &crate::message::Incoming,
-    _role: crate::identity::Role,
-    lang: Lang,
-    progress: Option<&crate::message::Progress>,
-) -> Reply {
-    let quiz_waits = match quiz::take_answer(app, msg, lang).await {
-        quiz::Turn::Graded(reply) => return reply,
-        quiz::Turn::StillPending => true,
-        quiz::Turn::NoQuiz => false,
-    };
-    let mut reply = answer(app, msg, lang, progress).await;
-    if quiz_waits {
-        reply.reply.push_str("\n\n");
-        reply.reply.push_str(Text::QuizStillPending.get(lang));
-    }
-    reply
-}
-
-/// [`respond`] for a message known to have no quiz question pending (the message path read
-/// that with its dedup state): the answer alone, without reading the quiz state again.
-pub async fn answer(
-    app: &crate::app::App,
-    msg: &crate::message::Incoming,
-    lang: Lang,
-    progress: Option<&crate::message::Progress>,
-) -> Reply {
-    let text = msg.text.trim();
-    if is_greeting(text) {
-        return Reply::answer(Text::Greeting.get(lang), lang, true, Vec::new());
-    }
-    // A pasted error that a failure signature knows is answered by that signature first.
-    let (sig, hits) = app.knowledge.lookup(text, 3);
-    let plain = match &sig {
-        Some(m) => app.knowledge.signature_reply(m, &hits, lang),
-        None => app.knowledge.reply_for(&hits, lang),
-    };
-    match &app.config.llm {
-        Some(cfg) if plain.matched => {
-            // The model is a third party: a secret pasted into a question stays here.
-            let question = app.redactor.redact(text);
-            llm::improve(cfg, &question, &hits, lang, plain, progress).await
-        }
-        _ => plain,
-    }
 }

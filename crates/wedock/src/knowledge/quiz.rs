@@ -3,9 +3,9 @@
 
 use super::doc::Topic;
 use super::text;
-use crate::app::App;
 use crate::i18n::Lang;
 use crate::message::{Incoming, Reply, Source};
+use crate::store::Store;
 use crate::store::{QuizRecord, now_ms};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
@@ -177,7 +177,7 @@ const QUESTION_WORDS_EN: &[&str] = &["how", "what", "why", "which", "difference"
 /// Whether a message reads as a question rather than an answer to the pending `topic`: it
 /// ends with a question mark or particle, starts with a question word, or strongly matches a
 /// different topic while covering none of this one's key points.
-pub fn reads_as_question(app: &App, topic: &Topic, text: &str, lang: Lang) -> bool {
+pub fn reads_as_question(kb: &super::Knowledge, topic: &Topic, text: &str, lang: Lang) -> bool {
     let t = text.trim();
     let lower = t.to_lowercase();
     if t.ends_with('?') || t.ends_with('？') || t.ends_with('吗') || t.ends_with('呢') {
@@ -196,9 +196,8 @@ pub fn reads_as_question(app: &App, topic: &Topic, text: &str, lang: Lang) -> bo
     if !asks {
         return false;
     }
-    let strong = (app.knowledge.min_confidence() * 2.0).max(0.6);
-    let other_topic = app
-        .knowledge
+    let strong = (kb.min_confidence() * 2.0).max(0.6);
+    let other_topic = kb
         .search(t, 1)
         .first()
         .is_some_and(|h| h.topic.id != topic.id && h.confidence >= strong);
@@ -207,25 +206,30 @@ pub fn reads_as_question(app: &App, topic: &Topic, text: &str, lang: Lang) -> bo
 
 /// Takes a message as the answer to a pending question of this user in this chat, unless it
 /// reads as a question of its own.
-pub async fn take_answer(app: &App, msg: &Incoming, lang: Lang) -> Turn {
+pub async fn take_answer(
+    kb: &super::Knowledge,
+    store: &dyn Store,
+    msg: &Incoming,
+    lang: Lang,
+) -> Turn {
     let identity = msg.identity();
     let key = pending_key(&identity, msg.chat.as_deref());
-    let Some(stored) = app.store.kv_get(&key).await.ok().flatten() else {
+    let Some(stored) = store.kv_get(&key).await.ok().flatten() else {
         return Turn::NoQuiz;
     };
     let Some(pending) = serde_json::from_str::<Pending>(&stored).ok() else {
-        let _ = app.store.kv_delete(&key).await;
+        let _ = store.kv_delete(&key).await;
         return Turn::NoQuiz;
     };
-    let Some(topic) = app.knowledge.topic(&pending.topic) else {
-        let _ = app.store.kv_delete(&key).await;
+    let Some(topic) = kb.topic(&pending.topic) else {
+        let _ = store.kv_delete(&key).await;
         return Turn::NoQuiz;
     };
-    if reads_as_question(app, &topic, &msg.text, lang) {
+    if reads_as_question(kb, &topic, &msg.text, lang) {
         metrics::counter!("wedock_quiz_deferred_total").increment(1);
         return Turn::StillPending;
     }
-    let _ = app.store.kv_delete(&key).await;
+    let _ = store.kv_delete(&key).await;
     let graded = grade(&topic, &msg.text, lang);
     let covered = graded.iter().filter(|(_, c)| *c).count();
     let coverage = if graded.is_empty() {
@@ -233,8 +237,7 @@ pub async fn take_answer(app: &App, msg: &Incoming, lang: Lang) -> Turn {
     } else {
         covered as f64 / graded.len() as f64
     };
-    if let Err(e) = app
-        .store
+    if let Err(e) = store
         .quiz_record(QuizRecord {
             user: identity,
             topic: topic.id.clone(),

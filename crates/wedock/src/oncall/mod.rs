@@ -6,40 +6,11 @@
 //! overrides (from the config or `/oncall swap`, stored in the kv) win over the rotation,
 //! the one listed last winning when they overlap.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
-use chrono_tz::Tz;
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, Utc};
 
-pub mod command;
 pub mod swap;
 
-/// How often the duty passes to the next member.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rotation {
-    Daily,
-    /// Weekly, on this weekday at the handoff time.
-    Weekly(chrono::Weekday),
-}
-
-/// A stretch of time when `user` is on duty instead of the rotation's member.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Override {
-    pub user: String,
-    pub start: DateTime<Utc>,
-    pub end: DateTime<Utc>,
-}
-
-/// A schedule ready to compute with (built from `[[oncall.schedules]]`).
-#[derive(Debug, Clone)]
-pub struct Schedule {
-    pub name: String,
-    pub tz: Tz,
-    pub rotation: Rotation,
-    pub handoff: NaiveTime,
-    /// The local date on which `members[0]` takes the first shift.
-    pub start: NaiveDate,
-    pub members: Vec<String>,
-    pub overrides: Vec<Override>,
-}
+pub use crate::config::{Override, Rotation, Schedule, local_to_utc};
 
 /// The answer of [`Schedule::on_call`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,20 +21,6 @@ pub struct OnCall {
     /// The next person on duty and when they take over; `None` when nobody else ever does
     /// (a one-member schedule).
     pub next: Option<(String, DateTime<Utc>)>,
-}
-
-/// The UTC instant of a local wall-clock time. A time skipped by a daylight-saving jump
-/// moves forward to the first valid minute; a repeated one takes the earlier instant.
-pub fn local_to_utc(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
-    let mut t = local;
-    for _ in 0..(4 * 60) {
-        if let Some(d) = tz.from_local_datetime(&t).earliest() {
-            return d.with_timezone(&Utc);
-        }
-        t += Duration::minutes(1);
-    }
-    // No zone skips four hours; fall back to reading the time as UTC.
-    Utc.from_utc_datetime(&local)
 }
 
 impl Schedule {

@@ -1,5 +1,5 @@
 use super::*;
-use chrono::Weekday;
+use chrono::{NaiveTime, Weekday};
 
 fn sched(tz: &str, rotation: Rotation, handoff: &str, start: &str, members: &[&str]) -> Schedule {
     Schedule {

@@ -520,6 +520,53 @@ pub fn parse_time(s: &str) -> Option<i64> {
     (t > 0).then_some(t)
 }
 
+/// How long a log read may stream before what came so far is returned (with "…").
+const LOG_STREAM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Which lines `fetch_logs` asks for, as `docker logs --since/--until/--timestamps` would.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogWindow {
+    /// Only lines newer than this many seconds ago.
+    pub since_secs: Option<i64>,
+    /// Only lines older than this many seconds ago.
+    pub until_secs: Option<i64>,
+    pub timestamps: bool,
+}
+
+/// The last `tail` lines of a container's stdout and stderr, interleaved as written.
+pub async fn fetch_logs(
+    eng: &Engine,
+    id: &str,
+    tail: usize,
+    window: LogWindow,
+) -> Result<String, bollard::errors::Error> {
+    let mut b = bollard::query_parameters::LogsOptionsBuilder::default()
+        .stdout(true)
+        .stderr(true)
+        .timestamps(window.timestamps)
+        .tail(&tail.to_string());
+    if let Some(s) = window.since_secs {
+        b = b.since(i32::try_from(chrono::Utc::now().timestamp() - s).unwrap_or(0));
+    }
+    if let Some(s) = window.until_secs {
+        b = b.until(i32::try_from(chrono::Utc::now().timestamp() - s).unwrap_or(0));
+    }
+    let mut stream = eng.client.logs(id, Some(b.build()));
+    let mut out = String::new();
+    let collect = async {
+        while let Some(item) = futures::StreamExt::next(&mut stream).await {
+            let chunk = item?;
+            out.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+        }
+        Ok::<(), bollard::errors::Error>(())
+    };
+    match tokio::time::timeout(LOG_STREAM_TIMEOUT, collect).await {
+        Ok(r) => r?,
+        Err(_) => out.push_str("\n…"),
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,3 +2,4 @@
 
 pub mod docker;
 pub mod kube;
+pub mod kube_status;

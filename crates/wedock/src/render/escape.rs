@@ -12,20 +12,6 @@ use super::Format;
 use regex::Regex;
 use std::sync::LazyLock;
 
-/// The text of `reply` for a channel that renders full Markdown (the AI bot): Markdown
-/// answers are rendered (soft breaks joined, fences sized); command output, which carries
-/// container and cluster text, is [`defuse`]d; other fixed text goes as it is.
-pub fn markdown_reply(reply: &crate::message::Reply) -> String {
-    use crate::message::ReplyKind;
-    if reply.markdown {
-        return super::markdown::render(&reply.reply, Target::MarkdownV2);
-    }
-    match reply.kind {
-        ReplyKind::Command | ReplyKind::Error => defuse(&clean(&reply.reply)),
-        ReplyKind::Answer | ReplyKind::Unknown => reply.reply.clone(),
-    }
-}
-
 pub use super::Target;
 
 impl From<Format> for Target {
@@ -198,7 +184,7 @@ mod tests {
         use crate::message::Reply;
         let r = Reply::command(format!("NAME  [--tail N]\n{HOSTILE}"), Lang::Zh);
         assert_eq!(
-            markdown_reply(&r),
+            r.markdown_text(),
             "NAME  [--tail N]\n``` ＜@all> ［点此处理］(http://phish.example) x\n# 紧急\n> 请立即处理 !［img］(http://t.example/p.png)"
         );
         let a = Reply::answer(
@@ -207,7 +193,7 @@ mod tests {
             true,
             vec![],
         );
-        assert_eq!(markdown_reply(&a), a.reply);
+        assert_eq!(a.markdown_text(), a.reply);
     }
 
     #[test]

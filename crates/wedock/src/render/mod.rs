@@ -35,7 +35,7 @@ impl Target {
 }
 
 /// The markup of a message in the platforms' shared JSON shape (`{"msgtype": …, …:
-/// {"content": …}}`, see [`crate::outbox::payload`]): group robots take all three, the
+/// {"content": …}}`, see `outbox/payload.rs`): group robots take all three, the
 /// other senders read the content of any of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {

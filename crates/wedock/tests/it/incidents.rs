@@ -33,7 +33,7 @@ pub struct Setup {
     _dir: tempfile::TempDir,
 }
 
-/// An app with its alert engine registered (so chat mutes reach it), the outbox worker
+/// An app with its alert engine (chat mutes reach it through the app's mute epoch), the outbox worker
 /// delivering to a fake group robot, and a pipeline for chat as WeCom users.
 pub async fn setup(alerts_extra: &str) -> Setup {
     let fake = FakeRobot::start().await;
@@ -50,7 +50,6 @@ pub async fn setup(alerts_extra: &str) -> Setup {
     wedock::channel::register_senders(&app, &mut outbox);
     let outbox = Arc::new(outbox);
     let engine = Arc::new(Engine::new(app.clone(), outbox.clone()));
-    let engine = app.alerts.get_or_init(|| engine).clone();
     let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let leader = wedock::leader::Leader::solo(app.store.clone()).await;
     tokio::spawn(outbox.clone().run(leader, async move {

@@ -5,6 +5,7 @@ mod support;
 mod alert_crash;
 mod alert_docker;
 mod alerts;
+mod architecture;
 mod channel_aibot;
 mod channel_ilink;
 mod channel_interop;

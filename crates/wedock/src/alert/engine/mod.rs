@@ -41,6 +41,9 @@ const RECENT_TTL: Duration = Duration::from_secs(3 * 24 * 3600);
 /// once (the copy is dropped); one set on another replica applies within this time.
 const MUTE_CACHE_MS: i64 = 1_000;
 
+/// The mutes as read: when, at which of the app's mute epochs, and what they were.
+type MuteCache = (i64, u64, Arc<Vec<Mute>>);
+
 /// Where a routed alert is grouped: its submission, its route, its group key.
 type Slot = (usize, usize, String);
 
@@ -83,7 +86,8 @@ pub struct Engine {
     default_targets: Vec<Target>,
     dedup_ms: i64,
     noise: Mutex<HashMap<String, Seen>>,
-    mutes: Mutex<Option<(i64, Arc<Vec<Mute>>)>>,
+    /// The mutes as read at (time, the app's mute epoch then).
+    mutes: Mutex<Option<MuteCache>>,
     last_prune: AtomicU64,
     seq: AtomicU64,
     ingest: ingest::Ingest,
@@ -288,15 +292,18 @@ impl Engine {
         result.map(|()| done)
     }
 
-    /// Active mutes, read from the store at most once per [`MUTE_CACHE_MS`].
+    /// Active mutes, read from the store at most once per [`MUTE_CACHE_MS`], and again as
+    /// soon as a mute changed in this process (`App::mutes_changed`).
     async fn mutes(&self, now: i64) -> StoreResult<Arc<Vec<Mute>>> {
-        if let Some((at, m)) = &*self.mutes.lock().unwrap_or_else(|e| e.into_inner())
+        let epoch = self.app.mute_epoch();
+        if let Some((at, seen, m)) = &*self.mutes.lock().unwrap_or_else(|e| e.into_inner())
             && now - at < MUTE_CACHE_MS
+            && *seen == epoch
         {
             return Ok(m.clone());
         }
         let fresh = Arc::new(active_mutes(self.store()).await?);
-        *self.mutes.lock().unwrap_or_else(|e| e.into_inner()) = Some((now, fresh.clone()));
+        *self.mutes.lock().unwrap_or_else(|e| e.into_inner()) = Some((now, epoch, fresh.clone()));
         Ok(fresh)
     }
 
@@ -307,7 +314,7 @@ impl Engine {
         mut seen: Vec<Alert>,
         groups: &mut [(Slot, Vec<Alert>)],
     ) -> StoreResult<()> {
-        crate::incident::observe(self.store(), &mut seen).await?;
+        crate::alert::incident::observe(self.store(), &mut seen).await?;
         let key = |a: &Alert| format!("{}\u{1}{}\u{1}{}", a.fingerprint, a.event_id, a.kind);
         let by_key: HashMap<String, &Alert> = seen.iter().map(|a| (key(a), a)).collect();
         for (_, alerts) in groups.iter_mut() {
@@ -323,7 +330,7 @@ impl Engine {
 
     /// Drops the cached mutes, after a mute was added or removed here.
     pub fn forget_mutes(&self) {
-        *self.mutes.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.app.mutes_changed();
     }
 
     async fn deliver_groups(

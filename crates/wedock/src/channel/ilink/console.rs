@@ -24,8 +24,7 @@ async fn status(State(s): State<AppState>) -> Response {
     // The login first: it says "confirmed" only after the account is stored, so the accounts
     // read after it include that account (read the other way round, one answer could say
     // confirmed without listing it).
-    let view = app
-        .channels
+    let view = crate::channel::shared(app)
         .weixin
         .login
         .lock()
@@ -71,7 +70,7 @@ async fn start_login(State(s): State<AppState>, body: Option<Json<LoginRequest>>
         );
     }
     let app = s.app().clone();
-    let shared = &app.channels.weixin;
+    let shared = &crate::channel::shared(&app).weixin;
     if shared.login_running.swap(true, Ordering::SeqCst) {
         return (
             StatusCode::CONFLICT,
@@ -91,7 +90,7 @@ async fn start_login(State(s): State<AppState>, body: Option<Json<LoginRequest>>
     let base = crate::channel::token::base_str(&app.config.api.ilink_base);
     tokio::spawn(async move {
         let update = |f: &dyn Fn(&mut LoginView)| {
-            if let Ok(mut v) = app.channels.weixin.login.lock()
+            if let Ok(mut v) = crate::channel::shared(&app).weixin.login.lock()
                 && let Some(v) = v.as_mut()
             {
                 f(v);
@@ -119,10 +118,13 @@ async fn start_login(State(s): State<AppState>, body: Option<Json<LoginRequest>>
             }
         });
         match &result {
-            Ok(_) => app.channels.weixin.accounts_changed.notify_waiters(),
+            Ok(_) => crate::channel::shared(&app)
+                .weixin
+                .accounts_changed
+                .notify_waiters(),
             Err(e) => tracing::warn!(error = %e, "weixin: console login failed"),
         }
-        app.channels
+        crate::channel::shared(&app)
             .weixin
             .login_running
             .store(false, Ordering::SeqCst);

@@ -16,7 +16,6 @@
 //! Identities are `weixin:<ilink_user_id>`; there are no groups on this API.
 
 pub mod api;
-pub mod cli;
 pub mod console;
 pub mod login;
 pub mod poller;
@@ -40,7 +39,7 @@ pub const SENDER: &str = "weixin";
 
 const ACCOUNT_PREFIX: &str = "weixin:account:";
 const CURSOR_PREFIX: &str = "weixin:cursor:";
-const CONV_PREFIX: &str = "weixin:conv:";
+pub const CONV_PREFIX: &str = "weixin:conv:";
 const INBOX_PREFIX: &str = "weixin:inbox:";
 const SEEN_PREFIX: &str = "weixin:seen:";
 /// How long a processed message id is remembered (redeliveries were seen up to ~50 min later).
@@ -183,7 +182,7 @@ pub fn reply_message(account: &str, user: &str, text: &str, reserved: bool) -> N
 /// Marks an account's session dead (once): health, log, metric, and a note to
 /// `weixin.notify`.
 pub async fn mark_expired(app: &App, name: &str, during: &str) {
-    let _guard = app.channels.weixin.conv_lock.lock().await;
+    let _guard = crate::channel::shared(app).weixin.conv_lock.lock().await;
     let Ok(Some(mut acct)) = load_account(app.store.as_ref(), name).await else {
         return;
     };
@@ -351,7 +350,7 @@ impl Sender for WeixinSender {
         // Claim one unit of the conversation's budget, or hold the text for later.
         let window_ms = (cfg.window_hours * 3600 * 1000) as i64;
         let token = {
-            let _g = app.channels.weixin.conv_lock.lock().await;
+            let _g = crate::channel::shared(app).weixin.conv_lock.lock().await;
             let mut conv = match load_conv(store, &account, &out.to).await {
                 Ok(c) => c,
                 Err(e) => {
@@ -413,7 +412,7 @@ impl Sender for WeixinSender {
                 "accepted without a message_id: WeChat did not deliver it".into(),
             ),
             SendResult::Rejected { code, errmsg } => {
-                let _g = app.channels.weixin.conv_lock.lock().await;
+                let _g = crate::channel::shared(app).weixin.conv_lock.lock().await;
                 if let Ok(mut conv) = load_conv(store, &account, &out.to).await {
                     conv.refused += 1;
                     // The server says this conversation cannot take more: stop spending.
@@ -431,7 +430,7 @@ impl Sender for WeixinSender {
             }
             SendResult::Unreachable(why) => {
                 // Never reached the server: give the unit back and try again.
-                let _g = app.channels.weixin.conv_lock.lock().await;
+                let _g = crate::channel::shared(app).weixin.conv_lock.lock().await;
                 if let Ok(mut conv) = load_conv(store, &account, &out.to).await {
                     conv.sends = conv.sends.saturating_sub(1);
                     if out.reserved {
@@ -463,7 +462,7 @@ pub(crate) async fn queue_reply(
     lang: crate::i18n::Lang,
 ) -> StoreResult<usize> {
     let store = app.store.as_ref();
-    let _g = app.channels.weixin.conv_lock.lock().await;
+    let _g = crate::channel::shared(app).weixin.conv_lock.lock().await;
     let mut conv = load_conv(store, account, user).await?;
     let mut parts = Vec::new();
     if conv.refused > 0 {

@@ -60,7 +60,10 @@ async fn manage(
     tokio::pin!(stop);
     loop {
         // Registered before the scan, so a login that lands during it still wakes the wait.
-        let changed = app.channels.weixin.accounts_changed.notified();
+        let changed = crate::channel::shared(&app)
+            .weixin
+            .accounts_changed
+            .notified();
         tokio::pin!(changed);
         changed.as_mut().enable();
         let mut names: Vec<String> = app
@@ -96,7 +99,7 @@ async fn pause(app: &App, shutdown: &mut watch::Receiver<bool>, d: Duration) -> 
     tokio::select! {
         _ = shutdown.wait_for(|v| *v) => false,
         _ = tokio::time::sleep(d) => true,
-        _ = app.channels.weixin.accounts_changed.notified() => true,
+        _ = crate::channel::shared(app).weixin.accounts_changed.notified() => true,
     }
 }
 
@@ -338,7 +341,7 @@ async fn process(state: &AppState, acct: &Account, raw: &str) {
     }
     // A new message: a new token, a fresh budget, a fresh window.
     {
-        let _g = app.channels.weixin.conv_lock.lock().await;
+        let _g = crate::channel::shared(app).weixin.conv_lock.lock().await;
         let store = app.store.as_ref();
         match super::load_conv(store, &acct.name, &user).await {
             Ok(mut c) => {
@@ -444,7 +447,7 @@ async fn typing_ticket(
     token: &str,
 ) -> Option<String> {
     let key = super::target(&acct.name, user);
-    if let Ok(t) = app.channels.weixin.tickets.lock()
+    if let Ok(t) = crate::channel::shared(app).weixin.tickets.lock()
         && let Some((ticket, at)) = t.get(&key)
         && at.elapsed() < Duration::from_secs(3600)
     {
@@ -452,7 +455,7 @@ async fn typing_ticket(
     }
     match client.get_config(user, token).await {
         Ok(ticket) => {
-            if let Ok(mut t) = app.channels.weixin.tickets.lock() {
+            if let Ok(mut t) = crate::channel::shared(app).weixin.tickets.lock() {
                 t.insert(key, (ticket.clone(), Instant::now()));
             }
             Some(ticket)

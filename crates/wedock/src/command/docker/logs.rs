@@ -37,50 +37,6 @@ pub(super) async fn logs(ctx: &Ctx<'_>, a: LogsArgs) -> Outcome {
     reply(ctx, runtime::tail_under(ctx.lang, &head, &text))
 }
 
-/// Which lines `fetch_logs` asks for, as `docker logs --since/--until/--timestamps` would.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct LogWindow {
-    /// Only lines newer than this many seconds ago.
-    pub since_secs: Option<i64>,
-    /// Only lines older than this many seconds ago.
-    pub until_secs: Option<i64>,
-    pub timestamps: bool,
-}
-
-/// The last `tail` lines of a container's stdout and stderr, interleaved as written.
-pub async fn fetch_logs(
-    eng: &Engine,
-    id: &str,
-    tail: usize,
-    window: LogWindow,
-) -> Result<String, bollard::errors::Error> {
-    let mut b = qp::LogsOptionsBuilder::default()
-        .stdout(true)
-        .stderr(true)
-        .timestamps(window.timestamps)
-        .tail(&tail.to_string());
-    if let Some(s) = window.since_secs {
-        b = b.since(i32::try_from(now() - s).unwrap_or(0));
-    }
-    if let Some(s) = window.until_secs {
-        b = b.until(i32::try_from(now() - s).unwrap_or(0));
-    }
-    let mut stream = eng.client.logs(id, Some(b.build()));
-    let mut out = String::new();
-    let collect = async {
-        while let Some(item) = stream.next().await {
-            let chunk = item?;
-            out.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
-        }
-        Ok::<(), bollard::errors::Error>(())
-    };
-    match tokio::time::timeout(STREAM_TIMEOUT, collect).await {
-        Ok(r) => r?,
-        Err(_) => out.push_str("\n…"),
-    }
-    Ok(out)
-}
-
 pub(super) async fn events(ctx: &Ctx<'_>, a: EventsArgs) -> Outcome {
     let back = match parse_since(&a.since) {
         Ok(s) => s,

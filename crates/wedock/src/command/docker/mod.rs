@@ -609,13 +609,13 @@ mod lifecycle;
 mod list;
 mod logs;
 mod prune;
+pub use crate::ops::docker::{LogWindow, fetch_logs};
 use compose::*;
 pub use exec::exec_allowed;
 use exec::*;
 use inspect::*;
 use lifecycle::*;
 use list::*;
-pub use logs::fetch_logs;
 use logs::*;
 use prune::*;
 

@@ -9,10 +9,10 @@ pub async fn diagnose(
     ctx: &Ctx<'_>,
     context: Option<String>,
     namespace: Option<String>,
-    kind: crate::diagnose::command::KubeKind,
+    kind: crate::command::diagnose::KubeKind,
     name: &str,
 ) -> Outcome {
-    use crate::diagnose::command::KubeKind;
+    use crate::command::diagnose::KubeKind;
     if let Err(e) = validate_name(name) {
         return bad_input(ctx, &e);
     }
@@ -38,7 +38,7 @@ pub async fn diagnose(
         crate::diagnose::kube::collect(&k.cluster.client, &k.ns, kind, name, ctx.lang, k.timeout)
             .await;
     match found {
-        Ok(ev) => Outcome::Reply(crate::diagnose::command::finish(ctx, &ev)),
+        Ok(ev) => Outcome::Reply(crate::command::diagnose::finish(ctx, &ev)),
         Err(crate::diagnose::kube::Missing::Call(e)) => error(ctx, call_error_text(&k, &e)),
         Err(crate::diagnose::kube::Missing::NotFound { close }) => {
             let place = match kind {

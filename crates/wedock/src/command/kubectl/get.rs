@@ -3,57 +3,6 @@
 use super::rows::table;
 use super::*;
 
-/// kubectl's STATUS for a pod: a container's waiting/terminated reason beats the phase.
-pub fn pod_status(p: &Pod) -> String {
-    if p.metadata.deletion_timestamp.is_some() {
-        return "Terminating".into();
-    }
-    let st = p.status.as_ref();
-    let statuses = st
-        .and_then(|s| s.container_statuses.as_deref())
-        .unwrap_or(&[]);
-    let init = st
-        .and_then(|s| s.init_container_statuses.as_deref())
-        .unwrap_or(&[]);
-    for (i, c) in init.iter().enumerate() {
-        let state = c.state.as_ref();
-        if let Some(t) = state.and_then(|s| s.terminated.as_ref())
-            && t.exit_code != 0
-        {
-            return format!(
-                "Init:{}",
-                t.reason.clone().unwrap_or_else(|| "Error".into())
-            );
-        }
-        if let Some(w) = state.and_then(|s| s.waiting.as_ref()) {
-            return match w.reason.as_deref() {
-                Some(r) if r != "PodInitializing" => format!("Init:{r}"),
-                _ => format!("Init:{i}/{}", init.len()),
-            };
-        }
-    }
-    for c in statuses {
-        let state = c.state.as_ref();
-        if let Some(r) = state
-            .and_then(|s| s.waiting.as_ref())
-            .and_then(|w| w.reason.clone())
-        {
-            return r;
-        }
-        if let Some(t) = state.and_then(|s| s.terminated.as_ref()) {
-            return t
-                .reason
-                .clone()
-                .unwrap_or_else(|| format!("ExitCode:{}", t.exit_code));
-        }
-    }
-    if let Some(r) = st.and_then(|s| s.reason.clone()) {
-        return r;
-    }
-    st.and_then(|s| s.phase.clone())
-        .unwrap_or_else(|| "Unknown".into())
-}
-
 pub(super) fn pod_ready(p: &Pod) -> (usize, usize) {
     let total = p.spec.as_ref().map_or(0, |s| s.containers.len());
     let ready = p

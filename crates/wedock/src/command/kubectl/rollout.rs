@@ -2,63 +2,6 @@
 
 use super::*;
 
-/// kubectl's rollout status sentence for a Deployment, and whether it is done.
-pub fn deployment_rollout(d: &Deployment) -> (bool, String) {
-    let name = name_of(&d.metadata);
-    let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-    let st = d.status.clone().unwrap_or_default();
-    let generation = d.metadata.generation.unwrap_or(0);
-    if st.observed_generation.unwrap_or(0) < generation {
-        return (
-            false,
-            "Waiting for deployment spec update to be observed...".into(),
-        );
-    }
-    if let Some(c) = st
-        .conditions
-        .as_ref()
-        .and_then(|c| c.iter().find(|c| c.type_ == "Progressing"))
-        && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
-    {
-        return (
-            false,
-            format!("deployment \"{name}\" exceeded its progress deadline"),
-        );
-    }
-    let updated = st.updated_replicas.unwrap_or(0);
-    let replicas = st.replicas.unwrap_or(0);
-    let available = st.available_replicas.unwrap_or(0);
-    if updated < want {
-        return (
-            false,
-            format!(
-                "Waiting for deployment \"{name}\" rollout to finish: {updated} out of {want} new replicas have been updated..."
-            ),
-        );
-    }
-    if replicas > updated {
-        return (
-            false,
-            format!(
-                "Waiting for deployment \"{name}\" rollout to finish: {} old replicas are pending termination...",
-                replicas - updated
-            ),
-        );
-    }
-    if available < updated {
-        return (
-            false,
-            format!(
-                "Waiting for deployment \"{name}\" rollout to finish: {available} of {updated} updated replicas are available..."
-            ),
-        );
-    }
-    (
-        true,
-        format!("deployment \"{name}\" successfully rolled out"),
-    )
-}
-
 pub(super) async fn rollout_status(k: &K<'_, '_>, kind: Kind, name: &str) -> Outcome {
     if kind != Kind::Deployment {
         return bad_input(k.ctx, "rollout status supports deploy/NAME");

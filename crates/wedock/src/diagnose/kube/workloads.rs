@@ -110,7 +110,7 @@ pub(super) async fn deployment(c: &Calls<'_>, name: &str, lang: Lang) -> Result<
         name: name.to_string(),
         ..Evidence::default()
     };
-    let (done, sentence) = crate::command::kubectl::deployment_rollout(&d);
+    let (done, sentence) = crate::ops::kube_status::deployment_rollout(&d);
     ev.lines
         .push(Say::RolloutLine.fill(lang, &[("rollout", &sentence)]));
     let st = d.status.clone().unwrap_or_default();

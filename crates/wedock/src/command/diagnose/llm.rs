@@ -139,7 +139,7 @@ async fn explain(
 }
 
 fn system_prompt(tools: bool, lang: Lang) -> String {
-    let language = lang.pick("Simplified Chinese", "English");
+    let language = lang.pick("Simplified Chinese", "English"); // not catalog: an LLM prompt
     let mut p = format!(
         "You are wedock, an assistant for a team that runs Docker and Kubernetes, answering in \
          a chat group. Explain the diagnosis below in at most five short sentences in \

@@ -8,13 +8,12 @@
 //! Kubernetes, webhooks) with wedock's own mutes (`alert/engine`), matched on the alert's
 //! fingerprint or labels.
 //!
-//! - `commands.rs`: the chat handlers.
+//! - `command/incident.rs`: the chat handlers (with the other commands).
 //! - `silence.rs`: what a `/silence` names, and creating/expiring/listing silences.
 //! - `render/card.rs` (below the channels, which draw and read cards): alert cards with
 //!   buttons, clicked buttons back to commands, and the state words they share.
 //! - `escalate.rs`: `[[alerts.escalations]]`, steps for alerts nobody acknowledges.
 
-pub mod commands;
 pub mod escalate;
 pub mod silence;
 

@@ -2,12 +2,16 @@
 //! runtime applies (a read of the Docker host or of the Kubernetes context, so the lowest
 //! role that may read the target may diagnose it, and scopes apply as for `/docker inspect`
 //! and `/k describe`), and the Docker handler. Kubernetes targets run through the kubectl
-//! family's namespace and scope resolution (`command/kubectl`).
+//! family's namespace and scope resolution (`command/kubectl`). The evidence itself is
+//! gathered by `diagnose/`; `llm.rs` is the optional AI reading, whose read-only tools run as
+//! the asker's chat commands through the runtime.
 
-use super::text::Say;
+pub mod llm;
+
 use crate::command::docker::{self as dcmd, HostOpt};
 use crate::command::runtime::{Decl, Family, Target};
 use crate::command::{Ctx, Outcome};
+use crate::diagnose::text::Say;
 use crate::message::Reply;
 use bollard::query_parameters as qp;
 use clap::Args;
@@ -26,25 +30,7 @@ pub struct DiagnoseArgs {
     pub h: HostOpt,
 }
 
-/// The Kubernetes kinds `/diagnose` takes, by the prefixes kubectl accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KubeKind {
-    Pod,
-    Deployment,
-    Node,
-}
-
-/// `pod/web-1` → (Pod, "web-1"); `None` for a container name.
-pub fn kube_target(target: &str) -> Option<(KubeKind, &str)> {
-    let (k, name) = target.split_once('/')?;
-    let kind = match k.to_ascii_lowercase().as_str() {
-        "pod" | "pods" | "po" => KubeKind::Pod,
-        "deploy" | "deployment" | "deployments" => KubeKind::Deployment,
-        "node" | "nodes" | "no" => KubeKind::Node,
-        _ => return None,
-    };
-    Some((kind, name))
-}
+pub use crate::diagnose::kube::{KubeKind, kube_target};
 
 impl DiagnoseArgs {
     /// A read on the target's family: Docker host or Kubernetes context.
@@ -100,7 +86,7 @@ async fn docker(ctx: &Ctx<'_>, a: DiagnoseArgs) -> Outcome {
         Ok(d) => d,
         Err(e) => return crate::command::error(ctx, dcmd::call_error_text(ctx, &eng, &e).await),
     };
-    let mut ev = super::docker::collect(&eng, &d, ctx.lang).await;
+    let mut ev = crate::diagnose::docker::collect(&eng, &d, ctx.lang).await;
     if ctx.app.docker.names().len() > 1 {
         ev.target = format!("{} @{}", ev.target, eng.name);
     }
@@ -108,11 +94,11 @@ async fn docker(ctx: &Ctx<'_>, a: DiagnoseArgs) -> Outcome {
 }
 
 /// Matches the evidence against the catalogue and writes the reply.
-pub fn finish(ctx: &Ctx<'_>, ev: &super::Evidence) -> Reply {
+pub fn finish(ctx: &Ctx<'_>, ev: &crate::diagnose::Evidence) -> Reply {
     let matches = if ev.healthy {
         Vec::new()
     } else {
-        super::catalog().match_facts(&ev.facts)
+        crate::diagnose::catalog().match_facts(&ev.facts)
     };
     let verdict = if ev.healthy {
         "healthy"
@@ -126,7 +112,7 @@ pub fn finish(ctx: &Ctx<'_>, ev: &super::Evidence) -> Reply {
     let topic = matches
         .first()
         .and_then(|m| ctx.app.knowledge.topic(&m.signature.topic));
-    let text = super::reply::render(ev, &matches, topic.as_deref(), ctx.lang);
+    let text = crate::diagnose::reply::render(ev, &matches, topic.as_deref(), ctx.lang);
     // Plain text: the evidence quotes container output, which must not format the reply.
     Reply::command(text, ctx.lang)
 }

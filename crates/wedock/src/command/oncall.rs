@@ -1,10 +1,10 @@
 //! `/oncall [SCHEDULE]` (who is on duty now and next) and
 //! `/oncall [SCHEDULE] swap USER [UNTIL]` (hand the duty to USER until UNTIL; operator).
 
-use super::{Schedule, swap};
 use crate::command::{Ctx, Outcome, error, reply};
 use crate::config::{parse_instant, valid_user_id};
 use crate::message::Reply;
+use crate::oncall::{Schedule, local_to_utc, swap};
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 
 /// Whether the words ask for a swap (a change: operator), as the declaration needs it.
@@ -36,11 +36,11 @@ fn parse_until(s: &Schedule, text: &str, now: DateTime<Utc>) -> Option<DateTime<
     }
     if let Ok(t) = NaiveTime::parse_from_str(text, "%H:%M") {
         let today = now.with_timezone(&s.tz).date_naive();
-        let at = super::local_to_utc(s.tz, today.and_time(t));
+        let at = local_to_utc(s.tz, today.and_time(t));
         return Some(if at > now {
             at
         } else {
-            super::local_to_utc(s.tz, (today + Duration::days(1)).and_time(t))
+            local_to_utc(s.tz, (today + Duration::days(1)).and_time(t))
         });
     }
     parse_instant(text, s.tz)
@@ -124,7 +124,7 @@ pub async fn run(words: Vec<String>, ctx: &Ctx<'_>) -> Outcome {
             schedule = name,
             user = user,
             until = when(&s, until),
-            by = crate::incident::who(&ctx.identity),
+            by = crate::render::card::who(&ctx.identity),
         );
         let target = format!("{name} → {user} until {}", until.to_rfc3339());
         return Outcome::Audited(

@@ -182,9 +182,7 @@ pub async fn make(
         let m: Mute = engine::add_mute_spec(&*app.store, spec, req.duration, by)
             .await
             .map_err(store_err)?;
-        if let Some(e) = app.alerts.get() {
-            e.forget_mutes();
-        }
+        app.mutes_changed();
         (m.id, m.target)
     };
     // The records it covers: the named one, or the open ones whose labels match.
@@ -255,9 +253,7 @@ pub async fn lift(app: &App, word: &str, lang: Lang) -> Result<Lifted, Failed> {
         .await
         .map_err(store_err)?;
     if known {
-        if let Some(e) = app.alerts.get() {
-            e.forget_mutes();
-        }
+        app.mutes_changed();
     } else if let Some(api) = am_api(app) {
         known = match api.expire(&id).await {
             Ok(Expired::Done) => true,

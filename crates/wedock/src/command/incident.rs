@@ -2,8 +2,8 @@
 //! buttons run these same commands (their keys carry the command text), so a click and the
 //! typed form are refused, audited and answered alike.
 
-use super::silence::{self, Lifted, SilenceRequest, SilenceTarget};
-use super::{clock, record_line, who};
+use crate::alert::incident::silence::{self, Lifted, SilenceRequest, SilenceTarget};
+use crate::alert::incident::{self as incident, clock, escalate, record_line, who};
 use crate::command::runtime::refuse_scope;
 use crate::command::{Ctx, Outcome, error, reply};
 use crate::i18n::Lang;
@@ -75,7 +75,7 @@ pub async fn ack(word: String, ctx: &Ctx<'_>) -> Outcome {
     match ctx.app.store.alert_ack(r.id, &ctx.identity, now_ms()).await {
         Ok(AckOutcome::Acked(r)) => {
             // Escalation messages still waiting are taken back: someone has it now.
-            super::escalate::cancel(ctx.app, r.id).await;
+            escalate::cancel(ctx.app, r.id).await;
             let text = t!(
                 ctx.lang,
                 "incident.acked",
@@ -123,11 +123,11 @@ pub async fn resolve(word: String, ctx: &Ctx<'_>) -> Outcome {
             ),
         );
     }
-    let mut closing = super::observation_of(&r);
+    let mut closing = incident::observation_of(&r);
     closing.at = now_ms();
     match ctx.app.store.alert_observe(vec![closing]).await {
         Ok(_) => {
-            super::escalate::cancel(ctx.app, r.id).await;
+            escalate::cancel(ctx.app, r.id).await;
             Outcome::Audited(
                 Reply::command(
                     t!(
@@ -173,7 +173,7 @@ pub async fn silence(words: Vec<String>, ctx: &Ctx<'_>) -> Outcome {
     match silence::make(ctx.app, &req, rec.as_ref(), &ctx.identity, ctx.lang).await {
         Ok(m) => {
             for r in &m.records {
-                super::escalate::cancel(ctx.app, r.id).await;
+                escalate::cancel(ctx.app, r.id).await;
             }
             let where_ = if m.in_alertmanager {
                 "Alertmanager"
@@ -311,7 +311,7 @@ pub async fn state_lines(ctx: &Ctx<'_>, n: usize) -> Result<Vec<String>, String>
         let mut line = record_line(r, now, ctx.lang);
         // Who an unacknowledged alert has been escalated to, so far.
         if r.is_firing() && r.acked_by.is_none() {
-            let to = super::escalate::escalated_to(ctx.app, r.id).await;
+            let to = escalate::escalated_to(ctx.app, r.id).await;
             if !to.is_empty() {
                 line.push_str(" · ");
                 line.push_str(&t!(ctx.lang, "escalation.state", to = to.join(", ")));

@@ -3,10 +3,10 @@
 //! engine or cluster, so it costs microseconds on the alert path. The alert renderer adds
 //! the two lines this returns.
 
-use super::signatures::Facts;
-use super::text::Say;
-use crate::alert::Alert;
+use super::Alert;
 use crate::i18n::Lang;
+use crate::knowledge::say::Say;
+use crate::knowledge::signatures::{self, Facts, catalog};
 
 /// Alert kinds that get a likely cause.
 const KINDS: &[&str] = &[
@@ -33,11 +33,11 @@ pub fn likely_cause(a: &Alert, lang: Lang) -> Option<(String, String)> {
         return None;
     }
     let facts = facts_of(a);
-    let matches = super::catalog().match_facts(&facts);
+    let matches = catalog().match_facts(&facts);
     let m = matches.first()?;
     let mut cause = m.title(lang).to_string();
     if let Some(v) = DETAIL_VARS.iter().find_map(|k| m.vars.get(*k)) {
-        let v = super::signatures::shorten(v, 80);
+        let v = signatures::shorten(v, 80);
         cause.push_str(&t!(lang, "diagnose.detail", detail = v));
     }
     Some((
@@ -92,7 +92,7 @@ fn facts_of(a: &Alert) -> Facts {
     }
     if let Some(t) = &a.text {
         f.texts.push(t.clone());
-        f.var("message", super::signatures::shorten(t, 200));
+        f.var("message", signatures::shorten(t, 200));
     }
     if let Some(logs) = &a.logs {
         let lines: Vec<&str> = logs
@@ -101,7 +101,7 @@ fn facts_of(a: &Alert) -> Facts {
             .filter(|l| !l.is_empty())
             .collect();
         if let Some(l) = lines.last() {
-            f.var("last_error", super::signatures::shorten(l, 200));
+            f.var("last_error", signatures::shorten(l, 200));
         }
         f.texts.extend(lines.iter().rev().map(|l| l.to_string()));
     }

@@ -1,6 +1,7 @@
 //! `wedock weixin login|status|logout`.
 
-use super::login::{self, Event, Outcome};
+use crate::channel::ilink::login::{self, Event, Outcome};
+use crate::channel::ilink::{CONV_PREFIX, list_accounts, remove_account};
 use crate::config::Config;
 use clap::Subcommand;
 use std::io::Write;
@@ -33,7 +34,7 @@ pub async fn run(config: Config, cmd: WeixinCommand) -> anyhow::Result<()> {
         anyhow::bail!("--name must be 1-32 characters of a-z, 0-9, - and _");
     }
     let base = crate::channel::token::base_str(&config.api.ilink_base);
-    let app = crate::cli::build_app(config).await?;
+    let app = crate::app::build(config).await?;
     let store = app.store.as_ref();
     match cmd {
         WeixinCommand::Login { name } => {
@@ -81,7 +82,7 @@ pub async fn run(config: Config, cmd: WeixinCommand) -> anyhow::Result<()> {
             }
         }
         WeixinCommand::Status { json } => {
-            let accounts = super::list_accounts(store).await?;
+            let accounts = list_accounts(store).await?;
             if accounts.is_empty() && !json {
                 println!(
                     "没有已绑定的个人微信账号 · no personal WeChat account bound (run `wedock weixin login`)"
@@ -89,7 +90,7 @@ pub async fn run(config: Config, cmd: WeixinCommand) -> anyhow::Result<()> {
             }
             for a in accounts {
                 let convs = store
-                    .kv_scan(&format!("{}{}:", super::CONV_PREFIX, a.name))
+                    .kv_scan(&format!("{}{}:", CONV_PREFIX, a.name))
                     .await?
                     .len();
                 let state = match a.expired_at {
@@ -114,7 +115,7 @@ pub async fn run(config: Config, cmd: WeixinCommand) -> anyhow::Result<()> {
             }
         }
         WeixinCommand::Logout { name } => {
-            if super::remove_account(store, &name).await? {
+            if remove_account(store, &name).await? {
                 println!("已解除 · removed account {name}");
             } else {
                 anyhow::bail!("no account named {name:?}");

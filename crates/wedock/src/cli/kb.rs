@@ -1,9 +1,9 @@
 //! `wedock kb list|search`: for people maintaining the knowledge base.
 
-use super::Knowledge;
-use crate::cli::KbCommand;
+use super::KbCommand;
 use crate::config::Config;
 use crate::i18n::Lang;
+use crate::knowledge::Knowledge;
 use std::io::Write;
 
 pub fn run(config: &Config, cmd: KbCommand) -> anyhow::Result<()> {

@@ -2,8 +2,8 @@
 //! signature's answer comes first — what it means, in this case's words (the captured
 //! address, port or command), and how to fix it — then the knowledge topic behind it.
 
+use super::say::Say;
 use super::signatures::Match;
-use super::text::Say;
 use crate::i18n::Lang;
 use crate::knowledge::doc::Topic;
 
@@ -38,7 +38,7 @@ pub fn answer(m: &Match<'_>, topic: Option<&Topic>, lang: Lang) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnose::catalog;
+    use crate::knowledge::signatures::catalog;
 
     fn id(text: &str) -> Option<String> {
         catalog().match_text(text).map(|m| m.signature.id.clone())
