@@ -3,7 +3,8 @@
 //! next one to join updates that card in place for everyone with the code its send brought;
 //! once that code is spent, the next alert to join is one new card showing the whole group; a
 //! click on it keeps showing the group; the group resolving turns that card resolved. No
-//! alert of the group goes out as a message of its own.
+//! alert of the group goes out as a message of its own. The same against Debian's
+//! Alertmanager 0.25, and for a compose project's containers crashing on the real engine.
 
 use crate::channel_wecom::{self, CORP, Peer};
 use crate::incident_cards::{eventually, keys};
@@ -19,6 +20,11 @@ async fn start() -> (FakeTencent, TestServer, Peer) {
 
 /// [`start`], with `am_port` named in `[alerts.alertmanager]`.
 async fn start_with(am_port: &str) -> (FakeTencent, TestServer, Peer) {
+    start_routes(am_port, "match = { source = \"alertmanager\" }").await
+}
+
+/// [`start`], with the app users' route matching `matcher`.
+async fn start_routes(am_port: &str, matcher: &str) -> (FakeTencent, TestServer, Peer) {
     let fake = FakeTencent::start(CORP, channel_wecom::SECRET, "wxapp", "wxsecret").await;
     let toml = format!(
         r#"{}
@@ -37,8 +43,8 @@ alertmanager_token = "amtoken"
 url = "http://127.0.0.1:{am_port}"
 
 [[alerts.routes]]
-name = "am"
-match = {{ source = "alertmanager" }}
+name = "app"
+{matcher}
 targets = ["wecom_app:op1|viewer1"]
 "#,
         channel_wecom::config(&fake, 0)
@@ -264,5 +270,47 @@ async fn a_real_alertmanager_group_joins_one_card_and_resolves_in_one_line() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(fake.cards().len(), 1, "one card for the group");
     assert_eq!(lines_to_both(&fake).len(), 1, "one line for its resolution");
+    s.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compose_projects_crashes_on_a_real_engine_share_one_card() {
+    if !crate::support::docker_available(
+        "a_compose_projects_crashes_on_a_real_engine_share_one_card",
+    ) {
+        return;
+    }
+    crate::alert_docker::ensure_image();
+    // Every test's server watches the shared engine: the route takes this project only.
+    let project = format!("wdk-living-{}", std::process::id());
+    let (fake, s, _peer) = start_routes(
+        &crate::support::free_port().to_string(),
+        &format!("match = {{ source = \"docker\", project = \"{project}\" }}"),
+    )
+    .await;
+    for _ in 0..400 {
+        if s.readyz().await["components"]["alerts:docker:local"]["ready"] == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let containers = crate::alert_docker::Containers::new("living");
+    let label = format!("com.docker.compose.project={project}");
+    containers.run("api", &["--label", &label], "exit 3");
+    let (card, _) = eventually("the project's card", || fake.cards().into_iter().next()).await;
+
+    // A second service of the project crashes a moment later (no grouping window): the
+    // same card now shows both.
+    containers.run("worker", &["--label", &label], "exit 4");
+    eventually("the card updated", || {
+        (successful_updates(&fake) == 1).then_some(())
+    })
+    .await;
+    let v = fake.card_view(&card, "op1").unwrap();
+    assert_eq!(listed(&v).len(), 2, "{v}");
+    let text = v.to_string();
+    assert!(text.contains("api") && text.contains("worker"), "{v}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(fake.cards().len(), 1, "one card for the project's burst");
     s.stop().await.unwrap();
 }
