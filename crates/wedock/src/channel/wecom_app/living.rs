@@ -182,6 +182,11 @@ impl Group<'_> {
                         .to_string()
                     })
                     .collect();
+                if lines.is_empty() {
+                    // Their records are gone: nothing left to say.
+                    self.keep(&living.task, living.rep, &records).await;
+                    return Delivery::Sent;
+                }
                 let line = text_payload(self.agent_id, self.users, &lines.join("\n"));
                 let d = super::deliver_one(self.app, self.tokens, &line).await;
                 if matches!(d, Delivery::Sent) {
