@@ -246,6 +246,11 @@ pub fn group_card(records: &[AlertRecord], task_id: &str, now: i64, lang: Lang) 
     Some(card)
 }
 
+/// The record a card's task id names (`wd-RECORD-…`, see [`new_task_id`]).
+pub fn record_of_task(task: &str) -> Option<i64> {
+    task.strip_prefix("wd-")?.split('-').next()?.parse().ok()
+}
+
 /// A task id for a new card: unique per send, within `[0-9A-Za-z_-@]` and 128 bytes.
 pub fn new_task_id(record: i64) -> String {
     format!(
@@ -347,6 +352,13 @@ mod tests {
         let one = group_card(&records[..1], "t", 10, Lang::Zh).unwrap();
         assert_eq!(one, template_card(&records[0], "", "t", 10, Lang::Zh));
         assert_eq!(group_card(&[], "t", 10, Lang::Zh), None);
+    }
+
+    #[test]
+    fn task_ids_name_their_record() {
+        assert_eq!(record_of_task(&new_task_id(42)), Some(42));
+        assert_eq!(record_of_task("other-1"), None);
+        assert_eq!(record_of_task("wd-x-1"), None);
     }
 
     #[test]

@@ -19,10 +19,10 @@
 //! when the clicked card is one. What the living card holds is kept in the kv for the 71 h a
 //! code lives.
 
-use super::cards::{CODE_INVALID, card_payload, text_payload};
-use super::resolved::code_key;
+use super::cards::{card_payload, text_payload};
+use super::resolved::{code_key, spend_code};
 use crate::app::App;
-use crate::channel::token::{ApiError, TokenSource};
+use crate::channel::token::TokenSource;
 use crate::outbox::Delivery;
 use crate::store::incidents::AlertRecord;
 use crate::store::{StoreResult, now_ms};
@@ -267,34 +267,15 @@ impl Group<'_> {
         else {
             return Ok(false);
         };
-        let body = json!({
-            "atall": 1,
-            "agentid": self.agent_id,
-            "response_code": code,
-            "template_card": card,
-        });
-        let result = self
-            .tokens
-            .post_json("/cgi-bin/message/update_template_card", &body.to_string())
-            .await;
-        let updated = match result {
-            Ok(_) => true,
-            Err(ApiError::Transient(reason)) => {
-                // The code may still be good: keep it for the retry.
-                return Err(Delivery::Retry {
-                    reason,
-                    after: None,
-                });
-            }
-            Err(ApiError::Platform { errcode, .. }) if errcode == CODE_INVALID => false,
-            Err(e) => {
-                tracing::warn!(error = %e, "wecom app: living card update refused");
-                false
-            }
-        };
-        // Single use, whatever the answer: a retry must not spend it again.
-        let _ = store.kv_delete(&code_key).await;
-        Ok(updated)
+        spend_code(
+            self.app,
+            self.tokens,
+            &code_key,
+            self.agent_id,
+            &code,
+            &card,
+        )
+        .await
     }
 
     fn lang(&self) -> crate::i18n::Lang {
@@ -310,7 +291,7 @@ impl Group<'_> {
         });
         let d = self.fallback(fallback).await;
         if let (Delivery::Sent, Some(task)) = (&d, task)
-            && let Some(rep) = record_of_task(&task)
+            && let Some(rep) = crate::render::card::record_of_task(&task)
         {
             match self.records(&ids).await {
                 Ok(records) => self.keep(&task, rep, &records).await,
@@ -360,11 +341,6 @@ impl Group<'_> {
     }
 }
 
-/// The record a card's task id names (`wd-RECORD-…`, render/card.rs).
-fn record_of_task(task: &str) -> Option<i64> {
-    task.strip_prefix("wd-")?.split('-').next()?.parse().ok()
-}
-
 /// The card a click on card `task` about record `r` updates to: the group card when `task`
 /// is a living group card, else `r`'s own card.
 pub async fn card_after_click(
@@ -392,19 +368,4 @@ pub async fn card_after_click(
         }
     }
     crate::render::card::template_card(r, "", &crate::render::card::new_task_id(r.id), now, lang)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn task_ids_name_their_record() {
-        assert_eq!(
-            record_of_task(&crate::render::card::new_task_id(42)),
-            Some(42)
-        );
-        assert_eq!(record_of_task("other-1"), None);
-        assert_eq!(record_of_task("wd-x-1"), None);
-    }
 }

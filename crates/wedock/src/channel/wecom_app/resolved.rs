@@ -38,12 +38,7 @@ pub async fn remember_send(app: &App, payload: &str, response: &Value) {
         return;
     };
     let task = sent["template_card"]["task_id"].as_str().unwrap_or("");
-    // Our task ids are `wd-RECORD-…` (render/card.rs).
-    let Some(record) = task
-        .strip_prefix("wd-")
-        .and_then(|t| t.split('-').next())
-        .and_then(|n| n.parse::<i64>().ok())
-    else {
+    let Some(record) = crate::render::card::record_of_task(task) else {
         return;
     };
     let value = json!({"code": code, "touser": sent["touser"], "task_id": task}).to_string();
@@ -126,28 +121,46 @@ async fn update_cards(
             k["task_id"].as_str().unwrap_or(""),
         );
         let card = crate::render::card::template_card(&r, "", task, crate::store::now_ms(), lang);
-        let body = json!({
-            "atall": 1,
-            "agentid": agent_id,
-            "response_code": code,
-            "template_card": card,
-        });
-        match tokens
-            .post_json("/cgi-bin/message/update_template_card", &body.to_string())
-            .await
-        {
-            Ok(_) => updated = true,
-            Err(ApiError::Platform { errcode, .. }) if errcode == CODE_INVALID => {}
-            Err(ApiError::Transient(reason)) => {
-                return Err(Delivery::Retry {
-                    reason,
-                    after: None,
-                });
-            }
-            Err(e) => tracing::warn!(error = %e, record, "wecom app: card update refused"),
-        }
-        // Single use, whatever the answer: a retry must not spend it again.
-        let _ = store.kv_delete(&key).await;
+        updated |= spend_code(app, tokens, &key, agent_id, code, &card).await?;
     }
+    Ok(updated)
+}
+
+/// Changes a sent card for all its recipients to `card` with the kept code stored at `key`;
+/// true when it changed. The code is forgotten whatever the platform says (single use: a
+/// retry must not spend it again), except on a transient failure, where the code may still
+/// be good and the retry needs it.
+pub(super) async fn spend_code(
+    app: &App,
+    tokens: &TokenSource,
+    key: &str,
+    agent_id: i64,
+    code: &str,
+    card: &Value,
+) -> Result<bool, Delivery> {
+    let body = json!({
+        "atall": 1,
+        "agentid": agent_id,
+        "response_code": code,
+        "template_card": card,
+    });
+    let updated = match tokens
+        .post_json("/cgi-bin/message/update_template_card", &body.to_string())
+        .await
+    {
+        Ok(_) => true,
+        Err(ApiError::Transient(reason)) => {
+            return Err(Delivery::Retry {
+                reason,
+                after: None,
+            });
+        }
+        Err(ApiError::Platform { errcode, .. }) if errcode == CODE_INVALID => false,
+        Err(e) => {
+            tracing::warn!(error = %e, "wecom app: card update refused");
+            false
+        }
+    };
+    let _ = app.store.kv_delete(key).await;
     Ok(updated)
 }
