@@ -8,6 +8,7 @@ pub mod doc;
 pub mod index;
 pub mod llm;
 pub mod paste;
+pub mod pattern;
 pub mod quiz;
 pub mod say;
 pub mod signatures;

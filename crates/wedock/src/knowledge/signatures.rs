@@ -2,8 +2,8 @@
 //! every rule checked, and matching — against the facts a collector gathered (`/diagnose`) or
 //! against a pasted error (chat). Data, not match arms: adding a signature is editing a file.
 
+use super::pattern::{Candidates, Pattern, Prefilter};
 use crate::i18n::Lang;
-use regex::{Regex, RegexBuilder};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::OnceLock;
@@ -45,9 +45,6 @@ pub const FLAGS: &[&str] = &[
     "stuck_terminating",
 ];
 
-/// Longest compiled pattern (bytes of the regex program): the catalogue is trusted but a
-/// typo like `(a+)+{1000}` should fail the load, not the host.
-const REGEX_SIZE_LIMIT: usize = 1 << 20;
 /// Longest quoted evidence line.
 const QUOTE_CHARS: usize = 200;
 
@@ -143,7 +140,7 @@ pub struct When {
     status: Vec<String>,
     health: Vec<String>,
     flags: Vec<String>,
-    text: Vec<Regex>,
+    text: Vec<Pattern>,
     min_restarts: Option<i64>,
     max_run_secs: Option<i64>,
 }
@@ -245,6 +242,8 @@ impl Match<'_> {
 #[derive(Debug)]
 pub struct Catalog {
     pub signatures: Vec<Signature>,
+    /// Which patterns a text may match: only those are compiled and run.
+    prefilter: Prefilter,
 }
 
 impl Catalog {
@@ -253,18 +252,50 @@ impl Catalog {
     pub fn parse(files: &[(&str, &str)], topics: &HashSet<String>) -> Result<Catalog, String> {
         let mut signatures = Vec::new();
         let mut seen = HashSet::new();
+        let mut patterns = 0;
         for (path, text) in files {
             let raw: RawFile = toml::from_str(text).map_err(|e| format!("{path}: {e}"))?;
             for r in raw.signature {
                 let id = r.id.clone();
-                let s = check(r, topics).map_err(|e| format!("{path}: signature {id:?}: {e}"))?;
+                let s = check(r, topics, &mut patterns)
+                    .map_err(|e| format!("{path}: signature {id:?}: {e}"))?;
                 if !seen.insert(s.id.clone()) {
                     return Err(format!("{path}: signature {:?} is defined twice", s.id));
                 }
                 signatures.push(s);
             }
         }
-        Ok(Catalog { signatures })
+        Ok(Catalog::new(signatures))
+    }
+
+    fn new(signatures: Vec<Signature>) -> Catalog {
+        let prefilter = Prefilter::new(
+            signatures
+                .iter()
+                .flat_map(|s| s.when.iter().flat_map(|w| w.text.iter())),
+        );
+        Catalog {
+            signatures,
+            prefilter,
+        }
+    }
+
+    #[cfg(test)]
+    pub(super) fn prefilter(&self) -> &Prefilter {
+        &self.prefilter
+    }
+
+    /// How many of the catalogue's patterns have been compiled so far.
+    #[cfg(test)]
+    pub fn compiled_patterns(&self) -> usize {
+        self.all_patterns().filter(|p| p.is_compiled()).count()
+    }
+
+    #[cfg(test)]
+    pub(super) fn all_patterns(&self) -> impl Iterator<Item = &Pattern> {
+        self.signatures
+            .iter()
+            .flat_map(|s| s.when.iter().flat_map(|w| w.text.iter()))
     }
 
     /// The built-in catalogue, checked against the built-in topics.
@@ -278,11 +309,16 @@ impl Catalog {
     /// Every signature the facts satisfy, best first (one match per signature).
     pub fn match_facts(&self, facts: &Facts) -> Vec<Match<'_>> {
         let mut out: Vec<Match<'_>> = Vec::new();
+        let candidates = self.prefilter.candidates(&facts.texts);
         for s in &self.signatures {
             // Every block that holds adds what it captured (the first capture of a name and
             // the first quoted line win), so a waiting reason and a pattern on the same
             // message give both the verdict and the detail.
-            let mut held = s.when.iter().filter_map(|w| holds(w, facts)).peekable();
+            let mut held = s
+                .when
+                .iter()
+                .filter_map(|w| holds(w, facts, &candidates))
+                .peekable();
             if held.peek().is_none() {
                 continue;
             }
@@ -311,6 +347,7 @@ impl Catalog {
     /// pattern that needs a fact beside it says too little on its own).
     pub fn match_text(&self, text: &str) -> Option<Match<'_>> {
         let mut best: Option<Match<'_>> = None;
+        let candidates = self.prefilter.candidates(&[text]);
         for s in &self.signatures {
             if best
                 .as_ref()
@@ -322,7 +359,7 @@ impl Catalog {
                 .when
                 .iter()
                 .filter(|w| w.text_only())
-                .find_map(|w| first_capture(&w.text, &[text]));
+                .find_map(|w| first_capture(&w.text, &[text], &candidates));
             if let Some((vars, quote)) = found {
                 best = Some(Match {
                     signature: s,
@@ -348,14 +385,17 @@ pub fn catalog() -> &'static Catalog {
         Err(e) => {
             tracing::error!(error = %e, "failure signatures failed to load");
             metrics::counter!("wedock_errors_total", "reason" => "signatures_load").increment(1);
-            Catalog {
-                signatures: Vec::new(),
-            }
+            Catalog::new(Vec::new())
         }
     })
 }
 
-fn check(r: RawSignature, topics: &HashSet<String>) -> Result<Signature, String> {
+/// Checks one signature; its patterns take ids from `patterns` onwards.
+fn check(
+    r: RawSignature,
+    topics: &HashSet<String>,
+    patterns: &mut usize,
+) -> Result<Signature, String> {
     if r.id.is_empty()
         || !r
             .id
@@ -383,13 +423,11 @@ fn check(r: RawSignature, topics: &HashSet<String>) -> Result<Signature, String>
     for w in r.when {
         let mut text = Vec::new();
         for p in &w.text {
-            let re = RegexBuilder::new(&ascii_classes(p))
-                .case_insensitive(true)
-                .size_limit(REGEX_SIZE_LIMIT)
-                .build()
+            let pattern = Pattern::new(*patterns, ascii_classes(p))
                 .map_err(|e| format!("bad pattern {p:?}: {e}"))?;
-            names.extend(re.capture_names().flatten().map(str::to_string));
-            text.push(re);
+            *patterns += 1;
+            names.extend(pattern.capture_names().iter().cloned());
+            text.push(pattern);
         }
         if let Some(f) = w.flags.iter().find(|f| !FLAGS.contains(&f.as_str())) {
             return Err(format!("unknown flag {f:?} (known: {})", FLAGS.join(", ")));
@@ -452,7 +490,7 @@ fn eq_any(list: &[String], v: &str) -> bool {
 /// Whether a block holds for the facts: `Some((captures, quoted line))`.
 type Found = (BTreeMap<String, String>, Option<String>);
 
-fn holds(w: &When, f: &Facts) -> Option<Found> {
+fn holds(w: &When, f: &Facts, candidates: &Candidates) -> Option<Found> {
     if !w.exit_code.is_empty() && !f.exit_code.is_some_and(|c| w.exit_code.contains(&c)) {
         return None;
     }
@@ -497,13 +535,18 @@ fn holds(w: &When, f: &Facts) -> Option<Found> {
     if w.text.is_empty() {
         return Some((BTreeMap::new(), None));
     }
-    first_capture(&w.text, &f.texts)
+    first_capture(&w.text, &f.texts, candidates)
 }
 
 /// The first pattern (in catalogue order) that matches any text, with its named groups and
 /// the line it matched in.
-fn first_capture<T: AsRef<str>>(patterns: &[Regex], texts: &[T]) -> Option<Found> {
-    for re in patterns {
+fn first_capture<T: AsRef<str>>(
+    patterns: &[Pattern],
+    texts: &[T],
+    candidates: &Candidates,
+) -> Option<Found> {
+    for p in patterns.iter().filter(|p| candidates.has(p)) {
+        let Some(re) = p.regex() else { continue };
         for t in texts {
             let t = t.as_ref();
             if let Some(c) = re.captures(t) {
