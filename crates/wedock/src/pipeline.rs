@@ -30,6 +30,13 @@ type InFlight = Arc<Mutex<HashMap<String, watch::Receiver<Option<Option<Reply>>>
 
 #[derive(Clone)]
 pub struct Pipeline {
+    /// One reference: every request clones the pipeline (in its route's state), and eight
+    /// reference counts per clone showed in the message path's profile.
+    inner: Arc<Shared>,
+}
+
+/// What the clones of a [`Pipeline`] share.
+pub struct Shared {
     app: Arc<App>,
     in_flight: InFlight,
     /// Each user's last language, mirrored from the store so a message costs no extra write
@@ -52,14 +59,24 @@ const ANSWER_TTL: Duration = Duration::from_secs(60);
 /// Bound on cached answers; the cache is cleared when full.
 const ANSWER_CACHE_MAX: usize = 4096;
 
+impl std::ops::Deref for Pipeline {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.inner
+    }
+}
+
 impl Pipeline {
     pub fn new(app: Arc<App>) -> Self {
         Self {
-            app,
-            in_flight: Arc::default(),
-            langs: Arc::default(),
-            answers: Arc::default(),
-            recorder: recorder::Recorder::default(),
+            inner: Arc::new(Shared {
+                app,
+                in_flight: Arc::default(),
+                langs: Arc::default(),
+                answers: Arc::default(),
+                recorder: recorder::Recorder::default(),
+            }),
         }
     }
 
@@ -223,6 +240,9 @@ impl Pipeline {
                     r
                 }
             };
+            if cacheable && !pending {
+                pre.reproducible = Some(lang);
+            }
             if pending {
                 reply.reply = format!("{}\n\n{}", cancelled_note(lang), reply.reply);
             }
@@ -366,6 +386,20 @@ impl Pipeline {
             self.remember_lang(identity, lang);
         }
         lang
+    }
+
+    /// The knowledge answer to `msg` in `lang` (cached, or looked up and cached): what a
+    /// retry of a question gets, as its record names it instead of storing it.
+    async fn knowledge_answer(&self, msg: &Incoming, lang: Lang) -> Reply {
+        let text = msg.text.trim();
+        if let Some(r) = self.cached_answer(text, lang) {
+            return r;
+        }
+        let r = answer::answer(&self.app, msg, lang, None).await;
+        if self.app.config.llm.is_none() {
+            self.cache_answer(text, lang, &r);
+        }
+        r
     }
 
     fn cached_answer(&self, text: &str, lang: Lang) -> Option<Reply> {

@@ -68,7 +68,12 @@ impl Pipeline {
                     channel: msg.channel.clone(),
                     msg_id: msg_id.to_string(),
                     ttl: Duration::from_secs(self.app.config.store.dedup_ttl_secs),
-                    reply: reply.as_ref().and_then(|r| serde_json::to_string(r).ok()),
+                    // The knowledge answer is the same for a retry: name it instead of storing
+                    // it (a 2 KB answer per message was most of what the writer wrote).
+                    reply: match pre.reproducible {
+                        Some(lang) => Some(answer_again(lang)),
+                        None => reply.as_ref().and_then(|r| serde_json::to_string(r).ok()),
+                    },
                     kv: pre.deferred.take().unwrap_or_default(),
                 };
                 Ran {
@@ -118,7 +123,7 @@ impl Pipeline {
             Ok(DedupState::Done(stored)) => {
                 metrics::counter!("wedock_duplicates_total", "channel" => msg.channel.clone())
                     .increment(1);
-                Ran::seen(stored.and_then(|s| decode_stored(&s, msg)))
+                Ran::seen(self.stored_reply(stored, msg).await)
             }
             Ok(DedupState::InProgress) | Ok(DedupState::New) => {
                 // Processing elsewhere (another replica): poll the store for its result.
@@ -164,7 +169,7 @@ impl Pipeline {
                 .await
             {
                 Ok(DedupState::Done(stored)) => {
-                    return (stored.and_then(|s| decode_stored(&s, msg)), false);
+                    return (self.stored_reply(stored, msg).await, false);
                 }
                 Ok(DedupState::InProgress) => continue,
                 // Claimed by us after the other processor was declared stale: process it.
@@ -224,6 +229,9 @@ pub(super) struct Prefetch {
     pub(super) confirm: Option<Option<String>>,
     /// The stored pending quiz question, same convention.
     pub(super) quiz: Option<Option<String>>,
+    /// `Some(lang)`: the reply is the knowledge answer to the text in `lang` (no pending
+    /// state, no LLM), so a retry can be answered again instead of from a stored copy.
+    pub(super) reproducible: Option<Lang>,
     /// `Some`: key-value writes to make together with the dedup result.
     pub(super) deferred: Option<Vec<(String, String)>>,
 }
@@ -239,6 +247,7 @@ impl Prefetch {
             lang,
             confirm,
             quiz,
+            reproducible: None,
             deferred: Some(Vec::new()),
         }
     }
@@ -299,6 +308,29 @@ pub(super) async fn wait_local(mut rx: watch::Receiver<Option<Option<Reply>>>) -
     match waited {
         Ok(Ok(v)) => v.clone().flatten(),
         _ => None,
+    }
+}
+
+/// What a question's dedup record holds instead of its reply: "answer it again, in this
+/// language". Not a [`Reply`]'s JSON (that always has `reply`).
+fn answer_again(lang: Lang) -> String {
+    format!("{{\"again\":\"{}\"}}", lang.code())
+}
+
+fn is_answer_again(stored: &str) -> Option<Lang> {
+    let code = stored.strip_prefix("{\"again\":\"")?.strip_suffix("\"}")?;
+    Lang::parse(code)
+}
+
+impl Pipeline {
+    /// The reply a retry gets from a dedup record: the stored one, or a question's knowledge
+    /// answer given again.
+    async fn stored_reply(&self, stored: Option<String>, msg: &Incoming) -> Option<Reply> {
+        let stored = stored?;
+        match is_answer_again(&stored) {
+            Some(lang) => Some(self.knowledge_answer(msg, lang).await),
+            None => decode_stored(&stored, msg),
+        }
     }
 }
 

@@ -20,6 +20,11 @@ use tokio::sync::{Notify, oneshot};
 const MAX_PENDING: usize = 4096;
 /// Records written in one store call at most.
 const BATCH_MAX: usize = 512;
+/// How long a small batch waits for more before it is written. Every commit makes the
+/// store's readers start over (SQLite: a new WAL snapshot empties their page cache), so
+/// under load fewer, bigger commits make both sides cheaper; the reply never waits for
+/// this, and a retry meanwhile is answered from the in-flight map.
+const LINGER: Duration = Duration::from_millis(2);
 
 /// One queued record: what to run once it is durable or failed, and who waits for it.
 struct Queued {
@@ -73,6 +78,9 @@ impl Recorder {
     /// Writes what has queued, batch after batch, until the queue is empty.
     async fn write_queue(self, store: Arc<dyn Store>) {
         loop {
+            if self.queue.lock().is_ok_and(|q| q.len() < BATCH_MAX / 4) {
+                tokio::time::sleep(LINGER).await;
+            }
             let batch: Vec<Queued> = match self.queue.lock() {
                 Ok(mut q) => {
                     let n = q.len().min(BATCH_MAX);

@@ -136,6 +136,63 @@ async fn a_retry_before_the_group_commit_gets_the_same_answer_from_memory() {
     assert!(matches!(peek.0, DedupState::Done(Some(_))), "{peek:?}");
 }
 
+/// A knowledge answer is the same whenever it is given, so a question's record says "answer
+/// it again" instead of carrying a copy of the answer (about 2 KB, most of what the writer
+/// wrote under load): a retry after the commit, here in a fresh process, still gets it.
+#[tokio::test]
+async fn a_questions_record_names_its_answer_instead_of_carrying_it() {
+    let s = setup("");
+    let pipeline = Pipeline::new(s.app.clone());
+    let mut answers = Vec::new();
+    for (i, q) in QUESTIONS.iter().enumerate() {
+        let (reply, fresh) = pipeline
+            .handle_traced(msg("wang", &format!("k{i}"), q))
+            .await;
+        assert!(fresh);
+        answers.push(reply.expect("an answer"));
+    }
+    pipeline.settle().await;
+    for (i, first) in answers.iter().enumerate() {
+        let id = format!("k{i}");
+        let (state, _) = s
+            .store
+            .dedup_peek_with("wecom", &id, Vec::new())
+            .await
+            .unwrap();
+        let DedupState::Done(Some(stored)) = state else {
+            panic!("{id}: {state:?}");
+        };
+        assert!(
+            stored.len() < 64 && first.reply.len() > 200,
+            "{id}: the record carries {} bytes for a {}-byte answer",
+            stored.len(),
+            first.reply.len()
+        );
+        let restarted = Pipeline::new(s.app.clone());
+        let (again, fresh) = restarted
+            .handle_traced(msg("wang", &id, QUESTIONS[i]))
+            .await;
+        assert!(!fresh, "{id}: a recorded question counted as new");
+        let again = again.expect("the answer again");
+        assert_eq!(again.reply, first.reply, "{id}");
+        assert_eq!(again.lang, first.lang, "{id}");
+    }
+    // A reply that is not the knowledge answer (here: the reply to a command) is stored whole.
+    let (reply, _) = pipeline.handle_traced(msg("wang", "c9", "/ping")).await;
+    pipeline.settle().await;
+    let (state, _) = s
+        .store
+        .dedup_peek_with("wecom", "c9", Vec::new())
+        .await
+        .unwrap();
+    let DedupState::Done(Some(stored)) = state else {
+        panic!("{state:?}");
+    };
+    let start: String = reply.expect("pong").reply.chars().take(3).collect();
+    assert!(stored.contains(&start), "{stored}");
+    let _ = &s.dir;
+}
+
 /// A Docker engine that accepts connections and never answers: a command that reaches it
 /// stays running.
 async fn silent_engine() -> (u16, Arc<AtomicUsize>) {
