@@ -447,6 +447,32 @@ async fn dedup_peek_and_record(store: &Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(state, DedupState::Done(Some("command".into())));
+
+    // Many reads at once (PostgreSQL answers reads that meet in one statement): each gets
+    // its own message's state and its own keys' values, in its own order.
+    for i in 0..8 {
+        let lang = if i % 2 == 0 { "zh" } else { "en" };
+        store
+            .kv_set(&format!("lang:wecom:many{i}"), lang, None)
+            .await
+            .unwrap();
+    }
+    let peeks = (0..60).map(|i| {
+        let keys = vec![format!("kv:absent{i}"), format!("lang:wecom:many{}", i % 8)];
+        let id = format!("q-{}", i % 25);
+        async move { (i, store.dedup_peek_with("wecom", &id, keys).await.unwrap()) }
+    });
+    for (i, (state, values)) in futures::future::join_all(peeks).await {
+        let n = i % 25;
+        let want = if n < 20 {
+            DedupState::Done(Some(format!("{{\"r\":{n}}}")))
+        } else {
+            DedupState::New
+        };
+        assert_eq!(state, want, "read {i}");
+        let lang = if (i % 8) % 2 == 0 { "zh" } else { "en" };
+        assert_eq!(values, vec![None, Some(lang.to_string())], "read {i}");
+    }
 }
 
 #[tokio::test]

@@ -94,28 +94,33 @@ impl Store for SqliteStore {
         let (channel, msg_id) = (channel.to_string(), msg_id.to_string());
         let now = now_ms();
         self.with_quick_read(move |c| {
-            // One read transaction for the four statements: each would otherwise begin its
-            // own, and beginning one while the writer commits costs more than the reads.
-            let tx = c.transaction()?;
-            let state = tx
-                .prepare_cached(
-                    "SELECT state, reply FROM dedup
-                     WHERE channel = ?1 AND msg_id = ?2 AND expires_at >= ?3",
-                )?
-                .query_row(params![channel, msg_id, now], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
-                })
-                .optional()?;
-            let state = match state {
-                None => DedupState::New,
-                Some((s, reply)) if s == "done" => DedupState::Done(reply),
-                Some(_) => DedupState::InProgress,
-            };
-            let mut values = Vec::with_capacity(keys.len());
-            for k in &keys {
-                values.push(kv_read(&tx, k, now)?);
+            // One statement for the dedup row and the keys: it is one read transaction, and
+            // four statements (with BEGIN and COMMIT around them) cost several times more.
+            let mut stmt = c.prepare_cached(&peek_sql(keys.len()))?;
+            let mut args: Vec<&dyn rusqlite::ToSql> = vec![&channel, &msg_id, &now];
+            args.extend(keys.iter().map(|k| k as &dyn rusqlite::ToSql));
+            let mut rows = stmt.query(args.as_slice())?;
+            let mut state = DedupState::New;
+            let mut values: Vec<Option<String>> = vec![None; keys.len()];
+            while let Some(row) = rows.next()? {
+                let kind: String = row.get(0)?;
+                if kind == "d" {
+                    let s: String = row.get(1)?;
+                    state = if s == "done" {
+                        DedupState::Done(row.get(2)?)
+                    } else {
+                        DedupState::InProgress
+                    };
+                } else {
+                    let key: String = row.get(1)?;
+                    let value: Option<String> = row.get(2)?;
+                    for (k, v) in keys.iter().zip(values.iter_mut()) {
+                        if *k == key {
+                            *v = value.clone();
+                        }
+                    }
+                }
             }
-            tx.commit()?;
             Ok((state, values))
         })
         .await
@@ -583,4 +588,31 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
+
+/// The read of [`Store::dedup_peek_with`] for `keys` keys: the message's unexpired dedup row
+/// (`'d'`) and the unexpired values of the keys (`'k'`). Built once for the usual counts.
+fn peek_sql(keys: usize) -> std::borrow::Cow<'static, str> {
+    static COMMON: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let common = COMMON.get_or_init(|| (0..8).map(build_peek_sql).collect());
+    match common.get(keys) {
+        Some(sql) => std::borrow::Cow::Borrowed(sql.as_str()),
+        None => std::borrow::Cow::Owned(build_peek_sql(keys)),
+    }
+}
+
+fn build_peek_sql(keys: usize) -> String {
+    let mut sql = String::from(
+        "SELECT 'd', state, reply FROM dedup
+         WHERE channel = ?1 AND msg_id = ?2 AND expires_at >= ?3",
+    );
+    if keys > 0 {
+        let marks: Vec<String> = (0..keys).map(|i| format!("?{}", i + 4)).collect();
+        sql.push_str(&format!(
+            " UNION ALL SELECT 'k', key, value FROM kv
+             WHERE key IN ({}) AND (expires_at IS NULL OR expires_at > ?3)",
+            marks.join(", ")
+        ));
+    }
+    sql
 }
