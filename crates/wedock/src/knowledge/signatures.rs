@@ -269,11 +269,7 @@ impl Catalog {
     }
 
     fn new(signatures: Vec<Signature>) -> Catalog {
-        let prefilter = Prefilter::new(
-            signatures
-                .iter()
-                .flat_map(|s| s.when.iter().flat_map(|w| w.text.iter())),
-        );
+        let prefilter = Prefilter::new(patterns_of(&signatures));
         Catalog {
             signatures,
             prefilter,
@@ -293,9 +289,7 @@ impl Catalog {
 
     #[cfg(test)]
     pub(super) fn all_patterns(&self) -> impl Iterator<Item = &Pattern> {
-        self.signatures
-            .iter()
-            .flat_map(|s| s.when.iter().flat_map(|w| w.text.iter()))
+        patterns_of(&self.signatures)
     }
 
     /// The built-in catalogue, checked against the built-in topics.
@@ -376,6 +370,13 @@ impl Catalog {
     }
 }
 
+/// Every text pattern of `signatures`, in catalogue order (their ids' order).
+fn patterns_of(signatures: &[Signature]) -> impl Iterator<Item = &Pattern> {
+    signatures
+        .iter()
+        .flat_map(|s| s.when.iter().flat_map(|w| w.text.iter()))
+}
+
 /// The built-in catalogue, loaded once. A broken built-in file is a build bug (the test
 /// suite loads it); in a running bot it leaves the catalogue empty with the error logged.
 pub fn catalog() -> &'static Catalog {
@@ -423,8 +424,8 @@ fn check(
     for w in r.when {
         let mut text = Vec::new();
         for p in &w.text {
-            let pattern = Pattern::new(*patterns, ascii_classes(p))
-                .map_err(|e| format!("bad pattern {p:?}: {e}"))?;
+            let pattern =
+                Pattern::new(*patterns, p).map_err(|e| format!("bad pattern {p:?}: {e}"))?;
             *patterns += 1;
             names.extend(pattern.capture_names().iter().cloned());
             text.push(pattern);
@@ -565,61 +566,6 @@ fn first_capture<T: AsRef<str>>(
         }
     }
     None
-}
-
-/// The pattern with ASCII meanings for `\b`, `\w` and `\d`.
-///
-/// - `\b`: Han characters are word characters to Unicode, so `\bOOMKilled\b` would miss
-///   "状态OOMKilled了" in a mixed Chinese paste.
-/// - `\w` and `\d`: what they capture in error strings are names, hosts, ports and counts,
-///   which are ASCII; their Unicode classes made every pattern that used them compile to
-///   hundreds of kilobytes (the 398 patterns took 35 MB of memory, 11 MB with ASCII classes,
-///   measured with the built-in catalogue). `\s` stays Unicode: Chinese text has full-width
-///   spaces.
-fn ascii_classes(pattern: &str) -> String {
-    let mut out = String::with_capacity(pattern.len() + 16);
-    let mut chars = pattern.chars().peekable();
-    // Inside `[…]` a class is written `[:word:]`, outside `[[:word:]]`.
-    let mut in_class = false;
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => match chars.next() {
-                Some('b') => out.push_str("(?-u:\\b)"),
-                Some(n @ ('w' | 'd')) => {
-                    let name = if n == 'w' { "word" } else { "digit" };
-                    if in_class {
-                        out.push_str(&format!("[:{name}:]"));
-                    } else {
-                        out.push_str(&format!("[[:{name}:]]"));
-                    }
-                }
-                Some(n) => {
-                    out.push(c);
-                    out.push(n);
-                }
-                None => out.push(c),
-            },
-            '[' if !in_class => {
-                in_class = true;
-                out.push(c);
-                // `[]…]` and `[^]…]` hold a literal `]`.
-                if chars.peek() == Some(&'^') {
-                    out.push('^');
-                    chars.next();
-                }
-                if chars.peek() == Some(&']') {
-                    out.push(']');
-                    chars.next();
-                }
-            }
-            ']' if in_class => {
-                in_class = false;
-                out.push(c);
-            }
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 /// The line of `text` holding byte `at`, trimmed and shortened.
@@ -835,19 +781,6 @@ text = ['killed at (?P<addr>\S+)']
             id("pod一直CrashLoopBackOff").as_deref(),
             Some("crashloopbackoff")
         );
-        assert_eq!(ascii_classes(r"\bx\\b\d"), r"(?-u:\b)x\\b[[:digit:]]");
-        assert_eq!(
-            ascii_classes(r"(?P<h>[\w.\-]+):\d+ [^\s\]]\w"),
-            r"(?P<h>[[:word:].\-]+):[[:digit:]]+ [^\s\]][[:word:]]"
-        );
-        assert_eq!(
-            ascii_classes(r"[]\w] \[\w\]"),
-            r"[][:word:]] \[[[:word:]]\]"
-        );
-        for p in [r"[\w.\-]+", r"\d{3}", r"[^\s\w]"] {
-            let re = regex::Regex::new(&ascii_classes(p)).unwrap();
-            assert!(!re.is_match("镜像") || p.starts_with("[^"), "{p}");
-        }
     }
 
     proptest::proptest! {
