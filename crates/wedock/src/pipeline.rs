@@ -220,25 +220,13 @@ impl Pipeline {
             // Cacheable: no quiz answer pending (known from the claim's read) and no LLM
             // (its answers vary and are worth asking fresh).
             let cacheable = self.app.config.llm.is_none() && matches!(pre.quiz, Some(None));
-            let cached = if cacheable {
-                self.cached_answer(text, lang)
+            let mut reply = if cacheable {
+                self.knowledge_answer(msg, lang).await
+            } else if matches!(pre.quiz, Some(None)) {
+                // The quiz state was read with the dedup state: no need to read it again.
+                answer::answer(&self.app, msg, lang, progress).await
             } else {
-                None
-            };
-            let mut reply = match cached {
-                Some(r) => r,
-                None => {
-                    // The quiz state was read with the dedup state: no need to read it again.
-                    let r = if matches!(pre.quiz, Some(None)) {
-                        answer::answer(&self.app, msg, lang, progress).await
-                    } else {
-                        answer::respond(&self.app, msg, role, lang, progress).await
-                    };
-                    if cacheable {
-                        self.cache_answer(text, lang, &r);
-                    }
-                    r
-                }
+                answer::respond(&self.app, msg, role, lang, progress).await
             };
             if cacheable && !pending {
                 pre.reproducible = Some(lang);
@@ -389,7 +377,9 @@ impl Pipeline {
     }
 
     /// The knowledge answer to `msg` in `lang` (cached, or looked up and cached): what a
-    /// retry of a question gets, as its record names it instead of storing it.
+    /// question without pending state gets when no LLM is configured, and what a retry of
+    /// one gets, as its record names it instead of storing it. (Without an LLM no progress
+    /// is ever shown, so none is passed.)
     async fn knowledge_answer(&self, msg: &Incoming, lang: Lang) -> Reply {
         let text = msg.text.trim();
         if let Some(r) = self.cached_answer(text, lang) {
