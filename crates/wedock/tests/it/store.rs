@@ -594,3 +594,88 @@ async fn postgres_dedup_holds_across_two_replicas() {
     }
     db.drop_db().await;
 }
+
+/// A question's read looks its keys up by primary key, whatever the kv table holds. Written
+/// as one `key = ANY(…)` the planner scanned all of kv (one row per user's language: 500
+/// users, 500 rows compared three times per message) and that scan was most of the server's
+/// time under load. Counted by the server itself: kv's sequential scans, which a backend
+/// reports when it exits (so the store is dropped before reading them).
+#[tokio::test]
+async fn postgres_question_reads_do_not_scan_kv() {
+    let Some(db) = PgDatabase::create().await else {
+        return;
+    };
+    let admin = pg_connect(&db.url, &PgOptions::default()).await.unwrap();
+    {
+        let filler = PostgresStore::open(&db.url).await.unwrap();
+        for u in 0..500 {
+            filler
+                .kv_set(&format!("lang:wecom:user{u}"), "zh", None)
+                .await
+                .unwrap();
+        }
+    }
+    admin
+        .batch_execute("ANALYZE kv; ANALYZE dedup")
+        .await
+        .unwrap();
+    other_backends_gone(&admin).await;
+    let store: Arc<dyn Store> = Arc::new(PostgresStore::open(&db.url).await.unwrap());
+    let scans_before = kv_seq_scans(&admin).await;
+    for i in 0..200 {
+        let u = i % 500;
+        let keys = vec![
+            format!("lang:wecom:user{u}"),
+            format!("confirm:wecom:user{u}"),
+            format!("quiz:wecom:user{u}"),
+        ];
+        let (state, values) = store
+            .dedup_peek_with("wecom", &format!("m{i}"), keys)
+            .await
+            .unwrap();
+        assert_eq!(state, DedupState::New);
+        assert_eq!(values, vec![Some("zh".to_string()), None, None], "peek {i}");
+    }
+    drop(store);
+    other_backends_gone(&admin).await;
+    let scans = kv_seq_scans(&admin).await - scans_before;
+    assert_eq!(
+        scans, 0,
+        "200 question reads scanned the whole kv table {scans} times"
+    );
+    drop(admin);
+    db.drop_db().await;
+}
+
+/// Waits until only `c`'s own backend is left on its database: a store's connections close in
+/// the background, and their counts arrive as they exit.
+async fn other_backends_gone(c: &tokio_postgres::Client) {
+    for _ in 0..100 {
+        let open: i64 = c
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if open == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn kv_seq_scans(c: &tokio_postgres::Client) -> i64 {
+    c.batch_execute("SELECT pg_stat_clear_snapshot()")
+        .await
+        .unwrap();
+    c.query_one(
+        "SELECT coalesce(seq_scan, 0) FROM pg_stat_user_tables WHERE relname = 'kv'",
+        &[],
+    )
+    .await
+    .unwrap()
+    .get(0)
+}
