@@ -80,6 +80,8 @@ pub struct PostgresStore {
     opts: PgOptions,
     /// Group commit for the dedup records of answered questions.
     batch: super::pg_batch::Batcher,
+    /// The connection that questions' reads share (pipelined).
+    reader: super::pg_batch::SharedReader,
 }
 
 pub(super) fn db(e: tokio_postgres::Error) -> StoreError {
@@ -151,7 +153,13 @@ impl PostgresStore {
         };
         let pool = pg_conn::pool(url, &opts).map_err(open_err)?;
         let batch = super::pg_batch::Batcher::start(pool.clone(), opts.clone());
-        let store = Self { pool, opts, batch };
+        let reader = super::pg_batch::SharedReader::new(pool.clone());
+        let store = Self {
+            pool,
+            opts,
+            batch,
+            reader,
+        };
         store
             .timed(store.migrate())
             .await
@@ -229,6 +237,7 @@ impl PostgresStore {
             Ok(r) => r,
             Err(_) => {
                 self.pool.retain(|_, _| false);
+                self.reader.reset();
                 metrics::counter!("wedock_store_timeouts_total").increment(1);
                 Err(StoreError::Db(format!(
                     "PostgreSQL did not answer within {} ms (store.postgres_connect_timeout_ms + store.postgres_statement_timeout_ms)",
@@ -347,13 +356,8 @@ impl Store for PostgresStore {
         msg_id: &str,
         keys: Vec<String>,
     ) -> StoreResult<(DedupState, Vec<Option<String>>)> {
-        self.timed(async {
-            let c = self.client().await?;
-            super::pg_batch::peek(&c, channel, msg_id, keys)
-                .await
-                .map_err(db)
-        })
-        .await
+        self.timed(self.reader.peek(&self.opts, channel, msg_id, keys))
+            .await
     }
 
     async fn dedup_record(&self, rec: DedupRecord) -> StoreResult<()> {

@@ -504,7 +504,11 @@ impl PgDatabase {
             eprintln!("SKIPPED postgres store tests: set WEDOCK_TEST_PG_URL to run them");
             return None;
         };
-        let name = format!("wedock_t_{}_{}", std::process::id(), now_ms());
+        // Tests run on threads of one process: the counter keeps two created in the same
+        // millisecond apart.
+        static CREATED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = CREATED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("wedock_t_{}_{}_{n}", std::process::id(), now_ms());
         // The URL may ask for TLS (sslmode=verify-full&sslrootcert=…): connect as the store does.
         let c = pg_connect(&admin_url, &PgOptions::default())
             .await
@@ -678,4 +682,61 @@ async fn kv_seq_scans(c: &tokio_postgres::Client) -> i64 {
     .await
     .unwrap()
     .get(0)
+}
+
+/// Questions' reads share one connection; when the server ends it (a restart, an
+/// administrator terminating backends), the reads in flight on it and the ones after are
+/// still answered, on a new connection.
+#[tokio::test]
+async fn postgres_question_reads_survive_the_server_ending_their_connection() {
+    let Some(db) = PgDatabase::create().await else {
+        return;
+    };
+    let store: Arc<dyn Store> = Arc::new(PostgresStore::open(&db.url).await.unwrap());
+    store.kv_set("lang:wecom:u", "en", None).await.unwrap();
+    let admin = pg_connect(&db.url, &PgOptions::default()).await.unwrap();
+    let peek_all = |round: usize| {
+        let store = store.clone();
+        async move {
+            let reads = (0..20).map(|i| {
+                let store = store.clone();
+                async move {
+                    store
+                        .dedup_peek_with(
+                            "wecom",
+                            &format!("r{round}-{i}"),
+                            vec!["lang:wecom:u".into(), "confirm:wecom:u".into()],
+                        )
+                        .await
+                }
+            });
+            futures::future::join_all(reads).await
+        }
+    };
+    for r in peek_all(0).await {
+        assert_eq!(r.unwrap().1, vec![Some("en".into()), None]);
+    }
+    for round in 1..4 {
+        let ended: i64 = admin
+            .query_one(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert!(
+            ended >= 1,
+            "round {round}: the store's connections were ended"
+        );
+        for (i, r) in peek_all(round).await.into_iter().enumerate() {
+            let (state, values) = r.unwrap_or_else(|e| panic!("round {round}, read {i}: {e}"));
+            assert_eq!(state, DedupState::New);
+            assert_eq!(values, vec![Some("en".into()), None]);
+        }
+    }
+    drop(admin);
+    drop(store);
+    db.drop_db().await;
 }
