@@ -95,6 +95,20 @@ pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// The text of a statement that takes `n` keys (the question's read): built once for the
+/// usual counts (up to 7) and kept in `cache`, built afresh for more.
+fn sql_for_keys(
+    cache: &'static std::sync::OnceLock<Vec<String>>,
+    n: usize,
+    build: fn(usize) -> String,
+) -> std::borrow::Cow<'static, str> {
+    let common = cache.get_or_init(|| (0..8).map(build).collect());
+    match common.get(n) {
+        Some(sql) => std::borrow::Cow::Borrowed(sql.as_str()),
+        None => std::borrow::Cow::Owned(build(n)),
+    }
+}
+
 /// What the store knows about a platform message id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DedupState {

@@ -199,7 +199,7 @@ impl SharedReader {
                     self.forget(&c);
                     attempts_left -= 1;
                 }
-                r => return r.map_err(|e| StoreError::Db(pg_conn::describe(&e))),
+                r => return r.map_err(super::postgres::db),
             }
         }
     }
@@ -244,11 +244,7 @@ fn connection_ended(e: &tokio_postgres::Error) -> bool {
 /// The first column says which row is which: 0 the dedup row, `i + 1` the `i`-th key.
 fn peek_sql(keys: usize) -> std::borrow::Cow<'static, str> {
     static COMMON: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    let common = COMMON.get_or_init(|| (0..8).map(build_peek_sql).collect());
-    match common.get(keys) {
-        Some(sql) => std::borrow::Cow::Borrowed(sql.as_str()),
-        None => std::borrow::Cow::Owned(build_peek_sql(keys)),
-    }
+    crate::store::sql_for_keys(&COMMON, keys, build_peek_sql)
 }
 
 fn build_peek_sql(keys: usize) -> String {

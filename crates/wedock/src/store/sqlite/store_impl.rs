@@ -594,11 +594,7 @@ impl Store for SqliteStore {
 /// (`'d'`) and the unexpired values of the keys (`'k'`). Built once for the usual counts.
 fn peek_sql(keys: usize) -> std::borrow::Cow<'static, str> {
     static COMMON: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    let common = COMMON.get_or_init(|| (0..8).map(build_peek_sql).collect());
-    match common.get(keys) {
-        Some(sql) => std::borrow::Cow::Borrowed(sql.as_str()),
-        None => std::borrow::Cow::Owned(build_peek_sql(keys)),
-    }
+    crate::store::sql_for_keys(&COMMON, keys, build_peek_sql)
 }
 
 fn build_peek_sql(keys: usize) -> String {
