@@ -17,6 +17,7 @@ pub mod health;
 pub mod identity;
 pub mod knowledge;
 pub mod leader;
+pub mod memory;
 pub mod message;
 pub mod oncall;
 pub mod ops;

@@ -20,7 +20,7 @@ use crate::message::{Reply, Source};
 use doc::{Topic, lang_from_name, merge, parse_file};
 pub use index::{Corpus, Hit};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, SystemTime};
 
 mod builtin {
@@ -36,7 +36,10 @@ pub struct Knowledge {
 
 struct Inner {
     cfg: KnowledgeConfig,
-    builtin: OnceLock<Vec<Topic>>,
+    /// Whether the built-in topics are part of the index. A reload parses them again from
+    /// the binary rather than keeping a parsed copy beside the index's own for the process's
+    /// life (half a megabyte that only a reload of the user directories would read).
+    builtin: bool,
     /// `None` until the first load finishes.
     corpus: RwLock<Option<Arc<Corpus>>>,
     /// The first load, running on its own thread so start-up does not wait for it; the first
@@ -56,7 +59,7 @@ impl Knowledge {
     pub fn load(cfg: &KnowledgeConfig) -> anyhow::Result<Knowledge> {
         let inner = Arc::new(Inner {
             cfg: cfg.clone(),
-            builtin: OnceLock::new(),
+            builtin: cfg.builtin,
             corpus: RwLock::new(None),
             pending: Mutex::new(None),
             problems: Mutex::new(Vec::new()),
@@ -81,7 +84,7 @@ impl Knowledge {
         Ok(Knowledge {
             inner: Arc::new(Inner {
                 cfg: cfg.clone(),
-                builtin: OnceLock::from(Vec::new()),
+                builtin: false,
                 corpus: RwLock::new(Some(Arc::new(corpus))),
                 pending: Mutex::new(None),
                 problems: Mutex::new(Vec::new()),
@@ -297,14 +300,13 @@ impl Inner {
     /// The first load, on the loader thread.
     fn first_load(&self) -> anyhow::Result<Corpus> {
         let started = std::time::Instant::now();
-        let builtin = if self.cfg.builtin {
+        let builtin = if self.builtin {
             load_builtin()?
         } else {
             Vec::new()
         };
         let (user, problems, fp) = load_user(&self.cfg.dirs);
-        let corpus = build_corpus(&builtin, user, problems.clone())?;
-        let _ = self.builtin.set(builtin);
+        let corpus = build_corpus(builtin, user, problems.clone())?;
         if let Ok(mut p) = self.problems.lock() {
             *p = problems;
         }
@@ -316,6 +318,8 @@ impl Inner {
             ms = started.elapsed().as_millis() as u64,
             "knowledge loaded"
         );
+        // The parse and the index build left megabytes freed on this thread.
+        crate::memory::release_freed();
         Ok(corpus)
     }
 }
@@ -484,11 +488,11 @@ fn load_user(dirs: &[PathBuf]) -> (Vec<Topic>, Vec<String>, Fingerprint) {
 }
 
 fn build_corpus(
-    builtin: &[Topic],
+    builtin: Vec<Topic>,
     user: Vec<Topic>,
     mut problems: Vec<String>,
 ) -> anyhow::Result<Corpus> {
-    let mut all: Vec<Topic> = builtin.to_vec();
+    let mut all = builtin;
     let known: std::collections::HashSet<String> = all.iter().map(|t| t.id.clone()).collect();
     for t in user {
         if known.contains(&t.id) {
@@ -520,8 +524,14 @@ fn reload(inner: &Inner) -> bool {
         }
     }
     let (user, problems, fp) = load_user(&inner.cfg.dirs);
-    let builtin = inner.builtin.get().map(Vec::as_slice).unwrap_or(&[]);
-    match build_corpus(builtin, user, problems.clone()) {
+    let builtin = if inner.builtin {
+        // The first load parsed these already, so this cannot fail short of a broken build;
+        // the error is reported as a failed reload all the same.
+        load_builtin()
+    } else {
+        Ok(Vec::new())
+    };
+    match builtin.and_then(|b| build_corpus(b, user, problems.clone())) {
         Ok(c) => {
             let n = c.len();
             inner.set(c);
@@ -532,6 +542,7 @@ fn reload(inner: &Inner) -> bool {
                 *p = problems;
             }
             tracing::info!(topics = n, "knowledge reloaded");
+            crate::memory::release_freed();
             metrics::counter!("wedock_knowledge_reloads_total").increment(1);
             true
         }
