@@ -6,7 +6,7 @@ mod answer;
 mod dedup;
 mod recorder;
 
-use dedup::{Prefetch, forget, wait_local};
+use dedup::{Prefetch, Settled, forget, wait_local};
 
 use crate::app::App;
 use crate::command::{self, ChatCommand, Ctx, Outcome, PendingConfirmation};
@@ -26,7 +26,7 @@ pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
 /// How long a claimed message may stay "processing" before a retry may take it over.
 const DEDUP_STALE: Duration = Duration::from_secs(120);
 
-type InFlight = Arc<Mutex<HashMap<String, watch::Receiver<Option<Option<Reply>>>>>>;
+type InFlight = Arc<Mutex<HashMap<String, watch::Receiver<Option<Settled>>>>>;
 
 #[derive(Clone)]
 pub struct Pipeline {
@@ -130,7 +130,12 @@ impl Pipeline {
         if let Some(existing) = already {
             metrics::counter!("wedock_duplicates_total", "channel" => msg.channel.clone())
                 .increment(1);
-            return (wait_local(existing).await, false);
+            let reply = match wait_local(existing).await {
+                Some(Settled::Reply(reply)) => reply,
+                Some(Settled::AnswerAgain(lang)) => Some(self.knowledge_answer(&msg, lang).await),
+                None => None,
+            };
+            return (reply, false);
         }
         let ran = if is_command_text(&msg.text) {
             self.run_claimed(&msg, &msg_id, progress).await
@@ -140,10 +145,13 @@ impl Pipeline {
         if ran.fresh {
             record(&msg, ran.reply.as_ref(), started);
         }
-        let _ = tx.send(Some(ran.reply.clone()));
+        let _ = tx.send(Some(match ran.again {
+            Some(lang) => Settled::AnswerAgain(lang),
+            None => Settled::Reply(ran.reply.clone()),
+        }));
         // A message answered without a claim keeps its in-flight entry (now holding the
-        // reply) until its dedup record is durable: a platform retry meanwhile gets the same
-        // reply from memory, one after that finds the record in the store.
+        // reply, or naming it) until its dedup record is durable: a platform retry meanwhile
+        // gets the same reply from memory, one after that finds the record in the store.
         match ran.record {
             Some(rec) => {
                 let (in_flight, store) = (self.in_flight.clone(), self.app.store.clone());

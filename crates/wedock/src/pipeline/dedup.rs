@@ -64,6 +64,7 @@ impl Pipeline {
                     // Routing ended in something that claimed on the way: finish as a claim.
                     return self.finish_claimed(msg, msg_id, reply, &mut pre).await;
                 }
+                let again = pre.reproducible;
                 let record = DedupRecord {
                     channel: msg.channel.clone(),
                     msg_id: msg_id.to_string(),
@@ -80,6 +81,7 @@ impl Pipeline {
                     reply,
                     fresh: true,
                     record: Some(record),
+                    again,
                 }
             }
             other => {
@@ -134,6 +136,7 @@ impl Pipeline {
                     reply,
                     fresh,
                     record: None,
+                    again: None,
                 }
             }
             Err(e) => {
@@ -277,6 +280,8 @@ pub(super) struct Ran {
     pub(super) fresh: bool,
     /// The dedup record to write after the reply (messages answered without a claim).
     pub(super) record: Option<DedupRecord>,
+    /// `Some(lang)`: the reply is the knowledge answer in `lang` ([`Prefetch::reproducible`]).
+    pub(super) again: Option<Lang>,
 }
 
 impl Ran {
@@ -285,6 +290,7 @@ impl Ran {
             reply,
             fresh: true,
             record: None,
+            again: None,
         }
     }
     fn seen(reply: Option<Reply>) -> Self {
@@ -292,6 +298,7 @@ impl Ran {
             reply,
             fresh: false,
             record: None,
+            again: None,
         }
     }
 }
@@ -303,10 +310,23 @@ pub(super) fn forget(in_flight: &InFlight, key: &str) {
     }
 }
 
-pub(super) async fn wait_local(mut rx: watch::Receiver<Option<Option<Reply>>>) -> Option<Reply> {
+/// What a message's in-flight entry gives a duplicate of it: one that arrives while the message
+/// runs, or after, until its dedup record is durable.
+#[derive(Clone)]
+pub(super) enum Settled {
+    /// The reply itself (a command's, an LLM's answer: not the same when given again).
+    Reply(Option<Reply>),
+    /// The knowledge answer in this language, given again like a record that names it
+    /// ([`answer_again`]). Entries stay until their record commits, so under load there are
+    /// hundreds of them, and thousands while the store stalls: a copy of a 2 KB answer in
+    /// each was most of what the message path held in memory (docs/performance.md).
+    AnswerAgain(Lang),
+}
+
+pub(super) async fn wait_local(mut rx: watch::Receiver<Option<Settled>>) -> Option<Settled> {
     let waited = tokio::time::timeout(Duration::from_secs(30), rx.wait_for(|v| v.is_some())).await;
     match waited {
-        Ok(Ok(v)) => v.clone().flatten(),
+        Ok(Ok(v)) => v.clone(),
         _ => None,
     }
 }
