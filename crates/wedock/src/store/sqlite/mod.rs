@@ -79,6 +79,12 @@ pub struct SqliteStore {
     /// writer. Empty for an in-memory store (its data lives in the one connection).
     readers: Vec<Arc<Mutex<Connection>>>,
     next_reader: AtomicUsize,
+    /// One permit per reader: how many reads may wait in the blocking pool at once. Without
+    /// it every concurrent read took a blocking thread of its own only to wait there for one
+    /// of the two connections; a burst of retries started 40 threads, each keeping its stack
+    /// and allocator pages (5 MB more resident, docs/performance.md). Reads beyond the
+    /// permits wait as tasks, which cost nothing.
+    reader_slots: tokio::sync::Semaphore,
     /// When expired dedup rows were last purged (ms); the purge runs at most every
     /// [`DEDUP_PURGE_EVERY_MS`], not on every message.
     last_purge: AtomicI64,
@@ -93,9 +99,15 @@ const READERS: usize = 2;
 /// SQLite's default, 2 MB a connection, filled up under load as the dedup table grew: in a
 /// 20 s load test wedock's anonymous memory peaked at 21 MB instead of 27. A reader looks
 /// rows up by primary key, so what it reuses is the b-trees' upper pages, and the file's
-/// pages stay in the OS's cache either way. (The writer keeps the default: it inserts all
-/// over the growing tables, and the one run with 1 MB was slower; not pursued.)
+/// pages stay in the OS's cache either way.
 const READER_CACHE_KIB: i64 = -256;
+/// Page cache of the writer connection, in KiB. The default 2 MB filled up too: the writer
+/// inserts each message's dedup record at a random place in a table that grows by thousands of
+/// rows a second, so beyond the b-trees' upper pages little of it is ever hit again. With 512
+/// KiB peak anonymous memory under the load test was 1.5-2 MB lower, and throughput the same
+/// over five 16 s runs (docs/performance.md). An in-memory database keeps the default: its
+/// cache is where its data lives.
+const WRITER_CACHE_KIB: i64 = -512;
 /// Most write jobs committed together in one transaction.
 const MAX_GROUP: usize = 64;
 
@@ -278,6 +290,10 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(db)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(db)?;
+        if path != Path::new(":memory:") {
+            conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB)
+                .map_err(db)?;
+        }
         let version = usize::try_from(version).unwrap_or(0);
         if version > MIGRATIONS.len() {
             return Err(StoreError::Db(format!(
@@ -302,6 +318,7 @@ impl SqliteStore {
             writer,
             readers: Vec::new(),
             next_reader: AtomicUsize::new(0),
+            reader_slots: tokio::sync::Semaphore::new(READERS),
             last_purge: AtomicI64::new(0),
             writes: AtomicU64::new(0),
             path,
@@ -360,6 +377,11 @@ impl SqliteStore {
         if self.readers.is_empty() {
             return self.run_on_writer(f).await;
         }
+        let _slot = self
+            .reader_slots
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Db("store closed".into()))?;
         let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
         let conn = self.readers[i].clone();
         tokio::task::spawn_blocking(move || {

@@ -188,3 +188,54 @@ async fn kv_ttl_and_scan() {
     );
     assert_eq!(s.kv_get("a:2").await.unwrap(), None);
 }
+
+/// The OS threads of this process whose name starts with `prefix` (names are cut at 15 bytes).
+fn threads_named(prefix: &str) -> usize {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with(prefix))
+        .count()
+}
+
+/// Reads that find every connection busy wait for one as tasks: at most one blocking thread per
+/// connection waits in SQLite's stead, not one per read (a burst of retries once started 40,
+/// each keeping its stack and allocator pages).
+#[test]
+fn reads_waiting_for_a_connection_take_no_thread_each() {
+    if !std::path::Path::new("/proc/self/task").exists() {
+        eprintln!("skipped: needs /proc to count threads");
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("wdk-read-slots")
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let s = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    rt.block_on(s.kv_set("k", "v", None)).unwrap();
+    // Every read connection busy, as under a long read.
+    let held: Vec<_> = s.readers.iter().map(|r| r.lock().unwrap()).collect();
+    let reads: Vec<_> = (0..32)
+        .map(|_| {
+            let s = s.clone();
+            rt.spawn(async move { s.kv_get("k").await })
+        })
+        .collect();
+    // Long enough for each read to have taken a blocking thread, had it been given one.
+    std::thread::sleep(Duration::from_millis(300));
+    let blocking = threads_named("wdk-read-slots").saturating_sub(2);
+    drop(held);
+    for r in reads {
+        let v = rt.block_on(r).unwrap().unwrap();
+        assert_eq!(v.as_deref(), Some("v"));
+    }
+    assert!(
+        blocking <= READERS,
+        "{blocking} blocking threads waited for {READERS} connections"
+    );
+}
