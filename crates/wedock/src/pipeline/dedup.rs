@@ -317,9 +317,9 @@ pub(super) enum Settled {
     /// The reply itself (a command's, an LLM's answer: not the same when given again).
     Reply(Option<Reply>),
     /// The knowledge answer in this language, given again like a record that names it
-    /// ([`answer_again`]). Entries stay until their record commits, so under load there are
-    /// hundreds of them, and thousands while the store stalls: a copy of a 2 KB answer in
-    /// each was most of what the message path held in memory (docs/performance.md).
+    /// ([`answer_again`]). Entries stay until their record commits (up to the recorder's
+    /// 4,096 waiting records, and more messages in flight), and a copy of a 2 KB answer in
+    /// each was memory held for a retry that rarely comes (docs/performance.md).
     AnswerAgain(Lang),
 }
 
