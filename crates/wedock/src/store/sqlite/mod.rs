@@ -105,8 +105,8 @@ const READER_CACHE_KIB: i64 = -256;
 /// inserts each message's dedup record at a random place in a table that grows by thousands of
 /// rows a second, so beyond the b-trees' upper pages little of it is ever hit again. With 512
 /// KiB peak anonymous memory under the load test was 1.5-2 MB lower, and throughput the same
-/// over five 16 s runs (docs/performance.md). An in-memory database keeps the default: its
-/// cache is where its data lives.
+/// over five 16 s runs (docs/performance.md). Set on a file-backed store only: an in-memory
+/// database keeps the default, its cache being where its data lives.
 const WRITER_CACHE_KIB: i64 = -512;
 /// Most write jobs committed together in one transaction.
 const MAX_GROUP: usize = 64;
@@ -238,7 +238,12 @@ impl SqliteStore {
             }
         };
         tighten();
-        let conn = Connection::open(&path).map_err(|e| open_err(e.to_string()))?;
+        let conn = Connection::open(&path)
+            .and_then(|c| {
+                c.pragma_update(None, "cache_size", WRITER_CACHE_KIB)?;
+                Ok(c)
+            })
+            .map_err(|e| open_err(e.to_string()))?;
         let mut store = Self::init(conn, path.clone()).map_err(|e| StoreError::Open {
             path: path.display().to_string(),
             reason: match e {
@@ -290,10 +295,6 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(db)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(db)?;
-        if path != Path::new(":memory:") {
-            conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB)
-                .map_err(db)?;
-        }
         let version = usize::try_from(version).unwrap_or(0);
         if version > MIGRATIONS.len() {
             return Err(StoreError::Db(format!(

@@ -201,8 +201,8 @@ fn threads_named(prefix: &str) -> usize {
 }
 
 /// Reads that find every connection busy wait for one as tasks: at most one blocking thread per
-/// connection waits in SQLite's stead, not one per read (a burst of retries once started 40,
-/// each keeping its stack and allocator pages).
+/// connection waits in SQLite's stead, not one per read (a load that repeated messages ran 36
+/// threads instead of 13, each keeping its stack and allocator pages).
 #[test]
 fn reads_waiting_for_a_connection_take_no_thread_each() {
     if !std::path::Path::new("/proc/self/task").exists() {
