@@ -78,10 +78,38 @@ pub struct Hit {
 struct TopicTerms {
     /// Titles and question phrasings, one set each, with the sum of their term weights.
     phrasings: Vec<(Box<[u32]>, f32)>,
-    /// Union of the phrasings.
-    strong: Box<[u32]>,
-    tags: Box<[u32]>,
-    body: Box<[u32]>,
+    /// Every term id of the topic, sorted, with where it is strongest beside it (`STRONG`: a
+    /// phrasing, `TAGGED`, `IN_BODY`): one binary search tells a term's field.
+    ids: Box<[u32]>,
+    fields: Box<[u8]>,
+}
+
+/// A term's best field in a topic, for [`TopicTerms::field`].
+const STRONG: u8 = 0;
+const TAGGED: u8 = 1;
+const IN_BODY: u8 = 2;
+
+impl TopicTerms {
+    /// `strong`: the union of the phrasings; each list sorted.
+    fn new(phrasings: Vec<(Box<[u32]>, f32)>, strong: &[u32], tags: &[u32], body: &[u32]) -> Self {
+        let mut all: Vec<(u32, u8)> = Vec::with_capacity(strong.len() + tags.len() + body.len());
+        all.extend(strong.iter().map(|&id| (id, STRONG)));
+        all.extend(tags.iter().map(|&id| (id, TAGGED)));
+        all.extend(body.iter().map(|&id| (id, IN_BODY)));
+        // By id, the strongest field first; keep that one.
+        all.sort_unstable();
+        all.dedup_by_key(|&mut (id, _)| id);
+        TopicTerms {
+            phrasings,
+            ids: all.iter().map(|&(id, _)| id).collect(),
+            fields: all.iter().map(|&(_, f)| f).collect(),
+        }
+    }
+
+    /// Where `id` is strongest in the topic, or None when the topic does not use it.
+    fn field(&self, id: u32) -> Option<u8> {
+        self.ids.binary_search(&id).ok().map(|i| self.fields[i])
+    }
 }
 
 pub struct Corpus {
@@ -117,10 +145,6 @@ fn sorted(mut ids: Vec<u32>) -> Box<[u32]> {
     ids.sort_unstable();
     ids.dedup();
     ids.into_boxed_slice()
-}
-
-fn has(set: &[u32], id: u32) -> bool {
-    set.binary_search(&id).is_ok()
 }
 
 impl Corpus {
@@ -237,12 +261,7 @@ impl Corpus {
                         (p, w.max(1e-6))
                     })
                     .collect();
-                TopicTerms {
-                    phrasings,
-                    strong,
-                    tags,
-                    body,
-                }
+                TopicTerms::new(phrasings, &strong, &tags, &body)
             })
             .collect();
         Ok(Corpus {
@@ -270,23 +289,31 @@ impl Corpus {
         if terms.is_empty() || self.topics.is_empty() {
             return Vec::new();
         }
-        self.search_terms(&terms, text::reports_symptom(query), limit)
+        // Each term's id, looked up once: the re-ranker asks for it again and again.
+        let ids: Vec<Option<u32>> = terms
+            .iter()
+            .map(|t| self.dict.get(&t.text).copied())
+            .collect();
+        self.search_terms(&terms, &ids, text::reports_symptom(query), limit)
     }
 
     /// BM25 candidates: (score, topic index), best first.
-    fn candidates(&self, terms: &[QueryTerm]) -> Vec<(f32, usize)> {
+    /// `ids`: each term's id (None when no topic uses it).
+    fn candidates(&self, terms: &[QueryTerm], ids: &[Option<u32>]) -> Vec<(f32, usize)> {
         // Characters of the question's known bigrams: their unigrams add nothing a bigram does
         // not already find, yet each is a posting list that covers much of a large base.
         let in_known_bigram: Vec<char> = terms
             .iter()
-            .filter(|t| t.kind == Kind::HanBi && self.dict.contains_key(&t.text))
-            .flat_map(|t| t.text.chars())
+            .zip(ids)
+            .filter(|(t, id)| t.kind == Kind::HanBi && id.is_some())
+            .flat_map(|(t, _)| t.text.chars())
             .collect();
         let n = self.topics.len() as f32;
         let mut picked: Vec<(f32, u32, f32)> = terms
             .iter()
+            .zip(ids)
             // A term no topic uses cannot match.
-            .filter_map(|t| Some((t, *self.dict.get(&t.text)?)))
+            .filter_map(|(t, id)| Some((t, (*id)?)))
             .filter(|(t, _)| {
                 t.kind != Kind::HanUni || !t.text.chars().all(|c| in_known_bigram.contains(&c))
             })
@@ -324,30 +351,27 @@ impl Corpus {
         top
     }
 
-    fn search_terms(&self, terms: &[QueryTerm], symptom: bool, limit: usize) -> Vec<Hit> {
-        let top = self.candidates(terms);
+    fn search_terms(
+        &self,
+        terms: &[QueryTerm],
+        ids: &[Option<u32>],
+        symptom: bool,
+        limit: usize,
+    ) -> Vec<Hit> {
+        let top = self.candidates(terms, ids);
         if top.is_empty() {
             return Vec::new();
         }
         let n = self.topics.len().max(1) as f32;
 
-        // Per typed term: its weight (kind × IDF, with the adjustments below) and the term ids
-        // that satisfy it (itself at full value, its synonyms slightly less).
-        struct Need {
-            weight: f32,
-            any_of: Vec<(u32, f32)>,
-        }
         let mut needs = Vec::with_capacity(terms.len());
         // Every id the question names, typed or expanded: what a phrasing can be covered by.
         let mut asked: Vec<u32> = Vec::with_capacity(terms.len() * 2);
-        for t in terms {
-            if let Some(&id) = self.dict.get(&t.text) {
-                asked.push(id);
-            }
+        for (t, &id) in terms.iter().zip(ids) {
+            asked.extend(id);
             if t.expanded {
                 continue;
             }
-            let id = self.dict.get(&t.text).copied();
             let df = id.map(|i| self.df[i as usize]).unwrap_or(0);
             let mut w = text::kind_weight(t.kind) * idf(n, df as f32);
             let numeric = t.kind == Kind::Word && t.text.bytes().any(|b| b.is_ascii_digit());
@@ -380,12 +404,13 @@ impl Corpus {
         let typed = || terms.iter().filter(|t| !t.expanded);
         let asks_k8s = typed().any(|t| text::is_k8s_word(&t.text));
         let asks_docker = typed().any(|t| text::is_docker_word(&t.text));
-        asked.sort_unstable();
-        asked.dedup();
+        let asked = AskedIds::new(asked, &needs);
         let total: f32 = needs.iter().map(|n| n.weight).sum::<f32>().max(1e-6);
 
         let max_score = top.first().map(|(s, _)| *s).unwrap_or(1.0).max(1e-6);
         let mut ranked = Vec::with_capacity(top.len());
+        // Per need, the best factor at which the phrasing being scored meets it.
+        let mut best = vec![0f32; needs.len()];
         for (score, ord) in top {
             let tt = &self.terms[ord];
             // Coverage over the whole topic.
@@ -394,14 +419,11 @@ impl Corpus {
             for need in &needs {
                 let (mut best, mut strict): (f32, f32) = (0.0, 0.0);
                 for &(id, f) in &need.any_of {
-                    let (field, sfield) = if has(&tt.strong, id) {
-                        (1.0, 1.0)
-                    } else if has(&tt.tags, id) {
-                        (TAG_FACTOR, TAG_FACTOR)
-                    } else if has(&tt.body, id) {
-                        (BODY_RANK_FACTOR, BODY_FACTOR)
-                    } else {
-                        (0.0, 0.0)
+                    let (field, sfield) = match tt.field(id) {
+                        Some(STRONG) => (1.0, 1.0),
+                        Some(TAGGED) => (TAG_FACTOR, TAG_FACTOR),
+                        Some(_) => (BODY_RANK_FACTOR, BODY_FACTOR),
+                        None => (0.0, 0.0),
                     };
                     best = best.max(field * f);
                     strict = strict.max(sfield * f);
@@ -415,26 +437,33 @@ impl Corpus {
             let coverage = got / total;
             let strict = got_strict / total;
             // The best single phrasing, both ways.
+            // One pass over each phrasing's ids, each looked up among the question's (a bit
+            // test, rarely a binary search), instead of a binary search of the phrasing for
+            // every need and synonym: this loop was most of a search's time.
             let mut phrasing: f32 = 0.0;
             for (p, pw) in &tt.phrasings {
-                let mut q_got = 0.0;
-                for need in &needs {
-                    let mut best: f32 = 0.0;
-                    for &(id, f) in &need.any_of {
-                        if f > best && has(p, id) {
-                            best = f;
+                best.fill(0.0);
+                let mut p_got: f32 = 0.0;
+                let mut met = false;
+                for &id in p.iter() {
+                    if let Some(meets) = asked.get(id) {
+                        p_got += self.term_weight[id as usize];
+                        for &(need, f) in meets {
+                            let b = &mut best[need as usize];
+                            if f > *b {
+                                *b = f;
+                                met = true;
+                            }
                         }
                     }
-                    q_got += need.weight * best;
                 }
+                if !met {
+                    continue;
+                }
+                let q_got: f32 = needs.iter().zip(&best).map(|(n, b)| n.weight * b).sum();
                 if q_got <= 0.0 {
                     continue;
                 }
-                let p_got: f32 = p
-                    .iter()
-                    .filter(|&&id| has(&asked, id))
-                    .map(|&id| self.term_weight[id as usize])
-                    .sum();
                 let qc = q_got / total;
                 let pc = (p_got / pw).min(1.0);
                 phrasing = phrasing.max((qc * pc).sqrt());
@@ -469,6 +498,75 @@ impl Corpus {
         }
         ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
         ranked.into_iter().take(limit).map(|(_, h)| h).collect()
+    }
+}
+
+/// A typed term of the question for the re-ranker: its weight (kind × IDF, with adjustments)
+/// and the term ids that satisfy it (itself at full value, its synonyms slightly less).
+struct Need {
+    weight: f32,
+    any_of: Vec<(u32, f32)>,
+}
+
+/// The question's term ids (typed, expanded and synonyms), and for each the needs it meets
+/// with its factor: what the re-ranker asks of every id of every candidate phrasing. Most ids
+/// of a phrasing are not the question's; a 1,024-bit filter turns those away before the binary
+/// search.
+struct AskedIds {
+    filter: [u64; 16],
+    /// Sorted, distinct.
+    ids: Vec<u32>,
+    /// Per id of `ids`: its range in `meets`.
+    spans: Vec<(u32, u32)>,
+    /// (need index, factor), grouped by id.
+    meets: Vec<(u32, f32)>,
+}
+
+impl AskedIds {
+    /// `asked`: every id the question names; `needs`: per need, the ids that meet it.
+    fn new(asked: Vec<u32>, needs: &[Need]) -> AskedIds {
+        let mut pairs: Vec<(u32, u32, f32)> = needs
+            .iter()
+            .enumerate()
+            .flat_map(|(i, n)| n.any_of.iter().map(move |&(id, f)| (id, i as u32, f)))
+            .collect();
+        pairs.sort_by_key(|&(id, need, _)| (id, need));
+        let mut ids = asked;
+        ids.extend(pairs.iter().map(|&(id, _, _)| id));
+        ids.sort_unstable();
+        ids.dedup();
+        let mut filter = [0u64; 16];
+        let mut spans = Vec::with_capacity(ids.len());
+        let mut meets = Vec::with_capacity(pairs.len());
+        let mut rest = pairs.as_slice();
+        for &id in &ids {
+            filter[(id as usize >> 6) & 15] |= 1 << (id & 63);
+            let start = meets.len() as u32;
+            while let Some((&(pid, need, f), tail)) = rest.split_first() {
+                if pid != id {
+                    break;
+                }
+                meets.push((need, f));
+                rest = tail;
+            }
+            spans.push((start, meets.len() as u32));
+        }
+        AskedIds {
+            filter,
+            ids,
+            spans,
+            meets,
+        }
+    }
+
+    /// The needs `id` meets, or None when the question does not name it.
+    fn get(&self, id: u32) -> Option<&[(u32, f32)]> {
+        if self.filter[(id as usize >> 6) & 15] & (1 << (id & 63)) == 0 {
+            return None;
+        }
+        let i = self.ids.binary_search(&id).ok()?;
+        let (a, b) = self.spans[i];
+        Some(&self.meets[a as usize..b as usize])
     }
 }
 

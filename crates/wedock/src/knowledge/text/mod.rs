@@ -650,12 +650,24 @@ pub fn analyze_query(text: &str) -> Vec<QueryTerm> {
     let present: std::collections::HashSet<&str> = toks.iter().map(|t| t.text.as_str()).collect();
     let syn = &*SYN;
     let mut expansions: Vec<(Vec<String>, Vec<String>)> = Vec::new();
-    for (key, g) in &syn.phrases {
-        if key.iter().all(|k| present.contains(k.as_str())) {
-            for other in &syn.groups[*g] {
-                if other != key {
-                    expansions.push((key.clone(), other.clone()));
-                }
+    // The phrases whose every key token is present, in table order (as a walk over the whole
+    // table would find them, so the terms come out in the same order).
+    let mut matched: Vec<usize> = present
+        .iter()
+        .filter_map(|t| syn.by_first.get(*t))
+        .flatten()
+        .copied()
+        .filter(|&i| {
+            syn.phrases[i].0[1..]
+                .iter()
+                .all(|k| present.contains(k.as_str()))
+        })
+        .collect();
+    matched.sort_unstable();
+    for (key, g) in matched.into_iter().map(|i| &syn.phrases[i]) {
+        for other in &syn.groups[*g] {
+            if other != key {
+                expansions.push((key.clone(), other.clone()));
             }
         }
     }

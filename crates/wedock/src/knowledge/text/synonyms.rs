@@ -207,6 +207,9 @@ pub(super) struct SynonymTable {
     /// Every phrase as its key tokens, with the group it belongs to.
     pub(super) phrases: Vec<(Vec<String>, usize)>,
     pub(super) groups: Vec<Vec<Vec<String>>>,
+    /// Per first key token, the phrases (indices into `phrases`) that start with it: a query
+    /// looks up its own tokens here instead of testing every phrase of the table.
+    pub(super) by_first: HashMap<String, Vec<usize>>,
 }
 
 pub(super) static SYN: LazyLock<SynonymTable> = LazyLock::new(|| {
@@ -223,7 +226,15 @@ pub(super) static SYN: LazyLock<SynonymTable> = LazyLock::new(|| {
         }
         groups.push(keys);
     }
-    SynonymTable { phrases, groups }
+    let mut by_first: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, (k, _)) in phrases.iter().enumerate() {
+        by_first.entry(k[0].clone()).or_default().push(i);
+    }
+    SynonymTable {
+        phrases,
+        groups,
+        by_first,
+    }
 });
 
 /// Every term of the synonym table: words the base is about, whatever the topic.
