@@ -16,8 +16,11 @@
 //!   much of the question it covers and how much of it the question covers). Each phrasing is
 //!   its own passage, so ten phrasings about one aspect do not outvote the one that matches.
 
+mod asked;
+
 use super::doc::Topic;
 use super::text::{self, Kind, QueryTerm};
+use asked::{AskedIds, Need};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -498,75 +501,6 @@ impl Corpus {
         }
         ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
         ranked.into_iter().take(limit).map(|(_, h)| h).collect()
-    }
-}
-
-/// A typed term of the question for the re-ranker: its weight (kind × IDF, with adjustments)
-/// and the term ids that satisfy it (itself at full value, its synonyms slightly less).
-struct Need {
-    weight: f32,
-    any_of: Vec<(u32, f32)>,
-}
-
-/// The question's term ids (typed, expanded and synonyms), and for each the needs it meets
-/// with its factor: what the re-ranker asks of every id of every candidate phrasing. Most ids
-/// of a phrasing are not the question's; a 1,024-bit filter turns those away before the binary
-/// search.
-struct AskedIds {
-    filter: [u64; 16],
-    /// Sorted, distinct.
-    ids: Vec<u32>,
-    /// Per id of `ids`: its range in `meets`.
-    spans: Vec<(u32, u32)>,
-    /// (need index, factor), grouped by id.
-    meets: Vec<(u32, f32)>,
-}
-
-impl AskedIds {
-    /// `asked`: every id the question names; `needs`: per need, the ids that meet it.
-    fn new(asked: Vec<u32>, needs: &[Need]) -> AskedIds {
-        let mut pairs: Vec<(u32, u32, f32)> = needs
-            .iter()
-            .enumerate()
-            .flat_map(|(i, n)| n.any_of.iter().map(move |&(id, f)| (id, i as u32, f)))
-            .collect();
-        pairs.sort_by_key(|&(id, need, _)| (id, need));
-        let mut ids = asked;
-        ids.extend(pairs.iter().map(|&(id, _, _)| id));
-        ids.sort_unstable();
-        ids.dedup();
-        let mut filter = [0u64; 16];
-        let mut spans = Vec::with_capacity(ids.len());
-        let mut meets = Vec::with_capacity(pairs.len());
-        let mut rest = pairs.as_slice();
-        for &id in &ids {
-            filter[(id as usize >> 6) & 15] |= 1 << (id & 63);
-            let start = meets.len() as u32;
-            while let Some((&(pid, need, f), tail)) = rest.split_first() {
-                if pid != id {
-                    break;
-                }
-                meets.push((need, f));
-                rest = tail;
-            }
-            spans.push((start, meets.len() as u32));
-        }
-        AskedIds {
-            filter,
-            ids,
-            spans,
-            meets,
-        }
-    }
-
-    /// The needs `id` meets, or None when the question does not name it.
-    fn get(&self, id: u32) -> Option<&[(u32, f32)]> {
-        if self.filter[(id as usize >> 6) & 15] & (1 << (id & 63)) == 0 {
-            return None;
-        }
-        let i = self.ids.binary_search(&id).ok()?;
-        let (a, b) = self.spans[i];
-        Some(&self.meets[a as usize..b as usize])
     }
 }
 
