@@ -1,8 +1,6 @@
 //! The question's term ids as the re-ranker asks for them: for every id of every candidate
 //! phrasing, "does the question name this, and which of its terms does it satisfy?".
 
-use super::*;
-
 /// A typed term of the question for the re-ranker: its weight (kind × IDF, with adjustments)
 /// and the term ids that satisfy it (itself at full value, its synonyms slightly less).
 pub(super) struct Need {
