@@ -413,7 +413,7 @@ impl Corpus {
         let max_score = top.first().map(|(s, _)| *s).unwrap_or(1.0).max(1e-6);
         let mut ranked = Vec::with_capacity(top.len());
         // Per need, the best factor at which the phrasing being scored meets it.
-        let mut best = vec![0f32; needs.len()];
+        let mut met_by_phrasing = vec![0f32; needs.len()];
         for (score, ord) in top {
             let tt = &self.terms[ord];
             // Coverage over the whole topic.
@@ -439,20 +439,20 @@ impl Corpus {
             }
             let coverage = got / total;
             let strict = got_strict / total;
-            // The best single phrasing, both ways.
-            // One pass over each phrasing's ids, each looked up among the question's (a bit
-            // test, rarely a binary search), instead of a binary search of the phrasing for
-            // every need and synonym: this loop was most of a search's time.
+            // The best single phrasing, both ways. One pass over each phrasing's ids, each
+            // looked up among the question's (a bit test, rarely a binary search), instead of a
+            // binary search of the phrasing for every need and synonym: this loop was most of a
+            // search's time.
             let mut phrasing: f32 = 0.0;
             for (p, pw) in &tt.phrasings {
-                best.fill(0.0);
+                met_by_phrasing.fill(0.0);
                 let mut p_got: f32 = 0.0;
                 let mut met = false;
                 for &id in p.iter() {
                     if let Some(meets) = asked.get(id) {
                         p_got += self.term_weight[id as usize];
                         for &(need, f) in meets {
-                            let b = &mut best[need as usize];
+                            let b = &mut met_by_phrasing[need as usize];
                             if f > *b {
                                 *b = f;
                                 met = true;
@@ -463,7 +463,11 @@ impl Corpus {
                 if !met {
                     continue;
                 }
-                let q_got: f32 = needs.iter().zip(&best).map(|(n, b)| n.weight * b).sum();
+                let q_got: f32 = needs
+                    .iter()
+                    .zip(&met_by_phrasing)
+                    .map(|(n, b)| n.weight * b)
+                    .sum();
                 if q_got <= 0.0 {
                     continue;
                 }
