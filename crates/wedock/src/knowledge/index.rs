@@ -93,10 +93,10 @@ const TAGGED: u8 = 1;
 const IN_BODY: u8 = 2;
 
 impl TopicTerms {
-    /// `strong`: the union of the phrasings; each list sorted.
-    fn new(phrasings: Vec<(Box<[u32]>, f32)>, strong: &[u32], tags: &[u32], body: &[u32]) -> Self {
-        let mut all: Vec<(u32, u8)> = Vec::with_capacity(strong.len() + tags.len() + body.len());
-        all.extend(strong.iter().map(|&id| (id, STRONG)));
+    /// A phrasing's ids count as `STRONG`, whatever else holds them.
+    fn new(phrasings: Vec<(Box<[u32]>, f32)>, tags: &[u32], body: &[u32]) -> Self {
+        let in_phrasings = phrasings.iter().flat_map(|(p, _)| p.iter());
+        let mut all: Vec<(u32, u8)> = in_phrasings.map(|&id| (id, STRONG)).collect();
         all.extend(tags.iter().map(|&id| (id, TAGGED)));
         all.extend(body.iter().map(|&id| (id, IN_BODY)));
         // By id, the strongest field first; keep that one.
@@ -256,7 +256,6 @@ impl Corpus {
         let terms = all_terms
             .into_iter()
             .map(|(phrasings, tags, body)| {
-                let strong = sorted(phrasings.iter().flat_map(|p| p.iter().copied()).collect());
                 let phrasings = phrasings
                     .into_iter()
                     .map(|p| {
@@ -264,7 +263,7 @@ impl Corpus {
                         (p, w.max(1e-6))
                     })
                     .collect();
-                TopicTerms::new(phrasings, &strong, &tags, &body)
+                TopicTerms::new(phrasings, &tags, &body)
             })
             .collect();
         Ok(Corpus {
